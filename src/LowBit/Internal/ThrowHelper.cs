@@ -1,0 +1,56 @@
+using System.Diagnostics.CodeAnalysis;
+
+namespace LowBit.Internal;
+
+/// <summary>Throw sites kept out of hot methods so the JIT can inline the callers.</summary>
+internal static class ThrowHelper
+{
+    [DoesNotReturn]
+    public static void ThrowDestinationTooShort(string paramName, long expected, int actual) =>
+        throw new ArgumentException(
+            $"Destination is too short: expected at least {expected} elements, got {actual}.", paramName);
+
+    [DoesNotReturn]
+    public static void ThrowLengthMismatch(string paramName, long expected, int actual) =>
+        throw new ArgumentException($"Expected {expected} elements, got {actual}.", paramName);
+
+    [DoesNotReturn]
+    public static void ThrowNotPositive(string paramName, int actual) =>
+        throw new ArgumentOutOfRangeException(paramName, actual, "Must be greater than zero.");
+
+    [DoesNotReturn]
+    public static void ThrowNegative(string paramName, int actual) =>
+        throw new ArgumentOutOfRangeException(paramName, actual, "Must not be negative.");
+
+    [DoesNotReturn]
+    public static void ThrowProductOverflow(string paramName, long a, long b) =>
+        throw new ArgumentOutOfRangeException(paramName,
+            $"The product {a} x {b} = {a * b} exceeds the largest span length ({int.MaxValue}).");
+
+    [DoesNotReturn]
+    public static void ThrowUnsupportedType(Type type) =>
+        throw new NotSupportedException(
+            $"Element type {type} is not supported; use float, System.Half or LowBit.BFloat16.");
+
+    /// <summary>Checks that both dimensions are positive and that their product fits in an int.</summary>
+    public static int CheckedProduct(int a, string aName, int b, string bName)
+    {
+        if (a <= 0) ThrowNotPositive(aName, a);
+        if (b <= 0) ThrowNotPositive(bName, b);
+        long product = (long)a * b;
+        if (product > int.MaxValue) ThrowProductOverflow(bName, a, b);
+        return (int)product;
+    }
+
+    /// <summary>Throws when a span (of length <paramref name="actual"/>) does not have exactly <paramref name="expected"/> elements.</summary>
+    public static void CheckLength(int actual, long expected, string paramName)
+    {
+        if (actual != expected) ThrowLengthMismatch(paramName, expected, actual);
+    }
+
+    /// <summary>Throws when a destination holds fewer than <paramref name="expected"/> elements.</summary>
+    public static void CheckDestination(int actual, long expected, string paramName)
+    {
+        if (actual < expected) ThrowDestinationTooShort(paramName, expected, actual);
+    }
+}
