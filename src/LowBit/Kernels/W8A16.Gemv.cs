@@ -6,29 +6,75 @@ namespace LowBit;
 public static unsafe partial class W8A16
 {
     /// <summary>
-    /// GEMV kernel for small batches, over output rows [rowStart, rowEnd) of every batch row. The int8
-    /// weights are widened to float in registers; four output rows share each input load, and the chunk's
-    /// weights (about 256 KiB) stay in L2 while the batch rows walk over them.
+    /// The kernel over output rows [rowStart, rowEnd) of every batch row. Batch rows go in groups of 4
+    /// (AVX-512) or 2 through the GEMM tiles, the rest one at a time through the GEMV tile; each tile
+    /// covers four output rows, so each input load serves four rows and each widened weight vector
+    /// serves every batch row of the group. The scale-and-bias epilogue runs last.
     /// </summary>
-    private static void GemvRows<TLanes, TVec>(in MatMulArgs args, int rowStart, int rowEnd)
+    private static void MultiplyRows<TLanes, TVec>(in MatMulArgs args, int rowStart, int rowEnd)
         where TLanes : unmanaged, IFloatLanes<TVec> where TVec : unmanaged
     {
         int n = args.InFeatures;
-        for (int b = 0; b < args.Batch; b++)
+        int outFeatures = args.OutFeatures;
+        int b = 0;
+        // Several batch rows per pass share each widened weight vector. 4 x 4 tiles need 16 accumulators
+        // plus operands, which only the 32 registers of AVX-512 (and Arm64) hold without spilling.
+        if (TLanes.Count >= 16)
+        {
+            for (; b + 4 <= args.Batch; b += 4)
+            {
+                float* x = args.Input + (nint)b * n;
+                float* y = args.Output + (nint)b * outFeatures;
+                int o = rowStart;
+                for (; o + 4 <= rowEnd; o += 4)
+                {
+                    Dot4x4<TLanes, TVec>(x, n, args.Weights + (nint)o * n, y + o, outFeatures);
+                }
+
+                for (; o < rowEnd; o++)
+                {
+                    for (int k = 0; k < 4; k++) y[k * outFeatures + o] = Dot1<TLanes, TVec>(x + k * n, args.Weights + (nint)o * n, n);
+                }
+            }
+        }
+
+        for (; b + 2 <= args.Batch; b += 2)
         {
             float* x = args.Input + (nint)b * n;
-            float* y = args.Output + (nint)b * args.OutFeatures;
+            float* y = args.Output + (nint)b * outFeatures;
             int o = rowStart;
             for (; o + 4 <= rowEnd; o += 4)
             {
-                Dot4<TLanes, TVec>(x, args.Weights + (nint)o * n, n, y + o);
-                for (int k = 0; k < 4; k++) y[o + k] = args.Finish(y[o + k], o + k);
+                Dot4x2<TLanes, TVec>(x, n, args.Weights + (nint)o * n, y + o, outFeatures);
             }
 
             for (; o < rowEnd; o++)
             {
-                y[o] = args.Finish(Dot1<TLanes, TVec>(x, args.Weights + (nint)o * n, n), o);
+                y[o] = Dot1<TLanes, TVec>(x, args.Weights + (nint)o * n, n);
+                y[outFeatures + o] = Dot1<TLanes, TVec>(x + n, args.Weights + (nint)o * n, n);
             }
+        }
+
+        for (; b < args.Batch; b++)
+        {
+            float* x = args.Input + (nint)b * n;
+            float* y = args.Output + (nint)b * outFeatures;
+            int o = rowStart;
+            for (; o + 4 <= rowEnd; o += 4)
+            {
+                Dot4<TLanes, TVec>(x, args.Weights + (nint)o * n, n, y + o);
+            }
+
+            for (; o < rowEnd; o++)
+            {
+                y[o] = Dot1<TLanes, TVec>(x, args.Weights + (nint)o * n, n);
+            }
+        }
+
+        for (b = 0; b < args.Batch; b++)
+        {
+            float* y = args.Output + (nint)b * outFeatures;
+            for (int o = rowStart; o < rowEnd; o++) y[o] = args.Finish(y[o], o);
         }
     }
 

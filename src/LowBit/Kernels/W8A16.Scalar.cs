@@ -30,7 +30,7 @@ public static unsafe partial class W8A16
     }
 
     /// <summary>The kernel used when the machine has no SIMD at all: plain loops over one chunk of output rows.</summary>
-    private static void GemvRowsScalar(in MatMulArgs args, int rowStart, int rowEnd)
+    private static void MultiplyRowsScalar(in MatMulArgs args, int rowStart, int rowEnd)
     {
         int n = args.InFeatures;
         for (int b = 0; b < args.Batch; b++)

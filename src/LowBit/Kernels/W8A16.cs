@@ -12,9 +12,11 @@ namespace LowBit;
 /// accumulated in float32 and rounded to the element type once.
 /// </summary>
 /// <remarks>
-/// Small batches use a GEMV kernel that widens int8 weights to float in registers; larger batches
-/// convert a block of weights to float once and reuse it across the batch (cache-blocked GEMM).
-/// Large shapes split output rows across threads; small ones stay on the calling thread.
+/// The int8 weights are widened to float in registers, never expanded in memory. Output rows are
+/// processed in chunks of about 256 KiB of weights, which stay in L2 while every batch row walks over
+/// them; within a chunk, register tiles of 4 weight rows x 1, 2 or 4 batch rows reuse each widened
+/// weight vector across the batch (GEMV for batch 1, a register-blocked GEMM beyond). Large shapes
+/// split the chunks across threads; small ones stay on the calling thread.
 /// <code>
 /// // y = x @ W^T * s + b, for a batch of 6 rows of 16 features into 32 outputs
 /// W8A16.MatMul&lt;float&gt;(x, weights, scales, bias, y, inFeatures: 16, outFeatures: 32);
@@ -47,12 +49,7 @@ public static unsafe partial class W8A16
     /// </summary>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="maxThreads"/> is negative, or as the other overload.</exception>
     public static void MatMul<T>(ReadOnlySpan<T> input, ReadOnlySpan<sbyte> weights, ReadOnlySpan<T> scales,
-                                 ReadOnlySpan<T> bias, Span<T> output, int inFeatures, int outFeatures, int maxThreads) =>
-        MatMul(input, weights, scales, bias, output, inFeatures, outFeatures, maxThreads, KernelPath.Auto);
-
-    /// <summary>The public entry with the kernel choice exposed, so tests and benchmarks can pin a path.</summary>
-    internal static void MatMul<T>(ReadOnlySpan<T> input, ReadOnlySpan<sbyte> weights, ReadOnlySpan<T> scales,
-                                   ReadOnlySpan<T> bias, Span<T> output, int inFeatures, int outFeatures, int maxThreads, KernelPath path)
+                                 ReadOnlySpan<T> bias, Span<T> output, int inFeatures, int outFeatures, int maxThreads)
     {
         int batch = Validate(input, weights, scales, bias, output, inFeatures, outFeatures);
         if (maxThreads < 0) ThrowHelper.ThrowNegative(nameof(maxThreads), maxThreads);
@@ -75,7 +72,7 @@ public static unsafe partial class W8A16
             fixed (sbyte* pw = weights)
             {
                 var args = new MatMulArgs(px, pw, ps, b.IsEmpty ? null : pb, py, batch, inFeatures, outFeatures);
-                Run(ref args, maxThreads, path);
+                Run(ref args, maxThreads);
             }
 
             if (outputScratch is not null)
@@ -134,67 +131,43 @@ public static unsafe partial class W8A16
         if (scratch is not null) ArrayPool<float>.Shared.Return(scratch);
     }
 
-    /// <summary>Picks the widest SIMD width the machine runs, the GEMV or GEMM kernel, and the thread count.</summary>
-    internal static void Run(ref MatMulArgs args, int maxThreads, KernelPath path)
+    /// <summary>Picks the widest SIMD width the machine runs and the number of threads.</summary>
+    internal static void Run(ref MatMulArgs args, int maxThreads)
     {
-        if (Lanes512.IsSupported) Run<Lanes512, Vector512<float>>(ref args, maxThreads, path);
-        else if (Lanes256.IsSupported) Run<Lanes256, Vector256<float>>(ref args, maxThreads, path);
-        else if (Lanes128.IsSupported) Run<Lanes128, Vector128<float>>(ref args, maxThreads, path);
-        else RunScalar(ref args, maxThreads);
-    }
-
-    private static void Run<TLanes, TVec>(ref MatMulArgs args, int maxThreads, KernelPath path)
-        where TLanes : unmanaged, IFloatLanes<TVec> where TVec : unmanaged
-    {
-        args.UseGemm = path == KernelPath.Gemm || (path == KernelPath.Auto && args.Batch >= GemmMinBatch);
-        args.RowsPerChunk = args.UseGemm ? GemmRowsPerChunk : GemvRowsPerChunk(args.InFeatures);
+        args.RowsPerChunk = RowsPerChunk(args.InFeatures);
         int chunks = (args.OutFeatures + args.RowsPerChunk - 1) / args.RowsPerChunk;
         if ((long)args.Batch * args.InFeatures * args.OutFeatures < ParallelMinMultiplyAdds) maxThreads = 1;
         fixed (MatMulArgs* state = &args)
         {
-            WorkerPool.Run(&Chunk<TLanes, TVec>, state, chunks, maxThreads);
-        }
-    }
-
-    private static void RunScalar(ref MatMulArgs args, int maxThreads)
-    {
-        args.RowsPerChunk = GemvRowsPerChunk(args.InFeatures);
-        int chunks = (args.OutFeatures + args.RowsPerChunk - 1) / args.RowsPerChunk;
-        if ((long)args.Batch * args.InFeatures * args.OutFeatures < ParallelMinMultiplyAdds) maxThreads = 1;
-        fixed (MatMulArgs* state = &args)
-        {
-            WorkerPool.Run(&ChunkScalar, state, chunks, maxThreads);
+            if (Lanes512.IsSupported) WorkerPool.Run(&Chunk<Lanes512, Vector512<float>>, state, chunks, maxThreads);
+            else if (Lanes256.IsSupported) WorkerPool.Run(&Chunk<Lanes256, Vector256<float>>, state, chunks, maxThreads);
+            else if (Lanes128.IsSupported) WorkerPool.Run(&Chunk<Lanes128, Vector128<float>>, state, chunks, maxThreads);
+            else WorkerPool.Run(&ChunkScalar, state, chunks, maxThreads);
         }
     }
 
     /// <summary>Below this many multiply-adds a call stays on the calling thread (waking workers costs more).</summary>
     internal const long ParallelMinMultiplyAdds = 1L << 21;
 
-    /// <summary>From this batch size on, the GEMM kernel (weights converted once per block) beats the GEMV kernel.</summary>
-    internal const int GemmMinBatch = 4;
-
-    /// <summary>Output rows per GEMM work chunk: the rows of one converted weight block.</summary>
-    internal const int GemmRowsPerChunk = 64;
-
-    /// <summary>Output rows per GEMV work chunk: about 256 KiB of int8 weights, which stay in L2 across the batch rows.</summary>
-    internal static int GemvRowsPerChunk(int inFeatures) => Math.Clamp((256 * 1024 / inFeatures) & ~3, 4, 1024);
+    /// <summary>
+    /// Output rows per work chunk: about 256 KiB of int8 weights, which stay in L2 while every batch row
+    /// walks over them, so weights come from memory once per call whatever the batch.
+    /// </summary>
+    internal static int RowsPerChunk(int inFeatures) => Math.Clamp((256 * 1024 / inFeatures) & ~3, 4, 1024);
 
     private static void Chunk<TLanes, TVec>(void* state, int chunk)
         where TLanes : unmanaged, IFloatLanes<TVec> where TVec : unmanaged
     {
         ref MatMulArgs args = ref Unsafe.AsRef<MatMulArgs>(state);
         int rowStart = chunk * args.RowsPerChunk;
-        int rowEnd = Math.Min(rowStart + args.RowsPerChunk, args.OutFeatures);
-        if (args.UseGemm) GemmRows<TLanes, TVec>(in args, rowStart, rowEnd);
-        else GemvRows<TLanes, TVec>(in args, rowStart, rowEnd);
+        MultiplyRows<TLanes, TVec>(in args, rowStart, Math.Min(rowStart + args.RowsPerChunk, args.OutFeatures));
     }
 
     private static void ChunkScalar(void* state, int chunk)
     {
         ref MatMulArgs args = ref Unsafe.AsRef<MatMulArgs>(state);
         int rowStart = chunk * args.RowsPerChunk;
-        int rowEnd = Math.Min(rowStart + args.RowsPerChunk, args.OutFeatures);
-        GemvRowsScalar(in args, rowStart, rowEnd);
+        MultiplyRowsScalar(in args, rowStart, Math.Min(rowStart + args.RowsPerChunk, args.OutFeatures));
     }
 }
 
@@ -211,17 +184,8 @@ internal unsafe struct MatMulArgs(float* input, sbyte* weights, float* scales, f
     public readonly int InFeatures = inFeatures;
     public readonly int OutFeatures = outFeatures;
     public int RowsPerChunk;
-    public bool UseGemm;
 
     /// <summary>y = acc * scale[o] + bias[o], the epilogue every kernel applies once per output.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public readonly float Finish(float acc, int o) => Bias is null ? acc * Scales[o] : acc * Scales[o] + Bias[o];
-}
-
-/// <summary>Which kernel a matmul uses; <see cref="Auto"/> picks by batch size.</summary>
-internal enum KernelPath
-{
-    Auto,
-    Gemv,
-    Gemm,
 }
