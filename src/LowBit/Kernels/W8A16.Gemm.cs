@@ -1,3 +1,4 @@
+using System.Runtime.Intrinsics.X86;
 using LowBit.Kernels;
 
 namespace LowBit;
@@ -9,19 +10,28 @@ public static unsafe partial class W8A16
 {
     /// <summary>
     /// 4 weight rows x 2 input rows: each int8 vector is widened once and used twice; 8 accumulators.
-    /// Writes y[0..4] for input row 0 and y[stride..stride + 4] for input row 1.
+    /// Writes y[0..4] for input row 0 and, when <paramref name="validRows"/> is 2, y[stride..stride + 4] for row 1.
     /// </summary>
-    private static void Dot4x2<TLanes, TVec>(float* x, int n, sbyte* w, float* y, int stride)
+    private static void Dot4x2<TLanes, TVec>(float* x0, float* x1, int n, sbyte* w, float* y, int stride, int validRows)
         where TLanes : unmanaged, IFloatLanes<TVec> where TVec : unmanaged
     {
         int lanes = TLanes.Count;
         sbyte* w0 = w, w1 = w + n, w2 = w + 2 * (nint)n, w3 = w + 3 * (nint)n;
-        float* x0 = x, x1 = x + n;
         TVec a0 = TLanes.Zero, a1 = TLanes.Zero, a2 = TLanes.Zero, a3 = TLanes.Zero;
         TVec b0 = TLanes.Zero, b1 = TLanes.Zero, b2 = TLanes.Zero, b3 = TLanes.Zero;
         int i = 0;
         for (; i + lanes <= n; i += lanes)
         {
+            if (Sse.IsSupported && (i & 63) == 0)
+            {
+                // The next tile's four rows, one line ahead: four interleaved rows defeat the
+                // hardware prefetcher, so the tile streams them in itself.
+                Sse.Prefetch0(w0 + 4 * (nint)n + i);
+                Sse.Prefetch0(w0 + 5 * (nint)n + i);
+                Sse.Prefetch0(w0 + 6 * (nint)n + i);
+                Sse.Prefetch0(w0 + 7 * (nint)n + i);
+            }
+
             TVec xa = TLanes.Load(x0 + i), xb = TLanes.Load(x1 + i);
             TVec v = TLanes.LoadInt8AsSingle(w0 + i);
             a0 = TLanes.MultiplyAdd(v, xa, a0);
@@ -46,16 +56,21 @@ public static unsafe partial class W8A16
         }
 
         y[0] = sa0; y[1] = sa1; y[2] = sa2; y[3] = sa3;
-        y[stride] = sb0; y[stride + 1] = sb1; y[stride + 2] = sb2; y[stride + 3] = sb3;
+        if (validRows > 1)
+        {
+            y[stride] = sb0; y[stride + 1] = sb1; y[stride + 2] = sb2; y[stride + 3] = sb3;
+        }
     }
 
-    /// <summary>4 weight rows x 4 input rows (16 accumulators, for 32-register ISAs); rows of y are <paramref name="stride"/> apart.</summary>
-    private static void Dot4x4<TLanes, TVec>(float* x, int n, sbyte* w, float* y, int stride)
+    /// <summary>
+    /// 4 weight rows x 4 input rows (16 accumulators, for 32-register ISAs); rows of y are
+    /// <paramref name="stride"/> apart and only the first <paramref name="validRows"/> are stored.
+    /// </summary>
+    private static void Dot4x4<TLanes, TVec>(float* x0, float* x1, float* x2, float* x3, int n, sbyte* w, float* y, int stride, int validRows)
         where TLanes : unmanaged, IFloatLanes<TVec> where TVec : unmanaged
     {
         int lanes = TLanes.Count;
         sbyte* w0 = w, w1 = w + n, w2 = w + 2 * (nint)n, w3 = w + 3 * (nint)n;
-        float* x0 = x, x1 = x + n, x2 = x + 2 * (nint)n, x3 = x + 3 * (nint)n;
         TVec c00 = TLanes.Zero, c01 = TLanes.Zero, c02 = TLanes.Zero, c03 = TLanes.Zero;
         TVec c10 = TLanes.Zero, c11 = TLanes.Zero, c12 = TLanes.Zero, c13 = TLanes.Zero;
         TVec c20 = TLanes.Zero, c21 = TLanes.Zero, c22 = TLanes.Zero, c23 = TLanes.Zero;
@@ -63,6 +78,16 @@ public static unsafe partial class W8A16
         int i = 0;
         for (; i + lanes <= n; i += lanes)
         {
+            if (Sse.IsSupported && (i & 63) == 0)
+            {
+                // The next tile's four rows, one line ahead: four interleaved rows defeat the
+                // hardware prefetcher, so the tile streams them in itself.
+                Sse.Prefetch0(w0 + 4 * (nint)n + i);
+                Sse.Prefetch0(w0 + 5 * (nint)n + i);
+                Sse.Prefetch0(w0 + 6 * (nint)n + i);
+                Sse.Prefetch0(w0 + 7 * (nint)n + i);
+            }
+
             TVec v0 = TLanes.LoadInt8AsSingle(w0 + i), v1 = TLanes.LoadInt8AsSingle(w1 + i);
             TVec v2 = TLanes.LoadInt8AsSingle(w2 + i), v3 = TLanes.LoadInt8AsSingle(w3 + i);
             TVec a = TLanes.Load(x0 + i);
@@ -93,7 +118,7 @@ public static unsafe partial class W8A16
             s[12] += x3[i] * wi0; s[13] += x3[i] * wi1; s[14] += x3[i] * wi2; s[15] += x3[i] * wi3;
         }
 
-        for (int r = 0; r < 4; r++)
+        for (int r = 0; r < validRows; r++)
         {
             for (int c = 0; c < 4; c++) y[(nint)r * stride + c] = s[r * 4 + c];
         }
