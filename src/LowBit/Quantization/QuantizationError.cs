@@ -21,19 +21,9 @@ public readonly record struct QuantizationError(double MeanAbsoluteError, double
         ThrowHelper.CheckLength(dequantized.Length, original.Length, nameof(dequantized));
         if (original.IsEmpty) throw new ArgumentException("At least one element is needed.", nameof(original));
 
-        double sumAbs = 0, maxAbs = 0, signal = 0, noise = 0;
-        for (int i = 0; i < original.Length; i++)
-        {
-            double w = Elements<T>.ToSingle(original[i]);
-            double e = w - Elements<T>.ToSingle(dequantized[i]);
-            sumAbs += Math.Abs(e);
-            maxAbs = Math.Max(maxAbs, Math.Abs(e));
-            signal += w * w;
-            noise += e * e;
-        }
-
-        double snr = noise == 0 ? double.PositiveInfinity : 10 * Math.Log10(signal / noise);
-        return new QuantizationError(sumAbs / original.Length, maxAbs, snr);
+        var accumulator = new QuantizationErrorAccumulator();
+        accumulator.Add(original, dequantized);
+        return accumulator.Result;
     }
 
     /// <summary>Quantizes and dequantizes a row-major matrix with <see cref="Int8Quantizer"/> and reports the error.</summary>
@@ -46,4 +36,40 @@ public readonly record struct QuantizationError(double MeanAbsoluteError, double
         Int8Quantizer.Dequantize<T>(codes, scales, rows, columns, restored);
         return Compute<T>(weights, restored);
     }
+}
+
+/// <summary>
+/// Builds a <see cref="QuantizationError"/> piece by piece (for example row block by row block of a
+/// tensor too large to dequantize at once).
+/// </summary>
+public sealed class QuantizationErrorAccumulator
+{
+    private double _sumAbs, _maxAbs, _signal, _noise;
+    private long _count;
+
+    /// <summary>Adds equally long spans of original and dequantized values.</summary>
+    /// <exception cref="ArgumentException">The spans differ in length.</exception>
+    /// <exception cref="NotSupportedException"><typeparamref name="T"/> is not float, Half or BFloat16.</exception>
+    public void Add<T>(ReadOnlySpan<T> original, ReadOnlySpan<T> dequantized)
+    {
+        Elements<T>.EnsureSupported();
+        ThrowHelper.CheckLength(dequantized.Length, original.Length, nameof(dequantized));
+        for (int i = 0; i < original.Length; i++)
+        {
+            double w = Elements<T>.ToSingle(original[i]);
+            double e = w - Elements<T>.ToSingle(dequantized[i]);
+            _sumAbs += Math.Abs(e);
+            _maxAbs = Math.Max(_maxAbs, Math.Abs(e));
+            _signal += w * w;
+            _noise += e * e;
+        }
+
+        _count += original.Length;
+    }
+
+    /// <summary>The error over everything added so far.</summary>
+    /// <exception cref="InvalidOperationException">Nothing was added.</exception>
+    public QuantizationError Result => _count == 0
+        ? throw new InvalidOperationException("No values were added.")
+        : new QuantizationError(_sumAbs / _count, _maxAbs, _noise == 0 ? double.PositiveInfinity : 10 * Math.Log10(_signal / _noise));
 }

@@ -1,0 +1,79 @@
+using System.CommandLine;
+using LowBit.IO;
+using Spectre.Console;
+
+namespace LowBit.Cli.Commands;
+
+/// <summary><c>lowbit quantize &lt;input&gt; &lt;output&gt; [--exclude REGEX]...</c></summary>
+internal static class QuantizeCommand
+{
+    public static Command Create()
+    {
+        var input = new Argument<string>("input") { Description = "The safetensors checkpoint to quantize." };
+        var output = new Argument<string>("output") { Description = "Where to write the W8A16 checkpoint (written atomically)." };
+        var exclude = new Option<string[]>("--exclude")
+        {
+            Description = "Regular expression; matching .weight tensors are copied, not quantized (repeatable).",
+            DefaultValueFactory = _ => [],
+        };
+        var command = new Command("quantize", "Quantize every linear layer (2-D .weight tensor) of a checkpoint to int8 with per-row scales.")
+        {
+            input, output, exclude,
+        };
+        command.SetAction(result => Cli.Guard(() =>
+        {
+            CheckpointQuantizationReport report = Run(result.GetValue(input)!, result.GetValue(output)!, result.GetValue(exclude) ?? []);
+            PrintReport(report);
+            return 0;
+        }));
+        return command;
+    }
+
+    /// <summary>Quantizes with a progress bar over the tensors.</summary>
+    public static CheckpointQuantizationReport Run(string input, string output, IReadOnlyList<string> exclude)
+    {
+        if (!File.Exists(input)) throw new FileNotFoundException($"Input file '{input}' does not exist.", input);
+        CheckpointQuantizationReport? report = null;
+        AnsiConsole.Progress()
+            .AutoClear(true)
+            .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn())
+            .Start(context =>
+            {
+                ProgressTask task = context.AddTask("Quantizing");
+                var progress = new InlineProgress(p =>
+                {
+                    task.MaxValue = Math.Max(1, p.Total);
+                    task.Value = p.Done;
+                    task.Description = p.Done < p.Total ? Markup.Escape(Shorten(p.Tensor)) : "Done";
+                });
+                report = CheckpointQuantizer.Quantize(input, output, new CheckpointQuantizerOptions { Exclude = exclude }, progress);
+            });
+        return report!;
+    }
+
+    public static void PrintReport(CheckpointQuantizationReport report)
+    {
+        var table = new Table().Border(TableBorder.Rounded).Title("Per-tensor quantization error");
+        table.AddColumns("tensor", "dtype", "shape", "action", "mean |err|", "max |err|", "SNR dB", "before", "after");
+        foreach (TensorQuantizationReport t in report.Tensors)
+        {
+            table.AddRow(
+                Markup.Escape(t.Name), t.DType.ToString(), Cli.Shape(t.Shape), t.Quantized ? "[green]int8[/]" : "copy",
+                t.Error is { } e ? $"{e.MeanAbsoluteError:0.00e0}" : "", t.Error is { } m ? $"{m.MaxAbsoluteError:0.00e0}" : "",
+                Cli.Snr(t.Error), Cli.Bytes(t.InputBytes), Cli.Bytes(t.OutputBytes));
+        }
+
+        AnsiConsole.Write(table);
+        int quantized = report.Tensors.Count(t => t.Quantized);
+        AnsiConsole.MarkupLine(
+            $"{quantized} of {report.Tensors.Count} tensors quantized; file {Cli.Bytes(report.InputBytes)} -> {Cli.Bytes(report.OutputBytes)} " +
+            $"({report.OutputBytes * 100.0 / Math.Max(1, report.InputBytes):0.0}%) in {report.Elapsed.TotalSeconds:0.00} s.");
+    }
+
+    private static string Shorten(string name) => name.Length <= 48 ? name : "..." + name[^45..];
+
+    private sealed class InlineProgress(Action<CheckpointProgress> report) : IProgress<CheckpointProgress>
+    {
+        public void Report(CheckpointProgress value) => report(value);
+    }
+}

@@ -1,0 +1,220 @@
+using System.Buffers;
+using System.Diagnostics;
+using System.Runtime.InteropServices;
+using System.Text.RegularExpressions;
+
+namespace LowBit.IO;
+
+/// <summary>Options for <see cref="CheckpointQuantizer.Quantize"/>.</summary>
+public sealed class CheckpointQuantizerOptions
+{
+    /// <summary>Regular expressions; a <c>.weight</c> tensor whose name matches any of them is copied, not quantized (for example <c>embed|lm_head</c>).</summary>
+    public IReadOnlyList<string> Exclude { get; init; } = [];
+
+    /// <summary>Whether to measure each quantized tensor's error (a second pass over its weights). On by default.</summary>
+    public bool MeasureError { get; init; } = true;
+}
+
+/// <summary>What happened to one input tensor.</summary>
+/// <param name="Name">The input tensor's name.</param>
+/// <param name="DType">Its dtype.</param>
+/// <param name="Shape">Its shape.</param>
+/// <param name="Quantized">True when it became <c>.int8_weights</c> + <c>.scales</c>; false when copied.</param>
+/// <param name="InputBytes">Bytes it took in the input.</param>
+/// <param name="OutputBytes">Bytes its replacement (or copy) takes in the output.</param>
+/// <param name="Error">Dequantized-versus-original error, for quantized tensors when measured.</param>
+public sealed record TensorQuantizationReport(string Name, SafeTensorDType DType, IReadOnlyList<long> Shape, bool Quantized,
+                                              long InputBytes, long OutputBytes, QuantizationError? Error);
+
+/// <summary>The result of quantizing a checkpoint.</summary>
+/// <param name="Tensors">One entry per input tensor, in file order.</param>
+/// <param name="InputBytes">Size of the input file.</param>
+/// <param name="OutputBytes">Size of the output file.</param>
+/// <param name="Elapsed">Wall time.</param>
+public sealed record CheckpointQuantizationReport(IReadOnlyList<TensorQuantizationReport> Tensors, long InputBytes, long OutputBytes, TimeSpan Elapsed);
+
+/// <summary>Progress of a checkpoint quantization: tensors done out of the total, and the one being processed.</summary>
+public readonly record struct CheckpointProgress(int Done, int Total, string Tensor);
+
+/// <summary>
+/// Quantizes every linear layer of a safetensors checkpoint to W8A16, whatever the model: each
+/// 2-D F32/F16/BF16 tensor named <c>&lt;prefix&gt;.weight</c> becomes <c>&lt;prefix&gt;.int8_weights</c> (I8, [out, in])
+/// and <c>&lt;prefix&gt;.scales</c> (the weight's dtype, [out]), the names of the recipe's <c>W8A16LinearLayer</c>
+/// state dict; every other tensor is copied byte for byte. Works tensor by tensor over a memory-mapped
+/// input, so memory stays near the largest tensor, and writes the output atomically.
+/// </summary>
+/// <remarks>
+/// <code>
+/// var report = CheckpointQuantizer.Quantize("model.safetensors", "model.w8a16.safetensors",
+///     new CheckpointQuantizerOptions { Exclude = ["embed_tokens", "lm_head"] });
+/// using var checkpoint = QuantizedCheckpoint.Open("model.w8a16.safetensors");
+/// W8A16Linear&lt;BFloat16&gt; upProj = checkpoint.LoadLinear&lt;BFloat16&gt;("model.layers.0.mlp.up_proj");
+/// </code>
+/// </remarks>
+public static class CheckpointQuantizer
+{
+    /// <summary>Metadata key recording the quantization format.</summary>
+    public const string FormatKey = "lowbit.format";
+
+    /// <summary>The value of <see cref="FormatKey"/> for int8 weights with per-row scales.</summary>
+    public const string FormatW8A16 = "w8a16";
+
+    /// <summary>Metadata key recording the exclusion patterns (joined with <c>" | "</c>).</summary>
+    public const string ExcludeKey = "lowbit.exclude";
+
+    /// <summary>Suffix of a quantized layer's int8 codes.</summary>
+    public const string Int8WeightsSuffix = ".int8_weights";
+
+    /// <summary>Suffix of a quantized layer's per-row scales.</summary>
+    public const string ScalesSuffix = ".scales";
+
+    private const string WeightSuffix = ".weight";
+
+    /// <summary>Quantizes <paramref name="inputPath"/> into <paramref name="outputPath"/>.</summary>
+    /// <exception cref="ArgumentException">A path is empty, both paths are the same file, or a pattern is not a valid regular expression.</exception>
+    /// <exception cref="FileNotFoundException">The input does not exist.</exception>
+    /// <exception cref="InvalidDataException">The input is not a valid safetensors file, holds NaN or infinite weights, or
+    /// already holds a tensor with an output name. No output file is written then.</exception>
+    public static CheckpointQuantizationReport Quantize(string inputPath, string outputPath, CheckpointQuantizerOptions? options = null,
+                                                        IProgress<CheckpointProgress>? progress = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(inputPath);
+        ArgumentException.ThrowIfNullOrEmpty(outputPath);
+        options ??= new CheckpointQuantizerOptions();
+        if (string.Equals(Path.GetFullPath(inputPath), Path.GetFullPath(outputPath), StringComparison.Ordinal))
+        {
+            throw new ArgumentException("The output must be a different file from the input.", nameof(outputPath));
+        }
+
+        Regex[] exclude = options.Exclude.Select(CompilePattern).ToArray();
+        var stopwatch = Stopwatch.StartNew();
+        using SafeTensorsFile input = SafeTensorsFile.Open(inputPath);
+
+        // Plan every output tensor first: the header is written before any data.
+        var specs = new List<SafeTensorSpec>();
+        var plan = new List<bool>();
+        foreach (SafeTensorInfo tensor in input.Tensors)
+        {
+            bool quantize = IsLinearWeight(tensor) && !exclude.Any(r => r.IsMatch(tensor.Name));
+            plan.Add(quantize);
+            if (quantize)
+            {
+                string prefix = tensor.Name[..^WeightSuffix.Length];
+                specs.Add(new SafeTensorSpec(prefix + Int8WeightsSuffix, SafeTensorDType.I8, tensor.Shape));
+                specs.Add(new SafeTensorSpec(prefix + ScalesSuffix, tensor.DType, [tensor.Shape[0]]));
+            }
+            else
+            {
+                specs.Add(new SafeTensorSpec(tensor.Name, tensor.DType, tensor.Shape));
+            }
+        }
+
+        string? clash = specs.GroupBy(s => s.Name).FirstOrDefault(g => g.Count() > 1)?.Key;
+        if (clash is not null)
+        {
+            throw new InvalidDataException($"The input already holds a tensor named '{clash}', which quantization would also write.");
+        }
+
+        var metadata = new Dictionary<string, string>(input.Metadata, StringComparer.Ordinal)
+        {
+            [FormatKey] = FormatW8A16,
+            [ExcludeKey] = string.Join(" | ", options.Exclude),
+        };
+
+        var reports = new List<TensorQuantizationReport>();
+        using (SafeTensorsWriter writer = SafeTensorsWriter.Create(outputPath, specs, metadata))
+        {
+            for (int i = 0; i < input.Tensors.Count; i++)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                SafeTensorInfo tensor = input.Tensors[i];
+                progress?.Report(new CheckpointProgress(i, input.Tensors.Count, tensor.Name));
+                reports.Add(plan[i] ? QuantizeTensor(input, tensor, writer, options.MeasureError) : CopyTensor(input, tensor, writer));
+            }
+
+            writer.Commit();
+        }
+
+        progress?.Report(new CheckpointProgress(input.Tensors.Count, input.Tensors.Count, ""));
+        return new CheckpointQuantizationReport(reports, new FileInfo(inputPath).Length, new FileInfo(outputPath).Length, stopwatch.Elapsed);
+    }
+
+    /// <summary>True for a 2-D float tensor named <c>&lt;prefix&gt;.weight</c> that fits the int8 kernels.</summary>
+    public static bool IsLinearWeight(SafeTensorInfo tensor) =>
+        tensor.Name.EndsWith(WeightSuffix, StringComparison.Ordinal) && tensor.Name.Length > WeightSuffix.Length
+        && tensor.Shape.Count == 2 && tensor.Shape[0] > 0 && tensor.Shape[1] > 0 && tensor.ElementCount <= int.MaxValue
+        && tensor.DType is SafeTensorDType.F32 or SafeTensorDType.F16 or SafeTensorDType.BF16;
+
+    private static Regex CompilePattern(string pattern)
+    {
+        try
+        {
+            return new Regex(pattern, RegexOptions.CultureInvariant, TimeSpan.FromSeconds(1));
+        }
+        catch (ArgumentException e)
+        {
+            throw new ArgumentException($"Exclude pattern '{pattern}' is not a valid regular expression: {e.Message}", nameof(CheckpointQuantizerOptions.Exclude), e);
+        }
+    }
+
+    private static TensorQuantizationReport CopyTensor(SafeTensorsFile input, SafeTensorInfo tensor, SafeTensorsWriter writer)
+    {
+        const int Piece = 1 << 24;
+        for (long offset = 0; offset < tensor.ByteLength; offset += Piece)
+        {
+            writer.Append(input.GetBytes(tensor, offset, (int)Math.Min(Piece, tensor.ByteLength - offset)));
+        }
+
+        return new TensorQuantizationReport(tensor.Name, tensor.DType, tensor.Shape, false, tensor.ByteLength, tensor.ByteLength, null);
+    }
+
+    private static TensorQuantizationReport QuantizeTensor(SafeTensorsFile input, SafeTensorInfo tensor, SafeTensorsWriter writer, bool measureError) =>
+        tensor.DType switch
+        {
+            SafeTensorDType.F32 => QuantizeTensor<float>(input, tensor, writer, measureError),
+            SafeTensorDType.F16 => QuantizeTensor<Half>(input, tensor, writer, measureError),
+            _ => QuantizeTensor<BFloat16>(input, tensor, writer, measureError),
+        };
+
+    private static TensorQuantizationReport QuantizeTensor<T>(SafeTensorsFile input, SafeTensorInfo tensor, SafeTensorsWriter writer, bool measureError)
+        where T : unmanaged
+    {
+        int rows = (int)tensor.Shape[0], columns = (int)tensor.Shape[1];
+        ReadOnlySpan<T> weights = MemoryMarshal.Cast<byte, T>(input.GetBytes(tensor));
+        var codes = new sbyte[weights.Length];
+        var scales = new T[rows];
+        try
+        {
+            Int8Quantizer.QuantizePerChannel(weights, rows, columns, codes, scales);
+        }
+        catch (ArgumentException e)
+        {
+            throw new InvalidDataException($"Tensor '{tensor.Name}': {e.Message}", e);
+        }
+
+        writer.Append(MemoryMarshal.AsBytes(codes.AsSpan()));
+        writer.Append(MemoryMarshal.AsBytes(scales.AsSpan()));
+
+        QuantizationError? error = null;
+        if (measureError)
+        {
+            // Row blocks of about a megabyte keep the dequantized copy small.
+            int blockRows = Math.Max(1, (1 << 18) / columns);
+            T[] restored = ArrayPool<T>.Shared.Rent(blockRows * columns);
+            var accumulator = new QuantizationErrorAccumulator();
+            for (int r = 0; r < rows; r += blockRows)
+            {
+                int count = Math.Min(blockRows, rows - r);
+                Span<T> block = restored.AsSpan(0, count * columns);
+                Int8Quantizer.Dequantize<T>(codes.AsSpan(r * columns, count * columns), scales.AsSpan(r, count), count, columns, block);
+                accumulator.Add<T>(weights.Slice(r * columns, count * columns), block);
+            }
+
+            ArrayPool<T>.Shared.Return(restored);
+            error = accumulator.Result;
+        }
+
+        long outputBytes = codes.Length + (long)rows * tensor.DType.SizeOf();
+        return new TensorQuantizationReport(tensor.Name, tensor.DType, tensor.Shape, true, tensor.ByteLength, outputBytes, error);
+    }
+}

@@ -1,0 +1,84 @@
+using LowBit.Internal;
+
+namespace LowBit.IO;
+
+/// <summary>
+/// A checkpoint written by <see cref="CheckpointQuantizer"/>, opened for serving: lists its quantized
+/// linear layers and builds <see cref="W8A16Linear{T}"/> layers from them.
+/// </summary>
+/// <remarks>
+/// <code>
+/// using var checkpoint = QuantizedCheckpoint.Open("model.w8a16.safetensors");
+/// var upProj = checkpoint.LoadLinear&lt;BFloat16&gt;("model.layers.0.mlp.up_proj");
+/// BFloat16[] y = upProj.Forward(x);
+/// </code>
+/// </remarks>
+public sealed class QuantizedCheckpoint : IDisposable
+{
+    private QuantizedCheckpoint(SafeTensorsFile file)
+    {
+        File = file;
+        LinearLayers = file.Tensors
+            .Where(t => t.Name.EndsWith(CheckpointQuantizer.Int8WeightsSuffix, StringComparison.Ordinal))
+            .Select(t => t.Name[..^CheckpointQuantizer.Int8WeightsSuffix.Length])
+            .Where(prefix => file.Contains(prefix + CheckpointQuantizer.ScalesSuffix))
+            .ToArray();
+    }
+
+    /// <summary>Opens and validates a quantized safetensors file.</summary>
+    /// <exception cref="InvalidDataException">The file is not a valid safetensors file.</exception>
+    public static QuantizedCheckpoint Open(string path) => new(SafeTensorsFile.Open(path));
+
+    /// <summary>The underlying file (all tensors, including copied ones such as norms and embeddings).</summary>
+    public SafeTensorsFile File { get; }
+
+    /// <summary>Prefixes of the layers that have <c>.int8_weights</c> and <c>.scales</c>.</summary>
+    public IReadOnlyList<string> LinearLayers { get; }
+
+    /// <summary>
+    /// Builds the layer stored under <paramref name="prefix"/>, with its bias when <c>&lt;prefix&gt;.bias</c> exists.
+    /// Scales and bias are converted to <typeparamref name="T"/> if stored in another float type.
+    /// </summary>
+    /// <exception cref="KeyNotFoundException">No quantized layer has that prefix.</exception>
+    /// <exception cref="InvalidDataException">The layer's tensors have inconsistent shapes or dtypes.</exception>
+    /// <exception cref="NotSupportedException"><typeparamref name="T"/> is not float, Half or BFloat16.</exception>
+    public W8A16Linear<T> LoadLinear<T>(string prefix)
+    {
+        Elements<T>.EnsureSupported();
+        SafeTensorInfo codes = File.GetTensor(prefix + CheckpointQuantizer.Int8WeightsSuffix);
+        SafeTensorInfo scales = File.GetTensor(prefix + CheckpointQuantizer.ScalesSuffix);
+        if (codes.DType != SafeTensorDType.I8 || codes.Shape.Count != 2 || codes.ElementCount > int.MaxValue)
+        {
+            throw new InvalidDataException($"'{codes.Name}' must be a 2-D I8 tensor; it is {codes.DType} {codes.ShapeText}.");
+        }
+
+        int outFeatures = (int)codes.Shape[0], inFeatures = (int)codes.Shape[1];
+        T[] scaleValues = ReadVector<T>(scales, outFeatures);
+        T[] bias = File.TryGetTensor(prefix + ".bias", out SafeTensorInfo? biasTensor) ? ReadVector<T>(biasTensor, outFeatures) : [];
+        return W8A16Linear<T>.FromQuantized(File.GetSpan<sbyte>(codes.Name), scaleValues, outFeatures, inFeatures, bias);
+    }
+
+    private T[] ReadVector<T>(SafeTensorInfo tensor, int length)
+    {
+        if (tensor.Shape.Count != 1 || tensor.Shape[0] != length)
+        {
+            throw new InvalidDataException($"'{tensor.Name}' must have shape [{length}]; it has {tensor.ShapeText}.");
+        }
+
+        float[] values = new float[length];
+        switch (tensor.DType)
+        {
+            case SafeTensorDType.F32: File.GetSpan<float>(tensor.Name).CopyTo(values); break;
+            case SafeTensorDType.F16: Elements<Half>.ToSingle(File.GetSpan<Half>(tensor.Name), values); break;
+            case SafeTensorDType.BF16: BFloat16.ConvertToSingle(File.GetSpan<BFloat16>(tensor.Name), values); break;
+            default: throw new InvalidDataException($"'{tensor.Name}' must be F32, F16 or BF16; it is {tensor.DType}.");
+        }
+
+        var result = new T[length];
+        Elements<T>.FromSingle(values, result);
+        return result;
+    }
+
+    /// <summary>Closes the file. Layers already loaded keep working: they own copies of their buffers.</summary>
+    public void Dispose() => File.Dispose();
+}

@@ -1,0 +1,24 @@
+using System.Runtime.InteropServices;
+
+namespace LowBit.IO;
+
+/// <summary>A tensor to be written: name, element type and shape (its data comes separately).</summary>
+/// <param name="Name">The tensor's name; unique in a file, not empty, not <c>__metadata__</c>.</param>
+/// <param name="DType">The element type.</param>
+/// <param name="Shape">Non-negative dimensions, outermost first.</param>
+public sealed record SafeTensorSpec(string Name, SafeTensorDType DType, IReadOnlyList<long> Shape)
+{
+    /// <summary>Bytes of data the tensor needs.</summary>
+    public long ByteLength => Shape.Aggregate((long)DType.SizeOf(), (a, b) => checked(a * b));
+}
+
+/// <summary>A tensor with its data in memory, for <see cref="SafeTensorsWriter.WriteAll"/>.</summary>
+/// <param name="Spec">Name, dtype and shape.</param>
+/// <param name="Data">Exactly <see cref="SafeTensorSpec.ByteLength"/> little-endian bytes.</param>
+public sealed record SafeTensorData(SafeTensorSpec Spec, ReadOnlyMemory<byte> Data)
+{
+    /// <summary>Wraps an array of <typeparamref name="T"/> with the dtype that stores it.</summary>
+    /// <example><c>SafeTensorData.Create("bias", new float[32], 32)</c></example>
+    public static SafeTensorData Create<T>(string name, T[] values, params long[] shape) where T : unmanaged =>
+        new(new SafeTensorSpec(name, SafeTensorDTypes.Of<T>(), shape), MemoryMarshal.AsBytes(values.AsSpan()).ToArray());
+}

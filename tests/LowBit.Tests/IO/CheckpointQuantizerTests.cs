@@ -1,0 +1,131 @@
+using LowBit;
+using LowBit.IO;
+using LowBit.Tests.Infrastructure;
+
+namespace LowBit.Tests.IO;
+
+public class CheckpointQuantizerTests
+{
+    private static readonly BFloat16[] QProj = TestData.Gaussian<BFloat16>(16 * 8, 1, 0.02);
+    private static readonly BFloat16[] QBias = TestData.Gaussian<BFloat16>(16, 2, 0.01);
+    private static readonly Half[] UpProj = TestData.Gaussian<Half>(24 * 8, 3, 0.02);
+    private static readonly float[] Norm = TestData.Uniform<float>(8, 4, 0.9, 1.1);
+    private static readonly BFloat16[] Embed = TestData.Gaussian<BFloat16>(32 * 8, 5);
+
+    private static string WriteSample(TempFolder folder)
+    {
+        string path = folder.File("model.safetensors");
+        SafeTensorsWriter.WriteAll(path,
+        [
+            SafeTensorData.Create("model.embed_tokens.weight", Embed, 32, 8),
+            SafeTensorData.Create("model.layers.0.self_attn.q_proj.weight", QProj, 16, 8),
+            SafeTensorData.Create("model.layers.0.self_attn.q_proj.bias", QBias, 16),
+            SafeTensorData.Create("model.layers.0.mlp.up_proj.weight", UpProj, 24, 8),
+            SafeTensorData.Create("model.layers.0.input_layernorm.weight", Norm, 8),
+            SafeTensorData.Create("step", new[] { 1000L }, 1),
+        ], new Dictionary<string, string> { ["format"] = "pt" });
+        return path;
+    }
+
+    [Test]
+    public void Quantize_ReplacesLinearWeights_CopiesTheRest_RecordsMetadata()
+    {
+        using var folder = new TempFolder();
+        string input = WriteSample(folder), output = folder.File("model.w8a16.safetensors");
+        var progress = new List<CheckpointProgress>();
+        CheckpointQuantizationReport report = CheckpointQuantizer.Quantize(input, output,
+            new CheckpointQuantizerOptions { Exclude = ["embed_tokens"] }, new SynchronousProgress(progress.Add));
+
+        using SafeTensorsFile file = SafeTensorsFile.Open(output);
+        Assert.That(file.Tensors.Select(t => t.Name), Is.EqualTo(new[]
+        {
+            "model.embed_tokens.weight",
+            "model.layers.0.self_attn.q_proj.int8_weights", "model.layers.0.self_attn.q_proj.scales",
+            "model.layers.0.self_attn.q_proj.bias",
+            "model.layers.0.mlp.up_proj.int8_weights", "model.layers.0.mlp.up_proj.scales",
+            "model.layers.0.input_layernorm.weight", "step",
+        }));
+
+        var codes = new sbyte[16 * 8];
+        var scales = new BFloat16[16];
+        Int8Quantizer.QuantizePerChannel<BFloat16>(QProj, 16, 8, codes, scales);
+        Assert.That(file.GetSpan<sbyte>("model.layers.0.self_attn.q_proj.int8_weights").ToArray(), Is.EqualTo(codes));
+        Assert.That(file.GetSpan<BFloat16>("model.layers.0.self_attn.q_proj.scales").ToArray(), Is.EqualTo(scales));
+        Assert.That(file.GetTensor("model.layers.0.mlp.up_proj.scales").DType, Is.EqualTo(SafeTensorDType.F16));
+        Assert.That(file.GetSpan<BFloat16>("model.embed_tokens.weight").ToArray(), Is.EqualTo(Embed), "excluded, copied byte for byte");
+        Assert.That(file.GetSpan<float>("model.layers.0.input_layernorm.weight").ToArray(), Is.EqualTo(Norm), "1-D, copied");
+        Assert.That(file.Metadata["format"], Is.EqualTo("pt"));
+        Assert.That(file.Metadata[CheckpointQuantizer.FormatKey], Is.EqualTo("w8a16"));
+        Assert.That(file.Metadata[CheckpointQuantizer.ExcludeKey], Is.EqualTo("embed_tokens"));
+
+        Assert.That(report.Tensors.Count(t => t.Quantized), Is.EqualTo(2));
+        TensorQuantizationReport q = report.Tensors.Single(t => t.Name == "model.layers.0.self_attn.q_proj.weight");
+        Assert.That(q.Error!.Value.MeanAbsoluteError, Is.GreaterThan(0).And.LessThan(0.001));
+        Assert.That(q.Error!.Value.SignalToNoiseDb, Is.GreaterThan(30));
+        Assert.That(q.OutputBytes, Is.EqualTo(16 * 8 + 16 * 2));
+        Assert.That(report.OutputBytes, Is.EqualTo(new FileInfo(output).Length));
+        Assert.That(progress[^1].Done, Is.EqualTo(6));
+    }
+
+    [Test]
+    public void QuantizedCheckpoint_LoadsLayersThatMatchFromWeights()
+    {
+        using var folder = new TempFolder();
+        string input = WriteSample(folder), output = folder.File("q.safetensors");
+        CheckpointQuantizer.Quantize(input, output);
+        using QuantizedCheckpoint checkpoint = QuantizedCheckpoint.Open(output);
+        Assert.That(checkpoint.LinearLayers, Does.Contain("model.layers.0.self_attn.q_proj").And.Contain("model.embed_tokens"));
+
+        W8A16Linear<BFloat16> q = checkpoint.LoadLinear<BFloat16>("model.layers.0.self_attn.q_proj");
+        Assert.That(q.HasBias, Is.True);
+        var expected = W8A16Linear<BFloat16>.FromWeights(QProj, 16, 8, QBias);
+        BFloat16[] x = TestData.Gaussian<BFloat16>(3 * 8, 9);
+        Assert.That(q.Forward(x), Is.EqualTo(expected.Forward(x)));
+
+        W8A16Linear<float> up = checkpoint.LoadLinear<float>("model.layers.0.mlp.up_proj");
+        Assert.That(up.HasBias, Is.False);
+        Assert.That(up.OutFeatures, Is.EqualTo(24));
+        Assert.Throws<KeyNotFoundException>(() => checkpoint.LoadLinear<float>("nope"));
+    }
+
+    [Test]
+    public void Quantize_InvalidInput_ThrowsAndWritesNothing()
+    {
+        using var folder = new TempFolder();
+        string garbage = folder.File("garbage.safetensors"), output = folder.File("out.safetensors");
+        File.WriteAllBytes(garbage, [9, 0, 0, 0, 0, 0, 0, 0, (byte)'{']);
+        Assert.Throws<InvalidDataException>(() => CheckpointQuantizer.Quantize(garbage, output));
+        Assert.Throws<FileNotFoundException>(() => CheckpointQuantizer.Quantize(folder.File("missing"), output));
+        Assert.That(Directory.GetFiles(folder.Path), Is.EqualTo(new[] { garbage }));
+    }
+
+    [Test]
+    public void Quantize_NaNWeights_KeepsExistingOutput()
+    {
+        using var folder = new TempFolder();
+        string input = folder.File("nan.safetensors"), output = folder.File("out.safetensors");
+        float[] weights = TestData.Gaussian<float>(4 * 4, 1);
+        weights[6] = float.NaN;
+        SafeTensorsWriter.WriteAll(input, [SafeTensorData.Create("l.weight", weights, 4, 4)]);
+        File.WriteAllText(output, "previous");
+        var ex = Assert.Throws<InvalidDataException>(() => CheckpointQuantizer.Quantize(input, output));
+        Assert.That(ex!.Message, Does.Contain("l.weight").And.Contain("row 1").And.Contain("column 2"));
+        Assert.That(File.ReadAllText(output), Is.EqualTo("previous"));
+        Assert.That(Directory.GetFiles(folder.Path), Has.Length.EqualTo(2));
+    }
+
+    [Test]
+    public void Quantize_ArgumentErrors()
+    {
+        using var folder = new TempFolder();
+        string input = WriteSample(folder);
+        Assert.Throws<ArgumentException>(() => CheckpointQuantizer.Quantize(input, input));
+        Assert.Throws<ArgumentException>(() => CheckpointQuantizer.Quantize(input, folder.File("o"), new CheckpointQuantizerOptions { Exclude = ["("] }));
+    }
+
+    /// <summary>IProgress that reports on the calling thread (Progress&lt;T&gt; posts to the thread pool).</summary>
+    private sealed class SynchronousProgress(Action<CheckpointProgress> report) : IProgress<CheckpointProgress>
+    {
+        public void Report(CheckpointProgress value) => report(value);
+    }
+}
