@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics.X86;
 using LowBit.Kernels;
 
@@ -12,6 +13,7 @@ public static unsafe partial class W8A16
     /// 4 weight rows x 2 input rows: each int8 vector is widened once and used twice; 8 accumulators.
     /// Writes y[0..4] for input row 0 and, when <paramref name="validRows"/> is 2, y[stride..stride + 4] for row 1.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // full optimization from the first call: no slow tier-0 loop
     private static void Dot4x2<TLanes, TVec>(float* x0, float* x1, int n, sbyte* w, float* y, int stride, int validRows)
         where TLanes : unmanaged, IFloatLanes<TVec> where TVec : unmanaged
     {
@@ -66,6 +68,7 @@ public static unsafe partial class W8A16
     /// 4 weight rows x 4 input rows (16 accumulators, for 32-register ISAs); rows of y are
     /// <paramref name="stride"/> apart and only the first <paramref name="validRows"/> are stored.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // full optimization from the first call: no slow tier-0 loop
     private static void Dot4x4<TLanes, TVec>(float* x0, float* x1, float* x2, float* x3, int n, sbyte* w, float* y, int stride, int validRows)
         where TLanes : unmanaged, IFloatLanes<TVec> where TVec : unmanaged
     {

@@ -11,6 +11,7 @@ public static unsafe partial class W8A16
     /// covers four output rows, so each input load serves four rows and each widened weight vector
     /// serves every batch row of the group. The scale-and-bias epilogue runs last.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // full optimization from the first call: no slow tier-0 loop
     private static void MultiplyRows<TLanes, TVec>(in MatMulArgs args, int rowStart, int rowEnd)
         where TLanes : unmanaged, IFloatLanes<TVec> where TVec : unmanaged
     {
@@ -59,6 +60,7 @@ public static unsafe partial class W8A16
     }
 
     /// <summary>One dot product of x with an int8 row; four accumulators, one sequential stream.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // full optimization from the first call: no slow tier-0 loop
     private static float Dot1<TLanes, TVec>(float* x, sbyte* w, int n)
         where TLanes : unmanaged, IFloatLanes<TVec> where TVec : unmanaged
     {

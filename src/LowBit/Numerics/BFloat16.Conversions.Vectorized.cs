@@ -8,6 +8,7 @@ namespace LowBit;
 public readonly partial struct BFloat16
 {
     /// <summary>Converts whole blocks of <c>2 * Vector&lt;uint&gt;.Count</c> floats; returns how many were done.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // full optimization from the first call: no slow tier-0 loop
     private static int ConvertToBFloat16Vectorized(ReadOnlySpan<float> source, Span<BFloat16> destination)
     {
         Debug.Assert(destination.Length >= source.Length);
@@ -38,6 +39,7 @@ public readonly partial struct BFloat16
     }
 
     /// <summary>Widens whole blocks of <c>Vector&lt;ushort&gt;.Count</c> values; returns how many were done.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // full optimization from the first call: no slow tier-0 loop
     private static int ConvertToSingleVectorized(ReadOnlySpan<BFloat16> source, Span<float> destination)
     {
         Debug.Assert(destination.Length >= source.Length);

@@ -46,6 +46,7 @@ public static partial class BitPacking
     }
 
     /// <summary>4-bit: a ushort lane holds v0 | v1 &lt;&lt; 8; the packed byte is (x | x &gt;&gt; 4) &amp; 0xFF.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // full optimization from the first call: no slow tier-0 loop
     private static int PackNibblesVector(ref byte src, ref byte dst, int count)
     {
         nuint lanes = (nuint)Vector<ushort>.Count;
@@ -62,6 +63,7 @@ public static partial class BitPacking
     }
 
     /// <summary>2-bit: a uint lane holds v0..v3 in its bytes; t = x | x &gt;&gt; 6 pairs them, t | t &gt;&gt; 12 gathers all four in the low byte.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // full optimization from the first call: no slow tier-0 loop
     private static int PackCrumbsVector(ref byte src, ref byte dst, int count)
     {
         nuint bytesPerVector = (nuint)Vector<byte>.Count;
@@ -87,6 +89,7 @@ public static partial class BitPacking
     }
 
     /// <summary>1-bit: a ulong lane holds v0..v7 in its bytes; three shift-ORs (7, 14, 28) gather the eight bits in the low byte.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // full optimization from the first call: no slow tier-0 loop
     private static int PackBitsVector(ref byte src, ref byte dst, int count)
     {
         nuint bytesPerVector = (nuint)Vector<byte>.Count;
@@ -116,6 +119,7 @@ public static partial class BitPacking
     }
 
     /// <summary>4-bit: widen each packed byte p to a ushort lane; (p | p &lt;&lt; 4) &amp; 0x0F0F puts the low nibble in byte 0 and the high nibble in byte 1.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // full optimization from the first call: no slow tier-0 loop
     private static int UnpackNibblesVector(ref byte src, ref byte dst, int count)
     {
         nuint lanes = (nuint)Vector<ushort>.Count;
@@ -133,6 +137,7 @@ public static partial class BitPacking
     }
 
     /// <summary>2-bit: widen each packed byte p to a uint lane; y = p | p &lt;&lt; 12, then (y | y &lt;&lt; 6) &amp; 0x03030303 spreads the four fields to the four bytes.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // full optimization from the first call: no slow tier-0 loop
     private static int UnpackCrumbsVector(ref byte src, ref byte dst, int count)
     {
         nuint bytesPerVector = (nuint)Vector<byte>.Count;
@@ -160,6 +165,7 @@ public static partial class BitPacking
     }
 
     /// <summary>1-bit: widen each packed byte to a ulong lane; shift-ORs by 28, 14 and 7 then a 0x01 byte mask put bit i in byte i.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // full optimization from the first call: no slow tier-0 loop
     private static int UnpackBitsVector(ref byte src, ref byte dst, int count)
     {
         nuint bytesPerVector = (nuint)Vector<byte>.Count;
@@ -197,6 +203,7 @@ public static partial class BitPacking
     }
 
     /// <summary>The bitwise OR of all values: one pass, four independent accumulators.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // full optimization from the first call: no slow tier-0 loop
     private static int OrAll(ReadOnlySpan<byte> values)
     {
         ref byte src = ref MemoryMarshal.GetReference(values);

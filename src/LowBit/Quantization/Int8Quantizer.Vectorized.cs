@@ -31,6 +31,7 @@ public static partial class Int8Quantizer
     }
 
     /// <summary>max over <c>values[i] &amp; mask</c>, unsigned.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // full optimization from the first call: no slow tier-0 loop
     private static TBits MaxMaskedBits<TBits>(ReadOnlySpan<TBits> values, TBits mask)
         where TBits : unmanaged, IBinaryInteger<TBits>, IUnsignedNumber<TBits>
     {
@@ -74,6 +75,7 @@ public static partial class Int8Quantizer
     }
 
     /// <summary>Quantizes one row of floats with scale <paramref name="s"/> (codes 0 when s is 0).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // full optimization from the first call: no slow tier-0 loop
     internal static void QuantizeRow(ReadOnlySpan<float> row, float s, Span<sbyte> destination)
     {
         if (s == 0)
@@ -120,6 +122,7 @@ public static partial class Int8Quantizer
     }
 
     /// <summary>One row of <c>q * s</c> in float32.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // full optimization from the first call: no slow tier-0 loop
     internal static void DequantizeRow(ReadOnlySpan<sbyte> codes, float s, Span<float> destination)
     {
         int done = 0;
