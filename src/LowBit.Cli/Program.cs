@@ -12,6 +12,7 @@ var root = new RootCommand("LowBit: int8 weights with 16-bit activations, in pur
     InspectCommand.Create(),
     BenchCommand.Create(),
     DemoCommand.Create(),
+    SynthesizeCommand.Create(),
 };
 root.SetAction(_ => DemoCommand.Run(keepFiles: false));
 return root.Parse(args).Invoke();

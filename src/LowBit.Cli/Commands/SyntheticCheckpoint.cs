@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using LowBit.IO;
 
 namespace LowBit.Cli.Commands;
@@ -7,6 +8,7 @@ namespace LowBit.Cli.Commands;
 /// embeddings, blocks of attention (q/k/v with biases, o) and gated MLP projections with RMS norms,
 /// a final norm and an LM head. Weights are Gaussian with per-row scales spread like trained models
 /// (log-normal around 0.02) and rare large outliers, which is what stresses per-row absmax scales.
+/// Written tensor by tensor, so any size fits in memory.
 /// </summary>
 internal static class SyntheticCheckpoint
 {
@@ -14,37 +16,62 @@ internal static class SyntheticCheckpoint
 
     public static readonly Shape Small = new(Hidden: 512, Intermediate: 1408, Layers: 4, Vocabulary: 8000);
 
+    private enum Kind
+    {
+        Matrix,
+        Bias,
+        Norm,
+    }
+
     public static void Write(string path, Shape shape, int seed = 2026)
     {
-        var random = new Random(seed);
-        var tensors = new List<SafeTensorData> { Matrix("model.embed_tokens.weight", shape.Vocabulary, shape.Hidden, random) };
+        var plan = new List<(SafeTensorSpec Spec, Kind Kind)> { Matrix("model.embed_tokens.weight", shape.Vocabulary, shape.Hidden) };
         for (int layer = 0; layer < shape.Layers; layer++)
         {
             string p = $"model.layers.{layer}.";
-            tensors.Add(Norm(p + "input_layernorm.weight", shape.Hidden, random));
+            plan.Add(Vector(p + "input_layernorm.weight", shape.Hidden, Kind.Norm));
             foreach (string projection in new[] { "q_proj", "k_proj", "v_proj" })
             {
-                tensors.Add(Matrix(p + "self_attn." + projection + ".weight", shape.Hidden, shape.Hidden, random));
-                tensors.Add(Vector(p + "self_attn." + projection + ".bias", shape.Hidden, 0.01, random));
+                plan.Add(Matrix(p + "self_attn." + projection + ".weight", shape.Hidden, shape.Hidden));
+                plan.Add(Vector(p + "self_attn." + projection + ".bias", shape.Hidden, Kind.Bias));
             }
 
-            tensors.Add(Matrix(p + "self_attn.o_proj.weight", shape.Hidden, shape.Hidden, random));
-            tensors.Add(Norm(p + "post_attention_layernorm.weight", shape.Hidden, random));
-            tensors.Add(Matrix(p + "mlp.gate_proj.weight", shape.Intermediate, shape.Hidden, random));
-            tensors.Add(Matrix(p + "mlp.up_proj.weight", shape.Intermediate, shape.Hidden, random));
-            tensors.Add(Matrix(p + "mlp.down_proj.weight", shape.Hidden, shape.Intermediate, random));
+            plan.Add(Matrix(p + "self_attn.o_proj.weight", shape.Hidden, shape.Hidden));
+            plan.Add(Vector(p + "post_attention_layernorm.weight", shape.Hidden, Kind.Norm));
+            plan.Add(Matrix(p + "mlp.gate_proj.weight", shape.Intermediate, shape.Hidden));
+            plan.Add(Matrix(p + "mlp.up_proj.weight", shape.Intermediate, shape.Hidden));
+            plan.Add(Matrix(p + "mlp.down_proj.weight", shape.Hidden, shape.Intermediate));
         }
 
-        tensors.Add(Norm("model.norm.weight", shape.Hidden, random));
-        tensors.Add(Matrix("lm_head.weight", shape.Vocabulary, shape.Hidden, random));
-        SafeTensorsWriter.WriteAll(path, tensors, new Dictionary<string, string>
+        plan.Add(Vector("model.norm.weight", shape.Hidden, Kind.Norm));
+        plan.Add(Matrix("lm_head.weight", shape.Vocabulary, shape.Hidden));
+
+        var metadata = new Dictionary<string, string>
         {
             ["format"] = "pt",
             ["lowbit.synthetic"] = $"hidden={shape.Hidden} intermediate={shape.Intermediate} layers={shape.Layers} vocab={shape.Vocabulary}",
-        });
+        };
+        var random = new Random(seed);
+        using SafeTensorsWriter writer = SafeTensorsWriter.Create(path, plan.Select(p => p.Spec).ToArray(), metadata);
+        foreach (var (spec, kind) in plan)
+        {
+            BFloat16[] values = kind switch
+            {
+                Kind.Matrix => MatrixValues((int)spec.Shape[0], (int)spec.Shape[1], random),
+                Kind.Bias => VectorValues((int)spec.Shape[0], 0, 0.01, random),
+                _ => VectorValues((int)spec.Shape[0], 1, 0.05, random),
+            };
+            writer.Append(MemoryMarshal.AsBytes(values.AsSpan()));
+        }
+
+        writer.Commit();
     }
 
-    private static SafeTensorData Matrix(string name, int rows, int columns, Random random)
+    private static (SafeTensorSpec, Kind) Matrix(string name, int rows, int columns) => (new SafeTensorSpec(name, SafeTensorDType.BF16, [rows, columns]), Kind.Matrix);
+
+    private static (SafeTensorSpec, Kind) Vector(string name, int length, Kind kind) => (new SafeTensorSpec(name, SafeTensorDType.BF16, [length]), kind);
+
+    private static BFloat16[] MatrixValues(int rows, int columns, Random random)
     {
         var values = new BFloat16[rows * columns];
         for (int r = 0; r < rows; r++)
@@ -58,14 +85,11 @@ internal static class SyntheticCheckpoint
             }
         }
 
-        return SafeTensorData.Create(name, values, rows, columns);
+        return values;
     }
 
-    private static SafeTensorData Vector(string name, int length, double std, Random random) =>
-        SafeTensorData.Create(name, Enumerable.Range(0, length).Select(_ => (BFloat16)(float)(std * Gaussian(random))).ToArray(), length);
-
-    private static SafeTensorData Norm(string name, int length, Random random) =>
-        SafeTensorData.Create(name, Enumerable.Range(0, length).Select(_ => (BFloat16)(float)(1 + 0.05 * Gaussian(random))).ToArray(), length);
+    private static BFloat16[] VectorValues(int length, double mean, double std, Random random) =>
+        Enumerable.Range(0, length).Select(_ => (BFloat16)(float)(mean + std * Gaussian(random))).ToArray();
 
     public static double Gaussian(Random random)
     {

@@ -142,7 +142,7 @@ public static class CheckpointQuantizer
     /// <summary>True for a 2-D float tensor named <c>&lt;prefix&gt;.weight</c> that fits the int8 kernels.</summary>
     public static bool IsLinearWeight(SafeTensorInfo tensor) =>
         tensor.Name.EndsWith(WeightSuffix, StringComparison.Ordinal) && tensor.Name.Length > WeightSuffix.Length
-        && tensor.Shape.Count == 2 && tensor.Shape[0] > 0 && tensor.Shape[1] > 0 && tensor.ElementCount <= int.MaxValue
+        && tensor.Shape.Count == 2 && tensor.Shape[0] > 0 && tensor.Shape[1] > 0 && tensor.ByteLength <= Array.MaxLength
         && tensor.DType is SafeTensorDType.F32 or SafeTensorDType.F16 or SafeTensorDType.BF16;
 
     private static Regex CompilePattern(string pattern)
@@ -160,11 +160,15 @@ public static class CheckpointQuantizer
     private static TensorQuantizationReport CopyTensor(SafeTensorsFile input, SafeTensorInfo tensor, SafeTensorsWriter writer)
     {
         const int Piece = 1 << 24;
+        byte[] buffer = ArrayPool<byte>.Shared.Rent((int)Math.Min(Piece, Math.Max(1, tensor.ByteLength)));
         for (long offset = 0; offset < tensor.ByteLength; offset += Piece)
         {
-            writer.Append(input.GetBytes(tensor, offset, (int)Math.Min(Piece, tensor.ByteLength - offset)));
+            Span<byte> piece = buffer.AsSpan(0, (int)Math.Min(Piece, tensor.ByteLength - offset));
+            input.ReadBytes(tensor, offset, piece);
+            writer.Append(piece);
         }
 
+        ArrayPool<byte>.Shared.Return(buffer);
         return new TensorQuantizationReport(tensor.Name, tensor.DType, tensor.Shape, false, tensor.ByteLength, tensor.ByteLength, null);
     }
 
@@ -180,41 +184,55 @@ public static class CheckpointQuantizer
         where T : unmanaged
     {
         int rows = (int)tensor.Shape[0], columns = (int)tensor.Shape[1];
-        ReadOnlySpan<T> weights = MemoryMarshal.Cast<byte, T>(input.GetBytes(tensor));
-        var codes = new sbyte[weights.Length];
-        var scales = new T[rows];
+        int count = rows * columns;
+        // Pooled buffers sized for the largest tensor: memory stays near one tensor, whatever the file size.
+        byte[] weightBytes = ArrayPool<byte>.Shared.Rent((int)tensor.ByteLength);
+        sbyte[] codeArray = ArrayPool<sbyte>.Shared.Rent(count);
         try
         {
-            Int8Quantizer.QuantizePerChannel(weights, rows, columns, codes, scales);
-        }
-        catch (ArgumentException e)
-        {
-            throw new InvalidDataException($"Tensor '{tensor.Name}': {e.Message}", e);
-        }
-
-        writer.Append(MemoryMarshal.AsBytes(codes.AsSpan()));
-        writer.Append(MemoryMarshal.AsBytes(scales.AsSpan()));
-
-        QuantizationError? error = null;
-        if (measureError)
-        {
-            // Row blocks of about a megabyte keep the dequantized copy small.
-            int blockRows = Math.Max(1, (1 << 18) / columns);
-            T[] restored = ArrayPool<T>.Shared.Rent(blockRows * columns);
-            var accumulator = new QuantizationErrorAccumulator();
-            for (int r = 0; r < rows; r += blockRows)
+            input.ReadBytes(tensor, 0, weightBytes.AsSpan(0, (int)tensor.ByteLength));
+            ReadOnlySpan<T> weights = MemoryMarshal.Cast<byte, T>(weightBytes.AsSpan(0, (int)tensor.ByteLength));
+            Span<sbyte> codes = codeArray.AsSpan(0, count);
+            var scales = new T[rows];
+            try
             {
-                int count = Math.Min(blockRows, rows - r);
-                Span<T> block = restored.AsSpan(0, count * columns);
-                Int8Quantizer.Dequantize<T>(codes.AsSpan(r * columns, count * columns), scales.AsSpan(r, count), count, columns, block);
-                accumulator.Add<T>(weights.Slice(r * columns, count * columns), block);
+                Int8Quantizer.QuantizePerChannel(weights, rows, columns, codes, scales);
+            }
+            catch (ArgumentException e)
+            {
+                throw new InvalidDataException($"Tensor '{tensor.Name}': {e.Message}", e);
             }
 
-            ArrayPool<T>.Shared.Return(restored);
-            error = accumulator.Result;
+            writer.Append(MemoryMarshal.AsBytes(codes));
+            writer.Append(MemoryMarshal.AsBytes(scales.AsSpan()));
+            QuantizationError? error = measureError ? MeasureError(weights, codes, scales, rows, columns) : null;
+            long outputBytes = count + (long)rows * tensor.DType.SizeOf();
+            return new TensorQuantizationReport(tensor.Name, tensor.DType, tensor.Shape, true, tensor.ByteLength, outputBytes, error);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(weightBytes);
+            ArrayPool<sbyte>.Shared.Return(codeArray);
+        }
+    }
+
+    private static QuantizationError MeasureError<T>(ReadOnlySpan<T> weights, ReadOnlySpan<sbyte> codes, T[] scales, int rows, int columns)
+        where T : unmanaged
+    {
+
+        // Row blocks of about a megabyte keep the dequantized copy small.
+        int blockRows = Math.Max(1, (1 << 18) / columns);
+        T[] restored = ArrayPool<T>.Shared.Rent(blockRows * columns);
+        var accumulator = new QuantizationErrorAccumulator();
+        for (int r = 0; r < rows; r += blockRows)
+        {
+            int count = Math.Min(blockRows, rows - r);
+            Span<T> block = restored.AsSpan(0, count * columns);
+            Int8Quantizer.Dequantize<T>(codes.Slice(r * columns, count * columns), scales.AsSpan(r, count), count, columns, block);
+            accumulator.Add<T>(weights.Slice(r * columns, count * columns), block);
         }
 
-        long outputBytes = codes.Length + (long)rows * tensor.DType.SizeOf();
-        return new TensorQuantizationReport(tensor.Name, tensor.DType, tensor.Shape, true, tensor.ByteLength, outputBytes, error);
+        ArrayPool<T>.Shared.Return(restored);
+        return accumulator.Result;
     }
 }

@@ -21,12 +21,14 @@ public sealed unsafe class SafeTensorsFile : IDisposable
 {
     private readonly MemoryMappedFile _map;
     private readonly MemoryMappedViewAccessor _view;
+    private readonly Microsoft.Win32.SafeHandles.SafeFileHandle _handle;
     private readonly Dictionary<string, SafeTensorInfo> _byName;
     private byte* _data;
 
     private SafeTensorsFile(string path, List<SafeTensorInfo> tensors, Dictionary<string, string> metadata,
                             MemoryMappedFile map, MemoryMappedViewAccessor view, long dataOffset, long dataLength)
     {
+        _handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.Read);
         Path = path;
         Tensors = tensors;
         Metadata = metadata;
@@ -148,6 +150,31 @@ public sealed unsafe class SafeTensorsFile : IDisposable
     /// <summary>A copy of the tensor's elements.</summary>
     public T[] ToArray<T>(string name) where T : unmanaged => GetSpan<T>(name).ToArray();
 
+    /// <summary>
+    /// Reads <c>destination.Length</c> bytes of a tensor from <paramref name="offset"/> with ordinary file reads,
+    /// not through the mapping: for one pass over a large file (as the checkpoint quantizer makes), the process
+    /// then holds only the buffer, not every page of the file it has touched.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">The range is not inside the tensor.</exception>
+    public void ReadBytes(SafeTensorInfo tensor, long offset, Span<byte> destination)
+    {
+        ObjectDisposedException.ThrowIf(_data is null, this);
+        CheckOwned(tensor);
+        if (offset < 0 || offset > tensor.ByteLength - destination.Length)
+        {
+            throw new ArgumentOutOfRangeException(nameof(offset), $"[{offset}, {offset} + {destination.Length}) is outside tensor '{tensor.Name}' ({tensor.ByteLength} bytes).");
+        }
+
+        long position = DataOffset + tensor.Begin + offset;
+        while (!destination.IsEmpty)
+        {
+            int read = RandomAccess.Read(_handle, destination, position);
+            if (read == 0) throw new EndOfStreamException($"{Path} ended while reading tensor '{tensor.Name}'; was it truncated after opening?");
+            destination = destination[read..];
+            position += read;
+        }
+    }
+
     private void CheckOwned(SafeTensorInfo tensor)
     {
         ArgumentNullException.ThrowIfNull(tensor);
@@ -165,5 +192,6 @@ public sealed unsafe class SafeTensorsFile : IDisposable
         _view.SafeMemoryMappedViewHandle.ReleasePointer();
         _view.Dispose();
         _map.Dispose();
+        _handle.Dispose();
     }
 }
