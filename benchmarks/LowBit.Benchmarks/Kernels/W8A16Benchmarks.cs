@@ -110,3 +110,39 @@ public class W8A16SmallShapeBenchmarks
     [Benchmark(Description = "all threads")]
     public void AllThreads() => _problem.Run(maxThreads: 0);
 }
+
+/// <summary>
+/// GEMV with weights that cannot be cached: each call uses the next of four 11008 x 4096 matrices
+/// (180 MB in all, far beyond the 32 MB L3), so every weight byte comes from DRAM. This is the figure
+/// to compare with <see cref="MachineLimits"/>' read bandwidth; <see cref="W8A16Benchmarks"/> reuses one
+/// 45 MB matrix, part of which stays in L3 between calls.
+/// </summary>
+[MemoryDiagnoser]
+[Config(typeof(W8A16Benchmarks.Config))]
+public class W8A16ColdBenchmarks
+{
+    private readonly AnyMatMulProblem[] _problems = new AnyMatMulProblem[4];
+    private int _next;
+
+    [Params("11008x4096")]
+    public string Shape { get; set; } = "11008x4096";
+
+    [Params(1)]
+    public int Batch { get; set; }
+
+    [Params(ElementKind.Float, ElementKind.BFloat16)]
+    public ElementKind Type { get; set; }
+
+    [GlobalSetup]
+    public void Setup()
+    {
+        var (outFeatures, inFeatures) = AnyMatMulProblem.ParseShape(Shape);
+        for (int i = 0; i < _problems.Length; i++) _problems[i] = new AnyMatMulProblem(Type, Batch, inFeatures, outFeatures);
+    }
+
+    [Benchmark(Description = "1 thread")]
+    public void OneThread() => _problems[_next++ & 3].Run(maxThreads: 1);
+
+    [Benchmark(Description = "all threads")]
+    public void AllThreads() => _problems[_next++ & 3].Run(maxThreads: 0);
+}
