@@ -37,11 +37,33 @@ internal static class DemoCommand
 
             AnsiConsole.MarkupLine("[bold]2. Quantize[/] every linear layer to int8 with per-row scales (embeddings excluded):");
             AnsiConsole.MarkupLine($"   [grey]lowbit quantize {Markup.Escape(original)} {Markup.Escape(quantized)} --exclude embed_tokens[/]");
-            CheckpointQuantizationReport report = QuantizeCommand.Run(original, quantized, ["embed_tokens"]);
+            CheckpointQuantizationReport report = QuantizeCommand.Run(original, quantized, new CheckpointQuantizerOptions { Exclude = ["embed_tokens"] });
             QuantizeCommand.PrintReport(report);
 
             AnsiConsole.MarkupLine($"[bold]3. Forward[/] a random batch of {Batch} through every layer: W8A16 (int8 weights) versus the unquantized layer (dense fp32 weights, TensorPrimitives.Dot), one thread each.");
-            CompareLayers(original, quantized);
+            LayerComparison int8 = CompareLayers(original, quantized);
+
+            AnsiConsole.MarkupLine("[bold]4. Fewer bits[/]: the same checkpoint with group-wise 4-bit (group 64) and 2-bit (group 32) weights, packed.");
+            var rows = new List<(string Name, CheckpointQuantizationReport Report, LayerComparison Layers)> { ("int8, per row", report, int8) };
+            foreach (var (bits, groupSize) in new[] { (4, 64), (2, 32) })
+            {
+                string path = Path.Combine(folder, $"model.w{bits}a16.safetensors");
+                CheckpointQuantizationReport lowBit = QuantizeCommand.Run(original, path,
+                    new CheckpointQuantizerOptions { Exclude = ["embed_tokens"], Bits = bits, GroupSize = groupSize });
+                rows.Add(($"{bits}-bit, group {groupSize}", lowBit, CompareLayers(original, path, print: false)));
+            }
+
+            var summary = new Table().Border(TableBorder.Rounded)
+                .AddColumns("weights", "file", "mean SNR", "mean rel. output error", "forward, all layers", "vs dense fp32");
+            foreach (var (name, r, layers) in rows)
+            {
+                double snr = r.Tensors.Where(t => t.Error is not null).Average(t => t.Error!.Value.SignalToNoiseDb);
+                summary.AddRow(name, Cli.Bytes(r.OutputBytes), $"{snr:0.0} dB", $"{layers.MeanRelativeError:0.00%}",
+                    $"{layers.QuantizedSeconds * 1e3:0.00} ms", $"{layers.DenseSeconds / layers.QuantizedSeconds:0.0}x");
+            }
+
+            summary.AddRow("BF16 original", Cli.Bytes(report.InputBytes), "", "", $"{int8.DenseSeconds * 1e3:0.00} ms (fp32)", "1.0x");
+            AnsiConsole.Write(summary);
             if (keepFiles) AnsiConsole.MarkupLine($"Files kept in {Markup.Escape(folder)}.");
             return 0;
         }
@@ -51,23 +73,40 @@ internal static class DemoCommand
         }
     });
 
-    private static void CompareLayers(string originalPath, string quantizedPath)
+    private sealed record LayerComparison(double MeanRelativeError, double DenseSeconds, double QuantizedSeconds);
+
+    private static LayerComparison CompareLayers(string originalPath, string quantizedPath, bool print = true)
     {
         using SafeTensorsFile original = SafeTensorsFile.Open(originalPath);
         using QuantizedCheckpoint checkpoint = QuantizedCheckpoint.Open(quantizedPath);
+        bool lowBit = checkpoint.LinearLayers.Count == 0;
+        IReadOnlyList<string> prefixes = lowBit ? checkpoint.LowBitLayers : checkpoint.LinearLayers;
+        double relativeErrorSum = 0;
         var table = new Table().Border(TableBorder.Rounded)
             .AddColumns("layer", "out x in", "rel. output error", "dense fp32", "W8A16", "speed-up", "weights fp32 -> int8");
         var random = new Random(7);
         WarmUpDense();
         double denseTotal = 0, quantizedTotal = 0;
-        foreach (string prefix in checkpoint.LinearLayers)
+        foreach (string prefix in prefixes)
         {
-            W8A16Linear<BFloat16> layer = checkpoint.LoadLinear<BFloat16>(prefix);
-            int inFeatures = layer.InFeatures, outFeatures = layer.OutFeatures;
+            SafeTensorInfo weightInfo = original.GetTensor(prefix + ".weight");
+            int outFeatures = (int)weightInfo.Shape[0], inFeatures = (int)weightInfo.Shape[1];
+            Action<BFloat16[], BFloat16[]> forward;
+            if (lowBit)
+            {
+                LowBitLinear<BFloat16> layer = checkpoint.LoadLowBitLinear<BFloat16>(prefix);
+                forward = (input, output) => layer.Forward(input, output, maxThreads: 1);
+            }
+            else
+            {
+                W8A16Linear<BFloat16> layer = checkpoint.LoadLinear<BFloat16>(prefix);
+                forward = (input, output) => layer.Forward(input, output, maxThreads: 1);
+            }
+
             float[] weights = new float[outFeatures * inFeatures];
-            BFloat16.ConvertToSingle(original.GetSpan<BFloat16>(prefix + ".weight"), weights);
+            BFloat16.ConvertToSingle(original.GetSpan<BFloat16>(weightInfo.Name), weights);
             float[] bias = new float[outFeatures];
-            if (layer.HasBias) BFloat16.ConvertToSingle(layer.Bias, bias);
+            if (original.Contains(prefix + ".bias")) BFloat16.ConvertToSingle(original.GetSpan<BFloat16>(prefix + ".bias"), bias);
 
             var x = new BFloat16[Batch * inFeatures];
             for (int i = 0; i < x.Length; i++) x[i] = (BFloat16)(float)SyntheticCheckpoint.Gaussian(random);
@@ -76,7 +115,7 @@ internal static class DemoCommand
 
             var yQuantized = new BFloat16[Batch * outFeatures];
             var yDense = new float[Batch * outFeatures];
-            double quantizedSeconds = BenchCommand.Time(() => layer.Forward(x, yQuantized, maxThreads: 1), seconds: 0.1);
+            double quantizedSeconds = BenchCommand.Time(() => forward(x, yQuantized), seconds: 0.1);
             double denseSeconds = BenchCommand.Time(() => DenseForward(xFloat, weights, bias, yDense, inFeatures, outFeatures), seconds: 0.1);
 
             double errorSquared = 0, referenceSquared = 0;
@@ -89,14 +128,20 @@ internal static class DemoCommand
 
             denseTotal += denseSeconds;
             quantizedTotal += quantizedSeconds;
+            relativeErrorSum += Math.Sqrt(errorSquared / referenceSquared);
             table.AddRow(Markup.Escape(prefix), $"{outFeatures} x {inFeatures}", $"{Math.Sqrt(errorSquared / referenceSquared):0.000%}",
                 $"{denseSeconds * 1e6:0} us", $"{quantizedSeconds * 1e6:0} us", $"{denseSeconds / quantizedSeconds:0.0}x",
                 $"{Cli.Bytes(weights.Length * 4L)} -> {Cli.Bytes(weights.Length)}");
         }
 
-        AnsiConsole.Write(table);
-        AnsiConsole.MarkupLine($"All layers: dense fp32 {denseTotal * 1e3:0.00} ms, W8A16 {quantizedTotal * 1e3:0.00} ms per batch ({denseTotal / quantizedTotal:0.0}x), with a quarter of the weight memory.");
-        AnsiConsole.MarkupLine("Relative error: ||y_w8a16 - y_fp32|| / ||y_fp32|| per layer, the W8A16 output rounded to BF16 as a BF16 model would.");
+        if (print)
+        {
+            AnsiConsole.Write(table);
+            AnsiConsole.MarkupLine($"All layers: dense fp32 {denseTotal * 1e3:0.00} ms, W8A16 {quantizedTotal * 1e3:0.00} ms per batch ({denseTotal / quantizedTotal:0.0}x), with a quarter of the weight memory.");
+            AnsiConsole.MarkupLine("Relative error: ||y_w8a16 - y_fp32|| / ||y_fp32|| per layer, the W8A16 output rounded to BF16 as a BF16 model would.");
+        }
+
+        return new LayerComparison(relativeErrorSum / Math.Max(1, prefixes.Count), denseTotal, quantizedTotal);
     }
 
     /// <summary>Runs the dense baseline for a moment so TensorPrimitives is tiered up before it is timed (LowBit's kernels are fully optimized from the first call).</summary>

@@ -16,13 +16,30 @@ internal static class QuantizeCommand
             Description = "Regular expression; matching .weight tensors are copied, not quantized (repeatable).",
             DefaultValueFactory = _ => [],
         };
-        var command = new Command("quantize", "Quantize every linear layer (2-D .weight tensor) of a checkpoint to int8 with per-row scales.")
+        var bits = new Option<int>("--bits")
         {
-            input, output, exclude,
+            Description = "8: int8 with per-row scales (W8A16, default); 4 or 2: group-wise asymmetric, packed (.packed_weights, .scales, .zero_points).",
+            DefaultValueFactory = _ => 8,
+        };
+        bits.AcceptOnlyFromAmong("8", "4", "2");
+        var groupSize = new Option<int>("--group-size")
+        {
+            Description = "Weights per scale and zero point for --bits 4 or 2 (a multiple of 8; default 64 for 4 bits, 32 for 2 bits).",
+            DefaultValueFactory = _ => 0,
+        };
+        var command = new Command("quantize", "Quantize every linear layer (2-D .weight tensor) of a checkpoint: int8 per row, or 4/2-bit per group.")
+        {
+            input, output, exclude, bits, groupSize,
         };
         command.SetAction(result => Cli.Guard(() =>
         {
-            CheckpointQuantizationReport report = Run(result.GetValue(input)!, result.GetValue(output)!, result.GetValue(exclude) ?? []);
+            var options = new CheckpointQuantizerOptions
+            {
+                Exclude = result.GetValue(exclude) ?? [],
+                Bits = result.GetValue(bits),
+                GroupSize = result.GetValue(groupSize),
+            };
+            CheckpointQuantizationReport report = Run(result.GetValue(input)!, result.GetValue(output)!, options);
             PrintReport(report);
             return 0;
         }));
@@ -30,7 +47,7 @@ internal static class QuantizeCommand
     }
 
     /// <summary>Quantizes with a progress bar over the tensors.</summary>
-    public static CheckpointQuantizationReport Run(string input, string output, IReadOnlyList<string> exclude)
+    public static CheckpointQuantizationReport Run(string input, string output, CheckpointQuantizerOptions options)
     {
         if (!File.Exists(input)) throw new FileNotFoundException($"Input file '{input}' does not exist.", input);
         CheckpointQuantizationReport? report = null;
@@ -46,7 +63,7 @@ internal static class QuantizeCommand
                     task.Value = p.Done;
                     task.Description = p.Done < p.Total ? Markup.Escape(Shorten(p.Tensor)) : "Done";
                 });
-                report = CheckpointQuantizer.Quantize(input, output, new CheckpointQuantizerOptions { Exclude = exclude }, progress);
+                report = CheckpointQuantizer.Quantize(input, output, options, progress);
             });
         return report!;
     }
@@ -58,7 +75,7 @@ internal static class QuantizeCommand
         foreach (TensorQuantizationReport t in report.Tensors)
         {
             table.AddRow(
-                Markup.Escape(t.Name), t.DType.ToString(), Cli.Shape(t.Shape), t.Quantized ? "[green]int8[/]" : "copy",
+                Markup.Escape(t.Name), t.DType.ToString(), Cli.Shape(t.Shape), t.Quantized ? "[green]quantized[/]" : "copy",
                 t.Error is { } e ? $"{e.MeanAbsoluteError:0.00e0}" : "", t.Error is { } m ? $"{m.MaxAbsoluteError:0.00e0}" : "",
                 Cli.Snr(t.Error), Cli.Bytes(t.InputBytes), Cli.Bytes(t.OutputBytes));
         }

@@ -13,6 +13,15 @@ public sealed class CheckpointQuantizerOptions
 
     /// <summary>Whether to measure each quantized tensor's error (a second pass over its weights). On by default.</summary>
     public bool MeasureError { get; init; } = true;
+
+    /// <summary>8 (the default: W8A16, int8 with per-row scales), or 4 or 2 for group-wise asymmetric weights (<see cref="GroupQuantizer"/>).</summary>
+    public int Bits { get; init; } = 8;
+
+    /// <summary>Weights per group for 4 and 2 bits; 0 picks 64 for 4 bits and 32 for 2 bits. Layers whose input size it does not divide are copied.</summary>
+    public int GroupSize { get; init; }
+
+    /// <summary>The group size in effect.</summary>
+    public int EffectiveGroupSize => GroupSize != 0 ? GroupSize : Bits == 2 ? 32 : 64;
 }
 
 /// <summary>What happened to one input tensor.</summary>
@@ -65,8 +74,20 @@ public static class CheckpointQuantizer
     /// <summary>Suffix of a quantized layer's int8 codes.</summary>
     public const string Int8WeightsSuffix = ".int8_weights";
 
-    /// <summary>Suffix of a quantized layer's per-row scales.</summary>
+    /// <summary>Suffix of a quantized layer's scales (per row for int8, per group for 4 and 2 bits).</summary>
     public const string ScalesSuffix = ".scales";
+
+    /// <summary>Suffix of a low-bit layer's packed codes (U8, [out, packed bytes per row]).</summary>
+    public const string PackedWeightsSuffix = ".packed_weights";
+
+    /// <summary>Suffix of a low-bit layer's zero points (U8, [out, groups]).</summary>
+    public const string ZeroPointsSuffix = ".zero_points";
+
+    /// <summary>Metadata key recording the bits of a low-bit checkpoint.</summary>
+    public const string BitsKey = "lowbit.bits";
+
+    /// <summary>Metadata key recording the group size of a low-bit checkpoint.</summary>
+    public const string GroupSizeKey = "lowbit.group_size";
 
     private const string WeightSuffix = ".weight";
 
@@ -86,6 +107,17 @@ public static class CheckpointQuantizer
             throw new ArgumentException("The output must be a different file from the input.", nameof(outputPath));
         }
 
+        if (options.Bits is not (8 or 4 or 2))
+        {
+            throw new ArgumentException($"Bits must be 8, 4 or 2, not {options.Bits}.", nameof(options));
+        }
+
+        int groupSize = options.EffectiveGroupSize;
+        if (options.Bits != 8 && (groupSize <= 0 || groupSize % 8 != 0))
+        {
+            throw new ArgumentException($"The group size must be a positive multiple of 8, not {groupSize}.", nameof(options));
+        }
+
         Regex[] exclude = options.Exclude.Select(CompilePattern).ToArray();
         var stopwatch = Stopwatch.StartNew();
         using SafeTensorsFile input = SafeTensorsFile.Open(inputPath);
@@ -95,13 +127,21 @@ public static class CheckpointQuantizer
         var plan = new List<bool>();
         foreach (SafeTensorInfo tensor in input.Tensors)
         {
-            bool quantize = IsLinearWeight(tensor) && !exclude.Any(r => r.IsMatch(tensor.Name));
+            bool quantize = IsLinearWeight(tensor) && !exclude.Any(r => r.IsMatch(tensor.Name))
+                            && (options.Bits == 8 || tensor.Shape[1] % groupSize == 0);
             plan.Add(quantize);
-            if (quantize)
+            string prefix = tensor.Name[..Math.Max(0, tensor.Name.Length - WeightSuffix.Length)];
+            if (quantize && options.Bits == 8)
             {
-                string prefix = tensor.Name[..^WeightSuffix.Length];
                 specs.Add(new SafeTensorSpec(prefix + Int8WeightsSuffix, SafeTensorDType.I8, tensor.Shape));
                 specs.Add(new SafeTensorSpec(prefix + ScalesSuffix, tensor.DType, [tensor.Shape[0]]));
+            }
+            else if (quantize)
+            {
+                long groups = tensor.Shape[1] / groupSize;
+                specs.Add(new SafeTensorSpec(prefix + PackedWeightsSuffix, SafeTensorDType.U8, [tensor.Shape[0], tensor.Shape[1] * options.Bits / 8]));
+                specs.Add(new SafeTensorSpec(prefix + ScalesSuffix, tensor.DType, [tensor.Shape[0], groups]));
+                specs.Add(new SafeTensorSpec(prefix + ZeroPointsSuffix, SafeTensorDType.U8, [tensor.Shape[0], groups]));
             }
             else
             {
@@ -117,9 +157,14 @@ public static class CheckpointQuantizer
 
         var metadata = new Dictionary<string, string>(input.Metadata, StringComparer.Ordinal)
         {
-            [FormatKey] = FormatW8A16,
+            [FormatKey] = options.Bits == 8 ? FormatW8A16 : $"w{options.Bits}a16",
             [ExcludeKey] = string.Join(" | ", options.Exclude),
         };
+        if (options.Bits != 8)
+        {
+            metadata[BitsKey] = options.Bits.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            metadata[GroupSizeKey] = groupSize.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        }
 
         var reports = new List<TensorQuantizationReport>();
         using (SafeTensorsWriter writer = SafeTensorsWriter.Create(outputPath, specs, metadata))
@@ -129,7 +174,9 @@ public static class CheckpointQuantizer
                 cancellationToken.ThrowIfCancellationRequested();
                 SafeTensorInfo tensor = input.Tensors[i];
                 progress?.Report(new CheckpointProgress(i, input.Tensors.Count, tensor.Name));
-                reports.Add(plan[i] ? QuantizeTensor(input, tensor, writer, options.MeasureError) : CopyTensor(input, tensor, writer));
+                reports.Add(!plan[i] ? CopyTensor(input, tensor, writer)
+                    : options.Bits == 8 ? QuantizeTensor(input, tensor, writer, options.MeasureError)
+                    : QuantizeTensorGroupwise(input, tensor, writer, options.Bits, groupSize, options.MeasureError));
             }
 
             writer.Commit();
@@ -213,6 +260,66 @@ public static class CheckpointQuantizer
         {
             ArrayPool<byte>.Shared.Return(weightBytes);
             ArrayPool<sbyte>.Shared.Return(codeArray);
+        }
+    }
+
+    private static TensorQuantizationReport QuantizeTensorGroupwise(SafeTensorsFile input, SafeTensorInfo tensor, SafeTensorsWriter writer,
+                                                                    int bits, int groupSize, bool measureError) =>
+        tensor.DType switch
+        {
+            SafeTensorDType.F32 => QuantizeTensorGroupwise<float>(input, tensor, writer, bits, groupSize, measureError),
+            SafeTensorDType.F16 => QuantizeTensorGroupwise<Half>(input, tensor, writer, bits, groupSize, measureError),
+            _ => QuantizeTensorGroupwise<BFloat16>(input, tensor, writer, bits, groupSize, measureError),
+        };
+
+    private static TensorQuantizationReport QuantizeTensorGroupwise<T>(SafeTensorsFile input, SafeTensorInfo tensor, SafeTensorsWriter writer,
+                                                                       int bits, int groupSize, bool measureError)
+        where T : unmanaged
+    {
+        int rows = (int)tensor.Shape[0], columns = (int)tensor.Shape[1];
+        int count = rows * columns, groups = count / groupSize, rowBytes = columns * bits / 8;
+        byte[] weightBytes = ArrayPool<byte>.Shared.Rent((int)tensor.ByteLength);
+        byte[] codeArray = ArrayPool<byte>.Shared.Rent(count);
+        byte[] packedArray = ArrayPool<byte>.Shared.Rent(rows * rowBytes);
+        try
+        {
+            input.ReadBytes(tensor, 0, weightBytes.AsSpan(0, (int)tensor.ByteLength));
+            ReadOnlySpan<T> weights = MemoryMarshal.Cast<byte, T>(weightBytes.AsSpan(0, (int)tensor.ByteLength));
+            Span<byte> codes = codeArray.AsSpan(0, count);
+            var scales = new T[groups];
+            var zeroPoints = new byte[groups];
+            try
+            {
+                GroupQuantizer.Quantize(weights, rows, columns, bits, groupSize, codes, scales, zeroPoints);
+            }
+            catch (ArgumentException e)
+            {
+                throw new InvalidDataException($"Tensor '{tensor.Name}': {e.Message}", e);
+            }
+
+            Span<byte> packed = packedArray.AsSpan(0, rows * rowBytes);
+            for (int r = 0; r < rows; r++) BitPacking.PackUnchecked(codes.Slice(r * columns, columns), bits, packed.Slice(r * rowBytes, rowBytes));
+            writer.Append(packed);
+            writer.Append(MemoryMarshal.AsBytes(scales.AsSpan()));
+            writer.Append(zeroPoints);
+
+            QuantizationError? error = null;
+            if (measureError)
+            {
+                T[] restored = ArrayPool<T>.Shared.Rent(count);
+                GroupQuantizer.Dequantize<T>(codes, scales, zeroPoints, rows, columns, groupSize, restored.AsSpan(0, count));
+                error = QuantizationError.Compute<T>(weights, restored.AsSpan(0, count));
+                ArrayPool<T>.Shared.Return(restored);
+            }
+
+            long outputBytes = packed.Length + (long)groups * (tensor.DType.SizeOf() + 1);
+            return new TensorQuantizationReport(tensor.Name, tensor.DType, tensor.Shape, true, tensor.ByteLength, outputBytes, error);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(weightBytes);
+            ArrayPool<byte>.Shared.Return(codeArray);
+            ArrayPool<byte>.Shared.Return(packedArray);
         }
     }
 

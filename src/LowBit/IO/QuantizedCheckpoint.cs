@@ -35,6 +35,58 @@ public sealed class QuantizedCheckpoint : IDisposable
     /// <summary>Prefixes of the layers that have <c>.int8_weights</c> and <c>.scales</c>.</summary>
     public IReadOnlyList<string> LinearLayers { get; }
 
+    /// <summary>Prefixes of the group-wise layers that have <c>.packed_weights</c>, <c>.scales</c> and <c>.zero_points</c>.</summary>
+    public IReadOnlyList<string> LowBitLayers => File.Tensors
+        .Where(t => t.Name.EndsWith(CheckpointQuantizer.PackedWeightsSuffix, StringComparison.Ordinal))
+        .Select(t => t.Name[..^CheckpointQuantizer.PackedWeightsSuffix.Length])
+        .Where(p => File.Contains(p + CheckpointQuantizer.ScalesSuffix) && File.Contains(p + CheckpointQuantizer.ZeroPointsSuffix))
+        .ToArray();
+
+    /// <summary>
+    /// Builds the group-wise layer stored under <paramref name="prefix"/> (bits and group size from the file's metadata),
+    /// with its bias when <c>&lt;prefix&gt;.bias</c> exists.
+    /// </summary>
+    /// <exception cref="KeyNotFoundException">No low-bit layer has that prefix.</exception>
+    /// <exception cref="InvalidDataException">The metadata or the layer's tensors are inconsistent.</exception>
+    public LowBitLinear<T> LoadLowBitLinear<T>(string prefix)
+    {
+        Elements<T>.EnsureSupported();
+        if (!File.Metadata.TryGetValue(CheckpointQuantizer.BitsKey, out string? bitsText) || !int.TryParse(bitsText, out int bits)
+            || !File.Metadata.TryGetValue(CheckpointQuantizer.GroupSizeKey, out string? groupText) || !int.TryParse(groupText, out int groupSize))
+        {
+            throw new InvalidDataException($"{File.Path} does not record {CheckpointQuantizer.BitsKey} and {CheckpointQuantizer.GroupSizeKey} in its metadata.");
+        }
+
+        SafeTensorInfo packed = File.GetTensor(prefix + CheckpointQuantizer.PackedWeightsSuffix);
+        SafeTensorInfo zeros = File.GetTensor(prefix + CheckpointQuantizer.ZeroPointsSuffix);
+        SafeTensorInfo scales = File.GetTensor(prefix + CheckpointQuantizer.ScalesSuffix);
+        if (bits is not (2 or 4 or 8) || packed.DType != SafeTensorDType.U8 || packed.Shape.Count != 2 || zeros.DType != SafeTensorDType.U8
+            || packed.Shape[1] * 8 / bits > int.MaxValue)
+        {
+            throw new InvalidDataException($"'{prefix}' is not a valid {bits}-bit layer ({packed.DType} {packed.ShapeText}, zero points {zeros.DType}).");
+        }
+
+        int outFeatures = (int)packed.Shape[0], inFeatures = (int)(packed.Shape[1] * 8 / bits);
+        if (groupSize <= 0 || inFeatures % groupSize != 0) throw new InvalidDataException($"Group size {groupSize} does not divide {inFeatures} input features of '{prefix}'.");
+        int groups = outFeatures * (inFeatures / groupSize);
+        if (scales.ElementCount != groups || zeros.ElementCount != groups)
+        {
+            throw new InvalidDataException($"'{prefix}' needs {groups} scales and zero points; it has {scales.ElementCount} and {zeros.ElementCount}.");
+        }
+
+        T[] scaleValues = ReadFloats<T>(scales, groups);
+        T[] bias = File.TryGetTensor(prefix + ".bias", out SafeTensorInfo? biasTensor) ? ReadVector<T>(biasTensor, outFeatures) : [];
+        try
+        {
+            return LowBitLinear<T>.FromQuantized(File.GetSpan<byte>(packed.Name), scaleValues, File.GetSpan<byte>(zeros.Name),
+                                                 outFeatures, inFeatures, bits, groupSize, bias);
+        }
+        catch (ArgumentException e)
+        {
+            throw new InvalidDataException($"'{prefix}': {e.Message}", e);
+        }
+    }
+
     /// <summary>
     /// Builds the layer stored under <paramref name="prefix"/>, with its bias when <c>&lt;prefix&gt;.bias</c> exists.
     /// Scales and bias are converted to <typeparamref name="T"/> if stored in another float type.
@@ -65,6 +117,11 @@ public sealed class QuantizedCheckpoint : IDisposable
             throw new InvalidDataException($"'{tensor.Name}' must have shape [{length}]; it has {tensor.ShapeText}.");
         }
 
+        return ReadFloats<T>(tensor, length);
+    }
+
+    private T[] ReadFloats<T>(SafeTensorInfo tensor, int length)
+    {
         float[] values = new float[length];
         switch (tensor.DType)
         {

@@ -32,6 +32,14 @@ internal unsafe interface IFloatLanes<TVec> where TVec : unmanaged
     static abstract TVec Add(TVec a, TVec b);
 
     static abstract float Sum(TVec value);
+
+    static abstract TVec Broadcast(float value);
+
+    /// <summary>Loads <see cref="Count"/> bytes into the low lanes of a Vector128 (the rest is unspecified).</summary>
+    static abstract Vector128<byte> LoadBytes(byte* source);
+
+    /// <summary>Zero-extends the low <see cref="Count"/> bytes to int32 lanes and converts them to float.</summary>
+    static abstract TVec BytesToSingle(Vector128<byte> bytes);
 }
 
 /// <summary>AVX-512: 16 floats; <c>vpmovsxbd zmm, m128</c> sign-extends 16 bytes straight into int32 lanes.</summary>
@@ -59,6 +67,16 @@ internal readonly unsafe struct Lanes512 : IFloatLanes<Vector512<float>>
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static float Sum(Vector512<float> value) => Vector512.Sum(value);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> Broadcast(float value) => Vector512.Create(value);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<byte> LoadBytes(byte* source) => Vector128.Load(source);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> BytesToSingle(Vector128<byte> bytes) =>
+        Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(bytes));
 }
 
 /// <summary>AVX2 + FMA: 8 floats; <c>vpmovsxbd ymm, m64</c> sign-extends 8 bytes straight into int32 lanes.</summary>
@@ -86,6 +104,16 @@ internal readonly unsafe struct Lanes256 : IFloatLanes<Vector256<float>>
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static float Sum(Vector256<float> value) => Vector256.Sum(value);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> Broadcast(float value) => Vector256.Create(value);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<byte> LoadBytes(byte* source) => Vector128.CreateScalarUnsafe(Unsafe.ReadUnaligned<ulong>(source)).AsByte();
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> BytesToSingle(Vector128<byte> bytes) =>
+        Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(bytes));
 }
 
 /// <summary>Portable 128-bit (SSE4.1, Arm64 NEON, WebAssembly SIMD): 4 floats.</summary>
@@ -122,4 +150,16 @@ internal readonly unsafe struct Lanes128 : IFloatLanes<Vector128<float>>
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static float Sum(Vector128<float> value) => Vector128.Sum(value);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<float> Broadcast(float value) => Vector128.Create(value);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<byte> LoadBytes(byte* source) => Vector128.CreateScalarUnsafe(Unsafe.ReadUnaligned<uint>(source)).AsByte();
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<float> BytesToSingle(Vector128<byte> bytes) =>
+        Vector128.ConvertToSingle(Sse41.IsSupported
+            ? Sse41.ConvertToVector128Int32(bytes)
+            : Vector128.WidenLower(Vector128.WidenLower(bytes)).AsInt32());
 }

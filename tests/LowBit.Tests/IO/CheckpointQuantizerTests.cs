@@ -88,6 +88,44 @@ public class CheckpointQuantizerTests
         Assert.Throws<KeyNotFoundException>(() => checkpoint.LoadLinear<float>("nope"));
     }
 
+    [TestCase(4, 0, 64)]
+    [TestCase(2, 0, 32)]
+    [TestCase(4, 8, 8)]
+    public void Quantize_LowBit_WritesPackedWeightsScalesAndZeroPoints_ThatLoadBack(int bits, int groupSize, int expectedGroup)
+    {
+        using var folder = new TempFolder();
+        string input = folder.File("model.safetensors"), output = folder.File($"model.w{bits}.safetensors");
+        BFloat16[] weights = TestData.Gaussian<BFloat16>(16 * 128, 21, 0.02);
+        BFloat16[] bias = TestData.Gaussian<BFloat16>(16, 22, 0.01);
+        float[] odd = TestData.Gaussian<float>(4 * 12, 23);
+        SafeTensorsWriter.WriteAll(input,
+        [
+            SafeTensorData.Create("proj.weight", weights, 16, 128),
+            SafeTensorData.Create("proj.bias", bias, 16),
+            SafeTensorData.Create("odd.weight", odd, 4, 12),
+        ]);
+        CheckpointQuantizationReport report = CheckpointQuantizer.Quantize(input, output, new CheckpointQuantizerOptions { Bits = bits, GroupSize = groupSize });
+
+        using QuantizedCheckpoint checkpoint = QuantizedCheckpoint.Open(output);
+        SafeTensorsFile file = checkpoint.File;
+        int groups = 16 * 128 / expectedGroup;
+        Assert.That(file.GetTensor("proj.packed_weights").Shape, Is.EqualTo(new long[] { 16, 128 * bits / 8 }));
+        Assert.That(file.GetTensor("proj.scales").Shape, Is.EqualTo(new long[] { 16, 128 / expectedGroup }));
+        Assert.That(file.GetTensor("proj.zero_points").DType, Is.EqualTo(SafeTensorDType.U8));
+        Assert.That(file.Metadata[CheckpointQuantizer.FormatKey], Is.EqualTo($"w{bits}a16"));
+        Assert.That(file.Metadata[CheckpointQuantizer.GroupSizeKey], Is.EqualTo(expectedGroup.ToString()));
+        Assert.That(file.Contains("odd.weight") == (12 % expectedGroup != 0), "a layer the group size does not divide is copied");
+
+        var expected = LowBitLinear<BFloat16>.FromWeights(weights, 16, 128, bits, expectedGroup, bias);
+        Assert.That(file.GetSpan<byte>("proj.packed_weights").ToArray(), Is.EqualTo(expected.PackedWeights.ToArray()));
+        Assert.That(checkpoint.LowBitLayers, Does.Contain("proj"));
+        LowBitLinear<BFloat16> loaded = checkpoint.LoadLowBitLinear<BFloat16>("proj");
+        BFloat16[] x = TestData.Gaussian<BFloat16>(3 * 128, 24);
+        Assert.That(loaded.Forward(x), Is.EqualTo(expected.Forward(x)));
+        Assert.That(report.Tensors.Single(t => t.Name == "proj.weight").Error!.Value.SignalToNoiseDb, Is.GreaterThan(bits == 4 ? 15 : 3));
+        Assert.That(groups, Is.EqualTo(file.GetTensor("proj.zero_points").ElementCount));
+    }
+
     [Test]
     public void Quantize_InvalidInput_ThrowsAndWritesNothing()
     {
@@ -121,6 +159,8 @@ public class CheckpointQuantizerTests
         string input = WriteSample(folder);
         Assert.Throws<ArgumentException>(() => CheckpointQuantizer.Quantize(input, input));
         Assert.Throws<ArgumentException>(() => CheckpointQuantizer.Quantize(input, folder.File("o"), new CheckpointQuantizerOptions { Exclude = ["("] }));
+        Assert.Throws<ArgumentException>(() => CheckpointQuantizer.Quantize(input, folder.File("o"), new CheckpointQuantizerOptions { Bits = 3 }));
+        Assert.Throws<ArgumentException>(() => CheckpointQuantizer.Quantize(input, folder.File("o"), new CheckpointQuantizerOptions { Bits = 4, GroupSize = 12 }));
     }
 
     /// <summary>IProgress that reports on the calling thread (Progress&lt;T&gt; posts to the thread pool).</summary>

@@ -1,0 +1,183 @@
+using LowBit.Internal;
+using LowBit.Kernels;
+
+namespace LowBit;
+
+/// <summary>
+/// A linear layer with group-wise 2-bit or 4-bit weights (8-bit allowed), kept packed:
+/// <c>Forward(x)[b, o] = sum_i x[b, i] * (q[o, i] - z[o, g(i)]) * s[o, g(i)] + bias[o]</c>, g(i) = i / GroupSize,
+/// computed in float32 and rounded to <typeparamref name="T"/> once. Each row of <see cref="PackedWeights"/> is
+/// <see cref="BitPacking"/>-packed, so 4-bit weights take a quarter and 2-bit weights an eighth of BF16's memory.
+/// </summary>
+/// <typeparam name="T">float, <see cref="Half"/> or <see cref="BFloat16"/>.</typeparam>
+/// <remarks>
+/// Immutable once built, so <c>Forward</c> is safe from many threads at once.
+/// <code>
+/// var layer = LowBitLinear&lt;BFloat16&gt;.FromWeights(w, outFeatures: 11008, inFeatures: 4096, bits: 4, groupSize: 64);
+/// BFloat16[] y = layer.Forward(x);
+/// </code>
+/// </remarks>
+public sealed class LowBitLinear<T>
+{
+    private readonly byte[] _packed;
+    private readonly T[] _scales;
+    private readonly byte[] _zeroPoints;
+    private readonly T[] _bias;
+    private readonly float[] _scaleFloats;    // s as float32, and s * z: prepared once so Forward converts nothing per weight group
+    private readonly float[] _scaledZeros;
+
+    private LowBitLinear(int inFeatures, int outFeatures, int bits, int groupSize, byte[] packed, T[] scales, byte[] zeroPoints, T[] bias)
+    {
+        InFeatures = inFeatures;
+        OutFeatures = outFeatures;
+        Bits = bits;
+        GroupSize = groupSize;
+        _packed = packed;
+        _scales = scales;
+        _zeroPoints = zeroPoints;
+        _bias = bias;
+        _scaleFloats = new float[scales.Length];
+        Elements<T>.ToSingle(scales, _scaleFloats);
+        _scaledZeros = new float[scales.Length];
+        for (int i = 0; i < scales.Length; i++) _scaledZeros[i] = _scaleFloats[i] * zeroPoints[i];
+    }
+
+    /// <summary>
+    /// Quantizes full-precision weights (<paramref name="outFeatures"/> x <paramref name="inFeatures"/>, row-major) with
+    /// <see cref="GroupQuantizer"/> and packs each row.
+    /// </summary>
+    /// <exception cref="ArgumentException">A length does not match or a weight is NaN or infinite.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">A dimension is not positive, <paramref name="bits"/> is not 2, 4 or 8, or
+    /// <paramref name="groupSize"/> is not a multiple of 8 dividing <paramref name="inFeatures"/>.</exception>
+    /// <exception cref="NotSupportedException"><typeparamref name="T"/> is not float, Half or BFloat16.</exception>
+    public static LowBitLinear<T> FromWeights(ReadOnlySpan<T> weights, int outFeatures, int inFeatures, int bits, int groupSize,
+                                              ReadOnlySpan<T> bias = default)
+    {
+        Elements<T>.EnsureSupported();
+        int count = ThrowHelper.CheckedProduct(outFeatures, nameof(outFeatures), inFeatures, nameof(inFeatures));
+        if (!bias.IsEmpty) ThrowHelper.CheckLength(bias.Length, outFeatures, nameof(bias));
+        ThrowHelper.CheckLength(weights.Length, count, nameof(weights));
+        int groups = count / Math.Max(1, groupSize);
+        var codes = new byte[count];
+        var scales = new T[groups];
+        var zeroPoints = new byte[groups];
+        GroupQuantizer.Quantize(weights, outFeatures, inFeatures, bits, groupSize, codes, scales, zeroPoints);
+        int rowBytes = BitPacking.GetPackedLength(inFeatures, bits);
+        var packed = new byte[(long)outFeatures * rowBytes];
+        for (int o = 0; o < outFeatures; o++)
+        {
+            BitPacking.PackUnchecked(codes.AsSpan(o * inFeatures, inFeatures), bits, packed.AsSpan(o * rowBytes, rowBytes));
+        }
+
+        return new LowBitLinear<T>(inFeatures, outFeatures, bits, groupSize, packed, scales, zeroPoints, bias.ToArray());
+    }
+
+    /// <summary>Wraps already-quantized, packed weights (for example from a checkpoint); everything is copied and checked.</summary>
+    /// <exception cref="ArgumentException">A length does not match or a zero point does not fit in <paramref name="bits"/>.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">A dimension, <paramref name="bits"/> or <paramref name="groupSize"/> is invalid.</exception>
+    /// <exception cref="NotSupportedException"><typeparamref name="T"/> is not float, Half or BFloat16.</exception>
+    public static LowBitLinear<T> FromQuantized(ReadOnlySpan<byte> packedWeights, ReadOnlySpan<T> scales, ReadOnlySpan<byte> zeroPoints,
+                                                int outFeatures, int inFeatures, int bits, int groupSize, ReadOnlySpan<T> bias = default)
+    {
+        Elements<T>.EnsureSupported();
+        ThrowHelper.CheckedProduct(outFeatures, nameof(outFeatures), inFeatures, nameof(inFeatures));
+        if (bits is not (2 or 4 or 8)) throw new ArgumentOutOfRangeException(nameof(bits), bits, "Bits must be 2, 4 or 8.");
+        if (groupSize <= 0 || groupSize % 8 != 0 || inFeatures % groupSize != 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(groupSize), groupSize, $"The group size must be a positive multiple of 8 that divides {inFeatures}.");
+        }
+
+        long groups = (long)outFeatures * (inFeatures / groupSize);
+        ThrowHelper.CheckLength(packedWeights.Length, (long)outFeatures * BitPacking.GetPackedLength(inFeatures, bits), nameof(packedWeights));
+        ThrowHelper.CheckLength(scales.Length, groups, nameof(scales));
+        ThrowHelper.CheckLength(zeroPoints.Length, groups, nameof(zeroPoints));
+        if (!bias.IsEmpty) ThrowHelper.CheckLength(bias.Length, outFeatures, nameof(bias));
+        int tooBig = zeroPoints.IndexOfAnyInRange((byte)(1 << bits), byte.MaxValue);
+        if (bits < 8 && tooBig >= 0)
+        {
+            throw new ArgumentException($"Zero point {zeroPoints[tooBig]} at index {tooBig} does not fit in {bits} bits.", nameof(zeroPoints));
+        }
+
+        return new LowBitLinear<T>(inFeatures, outFeatures, bits, groupSize, packedWeights.ToArray(), scales.ToArray(), zeroPoints.ToArray(), bias.ToArray());
+    }
+
+    /// <summary>Input features (columns of the weight matrix).</summary>
+    public int InFeatures { get; }
+
+    /// <summary>Output features (rows of the weight matrix).</summary>
+    public int OutFeatures { get; }
+
+    /// <summary>Bits per weight: 2, 4 or 8.</summary>
+    public int Bits { get; }
+
+    /// <summary>Consecutive weights of a row that share a scale and a zero point.</summary>
+    public int GroupSize { get; }
+
+    /// <summary>True when the layer adds a bias.</summary>
+    public bool HasBias => _bias.Length != 0;
+
+    /// <summary>Each row <see cref="BitPacking"/>-packed: OutFeatures x GetPackedLength(InFeatures, Bits) bytes.</summary>
+    public ReadOnlySpan<byte> PackedWeights => _packed;
+
+    /// <summary>Scales, [OutFeatures, InFeatures / GroupSize].</summary>
+    public ReadOnlySpan<T> Scales => _scales;
+
+    /// <summary>Zero points, [OutFeatures, InFeatures / GroupSize].</summary>
+    public ReadOnlySpan<byte> ZeroPoints => _zeroPoints;
+
+    /// <summary>One bias per output row; empty when <see cref="HasBias"/> is false.</summary>
+    public ReadOnlySpan<T> Bias => _bias;
+
+    /// <summary>Computes the forward pass for a batch x InFeatures input into batch x OutFeatures.</summary>
+    /// <exception cref="ArgumentException">The input is not a positive multiple of InFeatures, or output is too short or overlaps it.</exception>
+    public void Forward(ReadOnlySpan<T> input, Span<T> output) => Forward(input, output, maxThreads: 0);
+
+    /// <summary>As <see cref="Forward(ReadOnlySpan{T}, Span{T})"/> with at most <paramref name="maxThreads"/> threads (1 = calling thread, 0 = all cores).</summary>
+    public void Forward(ReadOnlySpan<T> input, Span<T> output, int maxThreads)
+    {
+        if (input.IsEmpty || input.Length % InFeatures != 0)
+        {
+            throw new ArgumentException($"Input length {input.Length} is not a positive multiple of InFeatures ({InFeatures}).", nameof(input));
+        }
+
+        long outputCount = (long)(input.Length / InFeatures) * OutFeatures;
+        ThrowHelper.CheckDestination(output.Length, outputCount, nameof(output));
+        if (input.Overlaps(output[..(int)outputCount])) throw new ArgumentException("Output must not overlap the input.", nameof(output));
+        if (maxThreads < 0) ThrowHelper.ThrowNegative(nameof(maxThreads), maxThreads);
+        LowBitMatMul.MatMul(input, _packed, _scaleFloats, _scaledZeros, _bias, output[..(int)outputCount], InFeatures, OutFeatures, Bits, GroupSize,
+                            maxThreads == 0 ? WorkerPool.MaxThreads : maxThreads);
+    }
+
+    /// <summary>The scalar reference of <see cref="Forward(ReadOnlySpan{T}, Span{T})"/> (no validation): the benchmark baseline.</summary>
+    internal void ForwardScalar(ReadOnlySpan<T> input, Span<T> output) =>
+        LowBitMatMul.MatMulScalar(input, _packed, _scaleFloats, _scaledZeros, _bias, output, InFeatures, OutFeatures, Bits, GroupSize);
+
+    /// <summary>Computes the forward pass into a new batch x OutFeatures array.</summary>
+    /// <exception cref="ArgumentException">The input is not a positive multiple of InFeatures.</exception>
+    public T[] Forward(ReadOnlySpan<T> input)
+    {
+        if (input.IsEmpty || input.Length % InFeatures != 0)
+        {
+            throw new ArgumentException($"Input length {input.Length} is not a positive multiple of InFeatures ({InFeatures}).", nameof(input));
+        }
+
+        var output = new T[input.Length / InFeatures * OutFeatures];
+        Forward(input, output);
+        return output;
+    }
+
+    /// <summary>Writes the dequantized weights <c>(T)((q - z) * s)</c>, OutFeatures x InFeatures.</summary>
+    /// <exception cref="ArgumentException"><paramref name="destination"/> is shorter than OutFeatures x InFeatures.</exception>
+    public void Dequantize(Span<T> destination)
+    {
+        ThrowHelper.CheckDestination(destination.Length, (long)OutFeatures * InFeatures, nameof(destination));
+        var codes = new byte[OutFeatures * InFeatures];
+        int rowBytes = BitPacking.GetPackedLength(InFeatures, Bits);
+        for (int o = 0; o < OutFeatures; o++)
+        {
+            BitPacking.UnpackUnchecked(_packed.AsSpan(o * rowBytes, rowBytes), Bits, codes.AsSpan(o * InFeatures, InFeatures));
+        }
+
+        GroupQuantizer.Dequantize<T>(codes, _scales, _zeroPoints, OutFeatures, InFeatures, GroupSize, destination);
+    }
+}

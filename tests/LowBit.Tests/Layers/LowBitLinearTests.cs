@@ -1,0 +1,153 @@
+using LowBit;
+using LowBit.Tests.Infrastructure;
+
+namespace LowBit.Tests.Layers;
+
+[TestFixture(typeof(float))]
+[TestFixture(typeof(Half))]
+[TestFixture(typeof(BFloat16))]
+public class LowBitLinearTests<T>
+{
+    public static IEnumerable<TestCaseData> Cases()
+    {
+        foreach (int bits in new[] { 2, 4, 8 })
+        {
+            foreach (int groupSize in new[] { 8, 32, 64, 128 })
+            {
+                foreach (int inFeatures in new[] { 128, 256 })
+                {
+                    yield return new TestCaseData(bits, groupSize, inFeatures);
+                }
+            }
+        }
+
+        yield return new TestCaseData(4, 8, 8);
+        yield return new TestCaseData(2, 16, 48);
+    }
+
+    [TestCaseSource(nameof(Cases))]
+    public void Forward_WithinToleranceOfFloat64OnDequantizedWeights(int bits, int groupSize, int inFeatures)
+    {
+        foreach (int outFeatures in new[] { 1, 7, 33 })
+        {
+            T[] weights = TestData.Gaussian<T>(outFeatures * inFeatures, bits * 100 + groupSize + outFeatures, std: 0.05);
+            T[] bias = outFeatures == 7 ? [] : TestData.Gaussian<T>(outFeatures, 5);
+            var layer = LowBitLinear<T>.FromWeights(weights, outFeatures, inFeatures, bits, groupSize, bias);
+            var dequantized = new T[outFeatures * inFeatures];
+            layer.Dequantize(dequantized);
+            foreach (int batch in new[] { 1, 2, 3, 5, 8 })
+            {
+                T[] input = TestData.Gaussian<T>(batch * inFeatures, batch);
+                foreach (int threads in new[] { 1, 0 })
+                {
+                    var output = new T[batch * outFeatures + 1];
+                    output[^1] = TestData.Of<T>(77f);
+                    layer.Forward(input, output.AsSpan(0, batch * outFeatures), threads);
+                    Assert.That(TestData.F(output[^1]), Is.EqualTo(TestData.F(TestData.Of<T>(77f))), "sentinel");
+                    AssertClose(layer, input, dequantized, bias, output, batch, $"bits={bits} group={groupSize} {batch}x{inFeatures}->{outFeatures} threads={threads}");
+                }
+            }
+        }
+    }
+
+    /// <summary>
+    /// DESIGN.md's W8A16 tolerance on the dequantized weights, with the magnitude term over both sums the
+    /// kernel forms (sum x q s and sum (s z) xsum): |out - ref| &lt;= eps(T) |ref| + 1e-6 sum_i |x_i| (q_i + z) s.
+    /// </summary>
+    private static void AssertClose(LowBitLinear<T> layer, T[] input, T[] dequantized, T[] bias, T[] output, int batch, string label)
+    {
+        int n = layer.InFeatures, groups = n / layer.GroupSize;
+        byte[] codes = new byte[layer.OutFeatures * n];
+        int rowBytes = BitPacking.GetPackedLength(n, layer.Bits);
+        for (int o = 0; o < layer.OutFeatures; o++) BitPacking.Unpack(layer.PackedWeights.Slice(o * rowBytes, rowBytes), layer.Bits, codes.AsSpan(o * n, n));
+        for (int b = 0; b < batch; b++)
+        {
+            for (int o = 0; o < layer.OutFeatures; o++)
+            {
+                double expected = bias.Length > 0 ? TestData.F(bias[o]) : 0, magnitude = 0;
+                for (int i = 0; i < n; i++)
+                {
+                    double x = TestData.F(input[b * n + i]);
+                    int g = o * groups + i / layer.GroupSize;
+                    expected += x * TestData.F(dequantized[o * n + i]);
+                    magnitude += Math.Abs(x) * (codes[o * n + i] + layer.ZeroPoints[g]) * Math.Abs(TestData.F(layer.Scales[g]));
+                }
+
+                double actual = TestData.F(output[b * layer.OutFeatures + o]);
+                double tolerance = TestData.Epsilon<T>() * Math.Abs(expected) + 1e-6 * magnitude + TestData.RoundingFloor<T>();
+                if (typeof(T) != typeof(float))
+                {
+                    // Dequantized weights rounded to T differ from (q - z) * s in float by up to half an ulp each.
+                    tolerance += TestData.Epsilon<T>() * magnitude;
+                }
+
+                if (!(Math.Abs(actual - expected) <= tolerance)) Assert.Fail($"{label}: [{b},{o}] = {actual}, expected {expected} +- {tolerance}");
+            }
+        }
+    }
+
+    [Test]
+    public void PackedWeights_AreBitPackingOfEachRowsCodes_AndBuffersHaveTheDocumentedShapes()
+    {
+        int outFeatures = 5, inFeatures = 64, groupSize = 32;
+        T[] weights = TestData.Gaussian<T>(outFeatures * inFeatures, 3);
+        foreach (int bits in new[] { 2, 4, 8 })
+        {
+            var layer = LowBitLinear<T>.FromWeights(weights, outFeatures, inFeatures, bits, groupSize);
+            var codes = new byte[outFeatures * inFeatures];
+            var scales = new T[outFeatures * 2];
+            var zeros = new byte[outFeatures * 2];
+            GroupQuantizer.Quantize<T>(weights, outFeatures, inFeatures, bits, groupSize, codes, scales, zeros);
+            int rowBytes = BitPacking.GetPackedLength(inFeatures, bits);
+            Assert.That(layer.PackedWeights.Length, Is.EqualTo(outFeatures * rowBytes));
+            for (int o = 0; o < outFeatures; o++)
+            {
+                Assert.That(layer.PackedWeights.Slice(o * rowBytes, rowBytes).ToArray(), Is.EqualTo(BitPacking.Pack(codes.AsSpan(o * inFeatures, inFeatures), bits)));
+            }
+
+            Assert.That(layer.Scales.ToArray(), Is.EqualTo(scales));
+            Assert.That(layer.ZeroPoints.ToArray(), Is.EqualTo(zeros));
+            Assert.That((layer.Bits, layer.GroupSize, layer.HasBias), Is.EqualTo((bits, groupSize, false)));
+
+            var reloaded = LowBitLinear<T>.FromQuantized(layer.PackedWeights, layer.Scales, layer.ZeroPoints, outFeatures, inFeatures, bits, groupSize);
+            T[] x = TestData.Gaussian<T>(2 * inFeatures, 4);
+            Assert.That(reloaded.Forward(x), Is.EqualTo(layer.Forward(x)));
+        }
+    }
+
+    [Test]
+    public void ValidationErrors()
+    {
+        T[] weights = TestData.Gaussian<T>(4 * 64, 1);
+        var layer = LowBitLinear<T>.FromWeights(weights, 4, 64, 4, 32);
+        using (Assert.EnterMultipleScope())
+        {
+            Assert.That(() => LowBitLinear<T>.FromWeights(weights, 4, 64, 3, 32), Throws.InstanceOf<ArgumentOutOfRangeException>());
+            Assert.That(() => LowBitLinear<T>.FromWeights(weights, 4, 64, 4, 24), Throws.InstanceOf<ArgumentOutOfRangeException>());
+            Assert.That(() => LowBitLinear<T>.FromWeights(weights, 4, 63, 4, 32), Throws.ArgumentException);
+            Assert.That(() => LowBitLinear<T>.FromWeights(weights, 4, 64, 4, 32, new T[3]), Throws.ArgumentException);
+            Assert.That(() => layer.Forward(new T[63]), Throws.ArgumentException);
+            Assert.That(() => layer.Forward(new T[64], new T[3]), Throws.ArgumentException);
+            Assert.That(() => layer.Forward(new T[64], new T[4], -1), Throws.InstanceOf<ArgumentOutOfRangeException>());
+            Assert.That(() => layer.Dequantize(new T[255]), Throws.ArgumentException);
+            Assert.That(() => LowBitLinear<T>.FromQuantized(new byte[128], new T[8], new byte[8], 4, 64, 4, 32), Throws.Nothing);
+            Assert.That(() => LowBitLinear<T>.FromQuantized(new byte[127], new T[8], new byte[8], 4, 64, 4, 32), Throws.ArgumentException);
+            Assert.That(() => LowBitLinear<T>.FromQuantized(new byte[128], new T[8], [.. new byte[7], 16], 4, 64, 4, 32), Throws.ArgumentException);
+        }
+    }
+
+    [Test]
+    public void Forward_FromManyThreadsAtOnce_GivesTheSingleThreadedResult()
+    {
+        var layer = LowBitLinear<T>.FromWeights(TestData.Gaussian<T>(1024 * 512, 8), 1024, 512, 4, 64, TestData.Gaussian<T>(1024, 9));
+        T[][] inputs = Enumerable.Range(0, 6).Select(i => TestData.Gaussian<T>((i % 3 + 1) * 4 * 512, 100 + i)).ToArray();
+        T[][] expected = inputs.Select(x => { var y = new T[x.Length / 512 * 1024]; layer.Forward(x, y, maxThreads: 1); return y; }).ToArray();
+        int failures = 0;
+        Parallel.For(0, 48, new ParallelOptions { MaxDegreeOfParallelism = 6 }, k =>
+        {
+            int i = k % inputs.Length;
+            if (!layer.Forward(inputs[i]).AsSpan().SequenceEqual(expected[i])) Interlocked.Increment(ref failures);
+        });
+        Assert.That(failures, Is.Zero);
+    }
+}
