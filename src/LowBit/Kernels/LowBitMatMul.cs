@@ -70,6 +70,7 @@ internal static unsafe partial class LowBitMatMul
                 int groupBytes = groupSize * bits / 8;
                 // The widest vector whose byte count divides a group's bytes: a vector never straddles two groups.
                 if (scalar) WorkerPool.Run(&ChunkScalar, &args, chunks, 1);
+                else if (HasLookupKernel(bits, groupBytes)) WorkerPool.Run(&ChunkLookup, &args, chunks, maxThreads);
                 else if (Lanes512.IsSupported && groupBytes % 16 == 0) WorkerPool.Run(&Chunk<Lanes512, Vector512<float>>, &args, chunks, maxThreads);
                 else if (Lanes256.IsSupported && groupBytes % 8 == 0) WorkerPool.Run(&Chunk<Lanes256, Vector256<float>>, &args, chunks, maxThreads);
                 else if (Lanes128.IsSupported && groupBytes % 4 == 0) WorkerPool.Run(&Chunk<Lanes128, Vector128<float>>, &args, chunks, maxThreads);
