@@ -28,15 +28,22 @@ public class LowBitBenchmarks
     [GlobalSetup]
     public void Setup()
     {
-        var (outFeatures, inFeatures) = AnyMatMulProblem.ParseShape(Shape);
+        var (outFeatures, inFeatures, weights) = Operands(Shape, Batch, out _input, out _output);
+        _int8 = W8A16Linear<float>.FromWeights(weights, outFeatures, inFeatures);
+        _lowBit = LowBitLinear<float>.FromWeights(weights, outFeatures, inFeatures, Bits, Bits == 4 ? 64 : 32);
+    }
+
+    /// <summary>Seeded weights in [-0.05, 0.05), inputs in [-1, 1) and an output buffer for one shape.</summary>
+    internal static (int Out, int In, float[] Weights) Operands(string shape, int batch, out float[] input, out float[] output)
+    {
+        var (outFeatures, inFeatures) = AnyMatMulProblem.ParseShape(shape);
         var random = new Random(42);
         var weights = new float[outFeatures * inFeatures];
         for (int i = 0; i < weights.Length; i++) weights[i] = (float)(random.NextDouble() * 0.1 - 0.05);
-        _int8 = W8A16Linear<float>.FromWeights(weights, outFeatures, inFeatures);
-        _lowBit = LowBitLinear<float>.FromWeights(weights, outFeatures, inFeatures, Bits, Bits == 4 ? 64 : 32);
-        _input = new float[Batch * inFeatures];
-        for (int i = 0; i < _input.Length; i++) _input[i] = (float)(random.NextDouble() * 2 - 1);
-        _output = new float[Batch * outFeatures];
+        input = new float[batch * inFeatures];
+        for (int i = 0; i < input.Length; i++) input[i] = (float)(random.NextDouble() * 2 - 1);
+        output = new float[batch * outFeatures];
+        return (outFeatures, inFeatures, weights);
     }
 
     [Benchmark(Baseline = true, Description = "W8A16")]
@@ -66,14 +73,8 @@ public class LowBitScalarBenchmarks
     [GlobalSetup]
     public void Setup()
     {
-        var (outFeatures, inFeatures) = AnyMatMulProblem.ParseShape(Shape);
-        var random = new Random(42);
-        var weights = new float[outFeatures * inFeatures];
-        for (int i = 0; i < weights.Length; i++) weights[i] = (float)(random.NextDouble() * 0.1 - 0.05);
+        var (outFeatures, inFeatures, weights) = LowBitBenchmarks.Operands(Shape, Batch, out _input, out _output);
         _layer = LowBitLinear<float>.FromWeights(weights, outFeatures, inFeatures, Bits, Bits == 4 ? 64 : 32);
-        _input = new float[Batch * inFeatures];
-        for (int i = 0; i < _input.Length; i++) _input[i] = (float)(random.NextDouble() * 2 - 1);
-        _output = new float[Batch * outFeatures];
     }
 
     [Benchmark(Baseline = true)]

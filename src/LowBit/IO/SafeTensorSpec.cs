@@ -19,6 +19,16 @@ public sealed record SafeTensorData(SafeTensorSpec Spec, ReadOnlyMemory<byte> Da
 {
     /// <summary>Wraps an array of <typeparamref name="T"/> with the dtype that stores it.</summary>
     /// <example><c>SafeTensorData.Create("bias", new float[32], 32)</c></example>
-    public static SafeTensorData Create<T>(string name, T[] values, params long[] shape) where T : unmanaged =>
-        new(new SafeTensorSpec(name, SafeTensorDTypes.Of<T>(), shape), MemoryMarshal.AsBytes(values.AsSpan()).ToArray());
+    /// <exception cref="ArgumentException">The shape does not hold exactly <c>values.Length</c> elements.</exception>
+    public static SafeTensorData Create<T>(string name, T[] values, params long[] shape) where T : unmanaged
+    {
+        ArgumentNullException.ThrowIfNull(values);
+        long elements = shape.Aggregate(1L, (a, b) => a * b);
+        if (shape.Any(d => d < 0) || elements != values.Length)
+        {
+            throw new ArgumentException($"Shape [{string.Join(", ", shape)}] does not hold {values.Length} elements.", nameof(shape));
+        }
+
+        return new(new SafeTensorSpec(name, SafeTensorDTypes.Of<T>(), shape), MemoryMarshal.AsBytes(values.AsSpan()).ToArray());
+    }
 }

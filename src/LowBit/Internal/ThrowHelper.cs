@@ -48,6 +48,17 @@ internal static class ThrowHelper
         if (actual != expected) ThrowLengthMismatch(paramName, expected, actual);
     }
 
+    /// <summary>The batch size of a batch x <paramref name="inFeatures"/> input; throws unless its length is a positive multiple.</summary>
+    public static int BatchCount(int inputLength, int inFeatures, string paramName)
+    {
+        if (inputLength == 0 || inputLength % inFeatures != 0)
+        {
+            throw new ArgumentException($"Input length {inputLength} is not a positive multiple of inFeatures ({inFeatures}).", paramName);
+        }
+
+        return inputLength / inFeatures;
+    }
+
     /// <summary>Throws when a destination holds fewer than <paramref name="expected"/> elements.</summary>
     public static void CheckDestination(int actual, long expected, string paramName)
     {

@@ -10,6 +10,22 @@ namespace LowBit;
 public static unsafe partial class W8A16
 {
     /// <summary>
+    /// Prefetches column <paramref name="i"/> of the next tile's four rows, once per cache line: four
+    /// interleaved rows defeat the hardware prefetcher, so the tiles stream them in themselves.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void PrefetchNextTile(sbyte* w0, int n, int i)
+    {
+        if (Sse.IsSupported && (i & 63) == 0)
+        {
+            Sse.Prefetch0(w0 + 4 * (nint)n + i);
+            Sse.Prefetch0(w0 + 5 * (nint)n + i);
+            Sse.Prefetch0(w0 + 6 * (nint)n + i);
+            Sse.Prefetch0(w0 + 7 * (nint)n + i);
+        }
+    }
+
+    /// <summary>
     /// 4 weight rows x 2 input rows: each int8 vector is widened once and used twice; 8 accumulators.
     /// Writes y[0..4] for input row 0 and, when <paramref name="validRows"/> is 2, y[stride..stride + 4] for row 1.
     /// </summary>
@@ -24,15 +40,7 @@ public static unsafe partial class W8A16
         int i = 0;
         for (; i + lanes <= n; i += lanes)
         {
-            if (Sse.IsSupported && (i & 63) == 0)
-            {
-                // The next tile's four rows, one line ahead: four interleaved rows defeat the
-                // hardware prefetcher, so the tile streams them in itself.
-                Sse.Prefetch0(w0 + 4 * (nint)n + i);
-                Sse.Prefetch0(w0 + 5 * (nint)n + i);
-                Sse.Prefetch0(w0 + 6 * (nint)n + i);
-                Sse.Prefetch0(w0 + 7 * (nint)n + i);
-            }
+            PrefetchNextTile(w0, n, i);
 
             TVec xa = TLanes.Load(x0 + i), xb = TLanes.Load(x1 + i);
             TVec v = TLanes.LoadInt8AsSingle(w0 + i);
@@ -81,15 +89,7 @@ public static unsafe partial class W8A16
         int i = 0;
         for (; i + lanes <= n; i += lanes)
         {
-            if (Sse.IsSupported && (i & 63) == 0)
-            {
-                // The next tile's four rows, one line ahead: four interleaved rows defeat the
-                // hardware prefetcher, so the tile streams them in itself.
-                Sse.Prefetch0(w0 + 4 * (nint)n + i);
-                Sse.Prefetch0(w0 + 5 * (nint)n + i);
-                Sse.Prefetch0(w0 + 6 * (nint)n + i);
-                Sse.Prefetch0(w0 + 7 * (nint)n + i);
-            }
+            PrefetchNextTile(w0, n, i);
 
             TVec v0 = TLanes.LoadInt8AsSingle(w0 + i), v1 = TLanes.LoadInt8AsSingle(w1 + i);
             TVec v2 = TLanes.LoadInt8AsSingle(w2 + i), v3 = TLanes.LoadInt8AsSingle(w3 + i);

@@ -98,13 +98,7 @@ public static unsafe partial class W8A16
         ThrowHelper.CheckLength(weights.Length, weightCount, nameof(weights));
         ThrowHelper.CheckLength(scales.Length, outFeatures, nameof(scales));
         if (!bias.IsEmpty) ThrowHelper.CheckLength(bias.Length, outFeatures, nameof(bias));
-        if (input.IsEmpty || input.Length % inFeatures != 0)
-        {
-            throw new ArgumentException(
-                $"Input length {input.Length} is not a positive multiple of inFeatures ({inFeatures}).", nameof(input));
-        }
-
-        int batch = input.Length / inFeatures;
+        int batch = ThrowHelper.BatchCount(input.Length, inFeatures, nameof(input));
         long outputCount = (long)batch * outFeatures;
         if (outputCount > int.MaxValue) ThrowHelper.ThrowProductOverflow(nameof(output), batch, outFeatures);
         ThrowHelper.CheckDestination(output.Length, outputCount, nameof(output));

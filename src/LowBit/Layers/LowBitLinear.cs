@@ -135,12 +135,7 @@ public sealed class LowBitLinear<T>
     /// <summary>As <see cref="Forward(ReadOnlySpan{T}, Span{T})"/> with at most <paramref name="maxThreads"/> threads (1 = calling thread, 0 = all cores).</summary>
     public void Forward(ReadOnlySpan<T> input, Span<T> output, int maxThreads)
     {
-        if (input.IsEmpty || input.Length % InFeatures != 0)
-        {
-            throw new ArgumentException($"Input length {input.Length} is not a positive multiple of InFeatures ({InFeatures}).", nameof(input));
-        }
-
-        long outputCount = (long)(input.Length / InFeatures) * OutFeatures;
+        long outputCount = (long)ThrowHelper.BatchCount(input.Length, InFeatures, nameof(input)) * OutFeatures;
         ThrowHelper.CheckDestination(output.Length, outputCount, nameof(output));
         if (input.Overlaps(output[..(int)outputCount])) throw new ArgumentException("Output must not overlap the input.", nameof(output));
         if (maxThreads < 0) ThrowHelper.ThrowNegative(nameof(maxThreads), maxThreads);
@@ -156,12 +151,7 @@ public sealed class LowBitLinear<T>
     /// <exception cref="ArgumentException">The input is not a positive multiple of InFeatures.</exception>
     public T[] Forward(ReadOnlySpan<T> input)
     {
-        if (input.IsEmpty || input.Length % InFeatures != 0)
-        {
-            throw new ArgumentException($"Input length {input.Length} is not a positive multiple of InFeatures ({InFeatures}).", nameof(input));
-        }
-
-        var output = new T[input.Length / InFeatures * OutFeatures];
+        var output = new T[ThrowHelper.BatchCount(input.Length, InFeatures, nameof(input)) * OutFeatures];
         Forward(input, output);
         return output;
     }

@@ -136,12 +136,7 @@ public sealed class W8A16Linear<T>
     /// <exception cref="ArgumentException">The input is not a positive multiple of InFeatures.</exception>
     public T[] Forward(ReadOnlySpan<T> input)
     {
-        if (input.IsEmpty || input.Length % InFeatures != 0)
-        {
-            throw new ArgumentException($"Input length {input.Length} is not a positive multiple of InFeatures ({InFeatures}).", nameof(input));
-        }
-
-        var output = new T[input.Length / InFeatures * OutFeatures];
+        var output = new T[ThrowHelper.BatchCount(input.Length, InFeatures, nameof(input)) * OutFeatures];
         Forward(input, output);
         return output;
     }
