@@ -53,7 +53,10 @@ internal static unsafe partial class LowBitMatMul
         float[] row = ArrayPool<float>.Shared.Rent(inFeatures);
         try
         {
-            PrepareInput(input, batch, inFeatures, bits, groupSize, streams, groupSums, row);
+            int groupBytes = groupSize * bits / 8;
+            bool lookup = !scalar && HasLookupKernel(bits, groupBytes);
+            // The lookup tables fold the zero points in, so only the other paths need the input's group sums.
+            PrepareInput(input, batch, inFeatures, bits, groupSize, streams, lookup ? default : groupSums.AsSpan(0, batch * groups), row);
             if (biasScratch is not null) Elements<T>.ToSingle(bias, biasScratch);
             Span<float> y = outputScratch is null ? SpanCast.As<T, float>(output)[..(batch * outFeatures)] : outputScratch.AsSpan(0, batch * outFeatures);
             fixed (float* ps = streams, pg = groupSums, psc = scales, psz = scaledZeros, pb = biasScratch, py = y)
@@ -67,10 +70,9 @@ internal static unsafe partial class LowBitMatMul
                 };
                 int chunks = (outFeatures + args.RowsPerChunk - 1) / args.RowsPerChunk;
                 if ((long)batch * inFeatures * outFeatures < W8A16.ParallelMinMultiplyAdds) maxThreads = 1;
-                int groupBytes = groupSize * bits / 8;
                 // The widest vector whose byte count divides a group's bytes: a vector never straddles two groups.
                 if (scalar) WorkerPool.Run(&ChunkScalar, &args, chunks, 1);
-                else if (HasLookupKernel(bits, groupBytes)) WorkerPool.Run(&ChunkLookup, &args, chunks, maxThreads);
+                else if (lookup) WorkerPool.Run(&ChunkLookup, &args, chunks, maxThreads);
                 else if (Lanes512.IsSupported && groupBytes % 16 == 0) WorkerPool.Run(&Chunk<Lanes512, Vector512<float>>, &args, chunks, maxThreads);
                 else if (Lanes256.IsSupported && groupBytes % 8 == 0) WorkerPool.Run(&Chunk<Lanes256, Vector256<float>>, &args, chunks, maxThreads);
                 else if (Lanes128.IsSupported && groupBytes % 4 == 0) WorkerPool.Run(&Chunk<Lanes128, Vector128<float>>, &args, chunks, maxThreads);
@@ -89,7 +91,7 @@ internal static unsafe partial class LowBitMatMul
         }
     }
 
-    /// <summary>Widens each input row to float, de-interleaves it into 8 / bits streams and sums each group.</summary>
+    /// <summary>Widens each input row to float, de-interleaves it into 8 / bits streams and, unless <paramref name="groupSums"/> is empty, sums each group.</summary>
     private static void PrepareInput<T>(ReadOnlySpan<T> input, int batch, int inFeatures, int bits, int groupSize,
                                         Span<float> streams, Span<float> groupSums, Span<float> row)
     {
@@ -104,6 +106,7 @@ internal static unsafe partial class LowBitMatMul
                 for (int k = 0; k < per; k++) destination[k * streamLength + j] = x[j * per + k];
             }
 
+            if (groupSums.IsEmpty) continue;
             for (int g = 0; g < groups; g++) groupSums[b * groups + g] = System.Numerics.Tensors.TensorPrimitives.Sum(x.Slice(g * groupSize, groupSize));
         }
     }
