@@ -30,7 +30,7 @@ public static unsafe partial class W8A16
     /// Writes y[0..4] for input row 0 and, when <paramref name="validRows"/> is 2, y[stride..stride + 4] for row 1.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)] // full optimization from the first call: no slow tier-0 loop
-    private static void Dot4x2<TLanes, TVec>(float* x0, float* x1, int n, sbyte* w, float* y, int stride, int validRows)
+    private static void Dot4x2<TLanes, TVec>(float* x0, float* x1, int n, sbyte* w, float* y, int stride, int validRows, bool prefetch)
         where TLanes : unmanaged, IFloatLanes<TVec> where TVec : unmanaged
     {
         int lanes = TLanes.Count;
@@ -40,7 +40,7 @@ public static unsafe partial class W8A16
         int i = 0;
         for (; i + lanes <= n; i += lanes)
         {
-            PrefetchNextTile(w0, n, i);
+            if (prefetch) PrefetchNextTile(w0, n, i);
 
             TVec xa = TLanes.Load(x0 + i), xb = TLanes.Load(x1 + i);
             TVec v = TLanes.LoadInt8AsSingle(w0 + i);
@@ -77,7 +77,7 @@ public static unsafe partial class W8A16
     /// <paramref name="stride"/> apart and only the first <paramref name="validRows"/> are stored.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)] // full optimization from the first call: no slow tier-0 loop
-    private static void Dot4x4<TLanes, TVec>(float* x0, float* x1, float* x2, float* x3, int n, sbyte* w, float* y, int stride, int validRows)
+    private static void Dot4x4<TLanes, TVec>(float* x0, float* x1, float* x2, float* x3, int n, sbyte* w, float* y, int stride, int validRows, bool prefetch)
         where TLanes : unmanaged, IFloatLanes<TVec> where TVec : unmanaged
     {
         int lanes = TLanes.Count;
@@ -89,7 +89,7 @@ public static unsafe partial class W8A16
         int i = 0;
         for (; i + lanes <= n; i += lanes)
         {
-            PrefetchNextTile(w0, n, i);
+            if (prefetch) PrefetchNextTile(w0, n, i);
 
             TVec v0 = TLanes.LoadInt8AsSingle(w0 + i), v1 = TLanes.LoadInt8AsSingle(w1 + i);
             TVec v2 = TLanes.LoadInt8AsSingle(w2 + i), v3 = TLanes.LoadInt8AsSingle(w3 + i);

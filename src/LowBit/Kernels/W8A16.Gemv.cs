@@ -25,6 +25,8 @@ public static unsafe partial class W8A16
         for (; args.Batch >= 2 && b < args.Batch; b += group)
         {
             int valid = Math.Min(group, args.Batch - b);
+            // Only the first pass over the chunk streams it from memory; later passes find it in L2.
+            bool prefetch = b == 0;
             float* x0 = args.Input + (nint)b * n;
             float* x1 = valid > 1 ? x0 + n : x0;
             float* x2 = valid > 2 ? x1 + n : x1;
@@ -33,8 +35,8 @@ public static unsafe partial class W8A16
             int o = rowStart;
             for (; o + 4 <= rowEnd; o += 4)
             {
-                if (group == 4) Dot4x4<TLanes, TVec>(x0, x1, x2, x3, n, weights + (nint)o * n, y + o, outFeatures, valid);
-                else Dot4x2<TLanes, TVec>(x0, x1, n, weights + (nint)o * n, y + o, outFeatures, valid);
+                if (group == 4) Dot4x4<TLanes, TVec>(x0, x1, x2, x3, n, weights + (nint)o * n, y + o, outFeatures, valid, prefetch);
+                else Dot4x2<TLanes, TVec>(x0, x1, n, weights + (nint)o * n, y + o, outFeatures, valid, prefetch);
             }
 
             for (; o < rowEnd; o++)
