@@ -21,26 +21,28 @@ internal static unsafe partial class LowBitMatMul
     private struct Args
     {
         public float* Streams;       // batch x inFeatures, de-interleaved per row: stream k holds x[j * per + k]
+        public float* Plain;         // batch x inFeatures as float, in order (the dequantized-block path)
         public float* GroupSums;     // batch x groups
         public byte* Packed;         // outFeatures x rowBytes
         public float* Scales;        // outFeatures x groups
         public float* ScaledZeros;   // outFeatures x groups: s * z
+        public byte* ZeroPoints;     // outFeatures x groups: z
         public float* Bias;          // outFeatures or null
         public float* Output;        // batch x outFeatures
         public int Batch, InFeatures, OutFeatures, Bits, GroupSize, RowsPerChunk;
     }
 
     /// <summary>Runs the kernel. Arguments are validated by the caller; scales and s*z are float32 already.</summary>
-    public static void MatMul<T>(ReadOnlySpan<T> input, ReadOnlySpan<byte> packed, ReadOnlySpan<float> scales, ReadOnlySpan<float> scaledZeros,
+    public static void MatMul<T>(ReadOnlySpan<T> input, ReadOnlySpan<byte> packed, ReadOnlySpan<float> scales, ReadOnlySpan<float> scaledZeros, ReadOnlySpan<byte> zeroPoints,
                                  ReadOnlySpan<T> bias, Span<T> output, int inFeatures, int outFeatures, int bits, int groupSize, int maxThreads) =>
-        MatMul(input, packed, scales, scaledZeros, bias, output, inFeatures, outFeatures, bits, groupSize, maxThreads, scalar: false);
+        MatMul(input, packed, scales, scaledZeros, zeroPoints, bias, output, inFeatures, outFeatures, bits, groupSize, maxThreads, scalar: false);
 
     /// <summary>The scalar reference: the same arithmetic in plain loops on the calling thread (benchmark baseline).</summary>
-    public static void MatMulScalar<T>(ReadOnlySpan<T> input, ReadOnlySpan<byte> packed, ReadOnlySpan<float> scales, ReadOnlySpan<float> scaledZeros,
+    public static void MatMulScalar<T>(ReadOnlySpan<T> input, ReadOnlySpan<byte> packed, ReadOnlySpan<float> scales, ReadOnlySpan<float> scaledZeros, ReadOnlySpan<byte> zeroPoints,
                                        ReadOnlySpan<T> bias, Span<T> output, int inFeatures, int outFeatures, int bits, int groupSize) =>
-        MatMul(input, packed, scales, scaledZeros, bias, output, inFeatures, outFeatures, bits, groupSize, maxThreads: 1, scalar: true);
+        MatMul(input, packed, scales, scaledZeros, zeroPoints, bias, output, inFeatures, outFeatures, bits, groupSize, maxThreads: 1, scalar: true);
 
-    private static void MatMul<T>(ReadOnlySpan<T> input, ReadOnlySpan<byte> packed, ReadOnlySpan<float> scales, ReadOnlySpan<float> scaledZeros,
+    private static void MatMul<T>(ReadOnlySpan<T> input, ReadOnlySpan<byte> packed, ReadOnlySpan<float> scales, ReadOnlySpan<float> scaledZeros, ReadOnlySpan<byte> zeroPoints,
                                   ReadOnlySpan<T> bias, Span<T> output, int inFeatures, int outFeatures, int bits, int groupSize, int maxThreads, bool scalar)
     {
         int batch = input.Length / inFeatures;
@@ -54,24 +56,37 @@ internal static unsafe partial class LowBitMatMul
         try
         {
             int groupBytes = groupSize * bits / 8;
-            bool lookup = !scalar && HasLookupKernel(bits, groupBytes);
-            // The lookup tables fold the zero points in, so only the other paths need the input's group sums.
-            PrepareInput(input, batch, inFeatures, bits, groupSize, streams, lookup ? default : groupSums.AsSpan(0, batch * groups), row);
+            bool blocked = !scalar && batch >= BlockedMinBatch && Lanes128.IsSupported;
+            bool lookup = !scalar && !blocked && HasLookupKernel(bits, groupBytes);
+            if (blocked)
+            {
+                // The block path reads the input in order; the streams buffer holds it as float.
+                Elements<T>.ToSingle(input, streams.AsSpan(0, batch * inFeatures));
+            }
+            else
+            {
+                // The lookup tables fold the zero points in, so only the other paths need the input's group sums.
+                PrepareInput(input, batch, inFeatures, bits, groupSize, streams, lookup ? default : groupSums.AsSpan(0, batch * groups), row);
+            }
+
             if (biasScratch is not null) Elements<T>.ToSingle(bias, biasScratch);
             Span<float> y = outputScratch is null ? SpanCast.As<T, float>(output)[..(batch * outFeatures)] : outputScratch.AsSpan(0, batch * outFeatures);
             fixed (float* ps = streams, pg = groupSums, psc = scales, psz = scaledZeros, pb = biasScratch, py = y)
-            fixed (byte* pw = packed)
+            fixed (byte* pw = packed, pz = zeroPoints)
             {
                 var args = new Args
                 {
-                    Streams = ps, GroupSums = pg, Packed = pw, Scales = psc, ScaledZeros = psz, Bias = pb, Output = py,
+                    Streams = ps, Plain = ps, GroupSums = pg, Packed = pw, Scales = psc, ScaledZeros = psz, ZeroPoints = pz, Bias = pb, Output = py,
                     Batch = batch, InFeatures = inFeatures, OutFeatures = outFeatures, Bits = bits, GroupSize = groupSize,
-                    RowsPerChunk = Math.Clamp((256 * 1024 / Math.Max(1, inFeatures * bits / 8)) & ~3, 4, 4096),
+                    RowsPerChunk = blocked ? BlockRows(inFeatures) : Math.Clamp((256 * 1024 / Math.Max(1, inFeatures * bits / 8)) & ~3, 4, 4096),
                 };
                 int chunks = (outFeatures + args.RowsPerChunk - 1) / args.RowsPerChunk;
                 if ((long)batch * inFeatures * outFeatures < W8A16.ParallelMinMultiplyAdds) maxThreads = 1;
                 // The widest vector whose byte count divides a group's bytes: a vector never straddles two groups.
                 if (scalar) WorkerPool.Run(&ChunkScalar, &args, chunks, 1);
+                else if (blocked && Lanes512.IsSupported) WorkerPool.Run(&ChunkDequantized<Lanes512, Vector512<float>>, &args, chunks, maxThreads);
+                else if (blocked && Lanes256.IsSupported) WorkerPool.Run(&ChunkDequantized<Lanes256, Vector256<float>>, &args, chunks, maxThreads);
+                else if (blocked) WorkerPool.Run(&ChunkDequantized<Lanes128, Vector128<float>>, &args, chunks, maxThreads);
                 else if (lookup) WorkerPool.Run(&ChunkLookup, &args, chunks, maxThreads);
                 else if (Lanes512.IsSupported && groupBytes % 16 == 0) WorkerPool.Run(&Chunk<Lanes512, Vector512<float>>, &args, chunks, maxThreads);
                 else if (Lanes256.IsSupported && groupBytes % 8 == 0) WorkerPool.Run(&Chunk<Lanes256, Vector256<float>>, &args, chunks, maxThreads);

@@ -139,13 +139,13 @@ public sealed class LowBitLinear<T>
         ThrowHelper.CheckDestination(output.Length, outputCount, nameof(output));
         if (input.Overlaps(output[..(int)outputCount])) throw new ArgumentException("Output must not overlap the input.", nameof(output));
         if (maxThreads < 0) ThrowHelper.ThrowNegative(nameof(maxThreads), maxThreads);
-        LowBitMatMul.MatMul(input, _packed, _scaleFloats, _scaledZeros, _bias, output[..(int)outputCount], InFeatures, OutFeatures, Bits, GroupSize,
+        LowBitMatMul.MatMul(input, _packed, _scaleFloats, _scaledZeros, _zeroPoints, _bias, output[..(int)outputCount], InFeatures, OutFeatures, Bits, GroupSize,
                             maxThreads == 0 ? WorkerPool.MaxThreads : maxThreads);
     }
 
     /// <summary>The scalar reference of <see cref="Forward(ReadOnlySpan{T}, Span{T})"/> (no validation): the benchmark baseline.</summary>
     internal void ForwardScalar(ReadOnlySpan<T> input, Span<T> output) =>
-        LowBitMatMul.MatMulScalar(input, _packed, _scaleFloats, _scaledZeros, _bias, output, InFeatures, OutFeatures, Bits, GroupSize);
+        LowBitMatMul.MatMulScalar(input, _packed, _scaleFloats, _scaledZeros, _zeroPoints, _bias, output, InFeatures, OutFeatures, Bits, GroupSize);
 
     /// <summary>Computes the forward pass into a new batch x OutFeatures array.</summary>
     /// <exception cref="ArgumentException">The input is not a positive multiple of InFeatures.</exception>

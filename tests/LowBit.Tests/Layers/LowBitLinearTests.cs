@@ -35,7 +35,7 @@ public class LowBitLinearTests<T>
             var layer = LowBitLinear<T>.FromWeights(weights, outFeatures, inFeatures, bits, groupSize, bias);
             var dequantized = new T[outFeatures * inFeatures];
             layer.Dequantize(dequantized);
-            foreach (int batch in new[] { 1, 2, 3, 5, 8 })
+            foreach (int batch in new[] { 1, 2, 3, 5, 8, 17 })
             {
                 T[] input = TestData.Gaussian<T>(batch * inFeatures, batch);
                 foreach (int threads in new[] { 1, 0 })
