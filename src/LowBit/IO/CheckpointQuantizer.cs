@@ -252,7 +252,10 @@ public static class CheckpointQuantizer
 
             writer.Append(MemoryMarshal.AsBytes(codes));
             writer.Append(MemoryMarshal.AsBytes(scales.AsSpan()));
-            QuantizationError? error = measureError ? MeasureError(weights, codes, scales, rows, columns) : null;
+            QuantizationError? error = measureError
+                ? MeasureError(weights, rows, columns, (first, count, block) =>
+                    Int8Quantizer.Dequantize<T>(codeArray.AsSpan(first * columns, count * columns), scales.AsSpan(first, count), count, columns, block))
+                : null;
             long outputBytes = count + (long)rows * tensor.DType.SizeOf();
             return new TensorQuantizationReport(tensor.Name, tensor.DType, tensor.Shape, true, tensor.ByteLength, outputBytes, error);
         }
@@ -303,14 +306,12 @@ public static class CheckpointQuantizer
             writer.Append(MemoryMarshal.AsBytes(scales.AsSpan()));
             writer.Append(zeroPoints);
 
-            QuantizationError? error = null;
-            if (measureError)
-            {
-                T[] restored = ArrayPool<T>.Shared.Rent(count);
-                GroupQuantizer.Dequantize<T>(codes, scales, zeroPoints, rows, columns, groupSize, restored.AsSpan(0, count));
-                error = QuantizationError.Compute<T>(weights, restored.AsSpan(0, count));
-                ArrayPool<T>.Shared.Return(restored);
-            }
+            int groupsPerRow = columns / groupSize;
+            QuantizationError? error = measureError
+                ? MeasureError(weights, rows, columns, (first, count, block) =>
+                    GroupQuantizer.Dequantize<T>(codeArray.AsSpan(first * columns, count * columns), scales.AsSpan(first * groupsPerRow, count * groupsPerRow),
+                                                 zeroPoints.AsSpan(first * groupsPerRow, count * groupsPerRow), count, columns, groupSize, block))
+                : null;
 
             long outputBytes = packed.Length + (long)groups * (tensor.DType.SizeOf() + 1);
             return new TensorQuantizationReport(tensor.Name, tensor.DType, tensor.Shape, true, tensor.ByteLength, outputBytes, error);
@@ -323,11 +324,16 @@ public static class CheckpointQuantizer
         }
     }
 
-    private static QuantizationError MeasureError<T>(ReadOnlySpan<T> weights, ReadOnlySpan<sbyte> codes, T[] scales, int rows, int columns)
+    /// <summary>Dequantizes rows [first, first + count) into the destination block.</summary>
+    private delegate void DequantizeRows<T>(int first, int count, Span<T> destination);
+
+    /// <summary>
+    /// Error of the dequantized weights against the originals, in row blocks of about a megabyte so the
+    /// dequantized copy stays small whatever the tensor's size.
+    /// </summary>
+    private static QuantizationError MeasureError<T>(ReadOnlySpan<T> weights, int rows, int columns, DequantizeRows<T> dequantize)
         where T : unmanaged
     {
-
-        // Row blocks of about a megabyte keep the dequantized copy small.
         int blockRows = Math.Max(1, (1 << 18) / columns);
         T[] restored = ArrayPool<T>.Shared.Rent(blockRows * columns);
         var accumulator = new QuantizationErrorAccumulator();
@@ -335,7 +341,7 @@ public static class CheckpointQuantizer
         {
             int count = Math.Min(blockRows, rows - r);
             Span<T> block = restored.AsSpan(0, count * columns);
-            Int8Quantizer.Dequantize<T>(codes.Slice(r * columns, count * columns), scales.AsSpan(r, count), count, columns, block);
+            dequantize(r, count, block);
             accumulator.Add<T>(weights.Slice(r * columns, count * columns), block);
         }
 

@@ -23,6 +23,11 @@ public sealed class QuantizedCheckpoint : IDisposable
             .Select(t => t.Name[..^CheckpointQuantizer.Int8WeightsSuffix.Length])
             .Where(prefix => file.Contains(prefix + CheckpointQuantizer.ScalesSuffix))
             .ToArray();
+        LowBitLayers = file.Tensors
+            .Where(t => t.Name.EndsWith(CheckpointQuantizer.PackedWeightsSuffix, StringComparison.Ordinal))
+            .Select(t => t.Name[..^CheckpointQuantizer.PackedWeightsSuffix.Length])
+            .Where(p => file.Contains(p + CheckpointQuantizer.ScalesSuffix) && file.Contains(p + CheckpointQuantizer.ZeroPointsSuffix))
+            .ToArray();
     }
 
     /// <summary>Opens and validates a quantized safetensors file.</summary>
@@ -36,11 +41,7 @@ public sealed class QuantizedCheckpoint : IDisposable
     public IReadOnlyList<string> LinearLayers { get; }
 
     /// <summary>Prefixes of the group-wise layers that have <c>.packed_weights</c>, <c>.scales</c> and <c>.zero_points</c>.</summary>
-    public IReadOnlyList<string> LowBitLayers => File.Tensors
-        .Where(t => t.Name.EndsWith(CheckpointQuantizer.PackedWeightsSuffix, StringComparison.Ordinal))
-        .Select(t => t.Name[..^CheckpointQuantizer.PackedWeightsSuffix.Length])
-        .Where(p => File.Contains(p + CheckpointQuantizer.ScalesSuffix) && File.Contains(p + CheckpointQuantizer.ZeroPointsSuffix))
-        .ToArray();
+    public IReadOnlyList<string> LowBitLayers { get; }
 
     /// <summary>
     /// Builds the group-wise layer stored under <paramref name="prefix"/> (bits and group size from the file's metadata),
