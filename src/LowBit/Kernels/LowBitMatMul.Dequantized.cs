@@ -1,23 +1,23 @@
 using System.Buffers;
-using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace LowBit.Kernels;
 
-// Batched low-bit path: from BlockedMinBatch input rows on (16: measured crossover), unpacking every field once per input row
-// costs more than the FMAs, so each chunk of rows is dequantized once into a small float block
-// (about 128 KiB, stays in L2) and register tiles of 4 weight rows x 4 (or 2) input rows run over it.
+// Batched low-bit path where the panel kernel (LowBitMatMul.Panel.cs) does not apply, that is without AVX-512 or for
+// layouts it does not cover: from BlockedMinBatch input rows on (16: measured crossover), unpacking every field once per input row
+// costs more than the FMAs, so each chunk of rows is dequantized once into a small float block (about 128 KiB, stays
+// in L2) and register tiles of 4 weight rows x 4 (or 2) input rows run over it. The block keeps the input's stream
+// order (the dot product does not care about the order of i), so dequantizing is one table lookup per field on
+// AVX-512 and a few lane operations elsewhere, with no re-interleaving.
 internal static unsafe partial class LowBitMatMul
 {
     /// <summary>From this many input rows on, dequantizing a block once beats unpacking in registers per row.</summary>
     internal const int BlockedMinBatch = 16;
 
-    private readonly struct TwoRows : IRows
-    {
-        public static int Count => 2;
-    }
-
-    private static int BlockRows(int inFeatures) => Math.Clamp((128 * 1024 / (inFeatures * sizeof(float))) & ~3, 4, 256);
+    /// <summary>Rows per dequantized block: about 256 KiB of floats, so the block stays in L2 while every input row passes.</summary>
+    private static int BlockRows(int inFeatures) => Math.Clamp((256 * 1024 / (inFeatures * sizeof(float))) & ~3, 4, 256);
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void ChunkDequantized<TLanes, TVec>(void* state, int chunk)
@@ -25,65 +25,125 @@ internal static unsafe partial class LowBitMatMul
     {
         ref Args args = ref Unsafe.AsRef<Args>(state);
         int n = args.InFeatures, start = chunk * args.RowsPerChunk, end = Math.Min(start + args.RowsPerChunk, args.OutFeatures);
-        int rows = end - start, paddedRows = (rows + 3) & ~3, groups = n / args.GroupSize, rowBytes = n * args.Bits / 8;
+        int rows = end - start, paddedRows = (rows + 3) & ~3, groupBytes = args.GroupSize * args.Bits / 8;
         float[] blockArray = ArrayPool<float>.Shared.Rent(paddedRows * n);
-        byte[] codes = ArrayPool<byte>.Shared.Rent(n);
         try
         {
-            // Dequantize: w[r, i] = (q - z) * s, group by group; padded rows are zero.
-            for (int r = 0; r < paddedRows; r++)
-            {
-                Span<float> w = blockArray.AsSpan(r * n, n);
-                if (r >= rows)
-                {
-                    w.Clear();
-                    continue;
-                }
-
-                int o = start + r;
-                BitPacking.UnpackUnchecked(new ReadOnlySpan<byte>(args.Packed + (nint)o * rowBytes, rowBytes), args.Bits, codes.AsSpan(0, n));
-                TensorPrimitives.ConvertChecked<byte, float>(codes.AsSpan(0, n), w);
-                for (int g = 0; g < groups; g++)
-                {
-                    Span<float> group = w.Slice(g * args.GroupSize, args.GroupSize);
-                    // (q - z) * s, exact for the codes, then one rounding: the value the layer's Dequantize gives in float.
-                    TensorPrimitives.Subtract(group, (float)args.ZeroPoints[(nint)o * groups + g], group);
-                    TensorPrimitives.Multiply(group, args.Scales[(nint)o * groups + g], group);
-                }
-            }
-
-            float* sums = stackalloc float[16];
             fixed (float* block = blockArray)
             {
-                int step = TLanes.Count >= 16 ? 4 : 2;
-                for (int b = 0; b < args.Batch; b += step)
+                // Dequantize once per chunk, in the input's stream order; padded rows are zero.
+                for (int r = 0; r < paddedRows; r++)
                 {
-                    int valid = Math.Min(step, args.Batch - b);
-                    float* x0 = args.Plain + (nint)b * n;
-                    float* x1 = valid > 1 ? x0 + n : x0;
-                    float* x2 = valid > 2 ? x1 + n : x0;
-                    float* x3 = valid > 3 ? x2 + n : x0;
-                    for (int r = 0; r < rows; r += 4)
-                    {
-                        float* w = block + (nint)r * n;
-                        if (step == 4) FloatTile<TLanes, TVec, FourRows>(x0, x1, x2, x3, n, w, sums);
-                        else FloatTile<TLanes, TVec, TwoRows>(x0, x1, x2, x3, n, w, sums);
-                        for (int k = 0; k < valid; k++)
-                        {
-                            float* y = args.Output + (nint)(b + k) * args.OutFeatures + start + r;
-                            for (int c = 0; c < Math.Min(4, rows - r); c++)
-                            {
-                                y[c] = args.Bias is null ? sums[k * 4 + c] : sums[k * 4 + c] + args.Bias[start + r + c];
-                            }
-                        }
-                    }
+                    float* w = block + (nint)r * n;
+                    if (r >= rows) new Span<float>(w, n).Clear();
+                    else if (HasLookupDequantize(args.Bits, groupBytes)) DequantizeRowLookup512(in args, start + r, w);
+                    else if (groupBytes % TLanes.Count == 0) DequantizeRow<TLanes, TVec>(in args, start + r, w);
+                    else DequantizeRow<Lanes128, Vector128<float>>(in args, start + r, w);
                 }
+
+                Tiles<TLanes, TVec>(in args, block, start, rows);
             }
         }
         finally
         {
             ArrayPool<float>.Shared.Return(blockArray);
-            ArrayPool<byte>.Shared.Return(codes);
+        }
+    }
+
+    /// <summary>4 weight rows x 4 input rows (2 below 512-bit vectors, for 16 registers) over the whole block.</summary>
+    private static void Tiles<TLanes, TVec>(in Args args, float* block, int start, int rows)
+        where TLanes : unmanaged, IFloatLanes<TVec> where TVec : unmanaged
+    {
+        int n = args.InFeatures, step = TLanes.Count >= 16 ? 4 : 2;
+        float* sums = stackalloc float[16];
+        for (int b = 0; b < args.Batch; b += step)
+        {
+            int valid = Math.Min(step, args.Batch - b);
+            float* x0 = args.Streams + (nint)b * n;
+            float* x1 = valid > 1 ? x0 + n : x0;
+            float* x2 = valid > 2 ? x1 + n : x0;
+            float* x3 = valid > 3 ? x2 + n : x0;
+            for (int r = 0; r < rows; r += 4)
+            {
+                float* w = block + (nint)r * n;
+                if (step == 4) FloatTile<TLanes, TVec, FourRows>(x0, x1, x2, x3, n, w, sums);
+                else FloatTile<TLanes, TVec, TwoRows>(x0, x1, x2, x3, n, w, sums);
+                for (int k = 0; k < valid; k++)
+                {
+                    float* y = args.Output + (nint)(b + k) * args.OutFeatures + start + r;
+                    for (int c = 0; c < Math.Min(4, rows - r); c++)
+                    {
+                        y[c] = args.Bias is null ? sums[k * 4 + c] : sums[k * 4 + c] + args.Bias[start + r + c];
+                    }
+                }
+            }
+        }
+    }
+
+    private static bool HasLookupDequantize(int bits, int groupBytes) =>
+        Avx512F.IsSupported && Vector512.IsHardwareAccelerated && (bits is 4 or 2) && groupBytes % 16 == 0;
+
+    /// <summary>
+    /// Row o as float, <c>(q - z) * s</c> (subtract, then one rounding: what <c>Dequantize</c> gives), in stream
+    /// order: field k of packed byte j goes to <c>w[k * streamLength + j]</c>, matching the de-interleaved input.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void DequantizeRow<TLanes, TVec>(in Args args, int o, float* w)
+        where TLanes : unmanaged, IFloatLanes<TVec> where TVec : unmanaged
+    {
+        int bits = args.Bits, per = 8 / bits, streamLength = args.InFeatures / per, groupBytes = args.GroupSize / per, groups = args.InFeatures / args.GroupSize;
+        int lanes = TLanes.Count, mask = (1 << bits) - 1;
+        byte* packed = args.Packed + (nint)o * streamLength;
+        for (int g = 0, j = 0; g < groups; g++)
+        {
+            float s = args.Scales[(nint)o * groups + g], z = args.ZeroPoints[(nint)o * groups + g];
+            TVec scale = TLanes.Broadcast(s), minusZero = TLanes.Broadcast(-z);
+            int end = j + groupBytes;
+            for (; j + lanes <= end; j += lanes)
+            {
+                Vector128<byte> bytes = TLanes.LoadBytes(packed + j);
+                for (int k = 0; k < per; k++)
+                {
+                    TVec q = TLanes.BytesToSingle(Vector128.ShiftRightLogical(bytes, k * bits) & Vector128.Create((byte)mask));
+                    TLanes.Store(TLanes.Multiply(TLanes.Add(q, minusZero), scale), w + (nint)k * streamLength + j);
+                }
+            }
+
+            for (; j < end; j++)
+            {
+                for (int k = 0; k < per; k++) w[(nint)k * streamLength + j] = (((packed[j] >> (k * bits)) & mask) - z) * s;
+            }
+        }
+    }
+
+    /// <summary>AVX-512, 4 and 2 bits: per group a 16-entry table of <c>(iota - z) * s</c>; each field is one shift and one vpermps.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void DequantizeRowLookup512(in Args args, int o, float* w)
+    {
+        int bits = args.Bits, per = 8 / bits, streamLength = args.InFeatures / per, groupBytes = args.GroupSize / per, groups = args.InFeatures / args.GroupSize;
+        byte* packed = args.Packed + (nint)o * streamLength;
+        Vector512<float> iota = bits == 4
+            ? Vector512.Create(0f, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15)
+            : Vector512.Create(0f, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3);
+        nint s1 = streamLength, s2 = 2 * (nint)streamLength, s3 = 3 * (nint)streamLength;
+        for (int g = 0, j = 0; g < groups; g++)
+        {
+            nint group = (nint)o * groups + g;
+            Vector512<float> table = (iota - Vector512.Create((float)args.ZeroPoints[group])) * Vector512.Create(args.Scales[group]);
+            for (int end = j + groupBytes; j < end; j += 16)
+            {
+                Vector512<int> codes = Avx512F.ConvertToVector512Int32(Vector128.Load(packed + j));
+                Avx512F.PermuteVar16x32(table, codes).Store(w + j);
+                if (bits == 4)
+                {
+                    Avx512F.PermuteVar16x32(table, Avx512F.ShiftRightLogical(codes, 4)).Store(w + s1 + j);
+                    continue;
+                }
+
+                Avx512F.PermuteVar16x32(table, Avx512F.ShiftRightLogical(codes, 2)).Store(w + s1 + j);
+                Avx512F.PermuteVar16x32(table, Avx512F.ShiftRightLogical(codes, 4)).Store(w + s2 + j);
+                Avx512F.PermuteVar16x32(table, Avx512F.ShiftRightLogical(codes, 6)).Store(w + s3 + j);
+            }
         }
     }
 

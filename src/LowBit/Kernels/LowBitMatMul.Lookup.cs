@@ -11,22 +11,6 @@ namespace LowBit.Kernels;
 // their 4 entries, so the bits above a field select the same value and need no mask either.
 internal static unsafe partial class LowBitMatMul
 {
-    /// <summary>Batch rows per pass: 1 or 4, a compile-time constant for the JIT.</summary>
-    private interface IRows
-    {
-        static abstract int Count { get; }
-    }
-
-    private readonly struct OneRow : IRows
-    {
-        public static int Count => 1;
-    }
-
-    private readonly struct FourRows : IRows
-    {
-        public static int Count => 4;
-    }
-
     /// <summary>True when a table-lookup kernel covers this layout on this machine.</summary>
     private static bool HasLookupKernel(int bits, int groupBytes) =>
         (Avx512F.IsSupported && Vector512.IsHardwareAccelerated && (bits is 4 or 2) && groupBytes % 16 == 0)

@@ -21,7 +21,6 @@ internal static unsafe partial class LowBitMatMul
     private struct Args
     {
         public float* Streams;       // batch x inFeatures, de-interleaved per row: stream k holds x[j * per + k]
-        public float* Plain;         // batch x inFeatures as float, in order (the dequantized-block path)
         public float* GroupSums;     // batch x groups
         public byte* Packed;         // outFeatures x rowBytes
         public float* Scales;        // outFeatures x groups
@@ -56,17 +55,17 @@ internal static unsafe partial class LowBitMatMul
         try
         {
             int groupBytes = groupSize * bits / 8;
-            bool blocked = !scalar && batch >= BlockedMinBatch && Lanes128.IsSupported;
+            bool panel = !scalar && batch >= PanelMinBatch && HasPanelKernel(inFeatures, bits, groupSize);
+            bool blocked = !scalar && !panel && batch >= BlockedMinBatch && Lanes128.IsSupported;
             bool lookup = !scalar && !blocked && HasLookupKernel(bits, groupBytes);
-            if (blocked)
+            if (panel)
             {
-                // The block path reads the input in order; the streams buffer holds it as float.
-                Elements<T>.ToSingle(input, streams.AsSpan(0, batch * inFeatures));
+                PackInputTiles(input, batch, inFeatures, streams, row);
             }
             else
             {
-                // The lookup tables fold the zero points in, so only the other paths need the input's group sums.
-                PrepareInput(input, batch, inFeatures, bits, groupSize, streams, lookup ? default : groupSums.AsSpan(0, batch * groups), row);
+                // The lookup tables and the dequantized block fold the zero points in, so only the other paths need the input's group sums.
+                PrepareInput(input, batch, inFeatures, bits, groupSize, streams, lookup || blocked ? default : groupSums.AsSpan(0, batch * groups), row);
             }
 
             if (biasScratch is not null) Elements<T>.ToSingle(bias, biasScratch);
@@ -76,14 +75,15 @@ internal static unsafe partial class LowBitMatMul
             {
                 var args = new Args
                 {
-                    Streams = ps, Plain = ps, GroupSums = pg, Packed = pw, Scales = psc, ScaledZeros = psz, ZeroPoints = pz, Bias = pb, Output = py,
+                    Streams = ps, GroupSums = pg, Packed = pw, Scales = psc, ScaledZeros = psz, ZeroPoints = pz, Bias = pb, Output = py,
                     Batch = batch, InFeatures = inFeatures, OutFeatures = outFeatures, Bits = bits, GroupSize = groupSize,
-                    RowsPerChunk = blocked ? BlockRows(inFeatures) : Math.Clamp((256 * 1024 / Math.Max(1, inFeatures * bits / 8)) & ~3, 4, 4096),
+                    RowsPerChunk = panel ? PanelChunkRows : blocked ? BlockRows(inFeatures) : Math.Clamp((256 * 1024 / Math.Max(1, inFeatures * bits / 8)) & ~3, 4, 4096),
                 };
                 int chunks = (outFeatures + args.RowsPerChunk - 1) / args.RowsPerChunk;
                 if ((long)batch * inFeatures * outFeatures < W8A16.ParallelMinMultiplyAdds) maxThreads = 1;
                 // The widest vector whose byte count divides a group's bytes: a vector never straddles two groups.
                 if (scalar) WorkerPool.Run(&ChunkScalar, &args, chunks, 1);
+                else if (panel) WorkerPool.Run(&ChunkPanel, &args, chunks, maxThreads);
                 else if (blocked && Lanes512.IsSupported) WorkerPool.Run(&ChunkDequantized<Lanes512, Vector512<float>>, &args, chunks, maxThreads);
                 else if (blocked && Lanes256.IsSupported) WorkerPool.Run(&ChunkDequantized<Lanes256, Vector256<float>>, &args, chunks, maxThreads);
                 else if (blocked) WorkerPool.Run(&ChunkDequantized<Lanes128, Vector128<float>>, &args, chunks, maxThreads);

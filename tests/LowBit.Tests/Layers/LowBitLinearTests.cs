@@ -51,6 +51,36 @@ public class LowBitLinearTests<T>
     }
 
     /// <summary>
+    /// The batched paths at their edges: more than one 256-column slice with a partial last one (384 columns), more than
+    /// one 256-row work item with a partial last panel (300 rows), and batches that use every input tile width
+    /// (6 = 4 + 2, 7 = 4 + 2 + 1, 26 = 12 + 12 + 2, 64 = 5 x 12 + 4, 93 = 7 x 12 + 8 + 1).
+    /// </summary>
+    [TestCase(4, 64)]
+    [TestCase(4, 8)]
+    [TestCase(2, 32)]
+    [TestCase(2, 16)]
+    [TestCase(2, 8)]
+    [TestCase(8, 128)]
+    public void Forward_BatchedPaths_AtTileSliceAndPanelEdges(int bits, int groupSize)
+    {
+        const int outFeatures = 300, inFeatures = 384;
+        T[] weights = TestData.Gaussian<T>(outFeatures * inFeatures, bits * 1000 + groupSize, std: 0.05);
+        T[] bias = TestData.Gaussian<T>(outFeatures, 9);
+        var layer = LowBitLinear<T>.FromWeights(weights, outFeatures, inFeatures, bits, groupSize, bias);
+        var dequantized = new T[outFeatures * inFeatures];
+        layer.Dequantize(dequantized);
+        foreach (int batch in new[] { 6, 7, 26, 64, 93 })
+        {
+            T[] input = TestData.Gaussian<T>(batch * inFeatures, batch + 100);
+            var output = new T[batch * outFeatures + 1];
+            output[^1] = TestData.Of<T>(77f);
+            layer.Forward(input, output.AsSpan(0, batch * outFeatures), 0);
+            Assert.That(TestData.F(output[^1]), Is.EqualTo(TestData.F(TestData.Of<T>(77f))), "sentinel");
+            AssertClose(layer, input, dequantized, bias, output, batch, $"bits={bits} group={groupSize} {batch}x{inFeatures}->{outFeatures}");
+        }
+    }
+
+    /// <summary>
     /// DESIGN.md's W8A16 tolerance on the dequantized weights, with the magnitude term over both sums the
     /// kernel forms (sum x q s and sum (s z) xsum): |out - ref| &lt;= eps(T) |ref| + 1e-6 sum_i |x_i| (q_i + z) s.
     /// </summary>

@@ -1,0 +1,394 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+using LowBit.Internal;
+
+namespace LowBit.Kernels;
+
+// Batched low-bit path on AVX-512, the layout of optimized BLAS. The row-dot tiles of the other paths read both
+// operands as vectors along the input dimension, so every FMA pair needs a weight and an input vector from cache
+// and two 128 KiB operands do not both fit in L1: they ran at 0.5-0.6x of W8A16. Here, per 32 output rows and a
+// slice of 256 input columns, the packed weights are dequantized into a panel laid out [column][32 rows] (32 KiB,
+// L1), and a register tile multiplies it with up to 12 input rows: per column, two panel vectors meet 12 broadcast
+// input values, 24 FMAs into 24 accumulators, no horizontal sums. The input is packed once per call into the
+// matching [column][12 rows] layout. To build the panel without a float transpose, 16 rows x 16 packed bytes are
+// transposed as dwords in registers (each dword lane then holds 8 4-bit or 16 2-bit weights of one row), and each
+// field is shifted, masked, converted and dequantized, (q - z) * s, for 16 rows at once.
+internal static unsafe partial class LowBitMatMul
+{
+    /// <summary>
+    /// From this many input rows on, the panel path beats unpacking in registers per input row (measured on 11008 x 4096:
+    /// equal at 6 rows for 4-bit, 1.8x faster for 2-bit; at 64 rows 2.5x and 4.7x).
+    /// </summary>
+    internal const int PanelMinBatch = 6;
+
+    /// <summary>Output rows per panel (two Vector512 of 16).</summary>
+    private const int PanelRows = 32;
+
+    /// <summary>Input columns per panel: 32 rows x 256 floats = 32 KiB, which stays in L1 while every input tile passes.</summary>
+    private const int PanelColumns = 256;
+
+    /// <summary>Input rows per register tile: 2 x 12 accumulators plus two panel vectors fit the 32 zmm registers.</summary>
+    private const int TileRows = 12;
+
+    /// <summary>Output rows per work item (a multiple of <see cref="PanelRows"/>): the input slice is reused across them.</summary>
+    private const int PanelChunkRows = 256;
+
+    /// <summary>True when the panel path covers this layout: AVX-512, rows of whole 16-byte steps, no dword across two groups.</summary>
+    private static bool HasPanelKernel(int inFeatures, int bits, int groupSize) =>
+        Avx512F.IsSupported && Vector512.IsHardwareAccelerated && bits is 2 or 4 or 8
+        && inFeatures * bits % 128 == 0 && groupSize * bits % 32 == 0;
+
+    /// <summary>Rows of the next input tile: 12 while there are that many, then 8, 4, 2 and 1 for the rest.</summary>
+    private static int TileWidth(int remaining) =>
+        remaining >= TileRows ? TileRows : remaining >= 8 ? 8 : remaining >= 4 ? 4 : remaining >= 2 ? 2 : 1;
+
+    /// <summary>
+    /// Packs the input (as float) tile by tile: the tile of <c>w</c> rows starting at row b occupies <c>w * n</c> floats
+    /// from <c>b * n</c>, laid out [column][w], so a tile reads one base pointer with constant offsets.
+    /// </summary>
+    private static void PackInputTiles<T>(ReadOnlySpan<T> input, int batch, int n, Span<float> tiles, Span<float> row)
+    {
+        row = row[..n];
+        for (int b = 0; b < batch;)
+        {
+            int w = TileWidth(batch - b);
+            Span<float> tile = tiles.Slice(b * n, w * n);
+            for (int r = 0; r < w; r++)
+            {
+                Elements<T>.ToSingle(input.Slice((b + r) * n, n), row);
+                for (int i = 0; i < row.Length; i++) tile[i * w + r] = row[i];
+            }
+
+            b += w;
+        }
+    }
+
+    private static void ChunkPanel(void* state, int chunk)
+    {
+        ref Args args = ref Unsafe.AsRef<Args>(state);
+        switch (args.Bits)
+        {
+            case 4: ChunkPanel<Bits4>(in args, chunk); break;
+            case 2: ChunkPanel<Bits2>(in args, chunk); break;
+            default: ChunkPanel<Bits8>(in args, chunk); break;
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void ChunkPanel<TBits>(in Args args, int chunk) where TBits : IBits
+    {
+        int n = args.InFeatures, start = chunk * args.RowsPerChunk, end = Math.Min(start + args.RowsPerChunk, args.OutFeatures);
+        float* buffer = stackalloc float[PanelRows * PanelColumns + 16];
+        float* panel = (float*)(((nint)buffer + 63) & ~(nint)63);
+        float* sums = stackalloc float[TileRows * PanelRows];
+        for (int k0 = 0; k0 < n; k0 += PanelColumns)
+        {
+            int length = Math.Min(PanelColumns, n - k0);
+            for (int r0 = start; r0 < end; r0 += PanelRows)
+            {
+                int count = Math.Min(PanelRows, end - r0);
+                DequantizePanel<TBits>(in args, r0, count, k0, length, panel);
+                for (int b = 0; b < args.Batch;)
+                {
+                    int w = TileWidth(args.Batch - b);
+                    float* x = args.Streams + (nint)b * n + (nint)k0 * w;
+                    float* y = args.Output + (nint)b * args.OutFeatures + r0;
+                    switch (w)
+                    {
+                        case TileRows: PanelTile<TwelveRows>(in args, panel, length, x, y, r0, count, k0 == 0, sums); break;
+                        case 8: PanelTile<EightRows>(in args, panel, length, x, y, r0, count, k0 == 0, sums); break;
+                        case 4: PanelTile<FourRows>(in args, panel, length, x, y, r0, count, k0 == 0, sums); break;
+                        case 2: PanelTile<TwoRows>(in args, panel, length, x, y, r0, count, k0 == 0, sums); break;
+                        default: PanelTile<OneRow>(in args, panel, length, x, y, r0, count, k0 == 0, sums); break;
+                    }
+
+                    b += w;
+                }
+            }
+        }
+    }
+
+    /// <summary>
+    /// Dequantizes rows r0..r0+31 (rows past <paramref name="count"/> repeat the last one and are never stored),
+    /// columns k0..k0+length, into <c>panel[(c - k0) * 32 + row]</c>.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void DequantizePanel<TBits>(in Args args, int r0, int count, int k0, int length, float* panel) where TBits : IBits
+    {
+        int bits = TBits.Bits, perDword = 32 / bits, n = args.InFeatures, groups = n / args.GroupSize;
+        nint rowBytes = n * bits / 8;
+        Vector512<int> mask = Vector512.Create((1 << bits) - 1);
+        float* parameters = stackalloc float[32];
+        byte** rows = stackalloc byte*[16];
+        for (int h = 0; h < PanelRows; h += 16)
+        {
+            for (int l = 0; l < 16; l++) rows[l] = args.Packed + (r0 + Math.Min(h + l, count - 1)) * rowBytes;
+            float* destination = panel + h;
+            int group = -1;
+            Vector512<float> scale = default, zero = default;
+            for (nint offset = (nint)k0 * bits / 8, stop = (nint)(k0 + length) * bits / 8; offset < stop; offset += 16)
+            {
+                // 16 rows x 4 dwords -> 4 vectors of 16 rows. Register e, 128-bit lane L holds row 4L + e, so after the
+                // in-lane 4x4 transposes element 4L + e of each result is row 4L + e: rows come out in order.
+                Vector512<int> a = Vector512.Create(Vector256.Create(Vector128.Load((int*)(rows[0] + offset)), Vector128.Load((int*)(rows[4] + offset))),
+                                                    Vector256.Create(Vector128.Load((int*)(rows[8] + offset)), Vector128.Load((int*)(rows[12] + offset))));
+                Vector512<int> b = Vector512.Create(Vector256.Create(Vector128.Load((int*)(rows[1] + offset)), Vector128.Load((int*)(rows[5] + offset))),
+                                                    Vector256.Create(Vector128.Load((int*)(rows[9] + offset)), Vector128.Load((int*)(rows[13] + offset))));
+                Vector512<int> c = Vector512.Create(Vector256.Create(Vector128.Load((int*)(rows[2] + offset)), Vector128.Load((int*)(rows[6] + offset))),
+                                                    Vector256.Create(Vector128.Load((int*)(rows[10] + offset)), Vector128.Load((int*)(rows[14] + offset))));
+                Vector512<int> d = Vector512.Create(Vector256.Create(Vector128.Load((int*)(rows[3] + offset)), Vector128.Load((int*)(rows[7] + offset))),
+                                                    Vector256.Create(Vector128.Load((int*)(rows[11] + offset)), Vector128.Load((int*)(rows[15] + offset))));
+                Vector512<long> ab0 = Avx512F.UnpackLow(a, b).AsInt64(), ab1 = Avx512F.UnpackHigh(a, b).AsInt64();
+                Vector512<long> cd0 = Avx512F.UnpackLow(c, d).AsInt64(), cd1 = Avx512F.UnpackHigh(c, d).AsInt64();
+                int column = (int)(offset * 8 / bits);
+                for (int dword = 0; dword < 4; dword++, column += perDword)
+                {
+                    Vector512<int> packed = (dword switch
+                    {
+                        0 => Avx512F.UnpackLow(ab0, cd0),
+                        1 => Avx512F.UnpackHigh(ab0, cd0),
+                        2 => Avx512F.UnpackLow(ab1, cd1),
+                        _ => Avx512F.UnpackHigh(ab1, cd1),
+                    }).AsInt32();
+                    int g = column / args.GroupSize;
+                    if (g != group)
+                    {
+                        group = g;
+                        for (int l = 0; l < 16; l++)
+                        {
+                            nint at = (nint)(r0 + Math.Min(h + l, count - 1)) * groups + g;
+                            parameters[l] = args.Scales[at];
+                            parameters[16 + l] = args.ZeroPoints[at];
+                        }
+
+                        scale = Vector512.Load(parameters);
+                        zero = Vector512.Load(parameters + 16);
+                    }
+
+                    float* target = destination + (nint)(column - k0) * PanelRows;
+                    for (int k = 0; k < perDword; k++)
+                    {
+                        Vector512<float> q = Avx512F.ConvertToVector512Single(Vector512.ShiftRightLogical(packed, k * bits) & mask);
+                        ((q - zero) * scale).Store(target + k * PanelRows);
+                    }
+                }
+            }
+        }
+    }
+
+    /// <summary>
+    /// Output rows r0..r0+31 x TRows input rows over one panel: <c>y[b, r] (+)= sum_c panel[c, r] * x[c, b]</c>, where
+    /// x is the packed input tile ([column][TRows]). The first slice stores (adding the bias), later slices add.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void PanelTile<TRows>(in Args args, float* panel, int length, float* x, float* y, int r0, int count, bool first, float* sums) where TRows : IRows
+    {
+        Vector512<float> c00 = default, c01 = default;
+        Vector512<float> c10 = default, c11 = default;
+        Vector512<float> c20 = default, c21 = default;
+        Vector512<float> c30 = default, c31 = default;
+        Vector512<float> c40 = default, c41 = default;
+        Vector512<float> c50 = default, c51 = default;
+        Vector512<float> c60 = default, c61 = default;
+        Vector512<float> c70 = default, c71 = default;
+        Vector512<float> c80 = default, c81 = default;
+        Vector512<float> c90 = default, c91 = default;
+        Vector512<float> c100 = default, c101 = default;
+        Vector512<float> c110 = default, c111 = default;
+        for (int i = 0; i < length; i++, panel += PanelRows, x += TRows.Count)
+        {
+            Vector512<float> p0 = Vector512.Load(panel), p1 = Vector512.Load(panel + 16);
+            Vector512<float> x0 = Vector512.Create(x[0]);
+            c00 = Avx512F.FusedMultiplyAdd(p0, x0, c00);
+            c01 = Avx512F.FusedMultiplyAdd(p1, x0, c01);
+            if (TRows.Count > 1)
+            {
+                Vector512<float> x1 = Vector512.Create(x[1]);
+                c10 = Avx512F.FusedMultiplyAdd(p0, x1, c10);
+                c11 = Avx512F.FusedMultiplyAdd(p1, x1, c11);
+            }
+
+            if (TRows.Count > 2)
+            {
+                Vector512<float> x2 = Vector512.Create(x[2]);
+                c20 = Avx512F.FusedMultiplyAdd(p0, x2, c20);
+                c21 = Avx512F.FusedMultiplyAdd(p1, x2, c21);
+            }
+
+            if (TRows.Count > 3)
+            {
+                Vector512<float> x3 = Vector512.Create(x[3]);
+                c30 = Avx512F.FusedMultiplyAdd(p0, x3, c30);
+                c31 = Avx512F.FusedMultiplyAdd(p1, x3, c31);
+            }
+
+            if (TRows.Count > 4)
+            {
+                Vector512<float> x4 = Vector512.Create(x[4]);
+                c40 = Avx512F.FusedMultiplyAdd(p0, x4, c40);
+                c41 = Avx512F.FusedMultiplyAdd(p1, x4, c41);
+            }
+
+            if (TRows.Count > 5)
+            {
+                Vector512<float> x5 = Vector512.Create(x[5]);
+                c50 = Avx512F.FusedMultiplyAdd(p0, x5, c50);
+                c51 = Avx512F.FusedMultiplyAdd(p1, x5, c51);
+            }
+
+            if (TRows.Count > 6)
+            {
+                Vector512<float> x6 = Vector512.Create(x[6]);
+                c60 = Avx512F.FusedMultiplyAdd(p0, x6, c60);
+                c61 = Avx512F.FusedMultiplyAdd(p1, x6, c61);
+            }
+
+            if (TRows.Count > 7)
+            {
+                Vector512<float> x7 = Vector512.Create(x[7]);
+                c70 = Avx512F.FusedMultiplyAdd(p0, x7, c70);
+                c71 = Avx512F.FusedMultiplyAdd(p1, x7, c71);
+            }
+
+            if (TRows.Count > 8)
+            {
+                Vector512<float> x8 = Vector512.Create(x[8]);
+                c80 = Avx512F.FusedMultiplyAdd(p0, x8, c80);
+                c81 = Avx512F.FusedMultiplyAdd(p1, x8, c81);
+            }
+
+            if (TRows.Count > 9)
+            {
+                Vector512<float> x9 = Vector512.Create(x[9]);
+                c90 = Avx512F.FusedMultiplyAdd(p0, x9, c90);
+                c91 = Avx512F.FusedMultiplyAdd(p1, x9, c91);
+            }
+
+            if (TRows.Count > 10)
+            {
+                Vector512<float> x10 = Vector512.Create(x[10]);
+                c100 = Avx512F.FusedMultiplyAdd(p0, x10, c100);
+                c101 = Avx512F.FusedMultiplyAdd(p1, x10, c101);
+            }
+
+            if (TRows.Count > 11)
+            {
+                Vector512<float> x11 = Vector512.Create(x[11]);
+                c110 = Avx512F.FusedMultiplyAdd(p0, x11, c110);
+                c111 = Avx512F.FusedMultiplyAdd(p1, x11, c111);
+            }
+
+        }
+
+        // Park the sums first: the stores below may call out, and accumulators live across a call would be spilled inside the loop.
+        c00.Store(sums);
+        c01.Store(sums + 16);
+        if (TRows.Count > 1)
+        {
+            c10.Store(sums + 32);
+            c11.Store(sums + 48);
+        }
+
+        if (TRows.Count > 2)
+        {
+            c20.Store(sums + 64);
+            c21.Store(sums + 80);
+        }
+
+        if (TRows.Count > 3)
+        {
+            c30.Store(sums + 96);
+            c31.Store(sums + 112);
+        }
+
+        if (TRows.Count > 4)
+        {
+            c40.Store(sums + 128);
+            c41.Store(sums + 144);
+        }
+
+        if (TRows.Count > 5)
+        {
+            c50.Store(sums + 160);
+            c51.Store(sums + 176);
+        }
+
+        if (TRows.Count > 6)
+        {
+            c60.Store(sums + 192);
+            c61.Store(sums + 208);
+        }
+
+        if (TRows.Count > 7)
+        {
+            c70.Store(sums + 224);
+            c71.Store(sums + 240);
+        }
+
+        if (TRows.Count > 8)
+        {
+            c80.Store(sums + 256);
+            c81.Store(sums + 272);
+        }
+
+        if (TRows.Count > 9)
+        {
+            c90.Store(sums + 288);
+            c91.Store(sums + 304);
+        }
+
+        if (TRows.Count > 10)
+        {
+            c100.Store(sums + 320);
+            c101.Store(sums + 336);
+        }
+
+        if (TRows.Count > 11)
+        {
+            c110.Store(sums + 352);
+            c111.Store(sums + 368);
+        }
+
+        float* bias = args.Bias is null ? null : args.Bias + r0;
+        for (int b = 0; b < TRows.Count; b++)
+        {
+            StorePanelRow(Vector512.Load(sums + b * PanelRows), Vector512.Load(sums + b * PanelRows + 16), y + (nint)b * args.OutFeatures, bias, count, first);
+        }
+    }
+
+    /// <summary>Stores (or adds) the first <paramref name="count"/> of 32 sums to y; the first slice adds the bias.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void StorePanelRow(Vector512<float> low, Vector512<float> high, float* y, float* bias, int count, bool first)
+    {
+        if (count == PanelRows)
+        {
+            if (!first)
+            {
+                low += Vector512.Load(y);
+                high += Vector512.Load(y + 16);
+            }
+            else if (bias is not null)
+            {
+                low += Vector512.Load(bias);
+                high += Vector512.Load(bias + 16);
+            }
+
+            low.Store(y);
+            high.Store(y + 16);
+            return;
+        }
+
+        StorePartialPanelRow(low, high, y, bias, count, first);
+    }
+
+    /// <summary>The last panel of a layer whose row count is not a multiple of 32: element by element.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void StorePartialPanelRow(Vector512<float> low, Vector512<float> high, float* y, float* bias, int count, bool first)
+    {
+        float* sums = stackalloc float[PanelRows];
+        low.Store(sums);
+        high.Store(sums + 16);
+        for (int r = 0; r < count; r++) y[r] = !first ? y[r] + sums[r] : bias is null ? sums[r] : sums[r] + bias[r];
+    }
+}
