@@ -28,6 +28,7 @@ internal static unsafe partial class LowBitMatMul
         public byte* ZeroPoints;     // outFeatures x groups: z
         public float* Bias;          // outFeatures or null
         public float* Output;        // batch x outFeatures
+        public float InputUnscale;   // the field kernel's input is scaled by a power of two; this undoes it
         public int Batch, InFeatures, OutFeatures, Bits, GroupSize, RowsPerChunk;
     }
 
@@ -47,7 +48,7 @@ internal static unsafe partial class LowBitMatMul
         int batch = input.Length / inFeatures;
         int groups = inFeatures / groupSize;
         Debug.Assert(packed.Length == outFeatures * (inFeatures * bits / 8) && scales.Length == outFeatures * groups);
-        float[] streams = ArrayPool<float>.Shared.Rent(batch * inFeatures);
+        float[] streams = ArrayPool<float>.Shared.Rent(batch * inFeatures + AlignmentFloats);
         float[] groupSums = ArrayPool<float>.Shared.Rent(batch * groups);
         float[]? biasScratch = bias.IsEmpty ? null : ArrayPool<float>.Shared.Rent(outFeatures);
         float[]? outputScratch = typeof(T) == typeof(float) ? null : ArrayPool<float>.Shared.Rent(batch * outFeatures);
@@ -57,26 +58,37 @@ internal static unsafe partial class LowBitMatMul
             int groupBytes = groupSize * bits / 8;
             bool panel = !scalar && batch >= PanelMinBatch && HasPanelKernel(inFeatures, bits, groupSize);
             bool blocked = !scalar && !panel && batch >= BlockedMinBatch && Lanes128.IsSupported;
-            bool lookup = !scalar && !blocked && HasLookupKernel(bits, groupBytes);
-            if (panel)
-            {
-                PackInputTiles(input, batch, inFeatures, streams, row);
-            }
-            else
-            {
-                // The lookup tables and the dequantized block fold the zero points in, so only the other paths need the input's group sums.
-                PrepareInput(input, batch, inFeatures, bits, groupSize, streams, lookup || blocked ? default : groupSums.AsSpan(0, batch * groups), row);
-            }
-
+            bool fields = !scalar && batch == 1 && HasFieldKernel(inFeatures, bits, groupSize);
+            bool lookup = !scalar && !blocked && !fields && HasLookupKernel(bits, groupBytes);
             if (biasScratch is not null) Elements<T>.ToSingle(bias, biasScratch);
             Span<float> y = outputScratch is null ? SpanCast.As<T, float>(output)[..(batch * outFeatures)] : outputScratch.AsSpan(0, batch * outFeatures);
-            fixed (float* ps = streams, pg = groupSums, psc = scales, psz = scaledZeros, pb = biasScratch, py = y)
+            fixed (float* pinned = streams, pg = groupSums, psc = scales, psz = scaledZeros, pb = biasScratch, py = y)
             fixed (byte* pw = packed, pz = zeroPoints)
             {
+                // The prepared input starts on a cache line: every vector load of it then stays within one line.
+                float* ps = (float*)(((nint)pinned + 63) & ~(nint)63);
+                var prepared = new Span<float>(ps, batch * inFeatures);
+                float inputUnscale = 1;
+                if (panel)
+                {
+                    PackInputTiles(input, batch, inFeatures, prepared, row);
+                }
+                else if (fields)
+                {
+                    Span<float> x = row[..inFeatures];
+                    Elements<T>.ToSingle(input, x);
+                    inputUnscale = PrepareFieldInput(x, bits, groupSize, prepared, groupSums.AsSpan(0, groups));
+                }
+                else
+                {
+                    // The lookup tables and the dequantized block fold the zero points in, so only the other paths need the input's group sums.
+                    PrepareInput(input, batch, inFeatures, bits, groupSize, prepared, lookup || blocked ? default : groupSums.AsSpan(0, batch * groups), row);
+                }
+
                 var args = new Args
                 {
                     Streams = ps, GroupSums = pg, Packed = pw, Scales = psc, ScaledZeros = psz, ZeroPoints = pz, Bias = pb, Output = py,
-                    Batch = batch, InFeatures = inFeatures, OutFeatures = outFeatures, Bits = bits, GroupSize = groupSize,
+                    InputUnscale = inputUnscale, Batch = batch, InFeatures = inFeatures, OutFeatures = outFeatures, Bits = bits, GroupSize = groupSize,
                     RowsPerChunk = panel ? PanelChunkRows : blocked ? BlockRows(inFeatures) : Math.Clamp((256 * 1024 / Math.Max(1, inFeatures * bits / 8)) & ~3, 4, 4096),
                 };
                 int chunks = (outFeatures + args.RowsPerChunk - 1) / args.RowsPerChunk;
@@ -84,6 +96,7 @@ internal static unsafe partial class LowBitMatMul
                 // The widest vector whose byte count divides a group's bytes: a vector never straddles two groups.
                 if (scalar) WorkerPool.Run(&ChunkScalar, &args, chunks, 1);
                 else if (panel) WorkerPool.Run(&ChunkPanel, &args, chunks, maxThreads);
+                else if (fields) WorkerPool.Run(&ChunkFields, &args, chunks, maxThreads);
                 else if (blocked && Lanes512.IsSupported) WorkerPool.Run(&ChunkDequantized<Lanes512, Vector512<float>>, &args, chunks, maxThreads);
                 else if (blocked && Lanes256.IsSupported) WorkerPool.Run(&ChunkDequantized<Lanes256, Vector256<float>>, &args, chunks, maxThreads);
                 else if (blocked) WorkerPool.Run(&ChunkDequantized<Lanes128, Vector128<float>>, &args, chunks, maxThreads);
@@ -105,6 +118,9 @@ internal static unsafe partial class LowBitMatMul
             if (outputScratch is not null) ArrayPool<float>.Shared.Return(outputScratch);
         }
     }
+
+    /// <summary>Spare floats in the input buffer, so that its prepared copy can start on a 64-byte boundary.</summary>
+    private const int AlignmentFloats = 16;
 
     /// <summary>Widens each input row to float, de-interleaves it into 8 / bits streams and, unless <paramref name="groupSums"/> is empty, sums each group.</summary>
     private static void PrepareInput<T>(ReadOnlySpan<T> input, int batch, int inFeatures, int bits, int groupSize,

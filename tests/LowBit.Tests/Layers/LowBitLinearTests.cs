@@ -51,6 +51,55 @@ public class LowBitLinearTests<T>
     }
 
     /// <summary>
+    /// One input row (the GEMV kernels): every way groups can lie over a 64-byte block of packed weights (16 groups
+    /// per block down to one group over several blocks), and inputs far from 1 in magnitude, because the 4-bit and
+    /// 2-bit kernels scale the input by powers of two: all tiny, all huge, and a mix spanning 40 orders of magnitude.
+    /// </summary>
+    [TestCase(4, 8)]
+    [TestCase(4, 16)]
+    [TestCase(4, 32)]
+    [TestCase(4, 64)]
+    [TestCase(4, 128)]
+    [TestCase(4, 512)]
+    [TestCase(2, 8)]
+    [TestCase(2, 16)]
+    [TestCase(2, 32)]
+    [TestCase(2, 64)]
+    [TestCase(2, 128)]
+    [TestCase(2, 256)]
+    [TestCase(2, 1024)]
+    public void Forward_OneInputRow_EveryGroupLayout_AndExtremeInputMagnitudes(int bits, int groupSize)
+    {
+        const int outFeatures = 37, inFeatures = 1024;
+        T[] weights = TestData.Gaussian<T>(outFeatures * inFeatures, bits * 1000 + groupSize, std: 0.05);
+        T[] bias = [];  // a bias of order 1 would hide errors in outputs of order 1e-36
+        var layer = LowBitLinear<T>.FromWeights(weights, outFeatures, inFeatures, bits, groupSize, bias);
+        var dequantized = new T[outFeatures * inFeatures];
+        layer.Dequantize(dequantized);
+        bool half = typeof(T) == typeof(Half);
+        double[] magnitudes = half ? [1, 1e-3, 1e3] : [1, 1e-36, 1e36];
+        foreach (double magnitude in magnitudes)
+        {
+            T[] input = TestData.Gaussian<T>(inFeatures, groupSize, std: magnitude);
+            Check(input, $"std={magnitude}");
+        }
+
+        // A mix: every eighth element huge, the rest tiny (relative size 1e-40 for float and BFloat16).
+        T[] mixed = TestData.Gaussian<T>(inFeatures, 11);
+        for (int i = 0; i < inFeatures; i++) mixed[i] = TestData.Of<T>(TestData.F(mixed[i]) * (i % 8 == 0 ? (half ? 1e4f : 1e20f) : (half ? 1e-4f : 1e-20f)));
+        Check(mixed, "mixed");
+
+        void Check(T[] input, string label)
+        {
+            var output = new T[outFeatures + 1];
+            output[^1] = TestData.Of<T>(77f);
+            layer.Forward(input, output.AsSpan(0, outFeatures), 1);
+            Assert.That(TestData.F(output[^1]), Is.EqualTo(TestData.F(TestData.Of<T>(77f))), "sentinel");
+            AssertClose(layer, input, dequantized, bias, output, 1, $"bits={bits} group={groupSize} {label}");
+        }
+    }
+
+    /// <summary>
     /// The batched paths at their edges: more than one 256-column slice with a partial last one (384 columns), more than
     /// one 256-row work item with a partial last panel (300 rows), and batches that use every input tile width
     /// (6 = 4 + 2, 7 = 4 + 2 + 1, 26 = 12 + 12 + 2, 64 = 5 x 12 + 4, 93 = 7 x 12 + 8 + 1).
