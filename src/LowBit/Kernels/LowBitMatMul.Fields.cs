@@ -14,8 +14,16 @@ namespace LowBit.Kernels;
 // at most one shuffle per 64 bytes), and the zero points are folded out with the input's group sums.
 // Measured on Zen 5: shifts and int-to-float converts share two pipes and FMAs use two others, so dropping the seven
 // shifts per 64 bytes took 2-bit from 40 to 45 G weights/s; four accumulators per block keep the FMA chains short.
+// Two to five input rows share each converted field (the converts are paid once); their prepared inputs would not
+// fit L1 together, so the columns go in 1024-wide slices.
 internal static unsafe partial class LowBitMatMul
 {
+    /// <summary>Input columns per slice when several input rows share the field kernel: 4 rows x 1024 floats = 16 KiB of L1.</summary>
+    private const int FieldSliceColumns = 1024;
+
+    /// <summary>Weight rows per work item of the field kernel, which bounds its buffer of partial sums.</summary>
+    private const int FieldChunkRows = 256;
+
     /// <summary>True when the field kernel covers this layout: 64-byte blocks per row, and no 4-byte lane across two groups.</summary>
     private static bool HasFieldKernel(int inFeatures, int bits, int groupSize)
     {
@@ -76,22 +84,57 @@ internal static unsafe partial class LowBitMatMul
     private static void ChunkFields<TBits, TScale>(in Args args, int chunk) where TBits : IBits where TScale : IBlockScale
     {
         int start = chunk * args.RowsPerChunk, end = Math.Min(start + args.RowsPerChunk, args.OutFeatures);
-        for (int o = start; o < end; o++)
+        if (args.Batch == 1)
         {
-            float y = FieldsRow<TBits, TScale>(in args, o);
-            args.Output[o] = args.Bias is null ? y : y + args.Bias[o];
+            for (int o = start; o < end; o++)
+            {
+                float y = FieldsRow<TBits, TScale>(in args, o, 0);
+                args.Output[o] = args.Bias is null ? y : y + args.Bias[o];
+            }
+
+            return;
+        }
+
+        // Several input rows: their whole prepared input (16 KiB per row at 4096 columns) would not stay in L1, so the
+        // columns go in slices of FieldSliceColumns, the inner loop over the chunk's weight rows, and partial sums wait in
+        // a small buffer (at most FieldChunkRows x 4 floats).
+        int blocks = args.InFeatures / (512 / TBits.Bits), sliceBlocks = FieldSliceColumns / (512 / TBits.Bits);
+        float* partial = stackalloc float[FieldChunkRows * 4];
+        for (int b = 0; b < args.Batch; b += 4)
+        {
+            int valid = Math.Min(4, args.Batch - b);
+            new Span<float>(partial, FieldChunkRows * 4).Clear();
+            for (int first = 0; first < blocks; first += sliceBlocks)
+            {
+                int last = Math.Min(blocks, first + sliceBlocks);
+                for (int o = start; o < end; o++)
+                {
+                    float* sums = partial + (o - start) * 4;
+                    if (valid == 2) FieldsRows<TBits, TScale, TwoRows>(in args, o, b, valid, first, last, sums);
+                    else FieldsRows<TBits, TScale, FourRows>(in args, o, b, valid, first, last, sums);
+                }
+            }
+
+            for (int o = start; o < end; o++)
+            {
+                for (int k = 0; k < valid; k++)
+                {
+                    float y = (partial[(o - start) * 4 + k] - ZeroPointCorrection(in args, o, b + k)) * args.InputUnscales[b + k];
+                    args.Output[(nint)(b + k) * args.OutFeatures + o] = args.Bias is null ? y : y + args.Bias[o];
+                }
+            }
         }
     }
 
     /// <summary><c>sum_g s_g (sum_(i in g) x_i q_i - z_g sum_(i in g) x_i)</c> for row o.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static float FieldsRow<TBits, TScale>(in Args args, int o) where TBits : IBits where TScale : IBlockScale
+    private static float FieldsRow<TBits, TScale>(in Args args, int o, int row) where TBits : IBits where TScale : IBlockScale
     {
         int bits = TBits.Bits, block = 512 / bits, n = args.InFeatures;
         int groups = n / args.GroupSize, blocksPerGroup = Math.Max(1, args.GroupSize / block);
         int* w = (int*)(args.Packed + (nint)o * (n * bits / 8));
         float* scales = args.Scales + (nint)o * groups;
-        float* x = args.Streams;
+        float* x = args.Streams + (nint)row * n;
         Vector512<float> t0 = default, t1 = default;
         for (int b = 0, blocks = n / block; b < blocks; b++, x += block)
         {
@@ -135,12 +178,206 @@ internal static unsafe partial class LowBitMatMul
         }
 
         // The zero points: minus sum_g (s z)_g * xsum_g, into the same accumulators.
-        float* scaledZeros = args.ScaledZeros + (nint)o * groups, groupSums = args.GroupSums;
-        int g = 0;
-        for (; g + 16 <= groups; g += 16) t0 = Avx512F.FusedMultiplyAddNegated(Vector512.Load(scaledZeros + g), Vector512.Load(groupSums + g), t0);
-        float correction = 0;
-        for (; g < groups; g++) correction += scaledZeros[g] * groupSums[g];
-        return (Vector512.Sum(t0 + t1) - correction) * args.InputUnscale;
+        return ZeroPointTerm(in args, o, row, t0 + t1);
+    }
+
+    /// <summary>Subtracts the zero points, <c>sum_g (s z)_g * xsum_g</c>, from the block sums of one input row and undoes the input's scaling.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static float ZeroPointTerm(in Args args, int o, int row, Vector512<float> total) =>
+        (Vector512.Sum(total) - ZeroPointCorrection(in args, o, row)) * args.InputUnscales[row];
+
+    /// <summary>
+    /// <c>sum_g s_g z_g xsum_g</c> for row o and one input row (in the input's scaling). Reads the one-byte zero points
+    /// rather than the float s z: at batch 1 the kernel streams its bytes from memory, and for 2-bit group 32 this is
+    /// 0.41 instead of 0.5 bytes per weight. The scales were just read by the block loop and come from L1.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static float ZeroPointCorrection(in Args args, int o, int row)
+    {
+        int groups = args.InFeatures / args.GroupSize, g = 0;
+        float* scales = args.Scales + (nint)o * groups, groupSums = args.GroupSums + (nint)row * groups;
+        byte* zeros = args.ZeroPoints + (nint)o * groups;
+        Vector512<float> sum = default;
+        for (; g + 16 <= groups; g += 16)
+        {
+            Vector512<float> z = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.Load(zeros + g)));
+            sum = Avx512F.FusedMultiplyAdd(Vector512.Load(scales + g) * z, Vector512.Load(groupSums + g), sum);
+        }
+
+        float correction = Vector512.Sum(sum);
+        for (; g < groups; g++) correction += scales[g] * zeros[g] * groupSums[g];
+        return correction;
+    }
+
+    /// <summary>
+    /// Row o, blocks <paramref name="first"/> to <paramref name="last"/>, against 2 or 4 input rows from <paramref name="row"/>
+    /// (missing rows repeat the first and are not stored); adds each row's scaled block sums to <paramref name="sums"/>.
+    /// Each field is masked and converted once and feeds every input row, so the converts are shared.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void FieldsRows<TBits, TScale, TRows>(in Args args, int o, int row, int valid, int first, int last, float* sums)
+        where TBits : IBits where TScale : IBlockScale where TRows : IRows
+    {
+        int bits = TBits.Bits, block = 512 / bits, n = args.InFeatures;
+        int groups = n / args.GroupSize, blocksPerGroup = Math.Max(1, args.GroupSize / block);
+        int* w = (int*)(args.Packed + (nint)o * (n * bits / 8));
+        float* scales = args.Scales + (nint)o * groups;
+        BatchRows(in args, row, valid, out float* x0, out float* x1, out float* x2, out float* x3);
+        nint skip = (nint)first * block;
+        x0 += skip;
+        x1 += skip;
+        x2 += skip;
+        x3 += skip;
+        Vector512<float> t0 = default, t1 = default, t2 = default, t3 = default;
+        for (int b = first; b < last; b++, x0 += block, x1 += block, x2 += block, x3 += block)
+        {
+            Vector512<int> v = Vector512.Load(w + b * 16);
+            Vector512<float> f, a0 = default, a1 = default, a2 = default, a3 = default;
+            if (bits == 4)
+            {
+                f = Avx512F.ConvertToVector512Single(v & Vector512.Create(0xF));
+                a0 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x0 + 0), a0);
+                a1 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x1 + 0), a1);
+                if (TRows.Count > 2) a2 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x2 + 0), a2);
+                if (TRows.Count > 2) a3 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x3 + 0), a3);
+                f = Avx512F.ConvertToVector512Single(v & Vector512.Create(0xF0));
+                a0 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x0 + 16), a0);
+                a1 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x1 + 16), a1);
+                if (TRows.Count > 2) a2 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x2 + 16), a2);
+                if (TRows.Count > 2) a3 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x3 + 16), a3);
+                f = Avx512F.ConvertToVector512Single(v & Vector512.Create(0xF00));
+                a0 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x0 + 32), a0);
+                a1 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x1 + 32), a1);
+                if (TRows.Count > 2) a2 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x2 + 32), a2);
+                if (TRows.Count > 2) a3 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x3 + 32), a3);
+                f = Avx512F.ConvertToVector512Single(v & Vector512.Create(0xF000));
+                a0 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x0 + 48), a0);
+                a1 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x1 + 48), a1);
+                if (TRows.Count > 2) a2 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x2 + 48), a2);
+                if (TRows.Count > 2) a3 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x3 + 48), a3);
+                f = Avx512F.ConvertToVector512Single(v & Vector512.Create(0xF0000));
+                a0 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x0 + 64), a0);
+                a1 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x1 + 64), a1);
+                if (TRows.Count > 2) a2 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x2 + 64), a2);
+                if (TRows.Count > 2) a3 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x3 + 64), a3);
+                f = Avx512F.ConvertToVector512Single(v & Vector512.Create(0xF00000));
+                a0 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x0 + 80), a0);
+                a1 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x1 + 80), a1);
+                if (TRows.Count > 2) a2 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x2 + 80), a2);
+                if (TRows.Count > 2) a3 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x3 + 80), a3);
+                f = Avx512F.ConvertToVector512Single(v & Vector512.Create(0xF000000));
+                a0 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x0 + 96), a0);
+                a1 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x1 + 96), a1);
+                if (TRows.Count > 2) a2 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x2 + 96), a2);
+                if (TRows.Count > 2) a3 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x3 + 96), a3);
+                f = Avx512F.ConvertToVector512Single(Avx512F.ShiftRightLogical(v, 28));
+                a0 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x0 + 112), a0);
+                a1 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x1 + 112), a1);
+                if (TRows.Count > 2) a2 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x2 + 112), a2);
+                if (TRows.Count > 2) a3 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x3 + 112), a3);
+            }
+
+            else
+            {
+                f = Avx512F.ConvertToVector512Single(v & Vector512.Create(0x3));
+                a0 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x0 + 0), a0);
+                a1 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x1 + 0), a1);
+                if (TRows.Count > 2) a2 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x2 + 0), a2);
+                if (TRows.Count > 2) a3 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x3 + 0), a3);
+                f = Avx512F.ConvertToVector512Single(v & Vector512.Create(0xC));
+                a0 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x0 + 16), a0);
+                a1 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x1 + 16), a1);
+                if (TRows.Count > 2) a2 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x2 + 16), a2);
+                if (TRows.Count > 2) a3 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x3 + 16), a3);
+                f = Avx512F.ConvertToVector512Single(v & Vector512.Create(0x30));
+                a0 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x0 + 32), a0);
+                a1 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x1 + 32), a1);
+                if (TRows.Count > 2) a2 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x2 + 32), a2);
+                if (TRows.Count > 2) a3 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x3 + 32), a3);
+                f = Avx512F.ConvertToVector512Single(v & Vector512.Create(0xC0));
+                a0 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x0 + 48), a0);
+                a1 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x1 + 48), a1);
+                if (TRows.Count > 2) a2 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x2 + 48), a2);
+                if (TRows.Count > 2) a3 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x3 + 48), a3);
+                f = Avx512F.ConvertToVector512Single(v & Vector512.Create(0x300));
+                a0 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x0 + 64), a0);
+                a1 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x1 + 64), a1);
+                if (TRows.Count > 2) a2 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x2 + 64), a2);
+                if (TRows.Count > 2) a3 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x3 + 64), a3);
+                f = Avx512F.ConvertToVector512Single(v & Vector512.Create(0xC00));
+                a0 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x0 + 80), a0);
+                a1 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x1 + 80), a1);
+                if (TRows.Count > 2) a2 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x2 + 80), a2);
+                if (TRows.Count > 2) a3 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x3 + 80), a3);
+                f = Avx512F.ConvertToVector512Single(v & Vector512.Create(0x3000));
+                a0 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x0 + 96), a0);
+                a1 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x1 + 96), a1);
+                if (TRows.Count > 2) a2 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x2 + 96), a2);
+                if (TRows.Count > 2) a3 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x3 + 96), a3);
+                f = Avx512F.ConvertToVector512Single(v & Vector512.Create(0xC000));
+                a0 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x0 + 112), a0);
+                a1 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x1 + 112), a1);
+                if (TRows.Count > 2) a2 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x2 + 112), a2);
+                if (TRows.Count > 2) a3 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x3 + 112), a3);
+                f = Avx512F.ConvertToVector512Single(v & Vector512.Create(0x30000));
+                a0 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x0 + 128), a0);
+                a1 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x1 + 128), a1);
+                if (TRows.Count > 2) a2 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x2 + 128), a2);
+                if (TRows.Count > 2) a3 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x3 + 128), a3);
+                f = Avx512F.ConvertToVector512Single(v & Vector512.Create(0xC0000));
+                a0 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x0 + 144), a0);
+                a1 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x1 + 144), a1);
+                if (TRows.Count > 2) a2 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x2 + 144), a2);
+                if (TRows.Count > 2) a3 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x3 + 144), a3);
+                f = Avx512F.ConvertToVector512Single(v & Vector512.Create(0x300000));
+                a0 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x0 + 160), a0);
+                a1 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x1 + 160), a1);
+                if (TRows.Count > 2) a2 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x2 + 160), a2);
+                if (TRows.Count > 2) a3 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x3 + 160), a3);
+                f = Avx512F.ConvertToVector512Single(v & Vector512.Create(0xC00000));
+                a0 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x0 + 176), a0);
+                a1 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x1 + 176), a1);
+                if (TRows.Count > 2) a2 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x2 + 176), a2);
+                if (TRows.Count > 2) a3 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x3 + 176), a3);
+                f = Avx512F.ConvertToVector512Single(v & Vector512.Create(0x3000000));
+                a0 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x0 + 192), a0);
+                a1 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x1 + 192), a1);
+                if (TRows.Count > 2) a2 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x2 + 192), a2);
+                if (TRows.Count > 2) a3 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x3 + 192), a3);
+                f = Avx512F.ConvertToVector512Single(v & Vector512.Create(0xC000000));
+                a0 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x0 + 208), a0);
+                a1 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x1 + 208), a1);
+                if (TRows.Count > 2) a2 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x2 + 208), a2);
+                if (TRows.Count > 2) a3 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x3 + 208), a3);
+                f = Avx512F.ConvertToVector512Single(v & Vector512.Create(0x30000000));
+                a0 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x0 + 224), a0);
+                a1 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x1 + 224), a1);
+                if (TRows.Count > 2) a2 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x2 + 224), a2);
+                if (TRows.Count > 2) a3 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x3 + 224), a3);
+                f = Avx512F.ConvertToVector512Single(Avx512F.ShiftRightLogical(v, 30));
+                a0 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x0 + 240), a0);
+                a1 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x1 + 240), a1);
+                if (TRows.Count > 2) a2 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x2 + 240), a2);
+                if (TRows.Count > 2) a3 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x3 + 240), a3);
+            }
+
+            Vector512<float> scale = TScale.Load(scales, b, blocksPerGroup);
+            t0 = Avx512F.FusedMultiplyAdd(a0, scale, t0);
+            t1 = Avx512F.FusedMultiplyAdd(a1, scale, t1);
+            if (TRows.Count > 2)
+            {
+                t2 = Avx512F.FusedMultiplyAdd(a2, scale, t2);
+                t3 = Avx512F.FusedMultiplyAdd(a3, scale, t3);
+            }
+        }
+
+        sums[0] += Vector512.Sum(t0);
+        sums[1] += Vector512.Sum(t1);
+        if (TRows.Count > 2)
+        {
+            sums[2] += Vector512.Sum(t2);
+            sums[3] += Vector512.Sum(t3);
+        }
     }
 
     /// <summary>The scales of block b, one per lane: lanes that share a group share its scale.</summary>

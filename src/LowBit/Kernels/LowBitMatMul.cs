@@ -28,7 +28,7 @@ internal static unsafe partial class LowBitMatMul
         public byte* ZeroPoints;     // outFeatures x groups: z
         public float* Bias;          // outFeatures or null
         public float* Output;        // batch x outFeatures
-        public float InputUnscale;   // the field kernel's input is scaled by a power of two; this undoes it
+        public float* InputUnscales; // per input row: the field kernel's input is scaled by a power of two; this undoes it
         public int Batch, InFeatures, OutFeatures, Bits, GroupSize, RowsPerChunk;
     }
 
@@ -58,7 +58,7 @@ internal static unsafe partial class LowBitMatMul
             int groupBytes = groupSize * bits / 8;
             bool panel = !scalar && batch >= PanelMinBatch && HasPanelKernel(inFeatures, bits, groupSize);
             bool blocked = !scalar && !panel && batch >= BlockedMinBatch && Lanes128.IsSupported;
-            bool fields = !scalar && batch == 1 && HasFieldKernel(inFeatures, bits, groupSize);
+            bool fields = !scalar && batch < PanelMinBatch && HasFieldKernel(inFeatures, bits, groupSize);
             bool lookup = !scalar && !blocked && !fields && HasLookupKernel(bits, groupBytes);
             if (biasScratch is not null) Elements<T>.ToSingle(bias, biasScratch);
             Span<float> y = outputScratch is null ? SpanCast.As<T, float>(output)[..(batch * outFeatures)] : outputScratch.AsSpan(0, batch * outFeatures);
@@ -68,7 +68,7 @@ internal static unsafe partial class LowBitMatMul
                 // The prepared input starts on a cache line: every vector load of it then stays within one line.
                 float* ps = (float*)(((nint)pinned + 63) & ~(nint)63);
                 var prepared = new Span<float>(ps, batch * inFeatures);
-                float inputUnscale = 1;
+                float* inputUnscales = stackalloc float[PanelMinBatch];
                 if (panel)
                 {
                     PackInputTiles(input, batch, inFeatures, prepared, row);
@@ -76,8 +76,11 @@ internal static unsafe partial class LowBitMatMul
                 else if (fields)
                 {
                     Span<float> x = row[..inFeatures];
-                    Elements<T>.ToSingle(input, x);
-                    inputUnscale = PrepareFieldInput(x, bits, groupSize, prepared, groupSums.AsSpan(0, groups));
+                    for (int b = 0; b < batch; b++)
+                    {
+                        Elements<T>.ToSingle(input.Slice(b * inFeatures, inFeatures), x);
+                        inputUnscales[b] = PrepareFieldInput(x, bits, groupSize, prepared.Slice(b * inFeatures, inFeatures), groupSums.AsSpan(b * groups, groups));
+                    }
                 }
                 else
                 {
@@ -88,8 +91,8 @@ internal static unsafe partial class LowBitMatMul
                 var args = new Args
                 {
                     Streams = ps, GroupSums = pg, Packed = pw, Scales = psc, ScaledZeros = psz, ZeroPoints = pz, Bias = pb, Output = py,
-                    InputUnscale = inputUnscale, Batch = batch, InFeatures = inFeatures, OutFeatures = outFeatures, Bits = bits, GroupSize = groupSize,
-                    RowsPerChunk = panel ? PanelChunkRows : blocked ? BlockRows(inFeatures) : Math.Clamp((256 * 1024 / Math.Max(1, inFeatures * bits / 8)) & ~3, 4, 4096),
+                    InputUnscales = inputUnscales, Batch = batch, InFeatures = inFeatures, OutFeatures = outFeatures, Bits = bits, GroupSize = groupSize,
+                    RowsPerChunk = panel ? PanelChunkRows : fields ? Math.Clamp((256 * 1024 / (inFeatures * bits / 8)) & ~3, 4, FieldChunkRows) : blocked ? BlockRows(inFeatures) : Math.Clamp((256 * 1024 / Math.Max(1, inFeatures * bits / 8)) & ~3, 4, 4096),
                 };
                 int chunks = (outFeatures + args.RowsPerChunk - 1) / args.RowsPerChunk;
                 if ((long)batch * inFeatures * outFeatures < W8A16.ParallelMinMultiplyAdds) maxThreads = 1;
