@@ -22,7 +22,7 @@ public class LowBitBenchmarks
     [Params(4, 2)]
     public int Bits { get; set; }
 
-    [Params(1, 64)]
+    [Params(1, 4, 64)]
     public int Batch { get; set; }
 
     [GlobalSetup]

@@ -42,7 +42,7 @@ internal static unsafe partial class LowBitMatMul
     /// </summary>
     private static float PrepareFieldInput(ReadOnlySpan<float> x, int bits, int groupSize, Span<float> destination, Span<float> groupSums)
     {
-        float max = System.Numerics.Tensors.TensorPrimitives.MaxMagnitude(x);
+        float max = MaxMagnitude(x);
         int e = max == 0 || !float.IsFinite(max) ? 0 : Math.Clamp(-MathF.ILogB(max), -100, 100);
         int perLane = 32 / bits, block = 16 * perLane;
         Span<float> factors = stackalloc float[16];
@@ -60,6 +60,19 @@ internal static unsafe partial class LowBitMatMul
         float scale = MathF.ScaleB(1f, e);
         for (int g = 0; g < groupSums.Length; g++) groupSums[g] = System.Numerics.Tensors.TensorPrimitives.Sum(x.Slice(g * groupSize, groupSize)) * scale;
         return MathF.ScaleB(1f, -e);
+    }
+
+    /// <summary>The largest |x| (NaNs may be skipped: they reach the output through the products anyway).</summary>
+    /// <remarks>Not TensorPrimitives.MaxMagnitude: in System.Numerics.Tensors 10.0.0 it allocates on every call.</remarks>
+    private static float MaxMagnitude(ReadOnlySpan<float> x)
+    {
+        Vector512<float> max = default;
+        int i = 0;
+        for (; i + Vector512<float>.Count <= x.Length; i += Vector512<float>.Count) max = Vector512.Max(max, Vector512.Abs(Vector512.Create(x.Slice(i, Vector512<float>.Count))));
+        float result = 0;
+        for (int k = 0; k < Vector512<float>.Count; k++) result = Math.Max(result, max[k]);
+        for (; i < x.Length; i++) result = Math.Max(result, Math.Abs(x[i]));
+        return result;
     }
 
     private static void ChunkFields(void* state, int chunk)

@@ -75,7 +75,7 @@ internal static unsafe partial class LowBitMatMul
                 }
                 else if (fields)
                 {
-                    Span<float> x = row[..inFeatures];
+                    Span<float> x = row.AsSpan(0, inFeatures);
                     for (int b = 0; b < batch; b++)
                     {
                         Elements<T>.ToSingle(input.Slice(b * inFeatures, inFeatures), x);
