@@ -51,6 +51,7 @@ internal static unsafe partial class LowBitMatMul
     }
 
     /// <summary>4 weight rows x 4 input rows (2 below 512-bit vectors, for 16 registers) over the whole block.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Tiles<TLanes, TVec>(in Args args, float* block, int start, int rows)
         where TLanes : unmanaged, IFloatLanes<TVec> where TVec : unmanaged
     {

@@ -24,6 +24,9 @@ internal static unsafe partial class LowBitMatMul
     /// <summary>Weight rows per work item of the field kernel, which bounds its buffer of partial sums.</summary>
     private const int FieldChunkRows = 256;
 
+    /// <summary>How many weight rows ahead the sliced field kernel prefetches.</summary>
+    private const int FieldPrefetchRows = 4;
+
     /// <summary>True when the field kernel covers this layout: 64-byte blocks per row, and no 4-byte lane across two groups.</summary>
     private static bool HasFieldKernel(int inFeatures, int bits, int groupSize)
     {
@@ -40,6 +43,7 @@ internal static unsafe partial class LowBitMatMul
     /// so the products are the unscaled ones. e brings the largest input near 1, so no product overflows and only inputs
     /// below 2^-100 of the largest can underflow, far under float32's own resolution of the sum.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static float PrepareFieldInput(ReadOnlySpan<float> x, int bits, int groupSize, Span<float> destination, Span<float> groupSums)
     {
         float max = MaxMagnitude(x);
@@ -64,6 +68,7 @@ internal static unsafe partial class LowBitMatMul
 
     /// <summary>The largest |x| (NaNs may be skipped: they reach the output through the products anyway).</summary>
     /// <remarks>Not TensorPrimitives.MaxMagnitude: in System.Numerics.Tensors 10.0.0 it allocates on every call.</remarks>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static float MaxMagnitude(ReadOnlySpan<float> x)
     {
         Vector512<float> max = default;
@@ -73,6 +78,13 @@ internal static unsafe partial class LowBitMatMul
         for (int k = 0; k < Vector512<float>.Count; k++) result = Math.Max(result, max[k]);
         for (; i < x.Length; i++) result = Math.Max(result, Math.Abs(x[i]));
         return result;
+    }
+
+    /// <summary>Prefetches <paramref name="bytes"/> bytes (a multiple of 64) into L1.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void PrefetchRun(byte* start, int bytes)
+    {
+        for (int offset = 0; offset < bytes; offset += 64) Sse.Prefetch0(start + offset);
     }
 
     private static void ChunkFields(void* state, int chunk)
@@ -94,6 +106,7 @@ internal static unsafe partial class LowBitMatMul
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void ChunkFields<TBits, TScale>(in Args args, int chunk) where TBits : IBits where TScale : IBlockScale
     {
         int start = chunk * args.RowsPerChunk, end = Math.Min(start + args.RowsPerChunk, args.OutFeatures);
@@ -112,6 +125,7 @@ internal static unsafe partial class LowBitMatMul
         // columns go in slices of FieldSliceColumns, the inner loop over the chunk's weight rows, and partial sums wait in
         // a small buffer (at most FieldChunkRows x 4 floats).
         int blocks = args.InFeatures / (512 / TBits.Bits), sliceBlocks = FieldSliceColumns / (512 / TBits.Bits);
+        nint rowBytes = args.InFeatures * TBits.Bits / 8;
         float* partial = stackalloc float[FieldChunkRows * 4];
         for (int b = 0; b < args.Batch; b += 4)
         {
@@ -122,6 +136,9 @@ internal static unsafe partial class LowBitMatMul
                 int last = Math.Min(blocks, first + sliceBlocks);
                 for (int o = start; o < end; o++)
                 {
+                    // The slice of each row is a short run (512 bytes at 4 bits) after a jump of a whole row, which the
+                    // hardware prefetcher does not follow in time: fetch the run two rows ahead.
+                    if (o + FieldPrefetchRows < end) PrefetchRun(args.Packed + (nint)(o + FieldPrefetchRows) * rowBytes + (nint)first * 64, (last - first) * 64);
                     float* sums = partial + (o - start) * 4;
                     if (valid == 2) FieldsRows<TBits, TScale, TwoRows>(in args, o, b, valid, first, last, sums);
                     else FieldsRows<TBits, TScale, FourRows>(in args, o, b, valid, first, last, sums);
@@ -245,7 +262,8 @@ internal static unsafe partial class LowBitMatMul
         for (int b = first; b < last; b++, x0 += block, x1 += block, x2 += block, x3 += block)
         {
             Vector512<int> v = Vector512.Load(w + b * 16);
-            Vector512<float> f, a0 = default, a1 = default, a2 = default, a3 = default;
+            // Two accumulators per input row (even and odd fields) halve the FMA chains of a block.
+            Vector512<float> f, a0 = default, a1 = default, a2 = default, a3 = default, c0 = default, c1 = default, c2 = default, c3 = default;
             if (bits == 4)
             {
                 f = Avx512F.ConvertToVector512Single(v & Vector512.Create(0xF));
@@ -254,40 +272,40 @@ internal static unsafe partial class LowBitMatMul
                 if (TRows.Count > 2) a2 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x2 + 0), a2);
                 if (TRows.Count > 2) a3 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x3 + 0), a3);
                 f = Avx512F.ConvertToVector512Single(v & Vector512.Create(0xF0));
-                a0 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x0 + 16), a0);
-                a1 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x1 + 16), a1);
-                if (TRows.Count > 2) a2 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x2 + 16), a2);
-                if (TRows.Count > 2) a3 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x3 + 16), a3);
+                c0 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x0 + 16), c0);
+                c1 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x1 + 16), c1);
+                if (TRows.Count > 2) c2 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x2 + 16), c2);
+                if (TRows.Count > 2) c3 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x3 + 16), c3);
                 f = Avx512F.ConvertToVector512Single(v & Vector512.Create(0xF00));
                 a0 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x0 + 32), a0);
                 a1 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x1 + 32), a1);
                 if (TRows.Count > 2) a2 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x2 + 32), a2);
                 if (TRows.Count > 2) a3 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x3 + 32), a3);
                 f = Avx512F.ConvertToVector512Single(v & Vector512.Create(0xF000));
-                a0 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x0 + 48), a0);
-                a1 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x1 + 48), a1);
-                if (TRows.Count > 2) a2 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x2 + 48), a2);
-                if (TRows.Count > 2) a3 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x3 + 48), a3);
+                c0 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x0 + 48), c0);
+                c1 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x1 + 48), c1);
+                if (TRows.Count > 2) c2 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x2 + 48), c2);
+                if (TRows.Count > 2) c3 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x3 + 48), c3);
                 f = Avx512F.ConvertToVector512Single(v & Vector512.Create(0xF0000));
                 a0 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x0 + 64), a0);
                 a1 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x1 + 64), a1);
                 if (TRows.Count > 2) a2 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x2 + 64), a2);
                 if (TRows.Count > 2) a3 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x3 + 64), a3);
                 f = Avx512F.ConvertToVector512Single(v & Vector512.Create(0xF00000));
-                a0 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x0 + 80), a0);
-                a1 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x1 + 80), a1);
-                if (TRows.Count > 2) a2 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x2 + 80), a2);
-                if (TRows.Count > 2) a3 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x3 + 80), a3);
+                c0 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x0 + 80), c0);
+                c1 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x1 + 80), c1);
+                if (TRows.Count > 2) c2 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x2 + 80), c2);
+                if (TRows.Count > 2) c3 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x3 + 80), c3);
                 f = Avx512F.ConvertToVector512Single(v & Vector512.Create(0xF000000));
                 a0 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x0 + 96), a0);
                 a1 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x1 + 96), a1);
                 if (TRows.Count > 2) a2 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x2 + 96), a2);
                 if (TRows.Count > 2) a3 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x3 + 96), a3);
                 f = Avx512F.ConvertToVector512Single(Avx512F.ShiftRightLogical(v, 28));
-                a0 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x0 + 112), a0);
-                a1 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x1 + 112), a1);
-                if (TRows.Count > 2) a2 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x2 + 112), a2);
-                if (TRows.Count > 2) a3 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x3 + 112), a3);
+                c0 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x0 + 112), c0);
+                c1 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x1 + 112), c1);
+                if (TRows.Count > 2) c2 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x2 + 112), c2);
+                if (TRows.Count > 2) c3 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x3 + 112), c3);
             }
 
             else
@@ -298,89 +316,89 @@ internal static unsafe partial class LowBitMatMul
                 if (TRows.Count > 2) a2 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x2 + 0), a2);
                 if (TRows.Count > 2) a3 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x3 + 0), a3);
                 f = Avx512F.ConvertToVector512Single(v & Vector512.Create(0xC));
-                a0 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x0 + 16), a0);
-                a1 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x1 + 16), a1);
-                if (TRows.Count > 2) a2 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x2 + 16), a2);
-                if (TRows.Count > 2) a3 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x3 + 16), a3);
+                c0 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x0 + 16), c0);
+                c1 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x1 + 16), c1);
+                if (TRows.Count > 2) c2 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x2 + 16), c2);
+                if (TRows.Count > 2) c3 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x3 + 16), c3);
                 f = Avx512F.ConvertToVector512Single(v & Vector512.Create(0x30));
                 a0 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x0 + 32), a0);
                 a1 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x1 + 32), a1);
                 if (TRows.Count > 2) a2 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x2 + 32), a2);
                 if (TRows.Count > 2) a3 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x3 + 32), a3);
                 f = Avx512F.ConvertToVector512Single(v & Vector512.Create(0xC0));
-                a0 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x0 + 48), a0);
-                a1 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x1 + 48), a1);
-                if (TRows.Count > 2) a2 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x2 + 48), a2);
-                if (TRows.Count > 2) a3 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x3 + 48), a3);
+                c0 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x0 + 48), c0);
+                c1 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x1 + 48), c1);
+                if (TRows.Count > 2) c2 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x2 + 48), c2);
+                if (TRows.Count > 2) c3 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x3 + 48), c3);
                 f = Avx512F.ConvertToVector512Single(v & Vector512.Create(0x300));
                 a0 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x0 + 64), a0);
                 a1 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x1 + 64), a1);
                 if (TRows.Count > 2) a2 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x2 + 64), a2);
                 if (TRows.Count > 2) a3 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x3 + 64), a3);
                 f = Avx512F.ConvertToVector512Single(v & Vector512.Create(0xC00));
-                a0 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x0 + 80), a0);
-                a1 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x1 + 80), a1);
-                if (TRows.Count > 2) a2 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x2 + 80), a2);
-                if (TRows.Count > 2) a3 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x3 + 80), a3);
+                c0 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x0 + 80), c0);
+                c1 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x1 + 80), c1);
+                if (TRows.Count > 2) c2 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x2 + 80), c2);
+                if (TRows.Count > 2) c3 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x3 + 80), c3);
                 f = Avx512F.ConvertToVector512Single(v & Vector512.Create(0x3000));
                 a0 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x0 + 96), a0);
                 a1 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x1 + 96), a1);
                 if (TRows.Count > 2) a2 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x2 + 96), a2);
                 if (TRows.Count > 2) a3 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x3 + 96), a3);
                 f = Avx512F.ConvertToVector512Single(v & Vector512.Create(0xC000));
-                a0 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x0 + 112), a0);
-                a1 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x1 + 112), a1);
-                if (TRows.Count > 2) a2 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x2 + 112), a2);
-                if (TRows.Count > 2) a3 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x3 + 112), a3);
+                c0 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x0 + 112), c0);
+                c1 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x1 + 112), c1);
+                if (TRows.Count > 2) c2 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x2 + 112), c2);
+                if (TRows.Count > 2) c3 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x3 + 112), c3);
                 f = Avx512F.ConvertToVector512Single(v & Vector512.Create(0x30000));
                 a0 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x0 + 128), a0);
                 a1 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x1 + 128), a1);
                 if (TRows.Count > 2) a2 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x2 + 128), a2);
                 if (TRows.Count > 2) a3 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x3 + 128), a3);
                 f = Avx512F.ConvertToVector512Single(v & Vector512.Create(0xC0000));
-                a0 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x0 + 144), a0);
-                a1 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x1 + 144), a1);
-                if (TRows.Count > 2) a2 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x2 + 144), a2);
-                if (TRows.Count > 2) a3 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x3 + 144), a3);
+                c0 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x0 + 144), c0);
+                c1 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x1 + 144), c1);
+                if (TRows.Count > 2) c2 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x2 + 144), c2);
+                if (TRows.Count > 2) c3 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x3 + 144), c3);
                 f = Avx512F.ConvertToVector512Single(v & Vector512.Create(0x300000));
                 a0 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x0 + 160), a0);
                 a1 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x1 + 160), a1);
                 if (TRows.Count > 2) a2 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x2 + 160), a2);
                 if (TRows.Count > 2) a3 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x3 + 160), a3);
                 f = Avx512F.ConvertToVector512Single(v & Vector512.Create(0xC00000));
-                a0 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x0 + 176), a0);
-                a1 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x1 + 176), a1);
-                if (TRows.Count > 2) a2 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x2 + 176), a2);
-                if (TRows.Count > 2) a3 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x3 + 176), a3);
+                c0 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x0 + 176), c0);
+                c1 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x1 + 176), c1);
+                if (TRows.Count > 2) c2 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x2 + 176), c2);
+                if (TRows.Count > 2) c3 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x3 + 176), c3);
                 f = Avx512F.ConvertToVector512Single(v & Vector512.Create(0x3000000));
                 a0 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x0 + 192), a0);
                 a1 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x1 + 192), a1);
                 if (TRows.Count > 2) a2 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x2 + 192), a2);
                 if (TRows.Count > 2) a3 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x3 + 192), a3);
                 f = Avx512F.ConvertToVector512Single(v & Vector512.Create(0xC000000));
-                a0 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x0 + 208), a0);
-                a1 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x1 + 208), a1);
-                if (TRows.Count > 2) a2 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x2 + 208), a2);
-                if (TRows.Count > 2) a3 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x3 + 208), a3);
+                c0 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x0 + 208), c0);
+                c1 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x1 + 208), c1);
+                if (TRows.Count > 2) c2 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x2 + 208), c2);
+                if (TRows.Count > 2) c3 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x3 + 208), c3);
                 f = Avx512F.ConvertToVector512Single(v & Vector512.Create(0x30000000));
                 a0 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x0 + 224), a0);
                 a1 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x1 + 224), a1);
                 if (TRows.Count > 2) a2 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x2 + 224), a2);
                 if (TRows.Count > 2) a3 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x3 + 224), a3);
                 f = Avx512F.ConvertToVector512Single(Avx512F.ShiftRightLogical(v, 30));
-                a0 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x0 + 240), a0);
-                a1 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x1 + 240), a1);
-                if (TRows.Count > 2) a2 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x2 + 240), a2);
-                if (TRows.Count > 2) a3 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x3 + 240), a3);
+                c0 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x0 + 240), c0);
+                c1 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x1 + 240), c1);
+                if (TRows.Count > 2) c2 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x2 + 240), c2);
+                if (TRows.Count > 2) c3 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x3 + 240), c3);
             }
 
             Vector512<float> scale = TScale.Load(scales, b, blocksPerGroup);
-            t0 = Avx512F.FusedMultiplyAdd(a0, scale, t0);
-            t1 = Avx512F.FusedMultiplyAdd(a1, scale, t1);
+            t0 = Avx512F.FusedMultiplyAdd(a0 + c0, scale, t0);
+            t1 = Avx512F.FusedMultiplyAdd(a1 + c1, scale, t1);
             if (TRows.Count > 2)
             {
-                t2 = Avx512F.FusedMultiplyAdd(a2, scale, t2);
-                t3 = Avx512F.FusedMultiplyAdd(a3, scale, t3);
+                t2 = Avx512F.FusedMultiplyAdd(a2 + c2, scale, t2);
+                t3 = Avx512F.FusedMultiplyAdd(a3 + c3, scale, t3);
             }
         }
 
@@ -406,12 +424,12 @@ internal static unsafe partial class LowBitMatMul
         public static Vector512<float> Load(float* scales, int b, int blocksPerGroup) => Vector512.Create(scales[b / blocksPerGroup]);
     }
 
-    /// <summary>Two groups per block, 8 lanes each.</summary>
+    /// <summary>Two groups per block, 8 lanes each: one 8-byte broadcast and one permute (two 256-bit inserts would chain through the register).</summary>
     private readonly struct ScalePer8Lanes : IBlockScale
     {
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static Vector512<float> Load(float* scales, int b, int blocksPerGroup) =>
-            Vector512.Create(Vector256.Create(scales[2 * b]), Vector256.Create(scales[2 * b + 1]));
+            Avx512F.PermuteVar16x32(Vector512.Create(*(double*)(scales + 2 * b)).AsSingle(), Vector512.Create(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1));
     }
 
     /// <summary>Four groups per block, 4 lanes each.</summary>

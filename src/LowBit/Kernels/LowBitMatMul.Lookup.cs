@@ -16,6 +16,7 @@ internal static unsafe partial class LowBitMatMul
         (Avx512F.IsSupported && Vector512.IsHardwareAccelerated && (bits is 4 or 2) && groupBytes % 16 == 0)
         || (Avx2.IsSupported && Fma.IsSupported && bits == 2 && groupBytes % 8 == 0);
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void ChunkLookup(void* state, int chunk)
     {
         ref Args args = ref Unsafe.AsRef<Args>(state);

@@ -126,6 +126,7 @@ internal static unsafe partial class LowBitMatMul
     private const int AlignmentFloats = 16;
 
     /// <summary>Widens each input row to float, de-interleaves it into 8 / bits streams and, unless <paramref name="groupSums"/> is empty, sums each group.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void PrepareInput<T>(ReadOnlySpan<T> input, int batch, int inFeatures, int bits, int groupSize,
                                         Span<float> streams, Span<float> groupSums, Span<float> row)
     {
@@ -145,6 +146,7 @@ internal static unsafe partial class LowBitMatMul
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Chunk<TLanes, TVec>(void* state, int chunk)
         where TLanes : unmanaged, IFloatLanes<TVec> where TVec : unmanaged
     {
