@@ -1,16 +1,15 @@
 using System.Buffers;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
-using System.Runtime.Intrinsics.X86;
 
 namespace LowBit.Kernels;
 
 // Batched low-bit path where the panel kernel (LowBitMatMul.Panel.cs) does not apply, that is without AVX-512 or for
 // layouts it does not cover: from BlockedMinBatch input rows on (16: measured crossover), unpacking every field once per input row
-// costs more than the FMAs, so each chunk of rows is dequantized once into a small float block (about 128 KiB, stays
+// costs more than the FMAs, so each chunk of rows is dequantized once into a small float block (about 256 KiB, stays
 // in L2) and register tiles of 4 weight rows x 4 (or 2) input rows run over it. The block keeps the input's stream
-// order (the dot product does not care about the order of i), so dequantizing is one table lookup per field on
-// AVX-512 and a few lane operations elsewhere, with no re-interleaving.
+// order (the dot product does not care about the order of i), so dequantizing is a few lane operations per field
+// with no re-interleaving.
 internal static unsafe partial class LowBitMatMul
 {
     /// <summary>From this many input rows on, dequantizing a block once beats unpacking in registers per row.</summary>
@@ -36,7 +35,6 @@ internal static unsafe partial class LowBitMatMul
                 {
                     float* w = block + (nint)r * n;
                     if (r >= rows) new Span<float>(w, n).Clear();
-                    else if (HasLookupDequantize(args.Bits, groupBytes)) DequantizeRowLookup512(in args, start + r, w);
                     else if (groupBytes % TLanes.Count == 0) DequantizeRow<TLanes, TVec>(in args, start + r, w);
                     else DequantizeRow<Lanes128, Vector128<float>>(in args, start + r, w);
                 }
@@ -81,9 +79,6 @@ internal static unsafe partial class LowBitMatMul
         }
     }
 
-    private static bool HasLookupDequantize(int bits, int groupBytes) =>
-        Avx512F.IsSupported && Vector512.IsHardwareAccelerated && (bits is 4 or 2) && groupBytes % 16 == 0;
-
     /// <summary>
     /// Row o as float, <c>(q - z) * s</c> (subtract, then one rounding: what <c>Dequantize</c> gives), in stream
     /// order: field k of packed byte j goes to <c>w[k * streamLength + j]</c>, matching the de-interleaved input.
@@ -113,37 +108,6 @@ internal static unsafe partial class LowBitMatMul
             for (; j < end; j++)
             {
                 for (int k = 0; k < per; k++) w[(nint)k * streamLength + j] = (((packed[j] >> (k * bits)) & mask) - z) * s;
-            }
-        }
-    }
-
-    /// <summary>AVX-512, 4 and 2 bits: per group a 16-entry table of <c>(iota - z) * s</c>; each field is one shift and one vpermps.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void DequantizeRowLookup512(in Args args, int o, float* w)
-    {
-        int bits = args.Bits, per = 8 / bits, streamLength = args.InFeatures / per, groupBytes = args.GroupSize / per, groups = args.InFeatures / args.GroupSize;
-        byte* packed = args.Packed + (nint)o * streamLength;
-        Vector512<float> iota = bits == 4
-            ? Vector512.Create(0f, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15)
-            : Vector512.Create(0f, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3);
-        nint s1 = streamLength, s2 = 2 * (nint)streamLength, s3 = 3 * (nint)streamLength;
-        for (int g = 0, j = 0; g < groups; g++)
-        {
-            nint group = (nint)o * groups + g;
-            Vector512<float> table = (iota - Vector512.Create((float)args.ZeroPoints[group])) * Vector512.Create(args.Scales[group]);
-            for (int end = j + groupBytes; j < end; j += 16)
-            {
-                Vector512<int> codes = Avx512F.ConvertToVector512Int32(Vector128.Load(packed + j));
-                Avx512F.PermuteVar16x32(table, codes).Store(w + j);
-                if (bits == 4)
-                {
-                    Avx512F.PermuteVar16x32(table, Avx512F.ShiftRightLogical(codes, 4)).Store(w + s1 + j);
-                    continue;
-                }
-
-                Avx512F.PermuteVar16x32(table, Avx512F.ShiftRightLogical(codes, 2)).Store(w + s1 + j);
-                Avx512F.PermuteVar16x32(table, Avx512F.ShiftRightLogical(codes, 4)).Store(w + s2 + j);
-                Avx512F.PermuteVar16x32(table, Avx512F.ShiftRightLogical(codes, 6)).Store(w + s3 + j);
             }
         }
     }
