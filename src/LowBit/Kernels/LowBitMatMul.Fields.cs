@@ -37,7 +37,7 @@ internal static unsafe partial class LowBitMatMul
     }
 
     /// <summary>
-    /// Arranges one input row for the field kernel: per block of 16 lanes x f fields, element k * 16 + l holds
+    /// Arranges one input row for the field kernel: per block of <paramref name="lanes"/> (16, or 8 on AVX2) lanes x f fields, element k * lanes + l holds
     /// <c>x[l * f + k] * 2^(e - bits * k)</c>, the top field <c>x[l * f + f - 1] * 2^e</c>; also the group sums times 2^e.
     /// Returns <c>2^-e</c>, the factor that undoes the scaling. The weights are masked in place, not shifted down, so field
     /// k converts to <c>q * 2^(bits * k)</c>, exactly; the input carries the inverse power of two. Powers of two are exact,
@@ -45,20 +45,20 @@ internal static unsafe partial class LowBitMatMul
     /// below 2^-100 of the largest can underflow, far under float32's own resolution of the sum.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static float PrepareFieldInput(ReadOnlySpan<float> x, int bits, int groupSize, Span<float> destination, Span<float> groupSums)
+    private static float PrepareFieldInput(ReadOnlySpan<float> x, int bits, int groupSize, int lanes, Span<float> destination, Span<float> groupSums)
     {
         float max = MaxMagnitude(x);
         int e = max == 0 || !float.IsFinite(max) ? 0 : Math.Clamp(-MathF.ILogB(max), -100, 100);
-        int perLane = 32 / bits, block = 16 * perLane;
+        int perLane = 32 / bits, block = lanes * perLane;
         Span<float> factors = stackalloc float[16];
         for (int k = 0; k < perLane; k++) factors[k] = MathF.ScaleB(1f, k == perLane - 1 ? e : e - bits * k);
         for (int start = 0; start < x.Length; start += block)
         {
             ReadOnlySpan<float> source = x.Slice(start, block);
             Span<float> target = destination.Slice(start, block);
-            for (int l = 0; l < 16; l++)
+            for (int l = 0; l < lanes; l++)
             {
-                for (int k = 0; k < perLane; k++) target[k * 16 + l] = source[l * perLane + k] * factors[k];
+                for (int k = 0; k < perLane; k++) target[k * lanes + l] = source[l * perLane + k] * factors[k];
             }
         }
 
@@ -72,11 +72,11 @@ internal static unsafe partial class LowBitMatMul
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static float MaxMagnitude(ReadOnlySpan<float> x)
     {
-        Vector512<float> max = default;
+        Vector256<float> max = default;
         int i = 0;
-        for (; i + Vector512<float>.Count <= x.Length; i += Vector512<float>.Count) max = Vector512.Max(max, Vector512.Abs(Vector512.Create(x.Slice(i, Vector512<float>.Count))));
+        for (; i + Vector256<float>.Count <= x.Length; i += Vector256<float>.Count) max = Vector256.Max(max, Vector256.Abs(Vector256.Create(x.Slice(i, Vector256<float>.Count))));
         float result = 0;
-        for (int k = 0; k < Vector512<float>.Count; k++) result = Math.Max(result, max[k]);
+        for (int k = 0; k < Vector256<float>.Count; k++) result = Math.Max(result, max[k]);
         for (; i < x.Length; i++) result = Math.Max(result, Math.Abs(x[i]));
         return result;
     }

@@ -59,7 +59,8 @@ internal static unsafe partial class LowBitMatMul
             bool panel = !scalar && batch >= PanelMinBatch && HasPanelKernel(inFeatures, bits, groupSize);
             bool blocked = !scalar && !panel && batch >= BlockedMinBatch && Lanes128.IsSupported;
             bool fields = !scalar && batch < PanelMinBatch && HasFieldKernel(inFeatures, bits, groupSize);
-            bool lookup = !scalar && !blocked && !fields && HasLookupKernel(bits, groupBytes);
+            bool fields256 = !scalar && !fields && batch == 1 && HasFieldKernel256(inFeatures, bits, groupSize);
+            bool lookup = !scalar && !blocked && !fields && !fields256 && HasLookupKernel(bits, groupBytes);
             if (biasScratch is not null) Elements<T>.ToSingle(bias, biasScratch);
             Span<float> y = outputScratch is null ? SpanCast.As<T, float>(output)[..(batch * outFeatures)] : outputScratch.AsSpan(0, batch * outFeatures);
             fixed (float* pinned = streams, pg = groupSums, psc = scales, psz = scaledZeros, pb = biasScratch, py = y)
@@ -73,13 +74,13 @@ internal static unsafe partial class LowBitMatMul
                 {
                     PackInputTiles(input, batch, inFeatures, prepared, row);
                 }
-                else if (fields)
+                else if (fields || fields256)
                 {
                     Span<float> x = row.AsSpan(0, inFeatures);
                     for (int b = 0; b < batch; b++)
                     {
                         Elements<T>.ToSingle(input.Slice(b * inFeatures, inFeatures), x);
-                        inputUnscales[b] = PrepareFieldInput(x, bits, groupSize, prepared.Slice(b * inFeatures, inFeatures), groupSums.AsSpan(b * groups, groups));
+                        inputUnscales[b] = PrepareFieldInput(x, bits, groupSize, fields ? 16 : 8, prepared.Slice(b * inFeatures, inFeatures), groupSums.AsSpan(b * groups, groups));
                     }
                 }
                 else
@@ -92,7 +93,7 @@ internal static unsafe partial class LowBitMatMul
                 {
                     Streams = ps, GroupSums = pg, Packed = pw, Scales = psc, ScaledZeros = psz, ZeroPoints = pz, Bias = pb, Output = py,
                     InputUnscales = inputUnscales, Batch = batch, InFeatures = inFeatures, OutFeatures = outFeatures, Bits = bits, GroupSize = groupSize,
-                    RowsPerChunk = panel ? PanelChunkRows : fields ? Math.Clamp((256 * 1024 / (inFeatures * bits / 8)) & ~3, 4, FieldChunkRows) : blocked ? BlockRows(inFeatures) : Math.Clamp((256 * 1024 / Math.Max(1, inFeatures * bits / 8)) & ~3, 4, 4096),
+                    RowsPerChunk = panel ? PanelChunkRows : fields || fields256 ? Math.Clamp((256 * 1024 / (inFeatures * bits / 8)) & ~3, 4, FieldChunkRows) : blocked ? BlockRows(inFeatures) : Math.Clamp((256 * 1024 / Math.Max(1, inFeatures * bits / 8)) & ~3, 4, 4096),
                 };
                 int chunks = (outFeatures + args.RowsPerChunk - 1) / args.RowsPerChunk;
                 if ((long)batch * inFeatures * outFeatures < W8A16.ParallelMinMultiplyAdds) maxThreads = 1;
@@ -100,6 +101,7 @@ internal static unsafe partial class LowBitMatMul
                 if (scalar) WorkerPool.Run(&ChunkScalar, &args, chunks, 1);
                 else if (panel) WorkerPool.Run(&ChunkPanel, &args, chunks, maxThreads);
                 else if (fields) WorkerPool.Run(&ChunkFields, &args, chunks, maxThreads);
+                else if (fields256) WorkerPool.Run(&ChunkFields256, &args, chunks, maxThreads);
                 else if (blocked && Lanes512.IsSupported) WorkerPool.Run(&ChunkDequantized<Lanes512, Vector512<float>>, &args, chunks, maxThreads);
                 else if (blocked && Lanes256.IsSupported) WorkerPool.Run(&ChunkDequantized<Lanes256, Vector256<float>>, &args, chunks, maxThreads);
                 else if (blocked) WorkerPool.Run(&ChunkDequantized<Lanes128, Vector128<float>>, &args, chunks, maxThreads);
