@@ -150,7 +150,7 @@ internal static unsafe partial class LowBitMatMul
                     // hardware prefetcher does not follow in time: fetch the run two rows ahead.
                     if (o + FieldPrefetchRows < end) PrefetchRun(args.Packed + (nint)(o + FieldPrefetchRows) * rowBytes + (nint)first * 64, (last - first) * 64);
                     float* sums = partial + (o - start) * 4;
-                    if (valid == 2) FieldsRows<TBits, TScale, TwoRows>(in args, o, b, valid, first, last, sums);
+                    if (valid <= 2) FieldsRows<TBits, TScale, TwoRows>(in args, o, b, valid, first, last, sums);
                     else FieldsRows<TBits, TScale, FourRows>(in args, o, b, valid, first, last, sums);
                 }
             }
