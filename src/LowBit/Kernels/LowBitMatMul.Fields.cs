@@ -14,7 +14,7 @@ namespace LowBit.Kernels;
 // at most one shuffle per 64 bytes), and the zero points are folded out with the input's group sums.
 // Measured on Zen 5: shifts and int-to-float converts share two pipes and FMAs use two others, so dropping the seven
 // shifts per 64 bytes took 2-bit from 40 to 45 G weights/s; four accumulators per block keep the FMA chains short.
-// Two to five input rows share each converted field (the converts are paid once); their prepared inputs would not
+// Up to four input rows per pass share each converted field (the converts are paid once); their prepared inputs would not
 // fit L1 together, so the columns go in 1024-wide slices.
 internal static unsafe partial class LowBitMatMul
 {

@@ -17,10 +17,11 @@ namespace LowBit.Kernels;
 internal static unsafe partial class LowBitMatMul
 {
     /// <summary>
-    /// From this many input rows on, the panel path beats unpacking in registers per input row (measured on 11008 x 4096:
-    /// equal at 6 rows for 4-bit, 1.8x faster for 2-bit; at 64 rows 2.5x and 4.7x).
+    /// From this many input rows on, the panel path beats the field kernel, which shares each unpacked field between
+    /// up to four input rows (measured on 11008 x 4096: the field kernel 10-20% faster at 12 rows, equal at 16, the
+    /// panel 10-40% faster at 24; at 64 rows the panel runs at about 0.9x of W8A16).
     /// </summary>
-    internal const int PanelMinBatch = 6;
+    internal const int PanelMinBatch = 16;
 
     /// <summary>Output rows per panel (two Vector512 of 16).</summary>
     private const int PanelRows = 32;

@@ -100,7 +100,7 @@ public class LowBitLinearTests<T>
     }
 
     /// <summary>
-    /// Two to five input rows (the GEMV kernels that share each unpacked field between input rows): 2560 columns are
+    /// Two to fifteen input rows (the kernels that share each unpacked field between input rows): 2560 columns are
     /// several 1024-column slices with a partial last one, and 300 rows are more than one work item.
     /// </summary>
     [TestCase(4, 64)]
@@ -108,7 +108,7 @@ public class LowBitLinearTests<T>
     [TestCase(2, 32)]
     [TestCase(2, 128)]
     [TestCase(2, 8)]
-    public void Forward_TwoToFiveInputRows_OverSeveralColumnSlices(int bits, int groupSize)
+    public void Forward_TwoToFifteenInputRows_OverSeveralColumnSlices(int bits, int groupSize)
     {
         const int outFeatures = 300, inFeatures = 2560;
         T[] weights = TestData.Gaussian<T>(outFeatures * inFeatures, bits * 100 + groupSize, std: 0.05);
@@ -116,7 +116,7 @@ public class LowBitLinearTests<T>
         var layer = LowBitLinear<T>.FromWeights(weights, outFeatures, inFeatures, bits, groupSize, bias);
         var dequantized = new T[outFeatures * inFeatures];
         layer.Dequantize(dequantized);
-        foreach (int batch in new[] { 2, 3, 4, 5 })
+        foreach (int batch in new[] { 2, 3, 4, 5, 9, 15 })
         {
             T[] input = TestData.Gaussian<T>(batch * inFeatures, batch + 50);
             var output = new T[batch * outFeatures + 1];
@@ -129,8 +129,8 @@ public class LowBitLinearTests<T>
 
     /// <summary>
     /// The batched paths at their edges: more than one 256-column slice with a partial last one (384 columns), more than
-    /// one 256-row work item with a partial last panel (300 rows), and batches that use every input tile width
-    /// (6 = 4 + 2, 7 = 4 + 2 + 1, 26 = 12 + 12 + 2, 64 = 5 x 12 + 4, 93 = 7 x 12 + 8 + 1).
+    /// one 256-row work item with a partial last panel (300 rows), and batches that use every input tile width of the
+    /// panel kernel (16 = 12 + 4, 26 = 12 + 12 + 2, 64 = 5 x 12 + 4, 93 = 7 x 12 + 8 + 1); 6 and 7 rows take the field kernel.
     /// </summary>
     [TestCase(4, 64)]
     [TestCase(4, 8)]
@@ -146,7 +146,7 @@ public class LowBitLinearTests<T>
         var layer = LowBitLinear<T>.FromWeights(weights, outFeatures, inFeatures, bits, groupSize, bias);
         var dequantized = new T[outFeatures * inFeatures];
         layer.Dequantize(dequantized);
-        foreach (int batch in new[] { 6, 7, 26, 64, 93 })
+        foreach (int batch in new[] { 6, 7, 16, 26, 64, 93 })
         {
             T[] input = TestData.Gaussian<T>(batch * inFeatures, batch + 100);
             var output = new T[batch * outFeatures + 1];
