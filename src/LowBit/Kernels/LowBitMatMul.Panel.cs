@@ -17,11 +17,17 @@ namespace LowBit.Kernels;
 internal static unsafe partial class LowBitMatMul
 {
     /// <summary>
-    /// From this many input rows on, the panel path beats the field kernel, which shares each unpacked field between
-    /// up to four input rows (measured on 11008 x 4096: the field kernel 10-20% faster at 12 rows, equal at 16, the
-    /// panel 10-40% faster at 24; at 64 rows the panel runs at about 0.9x of W8A16).
+    /// From how many input rows on the panel path beats the field kernel, which shares each unpacked field between up
+    /// to four input rows but pays a fixed cost per weight row (a call, horizontal sums, the zero-point term) and per
+    /// input row (arranging it). Measured: on large layers (11008 x 4096, 4096 x 4096, 2048 x 2048, 4096 x 1024) the
+    /// field kernel is 10-40% faster up to 12 rows and equal at 16; on small or narrow ones (512 x 512, 1408 x 512,
+    /// 512 x 1408) the panel is 40-70% faster from 8 rows.
     /// </summary>
-    internal const int PanelMinBatch = 16;
+    internal static int PanelMinBatch(int inFeatures, int outFeatures) =>
+        inFeatures < 1024 || (long)inFeatures * outFeatures < 2 * 1024 * 1024 ? 6 : 16;
+
+    /// <summary>The most input rows the field kernel takes (one below the largest <see cref="PanelMinBatch"/>).</summary>
+    internal const int FieldMaxBatch = 15;
 
     /// <summary>Output rows per panel (two Vector512 of 16).</summary>
     private const int PanelRows = 32;

@@ -56,9 +56,10 @@ internal static unsafe partial class LowBitMatMul
         try
         {
             int groupBytes = groupSize * bits / 8;
-            bool panel = !scalar && batch >= PanelMinBatch && HasPanelKernel(inFeatures, bits, groupSize);
+            int panelFrom = PanelMinBatch(inFeatures, outFeatures);
+            bool panel = !scalar && batch >= panelFrom && HasPanelKernel(inFeatures, bits, groupSize);
             bool blocked = !scalar && !panel && batch >= BlockedMinBatch && Lanes128.IsSupported;
-            bool fields = !scalar && batch < PanelMinBatch && HasFieldKernel(inFeatures, bits, groupSize);
+            bool fields = !scalar && !panel && batch <= FieldMaxBatch && HasFieldKernel(inFeatures, bits, groupSize);
             bool fields256 = !scalar && !fields && batch == 1 && HasFieldKernel256(inFeatures, bits, groupSize);
             bool lookup = !scalar && !blocked && !fields && !fields256 && HasLookupKernel(bits, groupBytes);
             if (biasScratch is not null) Elements<T>.ToSingle(bias, biasScratch);
@@ -69,7 +70,7 @@ internal static unsafe partial class LowBitMatMul
                 // The prepared input starts on a cache line: every vector load of it then stays within one line.
                 float* ps = (float*)(((nint)pinned + 63) & ~(nint)63);
                 var prepared = new Span<float>(ps, batch * inFeatures);
-                float* inputUnscales = stackalloc float[PanelMinBatch];
+                float* inputUnscales = stackalloc float[FieldMaxBatch];
                 if (panel)
                 {
                     PackInputTiles(input, batch, inFeatures, prepared, row);

@@ -100,8 +100,9 @@ public class LowBitLinearTests<T>
     }
 
     /// <summary>
-    /// Two to fifteen input rows (the kernels that share each unpacked field between input rows): 2560 columns are
-    /// several 1024-column slices with a partial last one, and 300 rows are more than one work item.
+    /// Two to fifteen input rows on a layer large enough for the field kernel (which shares each unpacked field between
+    /// input rows): 2560 columns are several 1024-column slices with a partial last one, and 820 rows are several work
+    /// items with a partial last one.
     /// </summary>
     [TestCase(4, 64)]
     [TestCase(4, 32)]
@@ -110,13 +111,13 @@ public class LowBitLinearTests<T>
     [TestCase(2, 8)]
     public void Forward_TwoToFifteenInputRows_OverSeveralColumnSlices(int bits, int groupSize)
     {
-        const int outFeatures = 300, inFeatures = 2560;
+        const int outFeatures = 820, inFeatures = 2560;
         T[] weights = TestData.Gaussian<T>(outFeatures * inFeatures, bits * 100 + groupSize, std: 0.05);
         T[] bias = TestData.Gaussian<T>(outFeatures, 4);
         var layer = LowBitLinear<T>.FromWeights(weights, outFeatures, inFeatures, bits, groupSize, bias);
         var dequantized = new T[outFeatures * inFeatures];
         layer.Dequantize(dequantized);
-        foreach (int batch in new[] { 2, 3, 4, 5, 9, 15 })
+        foreach (int batch in new[] { 2, 3, 5, 9, 15 })
         {
             T[] input = TestData.Gaussian<T>(batch * inFeatures, batch + 50);
             var output = new T[batch * outFeatures + 1];
@@ -130,7 +131,7 @@ public class LowBitLinearTests<T>
     /// <summary>
     /// The batched paths at their edges: more than one 256-column slice with a partial last one (384 columns), more than
     /// one 256-row work item with a partial last panel (300 rows), and batches that use every input tile width of the
-    /// panel kernel (16 = 12 + 4, 26 = 12 + 12 + 2, 64 = 5 x 12 + 4, 93 = 7 x 12 + 8 + 1); 6 and 7 rows take the field kernel.
+    /// panel kernel (6 = 4 + 2, 7 = 4 + 2 + 1, 16 = 12 + 4, 26 = 12 + 12 + 2, 64 = 5 x 12 + 4, 93 = 7 x 12 + 8 + 1).
     /// </summary>
     [TestCase(4, 64)]
     [TestCase(4, 8)]
