@@ -196,7 +196,6 @@ internal static unsafe partial class LowBitMatMul
                 a2 = Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(v & m6), Vector512.Load(x + 96), a2);
                 a3 = Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(Avx512F.ShiftRightLogical(v, 28)), Vector512.Load(x + 112), a3);
             }
-
             else
             {
                 a0 = Avx512F.ConvertToVector512Single(v & m0) * Vector512.Load(x + 0);
@@ -281,7 +280,6 @@ internal static unsafe partial class LowBitMatMul
                 c0 = Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(Avx512F.ShiftRightLogical(v, 28)), xk, c0);
                 c1 = Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(Avx512F.ShiftRightLogical(u, 28)), xk, c1);
             }
-
             else
             {
                 xk = Vector512.Load(x + 0);
@@ -443,7 +441,6 @@ internal static unsafe partial class LowBitMatMul
                 if (TRows.Count > 2) c2 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x2 + 112), c2);
                 if (TRows.Count > 2) c3 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x3 + 112), c3);
             }
-
             else
             {
                 f = Avx512F.ConvertToVector512Single(v & m0);

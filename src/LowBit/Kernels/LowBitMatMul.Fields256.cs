@@ -71,7 +71,6 @@ internal static unsafe partial class LowBitMatMul
                 a2 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(v & Vector256.Create(0xF000000)), Vector256.Load(x + 48), a2);
                 a3 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(Avx2.ShiftRightLogical(v, 28)), Vector256.Load(x + 56), a3);
             }
-
             else
             {
                 a0 = Avx.ConvertToVector256Single(v & Vector256.Create(0x3)) * Vector256.Load(x + 0);

@@ -20,7 +20,7 @@ internal static unsafe partial class LowBitMatMul
     /// <summary>Everything a worker needs, shared by pointer.</summary>
     private struct Args
     {
-        public float* Streams;       // batch x inFeatures, de-interleaved per row: stream k holds x[j * per + k]
+        public float* Streams;       // the prepared input, per path: de-interleaved streams, field-kernel blocks or panel tiles
         public float* GroupSums;     // batch x groups
         public byte* Packed;         // outFeatures x rowBytes
         public float* Scales;        // outFeatures x groups
@@ -98,7 +98,6 @@ internal static unsafe partial class LowBitMatMul
                 };
                 int chunks = (outFeatures + args.RowsPerChunk - 1) / args.RowsPerChunk;
                 if ((long)batch * inFeatures * outFeatures < W8A16.ParallelMinMultiplyAdds) maxThreads = 1;
-                // The widest vector whose byte count divides a group's bytes: a vector never straddles two groups.
                 if (scalar) WorkerPool.Run(&ChunkScalar, &args, chunks, 1);
                 else if (panel) WorkerPool.Run(&ChunkPanel, &args, chunks, maxThreads);
                 else if (fields) WorkerPool.Run(&ChunkFields, &args, chunks, maxThreads);
@@ -107,6 +106,7 @@ internal static unsafe partial class LowBitMatMul
                 else if (blocked && Lanes256.IsSupported) WorkerPool.Run(&ChunkDequantized<Lanes256, Vector256<float>>, &args, chunks, maxThreads);
                 else if (blocked) WorkerPool.Run(&ChunkDequantized<Lanes128, Vector128<float>>, &args, chunks, maxThreads);
                 else if (lookup) WorkerPool.Run(&ChunkLookup, &args, chunks, maxThreads);
+                // The widest vector whose byte count divides a group's bytes: a vector never straddles two groups.
                 else if (Lanes512.IsSupported && groupBytes % 16 == 0) WorkerPool.Run(&Chunk<Lanes512, Vector512<float>>, &args, chunks, maxThreads);
                 else if (Lanes256.IsSupported && groupBytes % 8 == 0) WorkerPool.Run(&Chunk<Lanes256, Vector256<float>>, &args, chunks, maxThreads);
                 else if (Lanes128.IsSupported && groupBytes % 4 == 0) WorkerPool.Run(&Chunk<Lanes128, Vector128<float>>, &args, chunks, maxThreads);
