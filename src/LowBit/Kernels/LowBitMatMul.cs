@@ -9,11 +9,12 @@ namespace LowBit.Kernels;
 /// <summary>
 /// The fused low-bit matmul behind <see cref="LowBitLinear{T}"/>:
 /// <c>out[b,o] = sum_i in[b,i] * (q[o,i] - z[o,g(i)]) * s[o,g(i)] + bias[o]</c>, in float32, rounded to T once.
-/// The packed weights are never expanded: each byte is split into its 2-bit or 4-bit fields in registers,
-/// widened to float and multiplied with the input. To make that a plain vertical FMA, the input is
-/// de-interleaved once per call so that field k of packed byte j meets <c>in[j * (8 / bits) + k]</c>, and
-/// the zero points are folded out: <c>sum_g s_g * sum_i x_i q_i - sum_g (s_g z_g) * sum_{i in g} x_i</c>,
-/// with the group sums of the input computed once per call.
+/// The packed weights are never expanded to a matrix in memory: fields are unpacked in registers and meet an input
+/// arranged once per call to match (de-interleaved streams, or the field kernel's lane blocks), and zero points are
+/// folded out: <c>sum_g s_g * sum_i x_i q_i - sum_g (s_g z_g) * sum_{i in g} x_i</c>, with the group sums of the input
+/// computed once per call. Paths, by machine and batch: the field kernel (LowBitMatMul.Fields*.cs), the panel kernel
+/// (LowBitMatMul.Panel.cs, an L1-sized dequantized panel), table lookups (LowBitMatMul.Lookup.cs), the dequantized
+/// block (LowBitMatMul.Dequantized.cs) and the generic kernels below; MatMul picks one per call.
 /// </summary>
 internal static unsafe partial class LowBitMatMul
 {
