@@ -131,11 +131,49 @@ internal static unsafe partial class LowBitMatMul
             return;
         }
 
-        // Several input rows: their whole prepared input (16 KiB per row at 4096 columns) would not stay in L1, so the
-        // columns go in slices of FieldSliceColumns, the inner loop over the chunk's weight rows, and partial sums wait in
-        // a small buffer (at most FieldChunkRows x 4 floats).
-        int blocks = args.InFeatures / (512 / TBits.Bits), sliceBlocks = FieldSliceColumns / (512 / TBits.Bits);
-        nint rowBytes = args.InFeatures * TBits.Bits / 8;
+        FieldsSliced<Wide<TBits, TScale>>(in args, start, end);
+    }
+
+    /// <summary>A field kernel for several input rows at one vector width, for <see cref="FieldsSliced{TKernel}"/>.</summary>
+    private interface IFieldRows
+    {
+        /// <summary>Packed bytes per block (one vector of dword lanes).</summary>
+        static abstract int BlockBytes { get; }
+
+        /// <summary>Adds row o's block sums over blocks first..last for input rows row.. (2 or 4 of them) to sums.</summary>
+        static abstract void Rows(in Args args, int o, int row, int valid, int first, int last, float* sums);
+
+        /// <summary><c>sum_g s_g z_g xsum_g</c> for row o and one input row.</summary>
+        static abstract float Correction(in Args args, int o, int row);
+    }
+
+    /// <summary>The AVX-512 field kernel (16 lanes).</summary>
+    private readonly struct Wide<TBits, TScale> : IFieldRows where TBits : IBits where TScale : IBlockScale
+    {
+        public static int BlockBytes => 64;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static void Rows(in Args args, int o, int row, int valid, int first, int last, float* sums)
+        {
+            if (valid <= 2) FieldsRows<TBits, TScale, TwoRows>(in args, o, row, valid, first, last, sums);
+            else FieldsRows<TBits, TScale, FourRows>(in args, o, row, valid, first, last, sums);
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static float Correction(in Args args, int o, int row) => ZeroPointCorrection(in args, o, row);
+    }
+
+    /// <summary>
+    /// Several input rows through a field kernel: their whole prepared input (16 KiB per row at 4096 columns) would not
+    /// stay in L1, so the columns go in slices of FieldSliceColumns, the inner loop over the chunk's weight rows, and
+    /// partial sums wait in a small buffer (at most FieldChunkRows x 4 floats).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void FieldsSliced<TKernel>(in Args args, int start, int end) where TKernel : IFieldRows
+    {
+        int blockWeights = TKernel.BlockBytes * 8 / args.Bits;
+        int blocks = args.InFeatures / blockWeights, sliceBlocks = FieldSliceColumns / blockWeights;
+        nint rowBytes = args.InFeatures * args.Bits / 8;
         float* partial = stackalloc float[FieldChunkRows * 4];
         for (int b = 0; b < args.Batch; b += 4)
         {
@@ -147,11 +185,13 @@ internal static unsafe partial class LowBitMatMul
                 for (int o = start; o < end; o++)
                 {
                     // The slice of each row is a short run (512 bytes at 4 bits) after a jump of a whole row, which the
-                    // hardware prefetcher does not follow in time: fetch the run two rows ahead.
-                    if (o + FieldPrefetchRows < end) PrefetchRun(args.Packed + (nint)(o + FieldPrefetchRows) * rowBytes + (nint)first * 64, (last - first) * 64);
-                    float* sums = partial + (o - start) * 4;
-                    if (valid <= 2) FieldsRows<TBits, TScale, TwoRows>(in args, o, b, valid, first, last, sums);
-                    else FieldsRows<TBits, TScale, FourRows>(in args, o, b, valid, first, last, sums);
+                    // hardware prefetcher does not follow in time: fetch the run a few rows ahead.
+                    if (o + FieldPrefetchRows < end)
+                    {
+                        PrefetchRun(args.Packed + (nint)(o + FieldPrefetchRows) * rowBytes + (nint)first * TKernel.BlockBytes, (last - first) * TKernel.BlockBytes);
+                    }
+
+                    TKernel.Rows(in args, o, b, valid, first, last, partial + (o - start) * 4);
                 }
             }
 
@@ -159,7 +199,7 @@ internal static unsafe partial class LowBitMatMul
             {
                 for (int k = 0; k < valid; k++)
                 {
-                    float y = (partial[(o - start) * 4 + k] - ZeroPointCorrection(in args, o, b + k)) * args.InputUnscales[b + k];
+                    float y = (partial[(o - start) * 4 + k] - TKernel.Correction(in args, o, b + k)) * args.InputUnscales[b + k];
                     args.Output[(nint)(b + k) * args.OutFeatures + o] = args.Bias is null ? y : y + args.Bias[o];
                 }
             }
