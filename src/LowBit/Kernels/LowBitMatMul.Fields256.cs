@@ -4,7 +4,7 @@ using System.Runtime.Intrinsics.X86;
 
 namespace LowBit.Kernels;
 
-// The field kernel (LowBitMatMul.Fields.cs) for one input row on AVX2 + FMA: 32 packed bytes are 8 dword lanes of 8
+// The field kernel (LowBitMatMul.Fields.cs) on AVX2 + FMA, for 1 to 15 input rows: 32 packed bytes are 8 dword lanes of 8
 // (4-bit) or 16 (2-bit) weights each; each field is masked in place and converted, against an input arranged in
 // blocks of 8 lanes. Without it, 4-bit batch 1 on AVX2 ran the generic widen-and-FMA kernel at 0.46x of W8A16.
 internal static unsafe partial class LowBitMatMul
@@ -39,6 +39,12 @@ internal static unsafe partial class LowBitMatMul
     private static void ChunkFields256<TBits, TScale>(in Args args, int chunk) where TBits : IBits where TScale : IBlockScale256
     {
         int start = chunk * args.RowsPerChunk, end = Math.Min(start + args.RowsPerChunk, args.OutFeatures);
+        if (args.Batch > 1)
+        {
+            FieldsSliced<Narrow<TBits, TScale>>(in args, start, end);
+            return;
+        }
+
         for (int o = start; o < end; o++)
         {
             float y = FieldsRow256<TBits, TScale>(in args, o);
@@ -96,20 +102,208 @@ internal static unsafe partial class LowBitMatMul
             else t1 = Fma.MultiplyAdd((a0 + a1) + (a2 + a3), scale, t1);
         }
 
-        // The zero points: sum_g s_g z_g xsum_g, from the byte zero points.
-        float* groupSums = args.GroupSums;
+        return (Vector256.Sum(t0 + t1) - ZeroPointCorrection256(in args, o, 0)) * args.InputUnscales[0];
+    }
+
+    /// <summary>The AVX2 field kernel for several input rows (8 lanes).</summary>
+    private readonly struct Narrow<TBits, TScale> : IFieldRows where TBits : IBits where TScale : IBlockScale256
+    {
+        public static int BlockBytes => 32;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static void Rows(in Args args, int o, int row, int valid, int first, int last, float* sums)
+        {
+            if (valid <= 2) FieldsRows256<TBits, TScale, TwoRows>(in args, o, row, valid, first, last, sums);
+            else FieldsRows256<TBits, TScale, FourRows>(in args, o, row, valid, first, last, sums);
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static float Correction(in Args args, int o, int row) => ZeroPointCorrection256(in args, o, row);
+    }
+
+    /// <summary>Row o, blocks first to last, against 2 or 4 input rows (see the AVX-512 FieldsRows); 16 registers, so one accumulator per row.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void FieldsRows256<TBits, TScale, TRows>(in Args args, int o, int row, int valid, int first, int last, float* sums)
+        where TBits : IBits where TScale : IBlockScale256 where TRows : IRows
+    {
+        int bits = TBits.Bits, block = 256 / bits, n = args.InFeatures;
+        int groups = n / args.GroupSize, blocksPerGroup = Math.Max(1, args.GroupSize / block);
+        int* w = (int*)(args.Packed + (nint)o * (n * bits / 8));
+        float* scales = args.Scales + (nint)o * groups;
+        BatchRows(in args, row, valid, out float* x0, out float* x1, out float* x2, out float* x3);
+        nint skip = (nint)first * block;
+        x0 += skip;
+        x1 += skip;
+        x2 += skip;
+        x3 += skip;
+        Vector256<float> t0 = default, t1 = default, t2 = default, t3 = default;
+        for (int b = first; b < last; b++, x0 += block, x1 += block, x2 += block, x3 += block)
+        {
+            Vector256<int> v = Vector256.Load(w + b * 8);
+            Vector256<float> f, a0 = default, a1 = default, a2 = default, a3 = default;
+            if (bits == 4)
+            {
+                f = Avx.ConvertToVector256Single(v & Vector256.Create(0xF));
+                a0 = Fma.MultiplyAdd(f, Vector256.Load(x0 + 0), a0);
+                a1 = Fma.MultiplyAdd(f, Vector256.Load(x1 + 0), a1);
+                if (TRows.Count > 2) a2 = Fma.MultiplyAdd(f, Vector256.Load(x2 + 0), a2);
+                if (TRows.Count > 2) a3 = Fma.MultiplyAdd(f, Vector256.Load(x3 + 0), a3);
+                f = Avx.ConvertToVector256Single(v & Vector256.Create(0xF0));
+                a0 = Fma.MultiplyAdd(f, Vector256.Load(x0 + 8), a0);
+                a1 = Fma.MultiplyAdd(f, Vector256.Load(x1 + 8), a1);
+                if (TRows.Count > 2) a2 = Fma.MultiplyAdd(f, Vector256.Load(x2 + 8), a2);
+                if (TRows.Count > 2) a3 = Fma.MultiplyAdd(f, Vector256.Load(x3 + 8), a3);
+                f = Avx.ConvertToVector256Single(v & Vector256.Create(0xF00));
+                a0 = Fma.MultiplyAdd(f, Vector256.Load(x0 + 16), a0);
+                a1 = Fma.MultiplyAdd(f, Vector256.Load(x1 + 16), a1);
+                if (TRows.Count > 2) a2 = Fma.MultiplyAdd(f, Vector256.Load(x2 + 16), a2);
+                if (TRows.Count > 2) a3 = Fma.MultiplyAdd(f, Vector256.Load(x3 + 16), a3);
+                f = Avx.ConvertToVector256Single(v & Vector256.Create(0xF000));
+                a0 = Fma.MultiplyAdd(f, Vector256.Load(x0 + 24), a0);
+                a1 = Fma.MultiplyAdd(f, Vector256.Load(x1 + 24), a1);
+                if (TRows.Count > 2) a2 = Fma.MultiplyAdd(f, Vector256.Load(x2 + 24), a2);
+                if (TRows.Count > 2) a3 = Fma.MultiplyAdd(f, Vector256.Load(x3 + 24), a3);
+                f = Avx.ConvertToVector256Single(v & Vector256.Create(0xF0000));
+                a0 = Fma.MultiplyAdd(f, Vector256.Load(x0 + 32), a0);
+                a1 = Fma.MultiplyAdd(f, Vector256.Load(x1 + 32), a1);
+                if (TRows.Count > 2) a2 = Fma.MultiplyAdd(f, Vector256.Load(x2 + 32), a2);
+                if (TRows.Count > 2) a3 = Fma.MultiplyAdd(f, Vector256.Load(x3 + 32), a3);
+                f = Avx.ConvertToVector256Single(v & Vector256.Create(0xF00000));
+                a0 = Fma.MultiplyAdd(f, Vector256.Load(x0 + 40), a0);
+                a1 = Fma.MultiplyAdd(f, Vector256.Load(x1 + 40), a1);
+                if (TRows.Count > 2) a2 = Fma.MultiplyAdd(f, Vector256.Load(x2 + 40), a2);
+                if (TRows.Count > 2) a3 = Fma.MultiplyAdd(f, Vector256.Load(x3 + 40), a3);
+                f = Avx.ConvertToVector256Single(v & Vector256.Create(0xF000000));
+                a0 = Fma.MultiplyAdd(f, Vector256.Load(x0 + 48), a0);
+                a1 = Fma.MultiplyAdd(f, Vector256.Load(x1 + 48), a1);
+                if (TRows.Count > 2) a2 = Fma.MultiplyAdd(f, Vector256.Load(x2 + 48), a2);
+                if (TRows.Count > 2) a3 = Fma.MultiplyAdd(f, Vector256.Load(x3 + 48), a3);
+                f = Avx.ConvertToVector256Single(Avx2.ShiftRightLogical(v, 28));
+                a0 = Fma.MultiplyAdd(f, Vector256.Load(x0 + 56), a0);
+                a1 = Fma.MultiplyAdd(f, Vector256.Load(x1 + 56), a1);
+                if (TRows.Count > 2) a2 = Fma.MultiplyAdd(f, Vector256.Load(x2 + 56), a2);
+                if (TRows.Count > 2) a3 = Fma.MultiplyAdd(f, Vector256.Load(x3 + 56), a3);
+            }
+            else
+            {
+                f = Avx.ConvertToVector256Single(v & Vector256.Create(0x3));
+                a0 = Fma.MultiplyAdd(f, Vector256.Load(x0 + 0), a0);
+                a1 = Fma.MultiplyAdd(f, Vector256.Load(x1 + 0), a1);
+                if (TRows.Count > 2) a2 = Fma.MultiplyAdd(f, Vector256.Load(x2 + 0), a2);
+                if (TRows.Count > 2) a3 = Fma.MultiplyAdd(f, Vector256.Load(x3 + 0), a3);
+                f = Avx.ConvertToVector256Single(v & Vector256.Create(0xC));
+                a0 = Fma.MultiplyAdd(f, Vector256.Load(x0 + 8), a0);
+                a1 = Fma.MultiplyAdd(f, Vector256.Load(x1 + 8), a1);
+                if (TRows.Count > 2) a2 = Fma.MultiplyAdd(f, Vector256.Load(x2 + 8), a2);
+                if (TRows.Count > 2) a3 = Fma.MultiplyAdd(f, Vector256.Load(x3 + 8), a3);
+                f = Avx.ConvertToVector256Single(v & Vector256.Create(0x30));
+                a0 = Fma.MultiplyAdd(f, Vector256.Load(x0 + 16), a0);
+                a1 = Fma.MultiplyAdd(f, Vector256.Load(x1 + 16), a1);
+                if (TRows.Count > 2) a2 = Fma.MultiplyAdd(f, Vector256.Load(x2 + 16), a2);
+                if (TRows.Count > 2) a3 = Fma.MultiplyAdd(f, Vector256.Load(x3 + 16), a3);
+                f = Avx.ConvertToVector256Single(v & Vector256.Create(0xC0));
+                a0 = Fma.MultiplyAdd(f, Vector256.Load(x0 + 24), a0);
+                a1 = Fma.MultiplyAdd(f, Vector256.Load(x1 + 24), a1);
+                if (TRows.Count > 2) a2 = Fma.MultiplyAdd(f, Vector256.Load(x2 + 24), a2);
+                if (TRows.Count > 2) a3 = Fma.MultiplyAdd(f, Vector256.Load(x3 + 24), a3);
+                f = Avx.ConvertToVector256Single(v & Vector256.Create(0x300));
+                a0 = Fma.MultiplyAdd(f, Vector256.Load(x0 + 32), a0);
+                a1 = Fma.MultiplyAdd(f, Vector256.Load(x1 + 32), a1);
+                if (TRows.Count > 2) a2 = Fma.MultiplyAdd(f, Vector256.Load(x2 + 32), a2);
+                if (TRows.Count > 2) a3 = Fma.MultiplyAdd(f, Vector256.Load(x3 + 32), a3);
+                f = Avx.ConvertToVector256Single(v & Vector256.Create(0xC00));
+                a0 = Fma.MultiplyAdd(f, Vector256.Load(x0 + 40), a0);
+                a1 = Fma.MultiplyAdd(f, Vector256.Load(x1 + 40), a1);
+                if (TRows.Count > 2) a2 = Fma.MultiplyAdd(f, Vector256.Load(x2 + 40), a2);
+                if (TRows.Count > 2) a3 = Fma.MultiplyAdd(f, Vector256.Load(x3 + 40), a3);
+                f = Avx.ConvertToVector256Single(v & Vector256.Create(0x3000));
+                a0 = Fma.MultiplyAdd(f, Vector256.Load(x0 + 48), a0);
+                a1 = Fma.MultiplyAdd(f, Vector256.Load(x1 + 48), a1);
+                if (TRows.Count > 2) a2 = Fma.MultiplyAdd(f, Vector256.Load(x2 + 48), a2);
+                if (TRows.Count > 2) a3 = Fma.MultiplyAdd(f, Vector256.Load(x3 + 48), a3);
+                f = Avx.ConvertToVector256Single(v & Vector256.Create(0xC000));
+                a0 = Fma.MultiplyAdd(f, Vector256.Load(x0 + 56), a0);
+                a1 = Fma.MultiplyAdd(f, Vector256.Load(x1 + 56), a1);
+                if (TRows.Count > 2) a2 = Fma.MultiplyAdd(f, Vector256.Load(x2 + 56), a2);
+                if (TRows.Count > 2) a3 = Fma.MultiplyAdd(f, Vector256.Load(x3 + 56), a3);
+                f = Avx.ConvertToVector256Single(v & Vector256.Create(0x30000));
+                a0 = Fma.MultiplyAdd(f, Vector256.Load(x0 + 64), a0);
+                a1 = Fma.MultiplyAdd(f, Vector256.Load(x1 + 64), a1);
+                if (TRows.Count > 2) a2 = Fma.MultiplyAdd(f, Vector256.Load(x2 + 64), a2);
+                if (TRows.Count > 2) a3 = Fma.MultiplyAdd(f, Vector256.Load(x3 + 64), a3);
+                f = Avx.ConvertToVector256Single(v & Vector256.Create(0xC0000));
+                a0 = Fma.MultiplyAdd(f, Vector256.Load(x0 + 72), a0);
+                a1 = Fma.MultiplyAdd(f, Vector256.Load(x1 + 72), a1);
+                if (TRows.Count > 2) a2 = Fma.MultiplyAdd(f, Vector256.Load(x2 + 72), a2);
+                if (TRows.Count > 2) a3 = Fma.MultiplyAdd(f, Vector256.Load(x3 + 72), a3);
+                f = Avx.ConvertToVector256Single(v & Vector256.Create(0x300000));
+                a0 = Fma.MultiplyAdd(f, Vector256.Load(x0 + 80), a0);
+                a1 = Fma.MultiplyAdd(f, Vector256.Load(x1 + 80), a1);
+                if (TRows.Count > 2) a2 = Fma.MultiplyAdd(f, Vector256.Load(x2 + 80), a2);
+                if (TRows.Count > 2) a3 = Fma.MultiplyAdd(f, Vector256.Load(x3 + 80), a3);
+                f = Avx.ConvertToVector256Single(v & Vector256.Create(0xC00000));
+                a0 = Fma.MultiplyAdd(f, Vector256.Load(x0 + 88), a0);
+                a1 = Fma.MultiplyAdd(f, Vector256.Load(x1 + 88), a1);
+                if (TRows.Count > 2) a2 = Fma.MultiplyAdd(f, Vector256.Load(x2 + 88), a2);
+                if (TRows.Count > 2) a3 = Fma.MultiplyAdd(f, Vector256.Load(x3 + 88), a3);
+                f = Avx.ConvertToVector256Single(v & Vector256.Create(0x3000000));
+                a0 = Fma.MultiplyAdd(f, Vector256.Load(x0 + 96), a0);
+                a1 = Fma.MultiplyAdd(f, Vector256.Load(x1 + 96), a1);
+                if (TRows.Count > 2) a2 = Fma.MultiplyAdd(f, Vector256.Load(x2 + 96), a2);
+                if (TRows.Count > 2) a3 = Fma.MultiplyAdd(f, Vector256.Load(x3 + 96), a3);
+                f = Avx.ConvertToVector256Single(v & Vector256.Create(0xC000000));
+                a0 = Fma.MultiplyAdd(f, Vector256.Load(x0 + 104), a0);
+                a1 = Fma.MultiplyAdd(f, Vector256.Load(x1 + 104), a1);
+                if (TRows.Count > 2) a2 = Fma.MultiplyAdd(f, Vector256.Load(x2 + 104), a2);
+                if (TRows.Count > 2) a3 = Fma.MultiplyAdd(f, Vector256.Load(x3 + 104), a3);
+                f = Avx.ConvertToVector256Single(v & Vector256.Create(0x30000000));
+                a0 = Fma.MultiplyAdd(f, Vector256.Load(x0 + 112), a0);
+                a1 = Fma.MultiplyAdd(f, Vector256.Load(x1 + 112), a1);
+                if (TRows.Count > 2) a2 = Fma.MultiplyAdd(f, Vector256.Load(x2 + 112), a2);
+                if (TRows.Count > 2) a3 = Fma.MultiplyAdd(f, Vector256.Load(x3 + 112), a3);
+                f = Avx.ConvertToVector256Single(Avx2.ShiftRightLogical(v, 30));
+                a0 = Fma.MultiplyAdd(f, Vector256.Load(x0 + 120), a0);
+                a1 = Fma.MultiplyAdd(f, Vector256.Load(x1 + 120), a1);
+                if (TRows.Count > 2) a2 = Fma.MultiplyAdd(f, Vector256.Load(x2 + 120), a2);
+                if (TRows.Count > 2) a3 = Fma.MultiplyAdd(f, Vector256.Load(x3 + 120), a3);
+            }
+
+            Vector256<float> scale = TScale.Load(scales, b, blocksPerGroup);
+            t0 = Fma.MultiplyAdd(a0, scale, t0);
+            t1 = Fma.MultiplyAdd(a1, scale, t1);
+            if (TRows.Count > 2)
+            {
+                t2 = Fma.MultiplyAdd(a2, scale, t2);
+                t3 = Fma.MultiplyAdd(a3, scale, t3);
+            }
+        }
+
+        sums[0] += Vector256.Sum(t0);
+        sums[1] += Vector256.Sum(t1);
+        if (TRows.Count > 2)
+        {
+            sums[2] += Vector256.Sum(t2);
+            sums[3] += Vector256.Sum(t3);
+        }
+    }
+
+    /// <summary><c>sum_g s_g z_g xsum_g</c> for row o and one input row (in the input's scaling), on 256-bit vectors.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static float ZeroPointCorrection256(in Args args, int o, int row)
+    {
+        int groups = args.InFeatures / args.GroupSize, g = 0;
+        float* scales = args.Scales + (nint)o * groups, groupSums = args.GroupSums + (nint)row * groups;
         byte* zeros = args.ZeroPoints + (nint)o * groups;
-        Vector256<float> correction = default;
-        int g = 0;
+        Vector256<float> sum = default;
         for (; g + 8 <= groups; g += 8)
         {
             Vector256<float> z = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(zeros + g));
-            correction = Fma.MultiplyAdd(Vector256.Load(scales + g) * z, Vector256.Load(groupSums + g), correction);
+            sum = Fma.MultiplyAdd(Vector256.Load(scales + g) * z, Vector256.Load(groupSums + g), sum);
         }
 
-        float tail = 0;
-        for (; g < groups; g++) tail += scales[g] * zeros[g] * groupSums[g];
-        return (Vector256.Sum(t0 + t1) - (Vector256.Sum(correction) + tail)) * args.InputUnscales[0];
+        float correction = Vector256.Sum(sum);
+        for (; g < groups; g++) correction += scales[g] * zeros[g] * groupSums[g];
+        return correction;
     }
 
     /// <summary>The scales of block b, one per lane (8 lanes).</summary>

@@ -61,7 +61,7 @@ internal static unsafe partial class LowBitMatMul
             bool panel = !scalar && batch >= panelFrom && HasPanelKernel(inFeatures, bits, groupSize);
             bool blocked = !scalar && !panel && batch >= BlockedMinBatch && Lanes128.IsSupported;
             bool fields = !scalar && !panel && batch <= FieldMaxBatch && HasFieldKernel(inFeatures, bits, groupSize);
-            bool fields256 = !scalar && !fields && batch == 1 && HasFieldKernel256(inFeatures, bits, groupSize);
+            bool fields256 = !scalar && !fields && !panel && batch <= FieldMaxBatch && HasFieldKernel256(inFeatures, bits, groupSize);
             bool lookup = !scalar && !blocked && !fields && !fields256 && HasLookupKernel(bits, groupBytes);
             if (biasScratch is not null) Elements<T>.ToSingle(bias, biasScratch);
             Span<float> y = outputScratch is null ? SpanCast.As<T, float>(output)[..(batch * outFeatures)] : outputScratch.AsSpan(0, batch * outFeatures);
