@@ -225,26 +225,20 @@ internal static unsafe partial class LowBitMatMul
         {
             Vector512<int> v = Vector512.Load(w + b * 16);
             Vector512<float> a0, a1, a2, a3;
+            // Fields 0 to 6 are the same code for 4 and 2 bits: mask k is m0 << (bits * k).
+            a0 = Avx512F.ConvertToVector512Single(v & m0) * Vector512.Load(x + 0);
+            a1 = Avx512F.ConvertToVector512Single(v & m1) * Vector512.Load(x + 16);
+            a2 = Avx512F.ConvertToVector512Single(v & m2) * Vector512.Load(x + 32);
+            a3 = Avx512F.ConvertToVector512Single(v & m3) * Vector512.Load(x + 48);
+            a0 = Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(v & m4), Vector512.Load(x + 64), a0);
+            a1 = Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(v & m5), Vector512.Load(x + 80), a1);
+            a2 = Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(v & m6), Vector512.Load(x + 96), a2);
             if (bits == 4)
             {
-                a0 = Avx512F.ConvertToVector512Single(v & m0) * Vector512.Load(x + 0);
-                a1 = Avx512F.ConvertToVector512Single(v & m1) * Vector512.Load(x + 16);
-                a2 = Avx512F.ConvertToVector512Single(v & m2) * Vector512.Load(x + 32);
-                a3 = Avx512F.ConvertToVector512Single(v & m3) * Vector512.Load(x + 48);
-                a0 = Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(v & m4), Vector512.Load(x + 64), a0);
-                a1 = Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(v & m5), Vector512.Load(x + 80), a1);
-                a2 = Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(v & m6), Vector512.Load(x + 96), a2);
                 a3 = Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(Avx512F.ShiftRightLogical(v, 28)), Vector512.Load(x + 112), a3);
             }
             else
             {
-                a0 = Avx512F.ConvertToVector512Single(v & m0) * Vector512.Load(x + 0);
-                a1 = Avx512F.ConvertToVector512Single(v & m1) * Vector512.Load(x + 16);
-                a2 = Avx512F.ConvertToVector512Single(v & m2) * Vector512.Load(x + 32);
-                a3 = Avx512F.ConvertToVector512Single(v & m3) * Vector512.Load(x + 48);
-                a0 = Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(v & m4), Vector512.Load(x + 64), a0);
-                a1 = Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(v & m5), Vector512.Load(x + 80), a1);
-                a2 = Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(v & m6), Vector512.Load(x + 96), a2);
                 a3 = Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(v & m7), Vector512.Load(x + 112), a3);
                 a0 = Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(v & m8), Vector512.Load(x + 128), a0);
                 a1 = Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(v & m9), Vector512.Load(x + 144), a1);
@@ -293,56 +287,36 @@ internal static unsafe partial class LowBitMatMul
             Sse.Prefetch0(w + 3 * rowInts + b * 16);
 
             Vector512<float> xk, a0 = default, a1 = default, c0 = default, c1 = default;
+            // Fields 0 to 6 are the same code for 4 and 2 bits: mask k is m0 << (bits * k).
+            xk = Vector512.Load(x + 0);
+            a0 = Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(v & m0), xk, a0);
+            a1 = Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(u & m0), xk, a1);
+            xk = Vector512.Load(x + 16);
+            c0 = Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(v & m1), xk, c0);
+            c1 = Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(u & m1), xk, c1);
+            xk = Vector512.Load(x + 32);
+            a0 = Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(v & m2), xk, a0);
+            a1 = Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(u & m2), xk, a1);
+            xk = Vector512.Load(x + 48);
+            c0 = Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(v & m3), xk, c0);
+            c1 = Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(u & m3), xk, c1);
+            xk = Vector512.Load(x + 64);
+            a0 = Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(v & m4), xk, a0);
+            a1 = Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(u & m4), xk, a1);
+            xk = Vector512.Load(x + 80);
+            c0 = Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(v & m5), xk, c0);
+            c1 = Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(u & m5), xk, c1);
+            xk = Vector512.Load(x + 96);
+            a0 = Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(v & m6), xk, a0);
+            a1 = Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(u & m6), xk, a1);
             if (bits == 4)
             {
-                xk = Vector512.Load(x + 0);
-                a0 = Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(v & m0), xk, a0);
-                a1 = Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(u & m0), xk, a1);
-                xk = Vector512.Load(x + 16);
-                c0 = Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(v & m1), xk, c0);
-                c1 = Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(u & m1), xk, c1);
-                xk = Vector512.Load(x + 32);
-                a0 = Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(v & m2), xk, a0);
-                a1 = Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(u & m2), xk, a1);
-                xk = Vector512.Load(x + 48);
-                c0 = Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(v & m3), xk, c0);
-                c1 = Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(u & m3), xk, c1);
-                xk = Vector512.Load(x + 64);
-                a0 = Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(v & m4), xk, a0);
-                a1 = Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(u & m4), xk, a1);
-                xk = Vector512.Load(x + 80);
-                c0 = Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(v & m5), xk, c0);
-                c1 = Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(u & m5), xk, c1);
-                xk = Vector512.Load(x + 96);
-                a0 = Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(v & m6), xk, a0);
-                a1 = Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(u & m6), xk, a1);
                 xk = Vector512.Load(x + 112);
                 c0 = Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(Avx512F.ShiftRightLogical(v, 28)), xk, c0);
                 c1 = Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(Avx512F.ShiftRightLogical(u, 28)), xk, c1);
             }
             else
             {
-                xk = Vector512.Load(x + 0);
-                a0 = Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(v & m0), xk, a0);
-                a1 = Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(u & m0), xk, a1);
-                xk = Vector512.Load(x + 16);
-                c0 = Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(v & m1), xk, c0);
-                c1 = Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(u & m1), xk, c1);
-                xk = Vector512.Load(x + 32);
-                a0 = Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(v & m2), xk, a0);
-                a1 = Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(u & m2), xk, a1);
-                xk = Vector512.Load(x + 48);
-                c0 = Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(v & m3), xk, c0);
-                c1 = Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(u & m3), xk, c1);
-                xk = Vector512.Load(x + 64);
-                a0 = Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(v & m4), xk, a0);
-                a1 = Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(u & m4), xk, a1);
-                xk = Vector512.Load(x + 80);
-                c0 = Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(v & m5), xk, c0);
-                c1 = Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(u & m5), xk, c1);
-                xk = Vector512.Load(x + 96);
-                a0 = Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(v & m6), xk, a0);
-                a1 = Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(u & m6), xk, a1);
                 xk = Vector512.Load(x + 112);
                 c0 = Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(v & m7), xk, c0);
                 c1 = Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(u & m7), xk, c1);
@@ -438,43 +412,44 @@ internal static unsafe partial class LowBitMatMul
             Vector512<int> v = Vector512.Load(w + b * 16);
             // Two accumulators per input row (even and odd fields) halve the FMA chains of a block.
             Vector512<float> f, a0 = default, a1 = default, a2 = default, a3 = default, c0 = default, c1 = default, c2 = default, c3 = default;
+            // Fields 0 to 6 are the same code for 4 and 2 bits: mask k is m0 << (bits * k).
+            f = Avx512F.ConvertToVector512Single(v & m0);
+            a0 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x0 + 0), a0);
+            a1 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x1 + 0), a1);
+            if (TRows.Count > 2) a2 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x2 + 0), a2);
+            if (TRows.Count > 2) a3 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x3 + 0), a3);
+            f = Avx512F.ConvertToVector512Single(v & m1);
+            c0 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x0 + 16), c0);
+            c1 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x1 + 16), c1);
+            if (TRows.Count > 2) c2 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x2 + 16), c2);
+            if (TRows.Count > 2) c3 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x3 + 16), c3);
+            f = Avx512F.ConvertToVector512Single(v & m2);
+            a0 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x0 + 32), a0);
+            a1 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x1 + 32), a1);
+            if (TRows.Count > 2) a2 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x2 + 32), a2);
+            if (TRows.Count > 2) a3 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x3 + 32), a3);
+            f = Avx512F.ConvertToVector512Single(v & m3);
+            c0 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x0 + 48), c0);
+            c1 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x1 + 48), c1);
+            if (TRows.Count > 2) c2 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x2 + 48), c2);
+            if (TRows.Count > 2) c3 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x3 + 48), c3);
+            f = Avx512F.ConvertToVector512Single(v & m4);
+            a0 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x0 + 64), a0);
+            a1 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x1 + 64), a1);
+            if (TRows.Count > 2) a2 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x2 + 64), a2);
+            if (TRows.Count > 2) a3 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x3 + 64), a3);
+            f = Avx512F.ConvertToVector512Single(v & m5);
+            c0 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x0 + 80), c0);
+            c1 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x1 + 80), c1);
+            if (TRows.Count > 2) c2 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x2 + 80), c2);
+            if (TRows.Count > 2) c3 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x3 + 80), c3);
+            f = Avx512F.ConvertToVector512Single(v & m6);
+            a0 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x0 + 96), a0);
+            a1 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x1 + 96), a1);
+            if (TRows.Count > 2) a2 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x2 + 96), a2);
+            if (TRows.Count > 2) a3 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x3 + 96), a3);
             if (bits == 4)
             {
-                f = Avx512F.ConvertToVector512Single(v & m0);
-                a0 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x0 + 0), a0);
-                a1 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x1 + 0), a1);
-                if (TRows.Count > 2) a2 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x2 + 0), a2);
-                if (TRows.Count > 2) a3 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x3 + 0), a3);
-                f = Avx512F.ConvertToVector512Single(v & m1);
-                c0 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x0 + 16), c0);
-                c1 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x1 + 16), c1);
-                if (TRows.Count > 2) c2 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x2 + 16), c2);
-                if (TRows.Count > 2) c3 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x3 + 16), c3);
-                f = Avx512F.ConvertToVector512Single(v & m2);
-                a0 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x0 + 32), a0);
-                a1 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x1 + 32), a1);
-                if (TRows.Count > 2) a2 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x2 + 32), a2);
-                if (TRows.Count > 2) a3 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x3 + 32), a3);
-                f = Avx512F.ConvertToVector512Single(v & m3);
-                c0 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x0 + 48), c0);
-                c1 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x1 + 48), c1);
-                if (TRows.Count > 2) c2 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x2 + 48), c2);
-                if (TRows.Count > 2) c3 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x3 + 48), c3);
-                f = Avx512F.ConvertToVector512Single(v & m4);
-                a0 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x0 + 64), a0);
-                a1 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x1 + 64), a1);
-                if (TRows.Count > 2) a2 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x2 + 64), a2);
-                if (TRows.Count > 2) a3 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x3 + 64), a3);
-                f = Avx512F.ConvertToVector512Single(v & m5);
-                c0 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x0 + 80), c0);
-                c1 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x1 + 80), c1);
-                if (TRows.Count > 2) c2 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x2 + 80), c2);
-                if (TRows.Count > 2) c3 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x3 + 80), c3);
-                f = Avx512F.ConvertToVector512Single(v & m6);
-                a0 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x0 + 96), a0);
-                a1 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x1 + 96), a1);
-                if (TRows.Count > 2) a2 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x2 + 96), a2);
-                if (TRows.Count > 2) a3 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x3 + 96), a3);
                 f = Avx512F.ConvertToVector512Single(Avx512F.ShiftRightLogical(v, 28));
                 c0 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x0 + 112), c0);
                 c1 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x1 + 112), c1);
@@ -483,41 +458,6 @@ internal static unsafe partial class LowBitMatMul
             }
             else
             {
-                f = Avx512F.ConvertToVector512Single(v & m0);
-                a0 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x0 + 0), a0);
-                a1 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x1 + 0), a1);
-                if (TRows.Count > 2) a2 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x2 + 0), a2);
-                if (TRows.Count > 2) a3 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x3 + 0), a3);
-                f = Avx512F.ConvertToVector512Single(v & m1);
-                c0 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x0 + 16), c0);
-                c1 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x1 + 16), c1);
-                if (TRows.Count > 2) c2 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x2 + 16), c2);
-                if (TRows.Count > 2) c3 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x3 + 16), c3);
-                f = Avx512F.ConvertToVector512Single(v & m2);
-                a0 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x0 + 32), a0);
-                a1 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x1 + 32), a1);
-                if (TRows.Count > 2) a2 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x2 + 32), a2);
-                if (TRows.Count > 2) a3 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x3 + 32), a3);
-                f = Avx512F.ConvertToVector512Single(v & m3);
-                c0 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x0 + 48), c0);
-                c1 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x1 + 48), c1);
-                if (TRows.Count > 2) c2 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x2 + 48), c2);
-                if (TRows.Count > 2) c3 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x3 + 48), c3);
-                f = Avx512F.ConvertToVector512Single(v & m4);
-                a0 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x0 + 64), a0);
-                a1 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x1 + 64), a1);
-                if (TRows.Count > 2) a2 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x2 + 64), a2);
-                if (TRows.Count > 2) a3 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x3 + 64), a3);
-                f = Avx512F.ConvertToVector512Single(v & m5);
-                c0 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x0 + 80), c0);
-                c1 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x1 + 80), c1);
-                if (TRows.Count > 2) c2 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x2 + 80), c2);
-                if (TRows.Count > 2) c3 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x3 + 80), c3);
-                f = Avx512F.ConvertToVector512Single(v & m6);
-                a0 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x0 + 96), a0);
-                a1 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x1 + 96), a1);
-                if (TRows.Count > 2) a2 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x2 + 96), a2);
-                if (TRows.Count > 2) a3 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x3 + 96), a3);
                 f = Avx512F.ConvertToVector512Single(v & m7);
                 c0 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x0 + 112), c0);
                 c1 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x1 + 112), c1);
