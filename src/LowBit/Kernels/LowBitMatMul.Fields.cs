@@ -29,10 +29,17 @@ internal static unsafe partial class LowBitMatMul
 
 
     /// <summary>True when the field kernel covers this layout: 64-byte blocks per row, and no 4-byte lane across two groups.</summary>
-    private static bool HasFieldKernel(int inFeatures, int bits, int groupSize)
+    private static bool HasFieldKernel(int inFeatures, int bits, int groupSize) =>
+        Avx512F.IsSupported && Vector512.IsHardwareAccelerated && FieldLayoutFits(inFeatures, bits, groupSize, lanes: 16);
+
+    /// <summary>
+    /// The layout rule of the field kernels at any width: whole blocks (<paramref name="lanes"/> dwords) per row, and
+    /// groups either spanning whole blocks or splitting a block into whole lanes.
+    /// </summary>
+    private static bool FieldLayoutFits(int inFeatures, int bits, int groupSize, int lanes)
     {
-        if (!Avx512F.IsSupported || !Vector512.IsHardwareAccelerated || bits is not (2 or 4)) return false;
-        int block = 512 / bits, perLane = 32 / bits;
+        if (bits is not (2 or 4)) return false;
+        int perLane = 32 / bits, block = lanes * perLane;
         return inFeatures % block == 0 && (groupSize % block == 0 || (block % groupSize == 0 && groupSize >= perLane));
     }
 

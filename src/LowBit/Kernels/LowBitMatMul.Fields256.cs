@@ -10,12 +10,8 @@ namespace LowBit.Kernels;
 internal static unsafe partial class LowBitMatMul
 {
     /// <summary>True when the AVX2 field kernel covers this layout: 32-byte blocks per row, no 4-byte lane across two groups.</summary>
-    private static bool HasFieldKernel256(int inFeatures, int bits, int groupSize)
-    {
-        if (!Avx2.IsSupported || !Fma.IsSupported || !Vector256.IsHardwareAccelerated || bits is not (2 or 4)) return false;
-        int block = 256 / bits, perLane = 32 / bits;
-        return inFeatures % block == 0 && (groupSize % block == 0 || (block % groupSize == 0 && groupSize >= perLane));
-    }
+    private static bool HasFieldKernel256(int inFeatures, int bits, int groupSize) =>
+        Avx2.IsSupported && Fma.IsSupported && Vector256.IsHardwareAccelerated && FieldLayoutFits(inFeatures, bits, groupSize, lanes: 8);
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void ChunkFields256(void* state, int chunk)

@@ -23,6 +23,10 @@ public class LowBitLinearTests<T>
 
         yield return new TestCaseData(4, 8, 8);
         yield return new TestCaseData(2, 16, 48);
+
+        // Columns that are not whole 64-byte blocks, so the table-lookup kernels (not the field kernel) run batches 1 to 5.
+        yield return new TestCaseData(4, 32, 96);
+        yield return new TestCaseData(2, 64, 192);
     }
 
     [TestCaseSource(nameof(Cases))]
