@@ -17,6 +17,9 @@ internal unsafe interface IFloatLanes<TVec> where TVec : unmanaged
     /// <summary>True when this width runs in hardware on this machine.</summary>
     static abstract bool IsSupported { get; }
 
+    /// <summary>The instruction set of this width, as the kernel registry names it.</summary>
+    static abstract KernelIsa Isa { get; }
+
     static abstract TVec Zero { get; }
 
     /// <summary>Loads <see cref="Count"/> int8 values, sign-extends them and converts them to float.</summary>
@@ -49,6 +52,7 @@ internal readonly unsafe struct Lanes512 : IFloatLanes<Vector512<float>>
 {
     public static int Count => Vector512<float>.Count;
     public static bool IsSupported => Vector512.IsHardwareAccelerated && Avx512F.IsSupported;
+    public static KernelIsa Isa => KernelIsa.Avx512;
     public static Vector512<float> Zero => Vector512<float>.Zero;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -89,6 +93,7 @@ internal readonly unsafe struct Lanes256 : IFloatLanes<Vector256<float>>
 {
     public static int Count => Vector256<float>.Count;
     public static bool IsSupported => Vector256.IsHardwareAccelerated && Avx2.IsSupported && Fma.IsSupported;
+    public static KernelIsa Isa => KernelIsa.Avx2;
     public static Vector256<float> Zero => Vector256<float>.Zero;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -129,6 +134,7 @@ internal readonly unsafe struct Lanes128 : IFloatLanes<Vector128<float>>
 {
     public static int Count => Vector128<float>.Count;
     public static bool IsSupported => Vector128.IsHardwareAccelerated;
+    public static KernelIsa Isa => KernelIsa.Vector128;
     public static Vector128<float> Zero => Vector128<float>.Zero;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -5,15 +5,28 @@ using System.Runtime.Intrinsics;
 namespace LowBit.Kernels;
 
 // Batched low-bit path where the panel kernel (LowBitMatMul.Panel.cs) does not apply, that is without AVX-512 or for
-// layouts it does not cover: from BlockedMinBatch input rows on (16: measured crossover), unpacking every field once per input row
+// layouts it does not cover: from 16 input rows on (the measured crossover, in the registry), unpacking every field once per input row
 // costs more than the FMAs, so each chunk of rows is dequantized once into a small float block (about 256 KiB, stays
 // in L2) and register tiles of 4 weight rows x 4 (or 2) input rows run over it. The block keeps the input's stream
 // order (the dot product does not care about the order of i), so dequantizing is a few lane operations per field
 // with no re-interleaving.
 internal static unsafe partial class LowBitMatMul
 {
-    /// <summary>From this many input rows on, dequantizing a block once beats unpacking in registers per row.</summary>
-    internal const int BlockedMinBatch = 16;
+    /// <summary>The dequantized-block kernel at one vector width: any group-wise layout; the registry runs it from 16 input rows on.</summary>
+    internal sealed class BlockKernel<TLanes, TVec>() : MatMulKernel("block-" + TLanes.Count * 32, TLanes.Isa, WeightFormats.Grouped, "any")
+        where TLanes : unmanaged, IFloatLanes<TVec> where TVec : unmanaged
+    {
+        public override bool IsSupported => TLanes.IsSupported;
+
+        public override long PreparedFloats(in LayerShape shape, int batch) => (long)batch * shape.InFeatures;
+
+        // The block holds (q - z) * s, so the zero points need no group sums.
+        public override void Prepare(float* input, ref KernelArgs args) => PrepareStreams(input, ref args, groupSums: false);
+
+        public override int RowsPerChunk(in LayerShape shape, int batch) => BlockRows(shape.InFeatures);
+
+        public override delegate*<void*, int, void> Body(in LayerShape shape) => &ChunkDequantized<TLanes, TVec>;
+    }
 
     /// <summary>Rows per dequantized block: about 256 KiB of floats, so the block stays in L2 while every input row passes.</summary>
     private static int BlockRows(int inFeatures) => Math.Clamp((256 * 1024 / (inFeatures * sizeof(float))) & ~3, 4, 256);
@@ -22,7 +35,7 @@ internal static unsafe partial class LowBitMatMul
     private static void ChunkDequantized<TLanes, TVec>(void* state, int chunk)
         where TLanes : unmanaged, IFloatLanes<TVec> where TVec : unmanaged
     {
-        ref Args args = ref Unsafe.AsRef<Args>(state);
+        ref KernelArgs args = ref Unsafe.AsRef<KernelArgs>(state);
         int n = args.InFeatures, start = chunk * args.RowsPerChunk, end = Math.Min(start + args.RowsPerChunk, args.OutFeatures);
         int rows = end - start, paddedRows = (rows + 3) & ~3, groupBytes = args.GroupSize * args.Bits / 8;
         float[] blockArray = ArrayPool<float>.Shared.Rent(paddedRows * n);
@@ -50,7 +63,7 @@ internal static unsafe partial class LowBitMatMul
 
     /// <summary>4 weight rows x 4 input rows (2 below 512-bit vectors, for 16 registers) over the whole block.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Tiles<TLanes, TVec>(in Args args, float* block, int start, int rows)
+    private static void Tiles<TLanes, TVec>(in KernelArgs args, float* block, int start, int rows)
         where TLanes : unmanaged, IFloatLanes<TVec> where TVec : unmanaged
     {
         int n = args.InFeatures, step = TLanes.Count >= 16 ? 4 : 2;
@@ -58,7 +71,7 @@ internal static unsafe partial class LowBitMatMul
         for (int b = 0; b < args.Batch; b += step)
         {
             int valid = Math.Min(step, args.Batch - b);
-            float* x0 = args.Streams + (nint)b * n;
+            float* x0 = args.Input + (nint)b * n;
             float* x1 = valid > 1 ? x0 + n : x0;
             float* x2 = valid > 2 ? x1 + n : x0;
             float* x3 = valid > 3 ? x2 + n : x0;
@@ -84,12 +97,12 @@ internal static unsafe partial class LowBitMatMul
     /// order: field k of packed byte j goes to <c>w[k * streamLength + j]</c>, matching the de-interleaved input.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void DequantizeRow<TLanes, TVec>(in Args args, int o, float* w)
+    private static void DequantizeRow<TLanes, TVec>(in KernelArgs args, int o, float* w)
         where TLanes : unmanaged, IFloatLanes<TVec> where TVec : unmanaged
     {
         int bits = args.Bits, per = 8 / bits, streamLength = args.InFeatures / per, groupBytes = args.GroupSize / per, groups = args.InFeatures / args.GroupSize;
         int lanes = TLanes.Count, mask = (1 << bits) - 1;
-        byte* packed = args.Packed + (nint)o * streamLength;
+        byte* packed = args.Weights + (nint)o * streamLength;
         for (int g = 0, j = 0; g < groups; g++)
         {
             float s = args.Scales[(nint)o * groups + g], z = args.ZeroPoints[(nint)o * groups + g];

@@ -28,9 +28,27 @@ internal static unsafe partial class LowBitMatMul
     private const int FieldPrefetchRows = 4;
 
 
-    /// <summary>True when the field kernel covers this layout: 64-byte blocks per row, and no 4-byte lane across two groups.</summary>
-    private static bool HasFieldKernel(int inFeatures, int bits, int groupSize) =>
-        Avx512F.IsSupported && Vector512.IsHardwareAccelerated && FieldLayoutFits(inFeatures, bits, groupSize, lanes: 16);
+    /// <summary>The field kernel on AVX-512: 16 dword lanes per 64 packed bytes; one to four input rows per pass.</summary>
+    internal sealed class Field512Kernel() : MatMulKernel("field-512", KernelIsa.Avx512, WeightFormats.Group4 | WeightFormats.Group2,
+        "columns a multiple of 128 (4-bit) or 256 (2-bit); a group spans whole 64-byte blocks or whole 4-byte lanes")
+    {
+        public override bool IsSupported => Avx512F.IsSupported && Vector512.IsHardwareAccelerated;
+
+        protected override bool Fits(in LayerShape shape) => FieldLayoutFits(shape.InFeatures, shape.Bits, shape.GroupSize, lanes: 16);
+
+        public override long PreparedFloats(in LayerShape shape, int batch) => (long)batch * shape.InFeatures;
+
+        public override bool UsesGroupSums => true;
+
+        public override void Prepare(float* input, ref KernelArgs args) => PrepareFieldRows(input, ref args, lanes: 16);
+
+        public override int RowsPerChunk(in LayerShape shape, int batch) => FieldRowsPerChunk(shape);
+
+        public override delegate*<void*, int, void> Body(in LayerShape shape) => &ChunkFields;
+    }
+
+    /// <summary>Rows per work item of the field kernels: about 256 KiB of packed weights, at most <see cref="FieldChunkRows"/>.</summary>
+    private static int FieldRowsPerChunk(in LayerShape shape) => PackedRowsPerChunk(shape, FieldChunkRows);
 
     /// <summary>
     /// The layout rule of the field kernels at any width: whole blocks (<paramref name="lanes"/> dwords) per row, and
@@ -41,6 +59,17 @@ internal static unsafe partial class LowBitMatMul
         if (bits is not (2 or 4)) return false;
         int perLane = 32 / bits, block = lanes * perLane;
         return inFeatures % block == 0 && (groupSize % block == 0 || (block % groupSize == 0 && groupSize >= perLane));
+    }
+
+    /// <summary>Arranges every input row for a field kernel of <paramref name="lanes"/> lanes (see <see cref="PrepareFieldInput"/>).</summary>
+    private static void PrepareFieldRows(float* input, ref KernelArgs args, int lanes)
+    {
+        int n = args.InFeatures, groups = n / args.GroupSize;
+        for (int b = 0; b < args.Batch; b++)
+        {
+            args.InputUnscales[b] = PrepareFieldInput(new ReadOnlySpan<float>(input + (nint)b * n, n), args.Bits, args.GroupSize, lanes,
+                                                      new Span<float>(args.Input + (nint)b * n, n), new Span<float>(args.GroupSums + (nint)b * groups, groups));
+        }
     }
 
     /// <summary>
@@ -97,7 +126,7 @@ internal static unsafe partial class LowBitMatMul
 
     private static void ChunkFields(void* state, int chunk)
     {
-        ref Args args = ref Unsafe.AsRef<Args>(state);
+        ref KernelArgs args = ref Unsafe.AsRef<KernelArgs>(state);
         int groupsPerBlock = 512 / args.Bits / args.GroupSize;
         switch (args.Bits * 100 + groupsPerBlock)
         {
@@ -115,7 +144,7 @@ internal static unsafe partial class LowBitMatMul
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void ChunkFields<TBits, TScale>(in Args args, int chunk) where TBits : IBits where TScale : IBlockScale
+    private static void ChunkFields<TBits, TScale>(in KernelArgs args, int chunk) where TBits : IBits where TScale : IBlockScale
     {
         int start = chunk * args.RowsPerChunk, end = Math.Min(start + args.RowsPerChunk, args.OutFeatures);
         if (args.Batch == 1)
@@ -148,10 +177,10 @@ internal static unsafe partial class LowBitMatMul
         static abstract int BlockBytes { get; }
 
         /// <summary>Adds row o's block sums over blocks first..last for input rows row.. (2 or 4 of them) to sums.</summary>
-        static abstract void Rows(in Args args, int o, int row, int valid, int first, int last, float* sums);
+        static abstract void Rows(in KernelArgs args, int o, int row, int valid, int first, int last, float* sums);
 
         /// <summary><c>sum_g s_g z_g xsum_g</c> for row o and one input row.</summary>
-        static abstract float Correction(in Args args, int o, int row);
+        static abstract float Correction(in KernelArgs args, int o, int row);
     }
 
     /// <summary>The AVX-512 field kernel (16 lanes).</summary>
@@ -160,14 +189,14 @@ internal static unsafe partial class LowBitMatMul
         public static int BlockBytes => 64;
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static void Rows(in Args args, int o, int row, int valid, int first, int last, float* sums)
+        public static void Rows(in KernelArgs args, int o, int row, int valid, int first, int last, float* sums)
         {
             if (valid <= 2) FieldsRows<TBits, TScale, TwoRows>(in args, o, row, valid, first, last, sums);
             else FieldsRows<TBits, TScale, FourRows>(in args, o, row, valid, first, last, sums);
         }
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static float Correction(in Args args, int o, int row) => ZeroPointCorrection(in args, o, row);
+        public static float Correction(in KernelArgs args, int o, int row) => ZeroPointCorrection(in args, o, row);
     }
 
     /// <summary>
@@ -176,7 +205,7 @@ internal static unsafe partial class LowBitMatMul
     /// partial sums wait in a small buffer (at most FieldChunkRows x 4 floats).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void FieldsSliced<TKernel>(in Args args, int start, int end) where TKernel : IFieldRows
+    private static void FieldsSliced<TKernel>(in KernelArgs args, int start, int end) where TKernel : IFieldRows
     {
         int blockWeights = TKernel.BlockBytes * 8 / args.Bits;
         int blocks = args.InFeatures / blockWeights, sliceBlocks = FieldSliceColumns / blockWeights;
@@ -195,7 +224,7 @@ internal static unsafe partial class LowBitMatMul
                     // hardware prefetcher does not follow in time: fetch the run a few rows ahead.
                     if (o + FieldPrefetchRows < end)
                     {
-                        PrefetchRun(args.Packed + (nint)(o + FieldPrefetchRows) * rowBytes + (nint)first * TKernel.BlockBytes, (last - first) * TKernel.BlockBytes);
+                        PrefetchRun(args.Weights + (nint)(o + FieldPrefetchRows) * rowBytes + (nint)first * TKernel.BlockBytes, (last - first) * TKernel.BlockBytes);
                     }
 
                     TKernel.Rows(in args, o, b, valid, first, last, partial + (o - start) * 4);
@@ -215,13 +244,13 @@ internal static unsafe partial class LowBitMatMul
 
     /// <summary><c>sum_g s_g (sum_(i in g) x_i q_i - z_g sum_(i in g) x_i)</c> for row o.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static float FieldsRow<TBits, TScale>(in Args args, int o, int row) where TBits : IBits where TScale : IBlockScale
+    private static float FieldsRow<TBits, TScale>(in KernelArgs args, int o, int row) where TBits : IBits where TScale : IBlockScale
     {
         int bits = TBits.Bits, block = 512 / bits, n = args.InFeatures;
         int groups = n / args.GroupSize, blocksPerGroup = Math.Max(1, args.GroupSize / block);
-        int* w = (int*)(args.Packed + (nint)o * (n * bits / 8));
+        int* w = (int*)(args.Weights + (nint)o * (n * bits / 8));
         float* scales = args.Scales + (nint)o * groups;
-        float* x = args.Streams + (nint)row * n;
+        float* x = args.Input + (nint)row * n;
         Vector512<float> t0 = default, t1 = default;
         // The masks live in registers: as constants the JIT folds each into its AND as a broadcast load, 15 extra loads
         // per 64 bytes at 2 bits (measured 2-3% faster with the weights in cache, no change streaming them).
@@ -271,14 +300,14 @@ internal static unsafe partial class LowBitMatMul
     /// (measured: +15% with the weights in cache, +5-7% streaming them from memory).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void FieldsRowPair<TBits, TScale>(in Args args, int o, float* sums) where TBits : IBits where TScale : IBlockScale
+    private static void FieldsRowPair<TBits, TScale>(in KernelArgs args, int o, float* sums) where TBits : IBits where TScale : IBlockScale
     {
         int bits = TBits.Bits, block = 512 / bits, n = args.InFeatures;
         int groups = n / args.GroupSize, blocksPerGroup = Math.Max(1, args.GroupSize / block);
         nint rowInts = n * bits / 32;
-        int* w = (int*)(args.Packed + (nint)o * (n * bits / 8));
+        int* w = (int*)(args.Weights + (nint)o * (n * bits / 8));
         float* scales = args.Scales + (nint)o * groups;
-        float* x = args.Streams;
+        float* x = args.Input;
         Vector512<float> t0 = default, t1 = default;
         // The masks live in registers: as constants the JIT folds each into its AND as a broadcast load, 15 extra loads
         // per 64 bytes at 2 bits (measured 2-3% faster with the weights in cache, no change streaming them).
@@ -363,7 +392,7 @@ internal static unsafe partial class LowBitMatMul
 
     /// <summary>Subtracts the zero points, <c>sum_g (s z)_g * xsum_g</c>, from the block sums of one input row and undoes the input's scaling.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static float ZeroPointTerm(in Args args, int o, int row, Vector512<float> total) =>
+    private static float ZeroPointTerm(in KernelArgs args, int o, int row, Vector512<float> total) =>
         (Vector512.Sum(total) - ZeroPointCorrection(in args, o, row)) * args.InputUnscales[row];
 
     /// <summary>
@@ -372,7 +401,7 @@ internal static unsafe partial class LowBitMatMul
     /// 0.41 instead of 0.5 bytes per weight. The scales were just read by the block loop and come from L1.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static float ZeroPointCorrection(in Args args, int o, int row)
+    private static float ZeroPointCorrection(in KernelArgs args, int o, int row)
     {
         int groups = args.InFeatures / args.GroupSize, g = 0;
         float* scales = args.Scales + (nint)o * groups, groupSums = args.GroupSums + (nint)row * groups;
@@ -395,12 +424,12 @@ internal static unsafe partial class LowBitMatMul
     /// Each field is masked and converted once and feeds every input row, so the converts are shared.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void FieldsRows<TBits, TScale, TRows>(in Args args, int o, int row, int valid, int first, int last, float* sums)
+    private static void FieldsRows<TBits, TScale, TRows>(in KernelArgs args, int o, int row, int valid, int first, int last, float* sums)
         where TBits : IBits where TScale : IBlockScale where TRows : IRows
     {
         int bits = TBits.Bits, block = 512 / bits, n = args.InFeatures;
         int groups = n / args.GroupSize, blocksPerGroup = Math.Max(1, args.GroupSize / block);
-        int* w = (int*)(args.Packed + (nint)o * (n * bits / 8));
+        int* w = (int*)(args.Weights + (nint)o * (n * bits / 8));
         float* scales = args.Scales + (nint)o * groups;
         BatchRows(in args, row, valid, out float* x0, out float* x1, out float* x2, out float* x3);
         nint skip = (nint)first * block;

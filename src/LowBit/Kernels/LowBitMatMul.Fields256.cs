@@ -9,14 +9,29 @@ namespace LowBit.Kernels;
 // blocks of 8 lanes. Without it, 4-bit batch 1 on AVX2 ran the generic widen-and-FMA kernel at 0.46x of W8A16.
 internal static unsafe partial class LowBitMatMul
 {
-    /// <summary>True when the AVX2 field kernel covers this layout: 32-byte blocks per row, no 4-byte lane across two groups.</summary>
-    private static bool HasFieldKernel256(int inFeatures, int bits, int groupSize) =>
-        Avx2.IsSupported && Fma.IsSupported && Vector256.IsHardwareAccelerated && FieldLayoutFits(inFeatures, bits, groupSize, lanes: 8);
+    /// <summary>The field kernel on AVX2 + FMA: 8 dword lanes per 32 packed bytes; one to four input rows per pass.</summary>
+    internal sealed class Field256Kernel() : MatMulKernel("field-256", KernelIsa.Avx2, WeightFormats.Group4 | WeightFormats.Group2,
+        "columns a multiple of 64 (4-bit) or 128 (2-bit); a group spans whole 32-byte blocks or whole 4-byte lanes")
+    {
+        public override bool IsSupported => Avx2.IsSupported && Fma.IsSupported && Vector256.IsHardwareAccelerated;
+
+        protected override bool Fits(in LayerShape shape) => FieldLayoutFits(shape.InFeatures, shape.Bits, shape.GroupSize, lanes: 8);
+
+        public override long PreparedFloats(in LayerShape shape, int batch) => (long)batch * shape.InFeatures;
+
+        public override bool UsesGroupSums => true;
+
+        public override void Prepare(float* input, ref KernelArgs args) => PrepareFieldRows(input, ref args, lanes: 8);
+
+        public override int RowsPerChunk(in LayerShape shape, int batch) => FieldRowsPerChunk(shape);
+
+        public override delegate*<void*, int, void> Body(in LayerShape shape) => &ChunkFields256;
+    }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void ChunkFields256(void* state, int chunk)
     {
-        ref Args args = ref Unsafe.AsRef<Args>(state);
+        ref KernelArgs args = ref Unsafe.AsRef<KernelArgs>(state);
         int groupsPerBlock = 256 / args.Bits / args.GroupSize;
         switch (args.Bits * 100 + groupsPerBlock)
         {
@@ -32,7 +47,7 @@ internal static unsafe partial class LowBitMatMul
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void ChunkFields256<TBits, TScale>(in Args args, int chunk) where TBits : IBits where TScale : IBlockScale256
+    private static void ChunkFields256<TBits, TScale>(in KernelArgs args, int chunk) where TBits : IBits where TScale : IBlockScale256
     {
         int start = chunk * args.RowsPerChunk, end = Math.Min(start + args.RowsPerChunk, args.OutFeatures);
         if (args.Batch > 1)
@@ -50,13 +65,13 @@ internal static unsafe partial class LowBitMatMul
 
     /// <summary><c>sum_g s_g (sum_(i in g) x_i q_i - z_g sum_(i in g) x_i)</c> for row o and the one input row.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static float FieldsRow256<TBits, TScale>(in Args args, int o) where TBits : IBits where TScale : IBlockScale256
+    private static float FieldsRow256<TBits, TScale>(in KernelArgs args, int o) where TBits : IBits where TScale : IBlockScale256
     {
         int bits = TBits.Bits, block = 256 / bits, n = args.InFeatures;
         int groups = n / args.GroupSize, blocksPerGroup = Math.Max(1, args.GroupSize / block);
-        int* w = (int*)(args.Packed + (nint)o * (n * bits / 8));
+        int* w = (int*)(args.Weights + (nint)o * (n * bits / 8));
         float* scales = args.Scales + (nint)o * groups;
-        float* x = args.Streams;
+        float* x = args.Input;
         Vector256<float> t0 = default, t1 = default;
         // Masks in locals: the JIT keeps most in registers (measured 20% faster than constants at one input row).
         Vector256<int> m0 = Vector256.Create((1 << bits) - 1), m1 = Vector256.Create(((1 << bits) - 1) << bits), m2 = Vector256.Create(((1 << bits) - 1) << (2 * bits));
@@ -107,24 +122,24 @@ internal static unsafe partial class LowBitMatMul
         public static int BlockBytes => 32;
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static void Rows(in Args args, int o, int row, int valid, int first, int last, float* sums)
+        public static void Rows(in KernelArgs args, int o, int row, int valid, int first, int last, float* sums)
         {
             if (valid <= 2) FieldsRows256<TBits, TScale, TwoRows>(in args, o, row, valid, first, last, sums);
             else FieldsRows256<TBits, TScale, FourRows>(in args, o, row, valid, first, last, sums);
         }
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static float Correction(in Args args, int o, int row) => ZeroPointCorrection256(in args, o, row);
+        public static float Correction(in KernelArgs args, int o, int row) => ZeroPointCorrection256(in args, o, row);
     }
 
     /// <summary>Row o, blocks first to last, against 2 or 4 input rows (see the AVX-512 FieldsRows); 16 registers, so one accumulator per row.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void FieldsRows256<TBits, TScale, TRows>(in Args args, int o, int row, int valid, int first, int last, float* sums)
+    private static void FieldsRows256<TBits, TScale, TRows>(in KernelArgs args, int o, int row, int valid, int first, int last, float* sums)
         where TBits : IBits where TScale : IBlockScale256 where TRows : IRows
     {
         int bits = TBits.Bits, block = 256 / bits, n = args.InFeatures;
         int groups = n / args.GroupSize, blocksPerGroup = Math.Max(1, args.GroupSize / block);
-        int* w = (int*)(args.Packed + (nint)o * (n * bits / 8));
+        int* w = (int*)(args.Weights + (nint)o * (n * bits / 8));
         float* scales = args.Scales + (nint)o * groups;
         BatchRows(in args, row, valid, out float* x0, out float* x1, out float* x2, out float* x3);
         nint skip = (nint)first * block;
@@ -251,7 +266,7 @@ internal static unsafe partial class LowBitMatMul
 
     /// <summary><c>sum_g s_g z_g xsum_g</c> for row o and one input row (in the input's scaling), on 256-bit vectors.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static float ZeroPointCorrection256(in Args args, int o, int row)
+    private static float ZeroPointCorrection256(in KernelArgs args, int o, int row)
     {
         int groups = args.InFeatures / args.GroupSize, g = 0;
         float* scales = args.Scales + (nint)o * groups, groupSums = args.GroupSums + (nint)row * groups;

@@ -11,18 +11,61 @@ namespace LowBit.Kernels;
 // their 4 entries, so the bits above a field select the same value and need no mask either.
 internal static unsafe partial class LowBitMatMul
 {
-    /// <summary>True when a table-lookup kernel covers this layout on this machine.</summary>
-    private static bool HasLookupKernel(int bits, int groupBytes) =>
-        (Avx512F.IsSupported && Vector512.IsHardwareAccelerated && (bits is 4 or 2) && groupBytes % 16 == 0)
-        || (Avx2.IsSupported && Fma.IsSupported && bits == 2 && groupBytes % 8 == 0);
+    /// <summary>Table lookups on AVX-512: 4-bit and 2-bit, 16-entry tables, 16 packed bytes per step.</summary>
+    internal sealed class Lookup512Kernel() : MatMulKernel("lookup-512", KernelIsa.Avx512, WeightFormats.Group4 | WeightFormats.Group2, "group bytes a multiple of 16")
+    {
+        public override bool IsSupported => Avx512F.IsSupported && Vector512.IsHardwareAccelerated;
+
+        protected override bool Fits(in LayerShape shape) => shape.GroupBytes % 16 == 0;
+
+        public override long PreparedFloats(in LayerShape shape, int batch) => (long)batch * shape.InFeatures;
+
+        // The tables hold (q - z) * s, so the zero points need no group sums.
+        public override void Prepare(float* input, ref KernelArgs args) => PrepareStreams(input, ref args, groupSums: false);
+
+        public override int RowsPerChunk(in LayerShape shape, int batch) => PackedRowsPerChunk(shape, 4096);
+
+        public override delegate*<void*, int, void> Body(in LayerShape shape) => &ChunkLookup<Lookup512>;
+    }
+
+    /// <summary>Table lookups on AVX2: 2-bit only (an 8-entry table holds 4 entries twice), 8 packed bytes per step.</summary>
+    internal sealed class Lookup256Kernel() : MatMulKernel("lookup-256", KernelIsa.Avx2, WeightFormats.Group2, "group bytes a multiple of 8")
+    {
+        public override bool IsSupported => Avx2.IsSupported && Fma.IsSupported && Vector256.IsHardwareAccelerated;
+
+        protected override bool Fits(in LayerShape shape) => shape.GroupBytes % 8 == 0;
+
+        public override long PreparedFloats(in LayerShape shape, int batch) => (long)batch * shape.InFeatures;
+
+        public override void Prepare(float* input, ref KernelArgs args) => PrepareStreams(input, ref args, groupSums: false);
+
+        public override int RowsPerChunk(in LayerShape shape, int batch) => PackedRowsPerChunk(shape, 4096);
+
+        public override delegate*<void*, int, void> Body(in LayerShape shape) => &ChunkLookup<Lookup256>;
+    }
+
+    /// <summary>Which lookup width a chunk runs.</summary>
+    private interface ILookupWidth
+    {
+        static abstract bool IsWide { get; }
+    }
+
+    private readonly struct Lookup512 : ILookupWidth
+    {
+        public static bool IsWide => true;
+    }
+
+    private readonly struct Lookup256 : ILookupWidth
+    {
+        public static bool IsWide => false;
+    }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void ChunkLookup(void* state, int chunk)
+    private static void ChunkLookup<TWidth>(void* state, int chunk) where TWidth : ILookupWidth
     {
-        ref Args args = ref Unsafe.AsRef<Args>(state);
+        ref KernelArgs args = ref Unsafe.AsRef<KernelArgs>(state);
         int start = chunk * args.RowsPerChunk, end = Math.Min(start + args.RowsPerChunk, args.OutFeatures);
-        int groupBytes = args.GroupSize * args.Bits / 8;
-        bool wide = Avx512F.IsSupported && Vector512.IsHardwareAccelerated && groupBytes % 16 == 0;
+        bool wide = TWidth.IsWide;
         float* sums = stackalloc float[4];
         for (int b = 0; b < args.Batch; b += 4)
         {
@@ -53,15 +96,15 @@ internal static unsafe partial class LowBitMatMul
 
     /// <summary>The table of group g: lane i holds (iota[i] - z) * s = iota[i] * s - s z.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector512<float> Table512(in Args args, nint group, Vector512<float> iota) =>
+    private static Vector512<float> Table512(in KernelArgs args, nint group, Vector512<float> iota) =>
         Avx512F.FusedMultiplyAdd(iota, Vector512.Create(args.Scales[group]), Vector512.Create(-args.ScaledZeros[group]));
 
     /// <summary>4-bit, AVX-512: 16 packed bytes (32 weights of one group) per step; low nibbles meet the even stream, high nibbles the odd one.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Lookup4Avx512<TRows>(in Args args, int o, int b, int valid, float* sums) where TRows : IRows
+    private static void Lookup4Avx512<TRows>(in KernelArgs args, int o, int b, int valid, float* sums) where TRows : IRows
     {
         int streamLength = args.InFeatures / 2, groupBytes = args.GroupSize / 2, groups = args.InFeatures / args.GroupSize;
-        byte* w = args.Packed + (nint)o * streamLength;
+        byte* w = args.Weights + (nint)o * streamLength;
         nint firstGroup = (nint)o * groups;
         BatchRows(in args, b, valid, out float* x0, out float* x1, out float* x2, out float* x3);
         Vector512<float> iota = Vector512.Create(0f, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
@@ -109,10 +152,10 @@ internal static unsafe partial class LowBitMatMul
 
     /// <summary>2-bit, AVX-512: 16 packed bytes (64 weights of one group) per step, four fields per byte.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Lookup2Avx512<TRows>(in Args args, int o, int b, int valid, float* sums) where TRows : IRows
+    private static void Lookup2Avx512<TRows>(in KernelArgs args, int o, int b, int valid, float* sums) where TRows : IRows
     {
         int streamLength = args.InFeatures / 4, groupBytes = args.GroupSize / 4, groups = args.InFeatures / args.GroupSize;
-        byte* w = args.Packed + (nint)o * streamLength;
+        byte* w = args.Weights + (nint)o * streamLength;
         nint firstGroup = (nint)o * groups;
         BatchRows(in args, b, valid, out float* x0, out float* x1, out float* x2, out float* x3);
         Vector512<float> iota = Vector512.Create(0f, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3);
@@ -169,10 +212,10 @@ internal static unsafe partial class LowBitMatMul
 
     /// <summary>2-bit, AVX2: 8 packed bytes (32 weights of one group) per step with an 8-entry table (4 entries twice).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Lookup2Avx2<TRows>(in Args args, int o, int b, int valid, float* sums) where TRows : IRows
+    private static void Lookup2Avx2<TRows>(in KernelArgs args, int o, int b, int valid, float* sums) where TRows : IRows
     {
         int streamLength = args.InFeatures / 4, groupBytes = args.GroupSize / 4, groups = args.InFeatures / args.GroupSize;
-        byte* w = args.Packed + (nint)o * streamLength;
+        byte* w = args.Weights + (nint)o * streamLength;
         nint firstGroup = (nint)o * groups;
         BatchRows(in args, b, valid, out float* x0, out float* x1, out float* x2, out float* x3);
         Vector256<float> iota = Vector256.Create(0f, 1, 2, 3, 0, 1, 2, 3);

@@ -17,17 +17,24 @@ namespace LowBit.Kernels;
 internal static unsafe partial class LowBitMatMul
 {
     /// <summary>
-    /// From how many input rows on the panel path beats the field kernel, which shares each unpacked field between up
-    /// to four input rows but pays a fixed cost per weight row (a call, horizontal sums, the zero-point term) and per
-    /// input row (arranging it). Measured: on large layers (11008 x 4096, 4096 x 4096, 2048 x 2048, 4096 x 1024) the
-    /// field kernel is 10-40% faster up to 12 rows and equal at 16; on small or narrow ones (512 x 512, 1408 x 512,
-    /// 512 x 1408) the panel is 40-70% faster from 8 rows.
+    /// The panel kernel on AVX-512: 32 output rows x 256 columns dequantized into an L1 panel, a 32 x 12 register tile.
+    /// Beats the field kernel from 16 input rows on large layers, from 6 on small ones (measured, see the registry).
     /// </summary>
-    internal static int PanelMinBatch(int inFeatures, int outFeatures) =>
-        inFeatures < 1024 || (long)inFeatures * outFeatures < 2 * 1024 * 1024 ? 6 : 16;
+    internal sealed class Panel512Kernel() : MatMulKernel("panel-512", KernelIsa.Avx512, WeightFormats.Grouped,
+        "columns a multiple of 128 / bits; a group spans whole 4-byte lanes")
+    {
+        public override bool IsSupported => Avx512F.IsSupported && Vector512.IsHardwareAccelerated;
 
-    /// <summary>The most input rows the field kernel takes (one below the largest <see cref="PanelMinBatch"/>).</summary>
-    internal const int FieldMaxBatch = 15;
+        protected override bool Fits(in LayerShape shape) => shape.InFeatures * shape.Bits % 128 == 0 && shape.GroupSize * shape.Bits % 32 == 0;
+
+        public override long PreparedFloats(in LayerShape shape, int batch) => (long)batch * shape.InFeatures;
+
+        public override void Prepare(float* input, ref KernelArgs args) => PackInputTiles(input, ref args);
+
+        public override int RowsPerChunk(in LayerShape shape, int batch) => PanelChunkRows;
+
+        public override delegate*<void*, int, void> Body(in LayerShape shape) => &ChunkPanel;
+    }
 
     /// <summary>Output rows per panel (two Vector512 of 16).</summary>
     private const int PanelRows = 32;
@@ -41,11 +48,6 @@ internal static unsafe partial class LowBitMatMul
     /// <summary>Output rows per work item (a multiple of <see cref="PanelRows"/>): the input slice is reused across them.</summary>
     private const int PanelChunkRows = 256;
 
-    /// <summary>True when the panel path covers this layout: AVX-512, rows of whole 16-byte steps, no dword across two groups.</summary>
-    private static bool HasPanelKernel(int inFeatures, int bits, int groupSize) =>
-        Avx512F.IsSupported && Vector512.IsHardwareAccelerated && bits is 2 or 4 or 8
-        && inFeatures * bits % 128 == 0 && groupSize * bits % 32 == 0;
-
     /// <summary>Rows of the next input tile: 12 while there are that many, then 8, 4, 2 and 1 for the rest.</summary>
     private static int TileWidth(int remaining) =>
         remaining >= TileRows ? TileRows : remaining >= 8 ? 8 : remaining >= 4 ? 4 : remaining >= 2 ? 2 : 1;
@@ -54,27 +56,20 @@ internal static unsafe partial class LowBitMatMul
     /// Packs the input (as float) tile by tile: the tile of <c>w</c> rows starting at row b occupies <c>w * n</c> floats
     /// from <c>b * n</c>, laid out [column][w], so a tile reads one base pointer with constant offsets.
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void PackInputTiles<T>(ReadOnlySpan<T> input, int batch, int n, Span<float> tiles, Span<float> row)
+    private static void PackInputTiles(float* input, ref KernelArgs args)
     {
-        row = row[..n];
-        for (int b = 0; b < batch;)
+        int n = args.InFeatures;
+        for (int b = 0; b < args.Batch;)
         {
-            int w = TileWidth(batch - b);
-            Span<float> tile = tiles.Slice(b * n, w * n);
-            for (int r = 0; r < w; r++)
-            {
-                Elements<T>.ToSingle(input.Slice((b + r) * n, n), row);
-                for (int i = 0; i < row.Length; i++) tile[i * w + r] = row[i];
-            }
-
+            int w = TileWidth(args.Batch - b);
+            InputArrangement.Transpose(input + (nint)b * n, args.Input + (nint)b * n, w, n);
             b += w;
         }
     }
 
     private static void ChunkPanel(void* state, int chunk)
     {
-        ref Args args = ref Unsafe.AsRef<Args>(state);
+        ref KernelArgs args = ref Unsafe.AsRef<KernelArgs>(state);
         switch (args.Bits)
         {
             case 4: ChunkPanel<Bits4>(in args, chunk); break;
@@ -84,7 +79,7 @@ internal static unsafe partial class LowBitMatMul
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void ChunkPanel<TBits>(in Args args, int chunk) where TBits : IBits
+    private static void ChunkPanel<TBits>(in KernelArgs args, int chunk) where TBits : IBits
     {
         int n = args.InFeatures, start = chunk * args.RowsPerChunk, end = Math.Min(start + args.RowsPerChunk, args.OutFeatures);
         float* buffer = stackalloc float[PanelRows * PanelColumns + 16];
@@ -100,7 +95,7 @@ internal static unsafe partial class LowBitMatMul
                 for (int b = 0; b < args.Batch;)
                 {
                     int w = TileWidth(args.Batch - b);
-                    float* x = args.Streams + (nint)b * n + (nint)k0 * w;
+                    float* x = args.Input + (nint)b * n + (nint)k0 * w;
                     float* y = args.Output + (nint)b * args.OutFeatures + r0;
                     switch (w)
                     {
@@ -122,7 +117,7 @@ internal static unsafe partial class LowBitMatMul
     /// columns k0..k0+length, into <c>panel[(c - k0) * 32 + row]</c>.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void DequantizePanel<TBits>(in Args args, int r0, int count, int k0, int length, float* panel) where TBits : IBits
+    private static void DequantizePanel<TBits>(in KernelArgs args, int r0, int count, int k0, int length, float* panel) where TBits : IBits
     {
         int bits = TBits.Bits, perDword = 32 / bits, n = args.InFeatures, groups = n / args.GroupSize;
         nint rowBytes = n * bits / 8;
@@ -131,7 +126,7 @@ internal static unsafe partial class LowBitMatMul
         byte** rows = stackalloc byte*[16];
         for (int h = 0; h < PanelRows; h += 16)
         {
-            for (int l = 0; l < 16; l++) rows[l] = args.Packed + (r0 + Math.Min(h + l, count - 1)) * rowBytes;
+            for (int l = 0; l < 16; l++) rows[l] = args.Weights + (r0 + Math.Min(h + l, count - 1)) * rowBytes;
             float* destination = panel + h;
             int group = -1;
             Vector512<float> scale = default, zero = default;
@@ -190,7 +185,7 @@ internal static unsafe partial class LowBitMatMul
     /// x is the packed input tile ([column][TRows]). The first slice stores (adding the bias), later slices add.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void PanelTile<TRows>(in Args args, float* panel, int length, float* x, float* y, int r0, int count, bool first, float* sums) where TRows : IRows
+    private static void PanelTile<TRows>(in KernelArgs args, float* panel, int length, float* x, float* y, int r0, int count, bool first, float* sums) where TRows : IRows
     {
         Vector512<float> c00 = default, c01 = default;
         Vector512<float> c10 = default, c11 = default;

@@ -1,152 +1,80 @@
-using System.Buffers;
 using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
-using LowBit.Internal;
 
 namespace LowBit.Kernels;
 
 /// <summary>
-/// The fused low-bit matmul behind <see cref="LowBitLinear{T}"/>:
+/// The fused group-wise kernels behind <see cref="LowBitLinear{T}"/>:
 /// <c>out[b,o] = sum_i in[b,i] * (q[o,i] - z[o,g(i)]) * s[o,g(i)] + bias[o]</c>, in float32, rounded to T once.
 /// The packed weights are never expanded to a matrix in memory: fields are unpacked in registers and meet an input
-/// arranged once per call to match (de-interleaved streams, or the field kernel's lane blocks), and zero points are
-/// folded out: <c>sum_g s_g * sum_i x_i q_i - sum_g (s_g z_g) * sum_{i in g} x_i</c>, with the group sums of the input
-/// computed once per call. Paths, by machine and batch: the field kernel (LowBitMatMul.Fields*.cs), the panel kernel
-/// (LowBitMatMul.Panel.cs, an L1-sized dequantized panel), table lookups (LowBitMatMul.Lookup.cs), the dequantized
-/// block (LowBitMatMul.Dequantized.cs) and the generic kernels below; MatMul picks one per call.
+/// arranged once per call to match (de-interleaved streams, the field kernel's lane blocks, or panel tiles), and zero
+/// points are folded out: <c>sum_g s_g * sum_i x_i q_i - sum_g (s_g z_g) * sum_{i in g} x_i</c>, with the group sums of
+/// the input computed once per call. The families: the field kernel (LowBitMatMul.Fields*.cs), the panel kernel
+/// (LowBitMatMul.Panel*.cs, an L1-sized dequantized panel), table lookups (LowBitMatMul.Lookup.cs), the dequantized
+/// block (LowBitMatMul.Dequantized.cs) and the stream kernels below; <see cref="KernelRegistry"/> says which runs when.
 /// </summary>
 internal static unsafe partial class LowBitMatMul
 {
-    /// <summary>Everything a worker needs, shared by pointer.</summary>
-    private struct Args
+    /// <summary>
+    /// The stream kernel at one vector width: the input de-interleaved into 8 / bits streams, so the fields of a packed
+    /// vector meet contiguous inputs; up to four input rows share each unpacked vector. Any layout whose group bytes are a
+    /// multiple of the vector's byte count (16, 8 or 4 bytes of packed codes per vector).
+    /// </summary>
+    internal sealed class StreamKernel<TLanes, TVec>() : MatMulKernel(
+        "streams-" + TLanes.Count * 32, TLanes.Isa, WeightFormats.Grouped, $"group bytes a multiple of {TLanes.Count}")
+        where TLanes : unmanaged, IFloatLanes<TVec> where TVec : unmanaged
     {
-        public float* Streams;       // the prepared input, per path: de-interleaved streams, field-kernel blocks or panel tiles
-        public float* GroupSums;     // batch x groups
-        public byte* Packed;         // outFeatures x rowBytes
-        public float* Scales;        // outFeatures x groups
-        public float* ScaledZeros;   // outFeatures x groups: s * z
-        public byte* ZeroPoints;     // outFeatures x groups: z
-        public float* Bias;          // outFeatures or null
-        public float* Output;        // batch x outFeatures
-        public float* InputUnscales; // per input row: the field kernel's input is scaled by a power of two; this undoes it
-        public int Batch, InFeatures, OutFeatures, Bits, GroupSize, RowsPerChunk;
+        public override bool IsSupported => TLanes.IsSupported;
+
+        protected override bool Fits(in LayerShape shape) => shape.GroupBytes % TLanes.Count == 0;
+
+        public override long PreparedFloats(in LayerShape shape, int batch) => (long)batch * shape.InFeatures;
+
+        public override bool UsesGroupSums => true;
+
+        public override void Prepare(float* input, ref KernelArgs args) => PrepareStreams(input, ref args, groupSums: true);
+
+        public override int RowsPerChunk(in LayerShape shape, int batch) => PackedRowsPerChunk(shape, 4096);
+
+        public override delegate*<void*, int, void> Body(in LayerShape shape) => &Chunk<TLanes, TVec>;
     }
 
-    /// <summary>Runs the kernel. Arguments are validated by the caller; scales and s*z are float32 already.</summary>
-    public static void MatMul<T>(ReadOnlySpan<T> input, ReadOnlySpan<byte> packed, ReadOnlySpan<float> scales, ReadOnlySpan<float> scaledZeros, ReadOnlySpan<byte> zeroPoints,
-                                 ReadOnlySpan<T> bias, Span<T> output, int inFeatures, int outFeatures, int bits, int groupSize, int maxThreads) =>
-        MatMul(input, packed, scales, scaledZeros, zeroPoints, bias, output, inFeatures, outFeatures, bits, groupSize, maxThreads, scalar: false);
-
-    /// <summary>The scalar reference: the same arithmetic in plain loops on the calling thread (benchmark baseline).</summary>
-    public static void MatMulScalar<T>(ReadOnlySpan<T> input, ReadOnlySpan<byte> packed, ReadOnlySpan<float> scales, ReadOnlySpan<float> scaledZeros, ReadOnlySpan<byte> zeroPoints,
-                                       ReadOnlySpan<T> bias, Span<T> output, int inFeatures, int outFeatures, int bits, int groupSize) =>
-        MatMul(input, packed, scales, scaledZeros, zeroPoints, bias, output, inFeatures, outFeatures, bits, groupSize, maxThreads: 1, scalar: true);
-
-    private static void MatMul<T>(ReadOnlySpan<T> input, ReadOnlySpan<byte> packed, ReadOnlySpan<float> scales, ReadOnlySpan<float> scaledZeros, ReadOnlySpan<byte> zeroPoints,
-                                  ReadOnlySpan<T> bias, Span<T> output, int inFeatures, int outFeatures, int bits, int groupSize, int maxThreads, bool scalar)
+    /// <summary>No SIMD: the stream kernel's arithmetic in plain loops, one input row at a time. Also the benchmark baseline.</summary>
+    internal sealed class ScalarKernel() : MatMulKernel("scalar", KernelIsa.Scalar, WeightFormats.Grouped, "any")
     {
-        int batch = input.Length / inFeatures;
-        int groups = inFeatures / groupSize;
-        Debug.Assert(packed.Length == outFeatures * (inFeatures * bits / 8) && scales.Length == outFeatures * groups);
-        float[] streams = ArrayPool<float>.Shared.Rent(batch * inFeatures + AlignmentFloats);
-        float[] groupSums = ArrayPool<float>.Shared.Rent(batch * groups);
-        float[]? biasScratch = bias.IsEmpty ? null : ArrayPool<float>.Shared.Rent(outFeatures);
-        float[]? outputScratch = typeof(T) == typeof(float) ? null : ArrayPool<float>.Shared.Rent(batch * outFeatures);
-        float[] row = ArrayPool<float>.Shared.Rent(inFeatures);
-        try
-        {
-            int groupBytes = groupSize * bits / 8;
-            int panelFrom = PanelMinBatch(inFeatures, outFeatures);
-            bool panel = !scalar && batch >= panelFrom && HasPanelKernel(inFeatures, bits, groupSize);
-            bool blocked = !scalar && !panel && batch >= BlockedMinBatch && Lanes128.IsSupported;
-            bool fields = !scalar && !panel && batch <= FieldMaxBatch && HasFieldKernel(inFeatures, bits, groupSize);
-            bool fields256 = !scalar && !fields && !panel && batch <= FieldMaxBatch && HasFieldKernel256(inFeatures, bits, groupSize);
-            bool lookup = !scalar && !blocked && !fields && !fields256 && HasLookupKernel(bits, groupBytes);
-            if (biasScratch is not null) Elements<T>.ToSingle(bias, biasScratch);
-            Span<float> y = outputScratch is null ? SpanCast.As<T, float>(output)[..(batch * outFeatures)] : outputScratch.AsSpan(0, batch * outFeatures);
-            fixed (float* pinned = streams, pg = groupSums, psc = scales, psz = scaledZeros, pb = biasScratch, py = y)
-            fixed (byte* pw = packed, pz = zeroPoints)
-            {
-                // The prepared input starts on a cache line: every vector load of it then stays within one line.
-                float* ps = (float*)(((nint)pinned + 63) & ~(nint)63);
-                var prepared = new Span<float>(ps, batch * inFeatures);
-                float* inputUnscales = stackalloc float[FieldMaxBatch];
-                if (panel)
-                {
-                    PackInputTiles(input, batch, inFeatures, prepared, row);
-                }
-                else if (fields || fields256)
-                {
-                    Span<float> x = row.AsSpan(0, inFeatures);
-                    for (int b = 0; b < batch; b++)
-                    {
-                        Elements<T>.ToSingle(input.Slice(b * inFeatures, inFeatures), x);
-                        inputUnscales[b] = PrepareFieldInput(x, bits, groupSize, fields ? 16 : 8, prepared.Slice(b * inFeatures, inFeatures), groupSums.AsSpan(b * groups, groups));
-                    }
-                }
-                else
-                {
-                    // The lookup tables and the dequantized block fold the zero points in, so only the other paths need the input's group sums.
-                    PrepareInput(input, batch, inFeatures, bits, groupSize, prepared, lookup || blocked ? default : groupSums.AsSpan(0, batch * groups), row);
-                }
+        public override bool IsSupported => true;
 
-                var args = new Args
-                {
-                    Streams = ps, GroupSums = pg, Packed = pw, Scales = psc, ScaledZeros = psz, ZeroPoints = pz, Bias = pb, Output = py,
-                    InputUnscales = inputUnscales, Batch = batch, InFeatures = inFeatures, OutFeatures = outFeatures, Bits = bits, GroupSize = groupSize,
-                    RowsPerChunk = panel ? PanelChunkRows : fields || fields256 ? Math.Clamp((256 * 1024 / (inFeatures * bits / 8)) & ~3, 4, FieldChunkRows) : blocked ? BlockRows(inFeatures) : Math.Clamp((256 * 1024 / Math.Max(1, inFeatures * bits / 8)) & ~3, 4, 4096),
-                };
-                int chunks = (outFeatures + args.RowsPerChunk - 1) / args.RowsPerChunk;
-                if ((long)batch * inFeatures * outFeatures < W8A16.ParallelMinMultiplyAdds) maxThreads = 1;
-                if (scalar) WorkerPool.Run(&ChunkScalar, &args, chunks, 1);
-                else if (panel) WorkerPool.Run(&ChunkPanel, &args, chunks, maxThreads);
-                else if (fields) WorkerPool.Run(&ChunkFields, &args, chunks, maxThreads);
-                else if (fields256) WorkerPool.Run(&ChunkFields256, &args, chunks, maxThreads);
-                else if (blocked && Lanes512.IsSupported) WorkerPool.Run(&ChunkDequantized<Lanes512, Vector512<float>>, &args, chunks, maxThreads);
-                else if (blocked && Lanes256.IsSupported) WorkerPool.Run(&ChunkDequantized<Lanes256, Vector256<float>>, &args, chunks, maxThreads);
-                else if (blocked) WorkerPool.Run(&ChunkDequantized<Lanes128, Vector128<float>>, &args, chunks, maxThreads);
-                else if (lookup) WorkerPool.Run(&ChunkLookup, &args, chunks, maxThreads);
-                // The widest vector whose byte count divides a group's bytes: a vector never straddles two groups.
-                else if (Lanes512.IsSupported && groupBytes % 16 == 0) WorkerPool.Run(&Chunk<Lanes512, Vector512<float>>, &args, chunks, maxThreads);
-                else if (Lanes256.IsSupported && groupBytes % 8 == 0) WorkerPool.Run(&Chunk<Lanes256, Vector256<float>>, &args, chunks, maxThreads);
-                else if (Lanes128.IsSupported && groupBytes % 4 == 0) WorkerPool.Run(&Chunk<Lanes128, Vector128<float>>, &args, chunks, maxThreads);
-                else WorkerPool.Run(&ChunkScalar, &args, chunks, maxThreads);
-            }
+        public override long PreparedFloats(in LayerShape shape, int batch) => (long)batch * shape.InFeatures;
 
-            if (outputScratch is not null) Elements<T>.FromSingle(y, output);
-        }
-        finally
-        {
-            ArrayPool<float>.Shared.Return(streams);
-            ArrayPool<float>.Shared.Return(groupSums);
-            ArrayPool<float>.Shared.Return(row);
-            if (biasScratch is not null) ArrayPool<float>.Shared.Return(biasScratch);
-            if (outputScratch is not null) ArrayPool<float>.Shared.Return(outputScratch);
-        }
+        public override bool UsesGroupSums => true;
+
+        public override void Prepare(float* input, ref KernelArgs args) => PrepareStreams(input, ref args, groupSums: true);
+
+        public override int RowsPerChunk(in LayerShape shape, int batch) => PackedRowsPerChunk(shape, 4096);
+
+        public override delegate*<void*, int, void> Body(in LayerShape shape) => &ChunkScalar;
     }
 
-    /// <summary>Spare floats in the input buffer, so that its prepared copy can start on a 64-byte boundary.</summary>
-    private const int AlignmentFloats = 16;
+    /// <summary>Rows per work item: about 256 KiB of packed weights (which stay in L2 while every input row passes), at least 4, at most <paramref name="max"/>.</summary>
+    internal static int PackedRowsPerChunk(in LayerShape shape, int max) => Math.Clamp((256 * 1024 / Math.Max(1, shape.RowBytes)) & ~3, 4, max);
 
-    /// <summary>Widens each input row to float, de-interleaves it into 8 / bits streams and, unless <paramref name="groupSums"/> is empty, sums each group.</summary>
+    /// <summary>
+    /// Arranges each input row into 8 / bits de-interleaved streams (field k of packed byte j meets
+    /// <c>x[k * streamLength + j]</c>) and, when <paramref name="groupSums"/>, sums the input over each group.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void PrepareInput<T>(ReadOnlySpan<T> input, int batch, int inFeatures, int bits, int groupSize,
-                                        Span<float> streams, Span<float> groupSums, Span<float> row)
+    internal static void PrepareStreams(float* input, ref KernelArgs args, bool groupSums)
     {
-        int per = 8 / bits, streamLength = inFeatures / per, groups = inFeatures / groupSize;
-        for (int b = 0; b < batch; b++)
+        int n = args.InFeatures, per = 8 / args.Bits, streamLength = n / per, groups = n / args.GroupSize;
+        for (int b = 0; b < args.Batch; b++)
         {
-            Span<float> x = row[..inFeatures];
-            Elements<T>.ToSingle(input.Slice(b * inFeatures, inFeatures), x);
-            Span<float> destination = streams.Slice(b * inFeatures, inFeatures);
-            for (int j = 0; j < streamLength; j++)
-            {
-                for (int k = 0; k < per; k++) destination[k * streamLength + j] = x[j * per + k];
-            }
-
-            if (groupSums.IsEmpty) continue;
-            for (int g = 0; g < groups; g++) groupSums[b * groups + g] = System.Numerics.Tensors.TensorPrimitives.Sum(x.Slice(g * groupSize, groupSize));
+            float* x = input + (nint)b * n, destination = args.Input + (nint)b * n;
+            if (per == 1) new ReadOnlySpan<float>(x, n).CopyTo(new Span<float>(destination, n));
+            else InputArrangement.Deinterleave(x, destination, streamLength, per);
+            if (!groupSums) continue;
+            float* sums = args.GroupSums + (nint)b * groups;
+            for (int g = 0; g < groups; g++) sums[g] = System.Numerics.Tensors.TensorPrimitives.Sum(new ReadOnlySpan<float>(x + (nint)g * args.GroupSize, args.GroupSize));
         }
     }
 
@@ -154,7 +82,7 @@ internal static unsafe partial class LowBitMatMul
     private static void Chunk<TLanes, TVec>(void* state, int chunk)
         where TLanes : unmanaged, IFloatLanes<TVec> where TVec : unmanaged
     {
-        ref Args args = ref Unsafe.AsRef<Args>(state);
+        ref KernelArgs args = ref Unsafe.AsRef<KernelArgs>(state);
         int start = chunk * args.RowsPerChunk, end = Math.Min(start + args.RowsPerChunk, args.OutFeatures);
         float* sums = stackalloc float[4];
         for (int b = 0; b < args.Batch; b += 4)
@@ -176,7 +104,7 @@ internal static unsafe partial class LowBitMatMul
 
     /// <summary>Subtracts the zero-point term and adds the bias: <c>acc - sum_g (s z)_g * xsum_g + bias</c>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static float Finish(in Args args, float acc, int o, int b)
+    private static float Finish(in KernelArgs args, float acc, int o, int b)
     {
         int groups = args.InFeatures / args.GroupSize;
         float* sz = args.ScaledZeros + (nint)o * groups;
@@ -189,9 +117,9 @@ internal static unsafe partial class LowBitMatMul
 
     /// <summary>The stream pointers of up to four batch rows; missing rows repeat the first (their results are not stored).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void BatchRows(in Args args, int b, int valid, out float* x0, out float* x1, out float* x2, out float* x3)
+    private static void BatchRows(in KernelArgs args, int b, int valid, out float* x0, out float* x1, out float* x2, out float* x3)
     {
-        x0 = args.Streams + (nint)b * args.InFeatures;
+        x0 = args.Input + (nint)b * args.InFeatures;
         x1 = valid > 1 ? x0 + args.InFeatures : x0;
         x2 = valid > 2 ? x1 + args.InFeatures : x0;
         x3 = valid > 3 ? x2 + args.InFeatures : x0;
@@ -202,11 +130,11 @@ internal static unsafe partial class LowBitMatMul
     /// widened once and feed every input row; per group, the partial dot is scaled into the total.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Row4<TLanes, TVec>(in Args args, int o, int b, int valid, float* sums)
+    private static void Row4<TLanes, TVec>(in KernelArgs args, int o, int b, int valid, float* sums)
         where TLanes : unmanaged, IFloatLanes<TVec> where TVec : unmanaged
     {
         int lanes = TLanes.Count, streamLength = args.InFeatures / 2, groupBytes = args.GroupSize / 2, groups = args.InFeatures / args.GroupSize;
-        byte* w = args.Packed + (nint)o * streamLength;
+        byte* w = args.Weights + (nint)o * streamLength;
         float* scales = args.Scales + (nint)o * groups;
         BatchRows(in args, b, valid, out float* x0, out float* x1, out float* x2, out float* x3);
         TVec t0 = TLanes.Zero, t1 = TLanes.Zero, t2 = TLanes.Zero, t3 = TLanes.Zero;
@@ -241,11 +169,11 @@ internal static unsafe partial class LowBitMatMul
 
     /// <summary>2-bit row o against up to four input rows: four 2-bit fields per packed byte.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Row2<TLanes, TVec>(in Args args, int o, int b, int valid, float* sums)
+    private static void Row2<TLanes, TVec>(in KernelArgs args, int o, int b, int valid, float* sums)
         where TLanes : unmanaged, IFloatLanes<TVec> where TVec : unmanaged
     {
         int lanes = TLanes.Count, streamLength = args.InFeatures / 4, groupBytes = args.GroupSize / 4, groups = args.InFeatures / args.GroupSize;
-        byte* w = args.Packed + (nint)o * streamLength;
+        byte* w = args.Weights + (nint)o * streamLength;
         float* scales = args.Scales + (nint)o * groups;
         BatchRows(in args, b, valid, out float* x0, out float* x1, out float* x2, out float* x3);
         TVec t0 = TLanes.Zero, t1 = TLanes.Zero, t2 = TLanes.Zero, t3 = TLanes.Zero;
@@ -287,11 +215,11 @@ internal static unsafe partial class LowBitMatMul
 
     /// <summary>8-bit (unsigned codes, one per byte) row o against up to four input rows.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Row8<TLanes, TVec>(in Args args, int o, int b, int valid, float* sums)
+    private static void Row8<TLanes, TVec>(in KernelArgs args, int o, int b, int valid, float* sums)
         where TLanes : unmanaged, IFloatLanes<TVec> where TVec : unmanaged
     {
         int lanes = TLanes.Count, groups = args.InFeatures / args.GroupSize;
-        byte* w = args.Packed + (nint)o * args.InFeatures;
+        byte* w = args.Weights + (nint)o * args.InFeatures;
         float* scales = args.Scales + (nint)o * groups;
         BatchRows(in args, b, valid, out float* x0, out float* x1, out float* x2, out float* x3);
         TVec t0 = TLanes.Zero, t1 = TLanes.Zero, t2 = TLanes.Zero, t3 = TLanes.Zero;
@@ -323,16 +251,16 @@ internal static unsafe partial class LowBitMatMul
     /// <summary>No SIMD: plain loops over the packed fields, one batch row at a time.</summary>
     private static void ChunkScalar(void* state, int chunk)
     {
-        ref Args args = ref Unsafe.AsRef<Args>(state);
+        ref KernelArgs args = ref Unsafe.AsRef<KernelArgs>(state);
         int start = chunk * args.RowsPerChunk, end = Math.Min(start + args.RowsPerChunk, args.OutFeatures);
         int per = 8 / args.Bits, streamLength = args.InFeatures / per, groupBytes = args.GroupSize / per, groups = args.InFeatures / args.GroupSize;
         int mask = (1 << args.Bits) - 1;
         for (int b = 0; b < args.Batch; b++)
         {
-            float* x = args.Streams + (nint)b * args.InFeatures;
+            float* x = args.Input + (nint)b * args.InFeatures;
             for (int o = start; o < end; o++)
             {
-                byte* w = args.Packed + (nint)o * streamLength;
+                byte* w = args.Weights + (nint)o * streamLength;
                 float total = 0;
                 for (int g = 0; g < groups; g++)
                 {

@@ -1,6 +1,5 @@
 using System.Buffers;
-using System.Runtime.CompilerServices;
-using System.Runtime.Intrinsics;
+using System.Runtime.InteropServices;
 using LowBit.Internal;
 using LowBit.Kernels;
 
@@ -22,7 +21,7 @@ namespace LowBit;
 /// W8A16.MatMul&lt;float&gt;(x, weights, scales, bias, y, inFeatures: 16, outFeatures: 32);
 /// </code>
 /// </remarks>
-public static unsafe partial class W8A16
+public static partial class W8A16
 {
     /// <summary>
     /// Computes <c>output = (input @ weights^T) * scales + bias</c> for a row-major batch of inputs,
@@ -53,39 +52,19 @@ public static unsafe partial class W8A16
     {
         int batch = Validate(input, weights, scales, bias, output, inFeatures, outFeatures);
         if (maxThreads < 0) ThrowHelper.ThrowNegative(nameof(maxThreads), maxThreads);
-        if (maxThreads == 0) maxThreads = WorkerPool.MaxThreads;
+        KernelPlan plan = KernelPlan.Cached(LayerShape.Int8(outFeatures, inFeatures));
 
-        // Everything below works in float32: Half/BFloat16 operands are widened once per call
-        // into pooled scratch, and the result is rounded to T once at the end.
-        float[]? inputScratch = null, scaleScratch = null, biasScratch = null, outputScratch = null;
+        // The kernels read float32 scales and bias: Half/BFloat16 ones are widened once per call into pooled scratch.
+        float[]? scaleScratch = null, biasScratch = null;
         try
         {
-            ReadOnlySpan<float> x = AsSingle(input, ref inputScratch);
-            ReadOnlySpan<float> s = AsSingle(scales, ref scaleScratch);
-            ReadOnlySpan<float> b = AsSingle(bias, ref biasScratch);
-            int outputCount = batch * outFeatures;
-            Span<float> y = typeof(T) == typeof(float)
-                ? SpanCast.As<T, float>(output)[..outputCount]
-                : (outputScratch = ArrayPool<float>.Shared.Rent(outputCount)).AsSpan(0, outputCount);
-
-            fixed (float* px = x, ps = s, pb = b, py = y)
-            fixed (sbyte* pw = weights)
-            {
-                var args = new MatMulArgs(px, pw, ps, b.IsEmpty ? null : pb, py, batch, inFeatures, outFeatures);
-                Run(ref args, maxThreads);
-            }
-
-            if (outputScratch is not null)
-            {
-                Elements<T>.FromSingle(y, output);
-            }
+            var quantized = new MatMulRunner.Weights(MemoryMarshal.AsBytes(weights), AsSingle(scales, ref scaleScratch), default, default, AsSingle(bias, ref biasScratch));
+            MatMulRunner.Run(plan.For(batch), plan.Shape, quantized, input, output, maxThreads == 0 ? WorkerPool.MaxThreads : maxThreads);
         }
         finally
         {
-            Return(inputScratch);
-            Return(scaleScratch);
-            Return(biasScratch);
-            Return(outputScratch);
+            if (scaleScratch is not null) ArrayPool<float>.Shared.Return(scaleScratch);
+            if (biasScratch is not null) ArrayPool<float>.Shared.Return(biasScratch);
         }
     }
 
@@ -119,67 +98,4 @@ public static unsafe partial class W8A16
         Elements<T>.ToSingle(source, floats);
         return floats;
     }
-
-    private static void Return(float[]? scratch)
-    {
-        if (scratch is not null) ArrayPool<float>.Shared.Return(scratch);
-    }
-
-    /// <summary>Picks the widest SIMD width the machine runs and the number of threads.</summary>
-    internal static void Run(ref MatMulArgs args, int maxThreads)
-    {
-        args.RowsPerChunk = RowsPerChunk(args.InFeatures);
-        int chunks = (args.OutFeatures + args.RowsPerChunk - 1) / args.RowsPerChunk;
-        if ((long)args.Batch * args.InFeatures * args.OutFeatures < ParallelMinMultiplyAdds) maxThreads = 1;
-        fixed (MatMulArgs* state = &args)
-        {
-            if (Lanes512.IsSupported) WorkerPool.Run(&Chunk<Lanes512, Vector512<float>>, state, chunks, maxThreads);
-            else if (Lanes256.IsSupported) WorkerPool.Run(&Chunk<Lanes256, Vector256<float>>, state, chunks, maxThreads);
-            else if (Lanes128.IsSupported) WorkerPool.Run(&Chunk<Lanes128, Vector128<float>>, state, chunks, maxThreads);
-            else WorkerPool.Run(&ChunkScalar, state, chunks, maxThreads);
-        }
-    }
-
-    /// <summary>Below this many multiply-adds a call stays on the calling thread (waking workers costs more).</summary>
-    internal const long ParallelMinMultiplyAdds = 1L << 21;
-
-    /// <summary>
-    /// Output rows per work chunk: about 256 KiB of int8 weights, which stay in L2 while every batch row
-    /// walks over them, so weights come from memory once per call whatever the batch.
-    /// </summary>
-    internal static int RowsPerChunk(int inFeatures) => Math.Clamp((256 * 1024 / inFeatures) & ~3, 4, 1024);
-
-    private static void Chunk<TLanes, TVec>(void* state, int chunk)
-        where TLanes : unmanaged, IFloatLanes<TVec> where TVec : unmanaged
-    {
-        ref MatMulArgs args = ref Unsafe.AsRef<MatMulArgs>(state);
-        int rowStart = chunk * args.RowsPerChunk;
-        MultiplyRows<TLanes, TVec>(in args, rowStart, Math.Min(rowStart + args.RowsPerChunk, args.OutFeatures));
-    }
-
-    private static void ChunkScalar(void* state, int chunk)
-    {
-        ref MatMulArgs args = ref Unsafe.AsRef<MatMulArgs>(state);
-        int rowStart = chunk * args.RowsPerChunk;
-        MultiplyRowsScalar(in args, rowStart, Math.Min(rowStart + args.RowsPerChunk, args.OutFeatures));
-    }
-}
-
-/// <summary>One matmul call in float32 form, shared by pointer with the worker threads.</summary>
-internal unsafe struct MatMulArgs(float* input, sbyte* weights, float* scales, float* bias, float* output,
-                                  int batch, int inFeatures, int outFeatures)
-{
-    public readonly float* Input = input;       // batch x inFeatures
-    public readonly sbyte* Weights = weights;   // outFeatures x inFeatures
-    public readonly float* Scales = scales;     // outFeatures
-    public readonly float* Bias = bias;         // outFeatures, or null
-    public readonly float* Output = output;     // batch x outFeatures
-    public readonly int Batch = batch;
-    public readonly int InFeatures = inFeatures;
-    public readonly int OutFeatures = outFeatures;
-    public int RowsPerChunk;
-
-    /// <summary>y = acc * scale[o] + bias[o], the epilogue every kernel applies once per output.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public readonly float Finish(float acc, int o) => Bias is null ? acc * Scales[o] : acc * Scales[o] + Bias[o];
 }

@@ -23,8 +23,10 @@ public sealed class LowBitLinear<T>
     private readonly T[] _scales;
     private readonly byte[] _zeroPoints;
     private readonly T[] _bias;
-    private readonly float[] _scaleFloats;    // s as float32, and s * z: prepared once so Forward converts nothing per weight group
+    private readonly float[] _scaleFloats;    // s, s * z and the bias as float32: prepared once so Forward converts nothing per call
     private readonly float[] _scaledZeros;
+    private readonly float[] _biasFloats;
+    private readonly KernelPlan _plan;
 
     private LowBitLinear(int inFeatures, int outFeatures, int bits, int groupSize, byte[] packed, T[] scales, byte[] zeroPoints, T[] bias)
     {
@@ -40,6 +42,9 @@ public sealed class LowBitLinear<T>
         Elements<T>.ToSingle(scales, _scaleFloats);
         _scaledZeros = new float[scales.Length];
         for (int i = 0; i < scales.Length; i++) _scaledZeros[i] = _scaleFloats[i] * zeroPoints[i];
+        _biasFloats = new float[bias.Length];
+        Elements<T>.ToSingle(bias, _biasFloats);
+        _plan = KernelPlan.Create(LayerShape.Grouped(bits, outFeatures, inFeatures, groupSize));
     }
 
     /// <summary>
@@ -136,16 +141,22 @@ public sealed class LowBitLinear<T>
     public void Forward(ReadOnlySpan<T> input, Span<T> output, int maxThreads)
     {
         long outputCount = (long)ThrowHelper.BatchCount(input.Length, InFeatures, nameof(input)) * OutFeatures;
+        if (outputCount > int.MaxValue) ThrowHelper.ThrowProductOverflow(nameof(output), input.Length / InFeatures, OutFeatures);
         ThrowHelper.CheckDestination(output.Length, outputCount, nameof(output));
         if (input.Overlaps(output[..(int)outputCount])) throw new ArgumentException("Output must not overlap the input.", nameof(output));
         if (maxThreads < 0) ThrowHelper.ThrowNegative(nameof(maxThreads), maxThreads);
-        LowBitMatMul.MatMul(input, _packed, _scaleFloats, _scaledZeros, _zeroPoints, _bias, output[..(int)outputCount], InFeatures, OutFeatures, Bits, GroupSize,
-                            maxThreads == 0 ? WorkerPool.MaxThreads : maxThreads);
+        Run(_plan.For(input.Length / InFeatures), input, output[..(int)outputCount], maxThreads == 0 ? WorkerPool.MaxThreads : maxThreads);
     }
 
+    /// <summary>Runs one kernel on a validated call (tests and benchmarks force each kernel of the registry through it).</summary>
+    internal void Run(MatMulKernel kernel, ReadOnlySpan<T> input, Span<T> output, int maxThreads) =>
+        MatMulRunner.Run(kernel, _plan.Shape, new MatMulRunner.Weights(_packed, _scaleFloats, _scaledZeros, _zeroPoints, _biasFloats), input, output, maxThreads);
+
     /// <summary>The scalar reference of <see cref="Forward(ReadOnlySpan{T}, Span{T})"/> (no validation): the benchmark baseline.</summary>
-    internal void ForwardScalar(ReadOnlySpan<T> input, Span<T> output) =>
-        LowBitMatMul.MatMulScalar(input, _packed, _scaleFloats, _scaledZeros, _zeroPoints, _bias, output, InFeatures, OutFeatures, Bits, GroupSize);
+    internal void ForwardScalar(ReadOnlySpan<T> input, Span<T> output) => Run(KernelRegistry.GroupScalar, input, output, maxThreads: 1);
+
+    /// <summary>The kernels this layer runs, by batch size.</summary>
+    internal KernelPlan Plan => _plan;
 
     /// <summary>Computes the forward pass into a new batch x OutFeatures array.</summary>
     /// <exception cref="ArgumentException">The input is not a positive multiple of InFeatures.</exception>

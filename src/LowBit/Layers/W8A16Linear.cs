@@ -2,6 +2,7 @@ using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using LowBit.Internal;
+using LowBit.Kernels;
 
 namespace LowBit;
 
@@ -21,10 +22,18 @@ namespace LowBit;
 /// </remarks>
 public sealed class W8A16Linear<T>
 {
-    private sealed record QuantizedWeights(sbyte[] Codes, T[] Scales);
+    /// <summary>Codes and scales, replaced as one unit; the float32 scales are what the kernels read.</summary>
+    private sealed class QuantizedWeights(sbyte[] codes, T[] scales)
+    {
+        public sbyte[] Codes { get; } = codes;
+        public T[] Scales { get; } = scales;
+        public float[] ScaleFloats { get; } = ToSingle(scales);
+    }
 
     private QuantizedWeights _weights;
     private readonly T[] _bias;
+    private readonly float[] _biasFloats;
+    private readonly KernelPlan _plan;
 
     /// <summary>
     /// Creates a layer with zero weights, unit scales and (when <paramref name="bias"/> is true) a zero bias,
@@ -42,6 +51,8 @@ public sealed class W8A16Linear<T>
         scales.AsSpan().Fill(Elements<T>.FromSingle(1f));
         _weights = new QuantizedWeights(new sbyte[count], scales);
         _bias = bias ? new T[outFeatures] : [];
+        _biasFloats = ToSingle(_bias);
+        _plan = KernelPlan.Create(LayerShape.Int8(outFeatures, inFeatures));
     }
 
     private W8A16Linear(int inFeatures, int outFeatures, QuantizedWeights weights, T[] bias)
@@ -50,6 +61,15 @@ public sealed class W8A16Linear<T>
         OutFeatures = outFeatures;
         _weights = weights;
         _bias = bias;
+        _biasFloats = ToSingle(bias);
+        _plan = KernelPlan.Create(LayerShape.Int8(outFeatures, inFeatures));
+    }
+
+    private static float[] ToSingle(T[] values)
+    {
+        var floats = new float[values.Length];
+        Elements<T>.ToSingle(values, floats);
+        return floats;
     }
 
     /// <summary>
@@ -128,9 +148,25 @@ public sealed class W8A16Linear<T>
     /// <summary>As <see cref="Forward(ReadOnlySpan{T}, Span{T})"/> with at most <paramref name="maxThreads"/> threads (1 = calling thread, 0 = all cores).</summary>
     public void Forward(ReadOnlySpan<T> input, Span<T> output, int maxThreads)
     {
+        int outputCount = ValidateForward(input, output, maxThreads);
         QuantizedWeights weights = Volatile.Read(ref _weights);
-        W8A16.MatMul<T>(input, weights.Codes, weights.Scales, _bias, output, InFeatures, OutFeatures, maxThreads);
+        var quantized = new MatMulRunner.Weights(MemoryMarshal.AsBytes(weights.Codes.AsSpan()), weights.ScaleFloats, default, default, _biasFloats);
+        MatMulRunner.Run(_plan.For(input.Length / InFeatures), _plan.Shape, quantized, input, output[..outputCount], maxThreads == 0 ? WorkerPool.MaxThreads : maxThreads);
     }
+
+    /// <summary>Checks a forward call's spans and thread cap; returns batch x OutFeatures.</summary>
+    private int ValidateForward(ReadOnlySpan<T> input, Span<T> output, int maxThreads)
+    {
+        long outputCount = (long)ThrowHelper.BatchCount(input.Length, InFeatures, nameof(input)) * OutFeatures;
+        if (outputCount > int.MaxValue) ThrowHelper.ThrowProductOverflow(nameof(output), input.Length / InFeatures, OutFeatures);
+        ThrowHelper.CheckDestination(output.Length, outputCount, nameof(output));
+        if (input.Overlaps(output[..(int)outputCount])) throw new ArgumentException("Output must not overlap the input.", nameof(output));
+        if (maxThreads < 0) ThrowHelper.ThrowNegative(nameof(maxThreads), maxThreads);
+        return (int)outputCount;
+    }
+
+    /// <summary>The kernels this layer runs, by batch size (for the CLI and the benchmarks).</summary>
+    internal KernelPlan Plan => _plan;
 
     /// <summary>Computes the forward pass into a new batch x OutFeatures array.</summary>
     /// <exception cref="ArgumentException">The input is not a positive multiple of InFeatures.</exception>

@@ -1,14 +1,69 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics.X86;
-using LowBit.Kernels;
 
-namespace LowBit;
+namespace LowBit.Kernels;
 
 // The batched tiles. A converted-weights GEMM (int8 blocks widened to float once, then a 3 x 4 dot tile)
 // was measured first and ran at half the speed of these tiles: it streams 4 bytes per weight from L2
 // where these stream 1 byte and widen in registers, and widening is cheaper than the extra L2 traffic.
-public static unsafe partial class W8A16
+internal static unsafe partial class Int8MatMul
 {
+    /// <summary>
+    /// Register tiles of 4 weight rows x 4 input rows (AVX-512, 32 registers) or x 2 (16 registers), for 2 or more input
+    /// rows: each widened weight vector serves every input row of the tile, each input vector four weight rows.
+    /// </summary>
+    internal sealed class TilesKernel<TLanes, TVec>() : MatMulKernel(
+        "int8-tiles-" + TLanes.Count * 32, TLanes.Isa, WeightFormats.Int8PerChannel, "any")
+        where TLanes : unmanaged, IFloatLanes<TVec> where TVec : unmanaged
+    {
+        public override bool IsSupported => TLanes.IsSupported;
+
+        public override int RowsPerChunk(in LayerShape shape, int batch) => Int8RowsPerChunk(shape.InFeatures);
+
+        public override delegate*<void*, int, void> Body(in LayerShape shape) => &TilesChunk<TLanes, TVec>;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void TilesChunk<TLanes, TVec>(void* state, int chunk)
+        where TLanes : unmanaged, IFloatLanes<TVec> where TVec : unmanaged
+    {
+        ref KernelArgs args = ref Unsafe.AsRef<KernelArgs>(state);
+        int rowStart = chunk * args.RowsPerChunk, rowEnd = Math.Min(rowStart + args.RowsPerChunk, args.OutFeatures);
+        int n = args.InFeatures, outFeatures = args.OutFeatures;
+        sbyte* weights = args.Int8Weights;
+        // Groups of 4 (AVX-512, 32 registers) or 2 input rows go through the 4-row tiles; a short last
+        // group repeats its last row (memory-bound there, so the spare FMAs cost nothing).
+        int group = TLanes.Count >= 16 ? 4 : 2;
+        for (int b = 0; b < args.Batch; b += group)
+        {
+            int valid = Math.Min(group, args.Batch - b);
+            // Only the first pass over the chunk streams it from memory; later passes find it in L2.
+            bool prefetch = b == 0;
+            float* x0 = args.Input + (nint)b * n;
+            float* x1 = valid > 1 ? x0 + n : x0;
+            float* x2 = valid > 2 ? x1 + n : x1;
+            float* x3 = valid > 3 ? x2 + n : x2;
+            float* y = args.Output + (nint)b * outFeatures;
+            int o = rowStart;
+            for (; o + 4 <= rowEnd; o += 4)
+            {
+                if (group == 4) Dot4x4<TLanes, TVec>(x0, x1, x2, x3, n, weights + (nint)o * n, y + o, outFeatures, valid, prefetch);
+                else Dot4x2<TLanes, TVec>(x0, x1, n, weights + (nint)o * n, y + o, outFeatures, valid, prefetch);
+            }
+
+            for (; o < rowEnd; o++)
+            {
+                for (int k = 0; k < valid; k++) y[k * outFeatures + o] = Dot1<TLanes, TVec>(x0 + k * n, weights + (nint)o * n, n);
+            }
+        }
+
+        for (int b = 0; b < args.Batch; b++)
+        {
+            float* y = args.Output + (nint)b * outFeatures;
+            for (int o = rowStart; o < rowEnd; o++) y[o] = args.Finish(y[o], o);
+        }
+    }
+
     /// <summary>
     /// Prefetches column <paramref name="i"/> of the next tile's four rows, once per cache line: four
     /// interleaved rows defeat the hardware prefetcher, so the tiles stream them in themselves.

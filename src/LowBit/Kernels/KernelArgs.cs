@@ -1,0 +1,25 @@
+using System.Runtime.CompilerServices;
+
+namespace LowBit.Kernels;
+
+/// <summary>One matmul call in float32 form, shared by pointer with the worker threads; every kernel reads what it needs.</summary>
+internal unsafe struct KernelArgs
+{
+    public float* Input;          // the prepared input, in the layout the kernel asked for (plain rows, streams, field blocks or panel tiles)
+    public float* GroupSums;      // batch x groups: sum of the input over each weight group (kernels that fold zero points per call)
+    public float* InputUnscales;  // per input row: undoes the power-of-two scaling of the field kernels' input
+    public byte* Weights;         // outFeatures x rowBytes: int8 codes (Int8PerChannel) or packed unsigned codes
+    public float* Scales;         // outFeatures (Int8PerChannel) or outFeatures x groups
+    public float* ScaledZeros;    // outFeatures x groups: s * z
+    public byte* ZeroPoints;      // outFeatures x groups: z
+    public float* Bias;           // outFeatures, or null
+    public float* Output;         // batch x outFeatures
+    public int Batch, InFeatures, OutFeatures, Bits, GroupSize, RowsPerChunk;
+
+    /// <summary>The per-channel int8 codes.</summary>
+    public readonly sbyte* Int8Weights => (sbyte*)Weights;
+
+    /// <summary>Per-channel int8: <c>y = acc * scale[o] + bias[o]</c>, the epilogue applied once per output.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public readonly float Finish(float acc, int o) => Bias is null ? acc * Scales[o] : acc * Scales[o] + Bias[o];
+}

@@ -1,0 +1,102 @@
+using System.Runtime.Intrinsics;
+
+namespace LowBit.Kernels;
+
+/// <summary>
+/// Every matmul kernel, in one table, best first. A layer's <see cref="KernelPlan"/> takes, for each batch size, the
+/// first entry whose kernel this machine runs, whose formats and layouts include the layer, and whose batch range (and
+/// layer size) includes the call. Read the table to know what runs: "4-bit, group 64, batch 12 on AVX2" is the first row
+/// that says AVX2 (or Vector128, or scalar) and takes Group4 with 12 in its range. Tests and benchmarks enumerate it.
+/// </summary>
+/// <remarks>
+/// Every kernel reads the weights in the layers' canonical layout (row-major codes, <see cref="BitPacking"/>-packed
+/// rows), so a layer keeps one copy of its weights and <c>PackedWeights</c> / <c>Int8Weights</c> are what the kernels use.
+/// Batch ranges come from measurements on AMD Zen 5 (AVX-512, and AVX2 with DOTNET_EnableAVX512=0); each row says why.
+/// </remarks>
+internal static class KernelRegistry
+{
+    /// <summary>One row of the table.</summary>
+    /// <param name="Kernel">The kernel.</param>
+    /// <param name="MinBatch">The fewest input rows it is chosen for.</param>
+    /// <param name="MaxBatch">The most input rows it is chosen for.</param>
+    /// <param name="SmallLayersOnly">Chosen only for <see cref="LayerShape.IsSmall"/> layers.</param>
+    /// <param name="Why">Where the range comes from.</param>
+    internal sealed record Entry(MatMulKernel Kernel, int MinBatch, int MaxBatch, bool SmallLayersOnly, string Why)
+    {
+        /// <summary>True when this row picks its kernel for a call of <paramref name="batch"/> rows on this layer, on this machine.</summary>
+        public bool Matches(in LayerShape shape, int batch) =>
+            batch >= MinBatch && batch <= MaxBatch && (!SmallLayersOnly || shape.IsSmall) && Kernel.IsSupported && Kernel.Takes(shape);
+    }
+
+    private const int Any = int.MaxValue;
+
+    // Per-channel int8 (W8A16).
+    public static readonly MatMulKernel Int8Tiles512 = new Int8MatMul.TilesKernel<Lanes512, Vector512<float>>();
+    public static readonly MatMulKernel Int8Gemv512 = new Int8MatMul.GemvKernel<Lanes512, Vector512<float>>();
+    public static readonly MatMulKernel Int8Tiles256 = new Int8MatMul.TilesKernel<Lanes256, Vector256<float>>();
+    public static readonly MatMulKernel Int8Gemv256 = new Int8MatMul.GemvKernel<Lanes256, Vector256<float>>();
+    public static readonly MatMulKernel Int8Tiles128 = new Int8MatMul.TilesKernel<Lanes128, Vector128<float>>();
+    public static readonly MatMulKernel Int8Gemv128 = new Int8MatMul.GemvKernel<Lanes128, Vector128<float>>();
+    public static readonly MatMulKernel Int8Scalar = new Int8MatMul.ScalarKernel();
+
+    // Group-wise 2/4/8-bit (LowBitLinear).
+    public static readonly MatMulKernel Panel512 = new LowBitMatMul.Panel512Kernel();
+    public static readonly MatMulKernel Field512 = new LowBitMatMul.Field512Kernel();
+    public static readonly MatMulKernel Field256 = new LowBitMatMul.Field256Kernel();
+    public static readonly MatMulKernel Lookup512 = new LowBitMatMul.Lookup512Kernel();
+    public static readonly MatMulKernel Lookup256 = new LowBitMatMul.Lookup256Kernel();
+    public static readonly MatMulKernel Block512 = new LowBitMatMul.BlockKernel<Lanes512, Vector512<float>>();
+    public static readonly MatMulKernel Block256 = new LowBitMatMul.BlockKernel<Lanes256, Vector256<float>>();
+    public static readonly MatMulKernel Block128 = new LowBitMatMul.BlockKernel<Lanes128, Vector128<float>>();
+    public static readonly MatMulKernel Streams512 = new LowBitMatMul.StreamKernel<Lanes512, Vector512<float>>();
+    public static readonly MatMulKernel Streams256 = new LowBitMatMul.StreamKernel<Lanes256, Vector256<float>>();
+    public static readonly MatMulKernel Streams128 = new LowBitMatMul.StreamKernel<Lanes128, Vector128<float>>();
+    public static readonly MatMulKernel GroupScalar = new LowBitMatMul.ScalarKernel();
+
+    /// <summary>The table, best first.</summary>
+    public static readonly Entry[] Entries =
+    [
+        // ---- Per-channel int8 --------------------------------------------------------------------------------------
+        new(Int8Gemv512,    1,   1, false, "one sequential weight stream per row: the prefetcher's best case"),
+        new(Int8Tiles512,   2, Any, false, "4x4 tiles reuse each widened weight vector across four input rows"),
+        new(Int8Gemv256,    1,   1, false, "as on AVX-512"),
+        new(Int8Tiles256,   2, Any, false, "4x2 tiles: 16 registers"),
+        new(Int8Gemv128,    1,   1, false, "as on AVX-512"),
+        new(Int8Tiles128,   2, Any, false, "4x2 tiles"),
+        new(Int8Scalar,     1, Any, false, "no SIMD"),
+
+        // ---- Group-wise 2/4/8-bit ----------------------------------------------------------------------------------
+        new(Panel512,      16, Any, false, "equal to the field kernel at 16 rows, 10-40% faster above (11008x4096, 4096x4096, 2048x2048, 4096x1024)"),
+        new(Panel512,       6,  15, true,  "40-70% faster than the field kernel from 8 rows on small or narrow layers (512x512, 1408x512, 512x1408)"),
+        new(Field512,       1,  15, false, "no dequantized copy: each field is unpacked once and shared by up to four input rows"),
+        new(Field256,       1,  15, false, "the field kernel at 8 lanes (also where the 16-lane layout does not fit)"),
+        new(Lookup512,      1,  15, false, "layouts the field kernels do not take (columns not whole blocks)"),
+        new(Lookup256,      1,  15, false, "as lookup-512, 2-bit only"),
+        new(Block512,      16, Any, false, "from 16 rows, dequantizing a block once beats unpacking per input row"),
+        new(Block256,      16, Any, false, "as block-512"),
+        new(Block128,      16, Any, false, "as block-512"),
+        new(Streams512,     1, Any, false, "the generic fused kernel, for what nothing above takes"),
+        new(Streams256,     1, Any, false, "as streams-512"),
+        new(Streams128,     1, Any, false, "as streams-512"),
+        new(GroupScalar,    1, Any, false, "no SIMD"),
+    ];
+
+    /// <summary>Every distinct kernel of the table, in table order.</summary>
+    public static readonly MatMulKernel[] Kernels = Entries.Select(e => e.Kernel).Distinct().ToArray();
+
+    /// <summary>The batch sizes at which some row's range starts or ends: the registry's choice is constant between them.</summary>
+    public static readonly int[] BatchBreakpoints = Entries
+        .SelectMany(e => e.MaxBatch == Any ? new[] { e.MinBatch } : new[] { e.MinBatch, e.MaxBatch + 1 })
+        .Append(1).Distinct().Order().ToArray();
+
+    /// <summary>The first row's kernel that takes this call on this machine (the scalar kernels take everything).</summary>
+    public static MatMulKernel Choose(in LayerShape shape, int batch)
+    {
+        foreach (Entry entry in Entries)
+        {
+            if (entry.Matches(shape, batch)) return entry.Kernel;
+        }
+
+        throw new InvalidOperationException($"No kernel takes {shape} at batch {batch}.");
+    }
+}

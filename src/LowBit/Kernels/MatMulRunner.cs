@@ -1,0 +1,83 @@
+using System.Buffers;
+using System.Diagnostics;
+using LowBit.Internal;
+
+namespace LowBit.Kernels;
+
+/// <summary>
+/// Runs one matmul call through one kernel: widens the input to float32 (when T is not float), lets the kernel arrange
+/// it, splits the output rows into the kernel's work items across up to <c>maxThreads</c> threads, and rounds the result
+/// to T once. Scratch comes from <see cref="ArrayPool{T}"/>, so a call allocates nothing.
+/// </summary>
+internal static unsafe class MatMulRunner
+{
+    /// <summary>Below this many multiply-adds a call stays on the calling thread (waking workers costs more).</summary>
+    internal const long ParallelMinMultiplyAdds = 1L << 21;
+
+    /// <summary>A layer's weights in the form every kernel reads: codes, and float32 scales, s * z and bias.</summary>
+    /// <param name="codes">OutFeatures x RowBytes: int8 codes (per channel) or packed unsigned codes (group-wise).</param>
+    /// <param name="scales">OutFeatures (per channel) or OutFeatures x groups.</param>
+    /// <param name="scaledZeros">OutFeatures x groups, s * z (empty for per channel).</param>
+    /// <param name="zeroPoints">OutFeatures x groups (empty for per channel).</param>
+    /// <param name="bias">OutFeatures, or empty for none.</param>
+    internal readonly ref struct Weights(ReadOnlySpan<byte> codes, ReadOnlySpan<float> scales, ReadOnlySpan<float> scaledZeros, ReadOnlySpan<byte> zeroPoints,
+                                         ReadOnlySpan<float> bias)
+    {
+        public readonly ReadOnlySpan<byte> Codes = codes;
+        public readonly ReadOnlySpan<float> Scales = scales;
+        public readonly ReadOnlySpan<float> ScaledZeros = scaledZeros;
+        public readonly ReadOnlySpan<byte> ZeroPoints = zeroPoints;
+        public readonly ReadOnlySpan<float> Bias = bias;
+    }
+
+    /// <summary>
+    /// <c>output = input @ W^T (scaled, zero points folded) + bias</c> for a validated call: input is batch x InFeatures,
+    /// output at least batch x OutFeatures and not overlapping it, <paramref name="maxThreads"/> at least 1.
+    /// </summary>
+    public static void Run<T>(MatMulKernel kernel, in LayerShape shape, in Weights weights, ReadOnlySpan<T> input, Span<T> output, int maxThreads)
+    {
+        Debug.Assert(kernel.IsSupported && kernel.Takes(shape), $"{kernel} does not run {shape} here");
+        int n = shape.InFeatures, batch = input.Length / n, groups = shape.Groups, outputCount = batch * shape.OutFeatures;
+        long preparedFloats = kernel.PreparedFloats(shape, batch);
+        float[]? inputScratch = typeof(T) == typeof(float) ? null : ArrayPool<float>.Shared.Rent(input.Length);
+        float[]? outputScratch = typeof(T) == typeof(float) ? null : ArrayPool<float>.Shared.Rent(outputCount);
+        float[]? prepared = preparedFloats == 0 ? null : ArrayPool<float>.Shared.Rent(checked((int)preparedFloats + AlignmentFloats));
+        float[] small = ArrayPool<float>.Shared.Rent((kernel.UsesGroupSums ? batch * groups : 0) + batch);
+        try
+        {
+            ReadOnlySpan<float> x = inputScratch is null ? SpanCast.As<T, float>(input) : inputScratch.AsSpan(0, input.Length);
+            if (inputScratch is not null) Elements<T>.ToSingle(input, inputScratch);
+            Span<float> y = outputScratch is null ? SpanCast.As<T, float>(output)[..outputCount] : outputScratch.AsSpan(0, outputCount);
+            fixed (float* px = x, py = y, pPrepared = prepared, pSmall = small, ps = weights.Scales, psz = weights.ScaledZeros, pb = weights.Bias)
+            fixed (byte* pw = weights.Codes, pz = weights.ZeroPoints)
+            {
+                var args = new KernelArgs
+                {
+                    // Prepared input starts on a cache line: every vector load of it then stays within one line.
+                    Input = pPrepared is null ? px : (float*)(((nint)pPrepared + 63) & ~(nint)63),
+                    GroupSums = kernel.UsesGroupSums ? pSmall + batch : null,
+                    InputUnscales = pSmall,
+                    Weights = pw, Scales = ps, ScaledZeros = psz, ZeroPoints = pz, Bias = weights.Bias.IsEmpty ? null : pb, Output = py,
+                    Batch = batch, InFeatures = n, OutFeatures = shape.OutFeatures, Bits = shape.Bits, GroupSize = shape.GroupSize,
+                };
+                kernel.Prepare(px, ref args);
+                args.RowsPerChunk = kernel.RowsPerChunk(shape, batch);
+                int chunks = (shape.OutFeatures + args.RowsPerChunk - 1) / args.RowsPerChunk;
+                if ((long)batch * n * shape.OutFeatures < ParallelMinMultiplyAdds) maxThreads = 1;
+                WorkerPool.Run(kernel.Body(shape), &args, chunks, maxThreads);
+            }
+
+            if (outputScratch is not null) Elements<T>.FromSingle(y, output);
+        }
+        finally
+        {
+            if (inputScratch is not null) ArrayPool<float>.Shared.Return(inputScratch);
+            if (outputScratch is not null) ArrayPool<float>.Shared.Return(outputScratch);
+            if (prepared is not null) ArrayPool<float>.Shared.Return(prepared);
+            ArrayPool<float>.Shared.Return(small);
+        }
+    }
+
+    /// <summary>Spare floats in the prepared-input buffer, so that it can start on a 64-byte boundary.</summary>
+    private const int AlignmentFloats = 16;
+}
