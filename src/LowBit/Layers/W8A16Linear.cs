@@ -149,9 +149,15 @@ public sealed class W8A16Linear<T>
     public void Forward(ReadOnlySpan<T> input, Span<T> output, int maxThreads)
     {
         int outputCount = ValidateForward(input, output, maxThreads);
+        Run(_plan.For(input.Length / InFeatures), input, output[..outputCount], maxThreads == 0 ? WorkerPool.MaxThreads : maxThreads);
+    }
+
+    /// <summary>Runs one kernel on a validated call (tests and benchmarks force each kernel of the registry through it).</summary>
+    internal void Run(MatMulKernel kernel, ReadOnlySpan<T> input, Span<T> output, int maxThreads)
+    {
         QuantizedWeights weights = Volatile.Read(ref _weights);
         var quantized = new MatMulRunner.Weights(MemoryMarshal.AsBytes(weights.Codes.AsSpan()), weights.ScaleFloats, default, default, _biasFloats);
-        MatMulRunner.Run(_plan.For(input.Length / InFeatures), _plan.Shape, quantized, input, output[..outputCount], maxThreads == 0 ? WorkerPool.MaxThreads : maxThreads);
+        MatMulRunner.Run(kernel, _plan.Shape, quantized, input, output, maxThreads);
     }
 
     /// <summary>Checks a forward call's spans and thread cap; returns batch x OutFeatures.</summary>

@@ -40,33 +40,8 @@ public class W8A16Tests<T>
         withBias ? TestData.Gaussian<T>(outFeatures, seed + 3) : [],
         batch, inFeatures, outFeatures);
 
-    /// <summary>DESIGN.md: |out - ref| &lt;= eps(T) |ref| + 1e-6 (sum_i |x q|) |scale|, ref in float64.</summary>
-    private static void AssertWithinTolerance(Problem p, ReadOnlySpan<T> output, string label)
-    {
-        double eps = TestData.Epsilon<T>();
-        for (int b = 0; b < p.Batch; b++)
-        {
-            for (int o = 0; o < p.OutFeatures; o++)
-            {
-                double dot = 0, magnitude = 0;
-                for (int i = 0; i < p.InFeatures; i++)
-                {
-                    double term = (double)TestData.F(p.Input[b * p.InFeatures + i]) * p.Weights[o * p.InFeatures + i];
-                    dot += term;
-                    magnitude += Math.Abs(term);
-                }
-
-                double scale = TestData.F(p.Scales[o]);
-                double expected = dot * scale + (p.Bias.Length > 0 ? TestData.F(p.Bias[o]) : 0);
-                double actual = TestData.F(output[b * p.OutFeatures + o]);
-                double tolerance = eps * Math.Abs(expected) + 1e-6 * magnitude * Math.Abs(scale) + TestData.RoundingFloor<T>();
-                if (!(Math.Abs(actual - expected) <= tolerance))
-                {
-                    Assert.Fail($"{label}: [{b},{o}] = {actual}, expected {expected} +- {tolerance}");
-                }
-            }
-        }
-    }
+    private static void AssertWithinTolerance(Problem p, ReadOnlySpan<T> output, string label) =>
+        Oracle.CheckInt8<T>(p.Input, p.Weights, p.Scales, p.Bias, output, p.Batch, p.InFeatures, p.OutFeatures, label);
 
     private static void RunAndCheck(Problem p, int maxThreads, string label)
     {

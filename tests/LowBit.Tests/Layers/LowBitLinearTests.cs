@@ -162,41 +162,8 @@ public class LowBitLinearTests<T>
         }
     }
 
-    /// <summary>
-    /// DESIGN.md's W8A16 tolerance on the dequantized weights, with the magnitude term over both sums the
-    /// kernel forms (sum x q s and sum (s z) xsum): |out - ref| &lt;= eps(T) |ref| + 1e-6 sum_i |x_i| (q_i + z) s.
-    /// </summary>
-    private static void AssertClose(LowBitLinear<T> layer, T[] input, T[] dequantized, T[] bias, T[] output, int batch, string label)
-    {
-        int n = layer.InFeatures, groups = n / layer.GroupSize;
-        byte[] codes = new byte[layer.OutFeatures * n];
-        int rowBytes = BitPacking.GetPackedLength(n, layer.Bits);
-        for (int o = 0; o < layer.OutFeatures; o++) BitPacking.Unpack(layer.PackedWeights.Slice(o * rowBytes, rowBytes), layer.Bits, codes.AsSpan(o * n, n));
-        for (int b = 0; b < batch; b++)
-        {
-            for (int o = 0; o < layer.OutFeatures; o++)
-            {
-                double expected = bias.Length > 0 ? TestData.F(bias[o]) : 0, magnitude = 0;
-                for (int i = 0; i < n; i++)
-                {
-                    double x = TestData.F(input[b * n + i]);
-                    int g = o * groups + i / layer.GroupSize;
-                    expected += x * TestData.F(dequantized[o * n + i]);
-                    magnitude += Math.Abs(x) * (codes[o * n + i] + layer.ZeroPoints[g]) * Math.Abs(TestData.F(layer.Scales[g]));
-                }
-
-                double actual = TestData.F(output[b * layer.OutFeatures + o]);
-                double tolerance = TestData.Epsilon<T>() * Math.Abs(expected) + 1e-6 * magnitude + TestData.RoundingFloor<T>();
-                if (typeof(T) != typeof(float))
-                {
-                    // Dequantized weights rounded to T differ from (q - z) * s in float by up to half an ulp each.
-                    tolerance += TestData.Epsilon<T>() * magnitude;
-                }
-
-                if (!(Math.Abs(actual - expected) <= tolerance)) Assert.Fail($"{label}: [{b},{o}] = {actual}, expected {expected} +- {tolerance}");
-            }
-        }
-    }
+    private static void AssertClose(LowBitLinear<T> layer, T[] input, T[] dequantized, T[] bias, T[] output, int batch, string label) =>
+        Oracle.CheckGrouped(layer, dequantized, input, bias, output, batch, label);
 
     [Test]
     public void PackedWeights_AreBitPackingOfEachRowsCodes_AndBuffersHaveTheDocumentedShapes()

@@ -1,0 +1,93 @@
+using LowBit;
+using LowBit.Kernels;
+using LowBit.Tests.Infrastructure;
+
+namespace LowBit.Tests.Kernels;
+
+/// <summary>
+/// Every kernel of <see cref="KernelRegistry"/> that this machine runs, forced on layers it takes, against the float64
+/// oracle: a kernel added to the table is tested the day it is added, and breaking any kernel fails its own case here,
+/// whatever the plans would choose. The CI reruns with DOTNET_EnableAVX512=0, DOTNET_EnableAVX2=0 and
+/// DOTNET_EnableHWIntrinsic=0 reach the narrower kernels (the wider ones are skipped there).
+/// </summary>
+public class KernelRegistryTests
+{
+    public static IEnumerable<TestCaseData> Kernels() =>
+        KernelRegistry.Kernels.Select(k => new TestCaseData(k.Name).SetName($"Kernel_{k.Name}_MatchesFloat64Oracle"));
+
+    /// <summary>Layer shapes to try (out x in, group sizes): edges of blocks, slices, panels and work items.</summary>
+    private static readonly (int Out, int In)[] Shapes = [(37, 128), (33, 192), (300, 384), (70, 512), (45, 1024), (820, 2560)];
+
+    private static readonly int[] GroupSizes = [8, 16, 32, 64, 128, 256];
+
+    private static readonly int[] Batches = [1, 2, 3, 5, 6, 13, 16, 17, 30];
+
+    [TestCaseSource(nameof(Kernels))]
+    public void Kernel_MatchesFloat64Oracle(string name)
+    {
+        MatMulKernel kernel = KernelRegistry.Kernels.Single(k => k.Name == name);
+        if (!kernel.IsSupported) Assert.Ignore($"{name} needs {kernel.Isa}, which this machine (or the runtime's settings) does not run");
+        int cases = 0;
+        foreach (WeightFormat format in Enum.GetValues<WeightFormat>())
+        {
+            foreach ((int outFeatures, int inFeatures) in Shapes)
+            {
+                foreach (int groupSize in format == WeightFormat.Int8PerChannel ? [inFeatures] : GroupSizes)
+                {
+                    if (inFeatures % groupSize != 0) continue;
+                    var shape = new LayerShape(format, outFeatures, inFeatures, groupSize);
+                    if (!kernel.Takes(shape)) continue;
+                    // Two layers per format are enough to walk a kernel's edges; the big one only once.
+                    if (cases >= 8 && inFeatures > 1024) continue;
+                    Check(kernel, shape, seed: ++cases);
+                }
+            }
+        }
+
+        Assert.That(cases, Is.GreaterThan(0), $"{name}: no test shape fits its layout rule ({kernel.Layouts})");
+    }
+
+    private static void Check(MatMulKernel kernel, LayerShape shape, int seed)
+    {
+        int n = shape.InFeatures, m = shape.OutFeatures;
+        float[] weights = TestData.Gaussian<float>(m * n, seed, std: 0.05);
+        float[] bias = TestData.Gaussian<float>(m, seed + 1);
+        foreach (int batch in Batches)
+        {
+            float[] input = TestData.Gaussian<float>(batch * n, seed * 100 + batch);
+            var output = new float[batch * m + 1];
+            output[^1] = 77f;
+            string label = $"{kernel.Name} {shape} batch {batch}";
+            if (shape.Format == WeightFormat.Int8PerChannel)
+            {
+                var layer = W8A16Linear<float>.FromWeights(weights, m, n, bias);
+                layer.Run(kernel, input, output.AsSpan(0, batch * m), maxThreads: 2);
+                Oracle.CheckInt8<float>(input, layer.Int8Weights, layer.Scales, bias, output.AsSpan(0, batch * m), batch, n, m, label);
+            }
+            else
+            {
+                var layer = LowBitLinear<float>.FromWeights(weights, m, n, shape.Bits, shape.GroupSize, bias);
+                var dequantized = new float[m * n];
+                layer.Dequantize(dequantized);
+                layer.Run(kernel, input, output.AsSpan(0, batch * m), maxThreads: 2);
+                Oracle.CheckGrouped(layer, dequantized, input, bias, output.AsSpan(0, batch * m), batch, label);
+            }
+
+            Assert.That(output[^1], Is.EqualTo(77f), $"{label}: wrote past the output");
+        }
+    }
+
+    [Test]
+    public void Plans_PickTheFirstMatchingRow_AndEveryBatchHasAKernel()
+    {
+        foreach (var shape in new[] { LayerShape.Int8(64, 256), LayerShape.Grouped(4, 4096, 4096, 64), LayerShape.Grouped(2, 384, 1536, 32), LayerShape.Grouped(8, 30, 40, 8) })
+        {
+            KernelPlan plan = KernelPlan.Create(shape);
+            foreach (int batch in Enumerable.Range(1, 70))
+            {
+                MatMulKernel expected = KernelRegistry.Entries.First(e => e.Matches(shape, batch)).Kernel;
+                Assert.That(plan.For(batch), Is.SameAs(expected), $"{shape} batch {batch}: plan {plan}");
+            }
+        }
+    }
+}
