@@ -30,16 +30,21 @@ public class KernelRegistryTests
         int cases = 0;
         foreach (WeightFormat format in Enum.GetValues<WeightFormat>())
         {
+            // Per format: up to three small layers (other group sizes), then the large one (several column slices and
+            // work items) once. LowBitLinearTests and W8A16Tests walk every group layout through the plans.
+            int small = 0;
+            bool large = false;
             foreach ((int outFeatures, int inFeatures) in Shapes)
             {
                 foreach (int groupSize in format == WeightFormat.Int8PerChannel ? [inFeatures] : GroupSizes)
                 {
-                    if (inFeatures % groupSize != 0) continue;
                     var shape = new LayerShape(format, outFeatures, inFeatures, groupSize);
-                    if (!kernel.Takes(shape)) continue;
-                    // Two layers per format are enough to walk a kernel's edges; the big one only once.
-                    if (cases >= 8 && inFeatures > 1024) continue;
-                    Check(kernel, shape, seed: ++cases);
+                    if (inFeatures % groupSize != 0 || !kernel.Takes(shape)) continue;
+                    bool isLarge = inFeatures > 1024;
+                    if (isLarge ? large : small == 3) continue;
+                    if (isLarge) large = true;
+                    else small++;
+                    Check(kernel, shape, seed: ++cases, isLarge ? [1, 3, 16] : Batches);
                 }
             }
         }
@@ -47,30 +52,32 @@ public class KernelRegistryTests
         Assert.That(cases, Is.GreaterThan(0), $"{name}: no test shape fits its layout rule ({kernel.Layouts})");
     }
 
-    private static void Check(MatMulKernel kernel, LayerShape shape, int seed)
+    private static void Check(MatMulKernel kernel, LayerShape shape, int seed, int[] batches)
     {
         int n = shape.InFeatures, m = shape.OutFeatures;
         float[] weights = TestData.Gaussian<float>(m * n, seed, std: 0.05);
         float[] bias = TestData.Gaussian<float>(m, seed + 1);
-        foreach (int batch in Batches)
+        bool int8 = shape.Format == WeightFormat.Int8PerChannel;
+        W8A16Linear<float>? int8Layer = int8 ? W8A16Linear<float>.FromWeights(weights, m, n, bias) : null;
+        LowBitLinear<float>? lowBit = int8 ? null : LowBitLinear<float>.FromWeights(weights, m, n, shape.Bits, shape.GroupSize, bias);
+        var dequantized = new float[m * n];
+        lowBit?.Dequantize(dequantized);
+        foreach (int batch in batches)
         {
             float[] input = TestData.Gaussian<float>(batch * n, seed * 100 + batch);
             var output = new float[batch * m + 1];
             output[^1] = 77f;
+            Span<float> y = output.AsSpan(0, batch * m);
             string label = $"{kernel.Name} {shape} batch {batch}";
-            if (shape.Format == WeightFormat.Int8PerChannel)
+            if (int8Layer is not null)
             {
-                var layer = W8A16Linear<float>.FromWeights(weights, m, n, bias);
-                layer.Run(kernel, input, output.AsSpan(0, batch * m), maxThreads: 2);
-                Oracle.CheckInt8<float>(input, layer.Int8Weights, layer.Scales, bias, output.AsSpan(0, batch * m), batch, n, m, label);
+                int8Layer.Run(kernel, input, y, maxThreads: 2);
+                Oracle.CheckInt8<float>(input, int8Layer.Int8Weights, int8Layer.Scales, bias, y, batch, n, m, label);
             }
             else
             {
-                var layer = LowBitLinear<float>.FromWeights(weights, m, n, shape.Bits, shape.GroupSize, bias);
-                var dequantized = new float[m * n];
-                layer.Dequantize(dequantized);
-                layer.Run(kernel, input, output.AsSpan(0, batch * m), maxThreads: 2);
-                Oracle.CheckGrouped(layer, dequantized, input, bias, output.AsSpan(0, batch * m), batch, label);
+                lowBit!.Run(kernel, input, y, maxThreads: 2);
+                Oracle.CheckGrouped(lowBit, dequantized, input, bias, y, batch, label);
             }
 
             Assert.That(output[^1], Is.EqualTo(77f), $"{label}: wrote past the output");
