@@ -16,19 +16,23 @@ namespace LowBit.Kernels;
 internal static class KernelRegistry
 {
     /// <summary>One row of the table.</summary>
+    /// <param name="Formats">The weight formats this row is for (a kernel may take more, chosen by other rows).</param>
     /// <param name="Kernel">The kernel.</param>
     /// <param name="MinBatch">The fewest input rows it is chosen for.</param>
     /// <param name="MaxBatch">The most input rows it is chosen for.</param>
     /// <param name="SmallLayersOnly">Chosen only for <see cref="LayerShape.IsSmall"/> layers.</param>
     /// <param name="Why">Where the range comes from.</param>
-    internal sealed record Entry(MatMulKernel Kernel, int MinBatch, int MaxBatch, bool SmallLayersOnly, string Why)
+    internal sealed record Entry(WeightFormats Formats, MatMulKernel Kernel, int MinBatch, int MaxBatch, bool SmallLayersOnly, string Why)
     {
         /// <summary>True when this row picks its kernel for a call of <paramref name="batch"/> rows on this layer, on this machine.</summary>
         public bool Matches(in LayerShape shape, int batch) =>
-            batch >= MinBatch && batch <= MaxBatch && (!SmallLayersOnly || shape.IsSmall) && Kernel.IsSupported && Kernel.Takes(shape);
+            (Formats & shape.FormatFlag) != 0 && batch >= MinBatch && batch <= MaxBatch && (!SmallLayersOnly || shape.IsSmall)
+            && Kernel.IsSupported && Kernel.Takes(shape);
     }
 
     private const int Any = int.MaxValue;
+    private const WeightFormats Int8 = WeightFormats.Int8PerChannel;
+    private const WeightFormats Grouped = WeightFormats.Grouped;
 
     // Per-channel int8 (W8A16).
     public static readonly MatMulKernel Int8Tiles512 = new Int8MatMul.TilesKernel<Lanes512, Vector512<float>>();
@@ -41,6 +45,7 @@ internal static class KernelRegistry
 
     // Group-wise 2/4/8-bit (LowBitLinear).
     public static readonly MatMulKernel Panel512 = new LowBitMatMul.Panel512Kernel();
+    public static readonly MatMulKernel Panel256 = new LowBitMatMul.Panel256Kernel();
     public static readonly MatMulKernel Field512 = new LowBitMatMul.Field512Kernel();
     public static readonly MatMulKernel Field256 = new LowBitMatMul.Field256Kernel();
     public static readonly MatMulKernel Lookup512 = new LowBitMatMul.Lookup512Kernel();
@@ -57,28 +62,31 @@ internal static class KernelRegistry
     public static readonly Entry[] Entries =
     [
         // ---- Per-channel int8 --------------------------------------------------------------------------------------
-        new(Int8Gemv512,    1,   1, false, "one sequential weight stream per row: the prefetcher's best case"),
-        new(Int8Tiles512,   2, Any, false, "4x4 tiles reuse each widened weight vector across four input rows"),
-        new(Int8Gemv256,    1,   1, false, "as on AVX-512"),
-        new(Int8Tiles256,   2, Any, false, "4x2 tiles: 16 registers"),
-        new(Int8Gemv128,    1,   1, false, "as on AVX-512"),
-        new(Int8Tiles128,   2, Any, false, "4x2 tiles"),
-        new(Int8Scalar,     1, Any, false, "no SIMD"),
+        new(Int8, Int8Gemv512,     1,   1, false, "one sequential weight stream per row: the prefetcher's best case"),
+        new(Int8, Int8Tiles512,    2, Any, false, "4x4 tiles widen each weight vector once for four input rows; FMA-bound on Zen 5 (0.8 of peak), ahead of panel-512 at every batch"),
+        new(Int8, Int8Gemv256,     1,   1, false, "as on AVX-512"),
+        new(Int8, Panel256,       32, Any, false, "the 4x2 tiles widen each weight vector for only two input rows; on AVX2-only cores that is convert- and shuffle-bound (0.61 of peak on Zen 3), the panel's loop is FMA and loads only. Zen 5 (AVX-512 off): tiles 104, panel 98 GFLOP/s at 32, 110 vs 104 at 64"),
+        new(Int8, Int8Tiles256,    2, Any, false, "4x2 tiles: 16 registers"),
+        new(Int8, Int8Gemv128,     1,   1, false, "as on AVX-512"),
+        new(Int8, Int8Tiles128,    2, Any, false, "4x2 tiles"),
+        new(Int8, Int8Scalar,      1, Any, false, "no SIMD"),
 
         // ---- Group-wise 2/4/8-bit ----------------------------------------------------------------------------------
-        new(Panel512,      16, Any, false, "equal to the field kernel at 16 rows, 10-40% faster above (11008x4096, 4096x4096, 2048x2048, 4096x1024)"),
-        new(Panel512,       6,  15, true,  "40-70% faster than the field kernel from 8 rows on small or narrow layers (512x512, 1408x512, 512x1408)"),
-        new(Field512,       1,  15, false, "no dequantized copy: each field is unpacked once and shared by up to four input rows"),
-        new(Field256,       1,  15, false, "the field kernel at 8 lanes (also where the 16-lane layout does not fit)"),
-        new(Lookup512,      1,  15, false, "layouts the field kernels do not take (columns not whole blocks)"),
-        new(Lookup256,      1,  15, false, "as lookup-512, 2-bit only"),
-        new(Block512,      16, Any, false, "from 16 rows, dequantizing a block once beats unpacking per input row"),
-        new(Block256,      16, Any, false, "as block-512"),
-        new(Block128,      16, Any, false, "as block-512"),
-        new(Streams512,     1, Any, false, "the generic fused kernel, for what nothing above takes"),
-        new(Streams256,     1, Any, false, "as streams-512"),
-        new(Streams128,     1, Any, false, "as streams-512"),
-        new(GroupScalar,    1, Any, false, "no SIMD"),
+        new(Grouped, Panel512,    12, Any, false, "Zen 5, 4096x4096 and 11008x4096: equal to field-512 at 8-10 rows, 8-30% faster from 12"),
+        new(Grouped, Panel512,     4,  11, true,  "small layers (1536x384, 384x1536): 40-100% faster than field-512 from 4 rows"),
+        new(Grouped, Field512,     1,  11, false, "no dequantized copy: each field is unpacked once and shared by up to four input rows"),
+        new(Grouped, Panel256,    12, Any, false, "Zen 5 (AVX-512 off), 4096x4096 and 768x3072: 5-25% faster than field-256 from 12 rows"),
+        new(Grouped, Panel256,     6,  11, true,  "small layers (1536x384): 40% faster than field-256 from 6 rows"),
+        new(Grouped, Field256,     1,  11, false, "the field kernel at 8 lanes (also where the 16-lane layout does not fit)"),
+        new(Grouped, Lookup512,    1,  15, false, "layouts the field kernels do not take (columns not whole blocks)"),
+        new(Grouped, Lookup256,    1,  15, false, "as lookup-512, 2-bit only"),
+        new(Grouped, Block512,    16, Any, false, "layouts the panels do not take: from 16 rows, dequantizing a block once beats unpacking per input row"),
+        new(Grouped, Block256,    16, Any, false, "as block-512"),
+        new(Grouped, Block128,    16, Any, false, "as block-512 (Arm64 NEON, SSE)"),
+        new(Grouped, Streams512,   1, Any, false, "the generic fused kernel, for what nothing above takes"),
+        new(Grouped, Streams256,   1, Any, false, "as streams-512"),
+        new(Grouped, Streams128,   1, Any, false, "as streams-512"),
+        new(Grouped, GroupScalar,  1, Any, false, "no SIMD"),
     ];
 
     /// <summary>Every distinct kernel of the table, in table order.</summary>

@@ -20,7 +20,7 @@ internal static unsafe partial class LowBitMatMul
     /// The panel kernel on AVX-512: 32 output rows x 256 columns dequantized into an L1 panel, a 32 x 12 register tile.
     /// Beats the field kernel from 16 input rows on large layers, from 6 on small ones (measured, see the registry).
     /// </summary>
-    internal sealed class Panel512Kernel() : MatMulKernel("panel-512", KernelIsa.Avx512, WeightFormats.Grouped,
+    internal sealed class Panel512Kernel() : MatMulKernel("panel-512", KernelIsa.Avx512, WeightFormats.Int8PerChannel | WeightFormats.Grouped,
         "columns a multiple of 128 / bits; a group spans whole 4-byte lanes")
     {
         public override bool IsSupported => Avx512F.IsSupported && Vector512.IsHardwareAccelerated;
@@ -29,11 +29,17 @@ internal static unsafe partial class LowBitMatMul
 
         public override long PreparedFloats(in LayerShape shape, int batch) => (long)batch * shape.InFeatures;
 
-        public override void Prepare(float* input, ref KernelArgs args) => PackInputTiles(input, ref args);
+        public override void Prepare(float* input, ref KernelArgs args) => PackInputTiles(input, ref args, TileRows);
 
         public override int RowsPerChunk(in LayerShape shape, int batch) => PanelChunkRows;
 
-        public override delegate*<void*, int, void> Body(in LayerShape shape) => &ChunkPanel;
+        public override delegate*<void*, int, void> Body(in LayerShape shape) => shape.Format switch
+        {
+            WeightFormat.Int8PerChannel => &ChunkPanel<SignedBits8>,
+            WeightFormat.Group8 => &ChunkPanel<Bits8>,
+            WeightFormat.Group4 => &ChunkPanel<Bits4>,
+            _ => &ChunkPanel<Bits2>,
+        };
     }
 
     /// <summary>Output rows per panel (two Vector512 of 16).</summary>
@@ -48,39 +54,34 @@ internal static unsafe partial class LowBitMatMul
     /// <summary>Output rows per work item (a multiple of <see cref="PanelRows"/>): the input slice is reused across them.</summary>
     private const int PanelChunkRows = 256;
 
-    /// <summary>Rows of the next input tile: 12 while there are that many, then 8, 4, 2 and 1 for the rest.</summary>
-    private static int TileWidth(int remaining) =>
-        remaining >= TileRows ? TileRows : remaining >= 8 ? 8 : remaining >= 4 ? 4 : remaining >= 2 ? 2 : 1;
+    /// <summary>
+    /// Rows of the next input tile: <paramref name="tileRows"/> (12, or 6 on AVX2) while there are that many, then 8, 4, 2 and
+    /// 1 for the rest. On AVX2, 7 or 8 rows go as 4 + 4 (or 4 + 3): a tile of one or two rows has too few accumulators to
+    /// hide the FMA latency, so 6 + 2 rows took longer than 6 + 0 (measured: batch 8 slower than batch 6).
+    /// </summary>
+    private static int TileWidth(int remaining, int tileRows) =>
+        tileRows == TileRows256 && remaining is 7 or 8 ? 4
+        : remaining >= tileRows ? tileRows : remaining >= 8 ? 8 : remaining >= 4 ? 4 : remaining >= 2 ? 2 : 1;
 
     /// <summary>
     /// Packs the input (as float) tile by tile: the tile of <c>w</c> rows starting at row b occupies <c>w * n</c> floats
     /// from <c>b * n</c>, laid out [column][w], so a tile reads one base pointer with constant offsets.
     /// </summary>
-    private static void PackInputTiles(float* input, ref KernelArgs args)
+    private static void PackInputTiles(float* input, ref KernelArgs args, int tileRows)
     {
         int n = args.InFeatures;
         for (int b = 0; b < args.Batch;)
         {
-            int w = TileWidth(args.Batch - b);
+            int w = TileWidth(args.Batch - b, tileRows);
             InputArrangement.Transpose(input + (nint)b * n, args.Input + (nint)b * n, w, n);
             b += w;
         }
     }
 
-    private static void ChunkPanel(void* state, int chunk)
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void ChunkPanel<TBits>(void* state, int chunk) where TBits : IBits
     {
         ref KernelArgs args = ref Unsafe.AsRef<KernelArgs>(state);
-        switch (args.Bits)
-        {
-            case 4: ChunkPanel<Bits4>(in args, chunk); break;
-            case 2: ChunkPanel<Bits2>(in args, chunk); break;
-            default: ChunkPanel<Bits8>(in args, chunk); break;
-        }
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void ChunkPanel<TBits>(in KernelArgs args, int chunk) where TBits : IBits
-    {
         int n = args.InFeatures, start = chunk * args.RowsPerChunk, end = Math.Min(start + args.RowsPerChunk, args.OutFeatures);
         float* buffer = stackalloc float[PanelRows * PanelColumns + 16];
         float* panel = (float*)(((nint)buffer + 63) & ~(nint)63);
@@ -91,19 +92,23 @@ internal static unsafe partial class LowBitMatMul
             for (int r0 = start; r0 < end; r0 += PanelRows)
             {
                 int count = Math.Min(PanelRows, end - r0);
+                float* rowScales = TBits.Signed ? args.Scales + r0 : null;
+                // A panel reads short runs of 32 rows, which the hardware prefetcher does not follow: fetch the next panel's.
+                if (r0 + PanelRows < end) PrefetchPanel(in args, r0 + PanelRows, Math.Min(PanelRows, end - r0 - PanelRows), k0, length);
+                else if (k0 + PanelColumns < n) PrefetchPanel(in args, start, Math.Min(PanelRows, end - start), k0 + PanelColumns, Math.Min(PanelColumns, n - k0 - PanelColumns));
                 DequantizePanel<TBits>(in args, r0, count, k0, length, panel);
                 for (int b = 0; b < args.Batch;)
                 {
-                    int w = TileWidth(args.Batch - b);
+                    int w = TileWidth(args.Batch - b, TileRows);
                     float* x = args.Input + (nint)b * n + (nint)k0 * w;
                     float* y = args.Output + (nint)b * args.OutFeatures + r0;
                     switch (w)
                     {
-                        case TileRows: PanelTile<TwelveRows>(in args, panel, length, x, y, r0, count, k0 == 0, sums); break;
-                        case 8: PanelTile<EightRows>(in args, panel, length, x, y, r0, count, k0 == 0, sums); break;
-                        case 4: PanelTile<FourRows>(in args, panel, length, x, y, r0, count, k0 == 0, sums); break;
-                        case 2: PanelTile<TwoRows>(in args, panel, length, x, y, r0, count, k0 == 0, sums); break;
-                        default: PanelTile<OneRow>(in args, panel, length, x, y, r0, count, k0 == 0, sums); break;
+                        case TileRows: PanelTile<TwelveRows>(in args, panel, length, x, y, r0, count, k0 == 0, rowScales, sums); break;
+                        case 8: PanelTile<EightRows>(in args, panel, length, x, y, r0, count, k0 == 0, rowScales, sums); break;
+                        case 4: PanelTile<FourRows>(in args, panel, length, x, y, r0, count, k0 == 0, rowScales, sums); break;
+                        case 2: PanelTile<TwoRows>(in args, panel, length, x, y, r0, count, k0 == 0, rowScales, sums); break;
+                        default: PanelTile<OneRow>(in args, panel, length, x, y, r0, count, k0 == 0, rowScales, sums); break;
                     }
 
                     b += w;
@@ -114,78 +119,147 @@ internal static unsafe partial class LowBitMatMul
 
     /// <summary>
     /// Dequantizes rows r0..r0+31 (rows past <paramref name="count"/> repeat the last one and are never stored),
-    /// columns k0..k0+length, into <c>panel[(c - k0) * 32 + row]</c>.
+    /// columns k0..k0+length, into <c>panel[(c - k0) * 32 + row]</c>: <c>q * s - s z</c> (per-channel int8: <c>q * s</c>).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void DequantizePanel<TBits>(in KernelArgs args, int r0, int count, int k0, int length, float* panel) where TBits : IBits
     {
-        int bits = TBits.Bits, perDword = 32 / bits, n = args.InFeatures, groups = n / args.GroupSize;
-        nint rowBytes = n * bits / 8;
-        Vector512<int> mask = Vector512.Create((1 << bits) - 1);
-        float* parameters = stackalloc float[32];
+        int bits = TBits.Bits, perDword = 32 / bits, groupSize = args.GroupSize, groups = args.InFeatures / groupSize;
+        nint rowBytes = args.InFeatures * bits / 8;
+        Vector512<int>* dwords = stackalloc Vector512<int>[4];
         byte** rows = stackalloc byte*[16];
+        int* indices = stackalloc int[16];
         for (int h = 0; h < PanelRows; h += 16)
         {
-            for (int l = 0; l < 16; l++) rows[l] = args.Weights + (r0 + Math.Min(h + l, count - 1)) * rowBytes;
-            float* destination = panel + h;
-            int group = -1;
-            Vector512<float> scale = default, zero = default;
-            for (nint offset = (nint)k0 * bits / 8, stop = (nint)(k0 + length) * bits / 8; offset < stop; offset += 16)
+            for (int l = 0; l < 16; l++)
+            {
+                int row = r0 + Math.Min(h + l, count - 1);
+                rows[l] = args.Weights + row * rowBytes;
+                indices[l] = row * groups;
+            }
+
+            int* index = indices;
+            float* target = panel + h;
+            int column = k0, groupEnd = k0;
+            Vector512<float> scale = default, offset = default;
+            for (nint at = (nint)k0 * bits / 8, stop = (nint)(k0 + length) * bits / 8; at < stop; at += 16)
             {
                 // 16 rows x 4 dwords -> 4 vectors of 16 rows. Register e, 128-bit lane L holds row 4L + e, so after the
                 // in-lane 4x4 transposes element 4L + e of each result is row 4L + e: rows come out in order.
-                Vector512<int> a = Vector512.Create(Vector256.Create(Vector128.Load((int*)(rows[0] + offset)), Vector128.Load((int*)(rows[4] + offset))),
-                                                    Vector256.Create(Vector128.Load((int*)(rows[8] + offset)), Vector128.Load((int*)(rows[12] + offset))));
-                Vector512<int> b = Vector512.Create(Vector256.Create(Vector128.Load((int*)(rows[1] + offset)), Vector128.Load((int*)(rows[5] + offset))),
-                                                    Vector256.Create(Vector128.Load((int*)(rows[9] + offset)), Vector128.Load((int*)(rows[13] + offset))));
-                Vector512<int> c = Vector512.Create(Vector256.Create(Vector128.Load((int*)(rows[2] + offset)), Vector128.Load((int*)(rows[6] + offset))),
-                                                    Vector256.Create(Vector128.Load((int*)(rows[10] + offset)), Vector128.Load((int*)(rows[14] + offset))));
-                Vector512<int> d = Vector512.Create(Vector256.Create(Vector128.Load((int*)(rows[3] + offset)), Vector128.Load((int*)(rows[7] + offset))),
-                                                    Vector256.Create(Vector128.Load((int*)(rows[11] + offset)), Vector128.Load((int*)(rows[15] + offset))));
+                Vector512<int> a = Vector512.Create(Vector256.Create(Vector128.Load((int*)(rows[0] + at)), Vector128.Load((int*)(rows[4] + at))),
+                                                    Vector256.Create(Vector128.Load((int*)(rows[8] + at)), Vector128.Load((int*)(rows[12] + at))));
+                Vector512<int> b = Vector512.Create(Vector256.Create(Vector128.Load((int*)(rows[1] + at)), Vector128.Load((int*)(rows[5] + at))),
+                                                    Vector256.Create(Vector128.Load((int*)(rows[9] + at)), Vector128.Load((int*)(rows[13] + at))));
+                Vector512<int> c = Vector512.Create(Vector256.Create(Vector128.Load((int*)(rows[2] + at)), Vector128.Load((int*)(rows[6] + at))),
+                                                    Vector256.Create(Vector128.Load((int*)(rows[10] + at)), Vector128.Load((int*)(rows[14] + at))));
+                Vector512<int> d = Vector512.Create(Vector256.Create(Vector128.Load((int*)(rows[3] + at)), Vector128.Load((int*)(rows[7] + at))),
+                                                    Vector256.Create(Vector128.Load((int*)(rows[11] + at)), Vector128.Load((int*)(rows[15] + at))));
                 Vector512<long> ab0 = Avx512F.UnpackLow(a, b).AsInt64(), ab1 = Avx512F.UnpackHigh(a, b).AsInt64();
                 Vector512<long> cd0 = Avx512F.UnpackLow(c, d).AsInt64(), cd1 = Avx512F.UnpackHigh(c, d).AsInt64();
-                int column = (int)(offset * 8 / bits);
-                for (int dword = 0; dword < 4; dword++, column += perDword)
+                dwords[0] = Avx512F.UnpackLow(ab0, cd0).AsInt32();
+                dwords[1] = Avx512F.UnpackHigh(ab0, cd0).AsInt32();
+                dwords[2] = Avx512F.UnpackLow(ab1, cd1).AsInt32();
+                dwords[3] = Avx512F.UnpackHigh(ab1, cd1).AsInt32();
+                for (int j = 0; j < 4; j++)
                 {
-                    Vector512<int> packed = (dword switch
-                    {
-                        0 => Avx512F.UnpackLow(ab0, cd0),
-                        1 => Avx512F.UnpackHigh(ab0, cd0),
-                        2 => Avx512F.UnpackLow(ab1, cd1),
-                        _ => Avx512F.UnpackHigh(ab1, cd1),
-                    }).AsInt32();
-                    int g = column / args.GroupSize;
-                    if (g != group)
-                    {
-                        group = g;
-                        for (int l = 0; l < 16; l++)
-                        {
-                            nint at = (nint)(r0 + Math.Min(h + l, count - 1)) * groups + g;
-                            parameters[l] = args.Scales[at];
-                            parameters[16 + l] = args.ZeroPoints[at];
-                        }
-
-                        scale = Vector512.Load(parameters);
-                        zero = Vector512.Load(parameters + 16);
-                    }
-
-                    float* target = destination + (nint)(column - k0) * PanelRows;
-                    for (int k = 0; k < perDword; k++)
-                    {
-                        Vector512<float> q = Avx512F.ConvertToVector512Single(Vector512.ShiftRightLogical(packed, k * bits) & mask);
-                        ((q - zero) * scale).Store(target + k * PanelRows);
-                    }
+                    // A group spans whole dwords (the layout rule), so its parameters change only at a dword boundary.
+                    if (!TBits.Signed && column + j * perDword == groupEnd) NextGroup512(in args, index, ref groupEnd, groupSize, out scale, out offset);
+                    StoreFields512<TBits>(dwords[j], scale, offset, target + j * perDword * PanelRows);
                 }
+
+                column += 4 * perDword;
+                target += 4 * perDword * PanelRows;
             }
         }
     }
+
+    /// <summary>Loads the parameters of the group that starts at <paramref name="groupEnd"/> and moves it to that group's end.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void NextGroup512(in KernelArgs args, int* rowStarts, ref int groupEnd, int groupSize, out Vector512<float> scale, out Vector512<float> offset)
+    {
+        Parameters512(in args, rowStarts, groupEnd / groupSize, out scale, out offset);
+        groupEnd += groupSize;
+    }
+
+    /// <summary>The 16 rows' scales and <c>-s z</c> of group g, from <c>[row * groups + g]</c> (see Parameters256).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Parameters512(in KernelArgs args, int* rowStarts, int g, out Vector512<float> scale, out Vector512<float> offset)
+    {
+        Parameters256(in args, rowStarts, g, out Vector256<float> lowScale, out Vector256<float> lowOffset);
+        Parameters256(in args, rowStarts + 8, g, out Vector256<float> highScale, out Vector256<float> highOffset);
+        scale = Vector512.Create(lowScale, highScale);
+        offset = Vector512.Create(lowOffset, highOffset);
+    }
+
+    /// <summary>
+    /// Dequantizes every field of 16 rows' dwords, <c>q * s - s z</c>, into 32 / bits panel columns (32 floats apart). The
+    /// shift counts are literals, so the JIT emits immediate shifts (a count in a register halved the AVX2 panel's speed).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void StoreFields512<TBits>(Vector512<int> p, Vector512<float> scale, Vector512<float> offset, float* target) where TBits : IBits
+    {
+        if (TBits.Signed)
+        {
+            Put512<TBits>(Avx512F.ShiftRightArithmetic(Avx512F.ShiftLeftLogical(p, 24), 24), scale, offset, target, 0);
+            Put512<TBits>(Avx512F.ShiftRightArithmetic(Avx512F.ShiftLeftLogical(p, 16), 24), scale, offset, target, 1);
+            Put512<TBits>(Avx512F.ShiftRightArithmetic(Avx512F.ShiftLeftLogical(p, 8), 24), scale, offset, target, 2);
+            Put512<TBits>(Avx512F.ShiftRightArithmetic(p, 24), scale, offset, target, 3);
+        }
+        else if (TBits.Bits == 8)
+        {
+            Vector512<int> m = Vector512.Create(0xFF);
+            Put512<TBits>(p & m, scale, offset, target, 0);
+            Put512<TBits>(Avx512F.ShiftRightLogical(p, 8) & m, scale, offset, target, 1);
+            Put512<TBits>(Avx512F.ShiftRightLogical(p, 16) & m, scale, offset, target, 2);
+            Put512<TBits>(Avx512F.ShiftRightLogical(p, 24), scale, offset, target, 3);
+        }
+        else if (TBits.Bits == 4)
+        {
+            Vector512<int> m = Vector512.Create(0xF);
+            Put512<TBits>(p & m, scale, offset, target, 0);
+            Put512<TBits>(Avx512F.ShiftRightLogical(p, 4) & m, scale, offset, target, 1);
+            Put512<TBits>(Avx512F.ShiftRightLogical(p, 8) & m, scale, offset, target, 2);
+            Put512<TBits>(Avx512F.ShiftRightLogical(p, 12) & m, scale, offset, target, 3);
+            Put512<TBits>(Avx512F.ShiftRightLogical(p, 16) & m, scale, offset, target, 4);
+            Put512<TBits>(Avx512F.ShiftRightLogical(p, 20) & m, scale, offset, target, 5);
+            Put512<TBits>(Avx512F.ShiftRightLogical(p, 24) & m, scale, offset, target, 6);
+            Put512<TBits>(Avx512F.ShiftRightLogical(p, 28), scale, offset, target, 7);
+        }
+        else
+        {
+            Vector512<int> m = Vector512.Create(0x3);
+            Put512<TBits>(p & m, scale, offset, target, 0);
+            Put512<TBits>(Avx512F.ShiftRightLogical(p, 2) & m, scale, offset, target, 1);
+            Put512<TBits>(Avx512F.ShiftRightLogical(p, 4) & m, scale, offset, target, 2);
+            Put512<TBits>(Avx512F.ShiftRightLogical(p, 6) & m, scale, offset, target, 3);
+            Put512<TBits>(Avx512F.ShiftRightLogical(p, 8) & m, scale, offset, target, 4);
+            Put512<TBits>(Avx512F.ShiftRightLogical(p, 10) & m, scale, offset, target, 5);
+            Put512<TBits>(Avx512F.ShiftRightLogical(p, 12) & m, scale, offset, target, 6);
+            Put512<TBits>(Avx512F.ShiftRightLogical(p, 14) & m, scale, offset, target, 7);
+            Put512<TBits>(Avx512F.ShiftRightLogical(p, 16) & m, scale, offset, target, 8);
+            Put512<TBits>(Avx512F.ShiftRightLogical(p, 18) & m, scale, offset, target, 9);
+            Put512<TBits>(Avx512F.ShiftRightLogical(p, 20) & m, scale, offset, target, 10);
+            Put512<TBits>(Avx512F.ShiftRightLogical(p, 22) & m, scale, offset, target, 11);
+            Put512<TBits>(Avx512F.ShiftRightLogical(p, 24) & m, scale, offset, target, 12);
+            Put512<TBits>(Avx512F.ShiftRightLogical(p, 26) & m, scale, offset, target, 13);
+            Put512<TBits>(Avx512F.ShiftRightLogical(p, 28) & m, scale, offset, target, 14);
+            Put512<TBits>(Avx512F.ShiftRightLogical(p, 30), scale, offset, target, 15);
+        }
+
+    }
+
+    /// <summary>Converts field k of 16 rows and stores <c>q * s - s z</c> (per-channel int8: q; its row scale is applied to the tile's sums).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Put512<TBits>(Vector512<int> q, Vector512<float> scale, Vector512<float> offset, float* target, int k) where TBits : IBits =>
+        (TBits.Signed ? Avx512F.ConvertToVector512Single(q) : Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(q), scale, offset)).Store(target + k * PanelRows);
 
     /// <summary>
     /// Output rows r0..r0+31 x TRows input rows over one panel: <c>y[b, r] (+)= sum_c panel[c, r] * x[c, b]</c>, where
     /// x is the packed input tile ([column][TRows]). The first slice stores (adding the bias), later slices add.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void PanelTile<TRows>(in KernelArgs args, float* panel, int length, float* x, float* y, int r0, int count, bool first, float* sums) where TRows : IRows
+    private static void PanelTile<TRows>(in KernelArgs args, float* panel, int length, float* x, float* y, int r0, int count, bool first, float* rowScales, float* sums)
+        where TRows : IRows
     {
         Vector512<float> c00 = default, c01 = default;
         Vector512<float> c10 = default, c11 = default;
@@ -356,16 +430,25 @@ internal static unsafe partial class LowBitMatMul
         float* bias = args.Bias is null ? null : args.Bias + r0;
         for (int b = 0; b < TRows.Count; b++)
         {
-            StorePanelRow(Vector512.Load(sums + b * PanelRows), Vector512.Load(sums + b * PanelRows + 16), y + (nint)b * args.OutFeatures, bias, count, first);
+            StorePanelRow(Vector512.Load(sums + b * PanelRows), Vector512.Load(sums + b * PanelRows + 16), y + (nint)b * args.OutFeatures, bias, rowScales, count, first);
         }
     }
 
-    /// <summary>Stores (or adds) the first <paramref name="count"/> of 32 sums to y; the first slice adds the bias.</summary>
+    /// <summary>
+    /// Stores (or adds) the first <paramref name="count"/> of 32 sums to y; the first slice adds the bias. Per-channel int8
+    /// panels hold q, so their sums are scaled here by <paramref name="rowScales"/> (null for group-wise panels).
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void StorePanelRow(Vector512<float> low, Vector512<float> high, float* y, float* bias, int count, bool first)
+    private static void StorePanelRow(Vector512<float> low, Vector512<float> high, float* y, float* bias, float* rowScales, int count, bool first)
     {
         if (count == PanelRows)
         {
+            if (rowScales is not null)
+            {
+                low *= Vector512.Load(rowScales);
+                high *= Vector512.Load(rowScales + 16);
+            }
+
             if (!first)
             {
                 low += Vector512.Load(y);
@@ -382,16 +465,20 @@ internal static unsafe partial class LowBitMatMul
             return;
         }
 
-        StorePartialPanelRow(low, high, y, bias, count, first);
+        StorePartialPanelRow(low, high, y, bias, rowScales, count, first);
     }
 
     /// <summary>The last panel of a layer whose row count is not a multiple of 32: element by element.</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private static void StorePartialPanelRow(Vector512<float> low, Vector512<float> high, float* y, float* bias, int count, bool first)
+    private static void StorePartialPanelRow(Vector512<float> low, Vector512<float> high, float* y, float* bias, float* rowScales, int count, bool first)
     {
         float* sums = stackalloc float[PanelRows];
         low.Store(sums);
         high.Store(sums + 16);
-        for (int r = 0; r < count; r++) y[r] = !first ? y[r] + sums[r] : bias is null ? sums[r] : sums[r] + bias[r];
+        for (int r = 0; r < count; r++)
+        {
+            float sum = rowScales is null ? sums[r] : sums[r] * rowScales[r];
+            y[r] = !first ? y[r] + sum : bias is null ? sum : sum + bias[r];
+        }
     }
 }
