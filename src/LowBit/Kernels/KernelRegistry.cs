@@ -63,12 +63,11 @@ internal static class KernelRegistry
     [
         // ---- Per-channel int8 --------------------------------------------------------------------------------------
         new(Int8, Int8Gemv512,     1,   1, false, "one sequential weight stream per row: the prefetcher's best case"),
-        new(Int8, Int8Tiles512,    2, Any, false, "4x4 tiles widen each weight vector once for four input rows; FMA-bound on Zen 5 (0.8 of peak), ahead of panel-512 at every batch"),
+        new(Int8, Int8Tiles512,    2, Any, false, "4 weight rows x 4 input rows: each weight vector is widened once for four inputs; 0.8 of the FMA peak from 8 rows, ahead of panel-512 at every batch (Zen 5)"),
         new(Int8, Int8Gemv256,     1,   1, false, "as on AVX-512"),
-        new(Int8, Panel256,       32, Any, false, "the 4x2 tiles widen each weight vector for only two input rows; on AVX2-only cores that is convert- and shuffle-bound (0.61 of peak on Zen 3), the panel's loop is FMA and loads only. Zen 5 (AVX-512 off): tiles 104, panel 98 GFLOP/s at 32, 110 vs 104 at 64"),
-        new(Int8, Int8Tiles256,    2, Any, false, "4x2 tiles: 16 registers"),
+        new(Int8, Int8Tiles256,    2, Any, false, "4 x 3 tiles (16 registers): three FMAs per widened weight vector, 0.9 of the 256-bit peak on Zen 5, ahead of panel-256 at every batch; the 4 x 2 tiles before ran convert- and shuffle-bound on Zen 3 (0.61)"),
         new(Int8, Int8Gemv128,     1,   1, false, "as on AVX-512"),
-        new(Int8, Int8Tiles128,    2, Any, false, "4x2 tiles"),
+        new(Int8, Int8Tiles128,    2, Any, false, "4 x 3 tiles"),
         new(Int8, Int8Scalar,      1, Any, false, "no SIMD"),
 
         // ---- Group-wise 2/4/8-bit ----------------------------------------------------------------------------------

@@ -191,8 +191,12 @@ internal static unsafe partial class LowBitMatMul
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static void Rows(in KernelArgs args, int o, int row, int valid, int first, int last, float* sums)
         {
-            if (valid <= 2) FieldsRows<TBits, TScale, TwoRows>(in args, o, row, valid, first, last, sums);
-            else FieldsRows<TBits, TScale, FourRows>(in args, o, row, valid, first, last, sums);
+            switch (valid)
+            {
+                case 2: FieldsRows<TBits, TScale, TwoRows>(in args, o, row, valid, first, last, sums); break;
+                case 3: FieldsRows<TBits, TScale, ThreeRows>(in args, o, row, valid, first, last, sums); break;
+                default: FieldsRows<TBits, TScale, FourRows>(in args, o, row, valid, first, last, sums); break;
+            }
         }
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -211,9 +215,10 @@ internal static unsafe partial class LowBitMatMul
         int blocks = args.InFeatures / blockWeights, sliceBlocks = FieldSliceColumns / blockWeights;
         nint rowBytes = args.InFeatures * args.Bits / 8;
         float* partial = stackalloc float[FieldChunkRows * 4];
-        for (int b = 0; b < args.Batch; b += 4)
+        for (int b = 0, valid; b < args.Batch; b += valid)
         {
-            int valid = Math.Min(4, args.Batch - b);
+            // Passes of four input rows, the remainder spread so no pass repeats a row (5 = 3 + 2, 6 = 4 + 2, 9 = 3 + 4 + 2).
+            valid = Int8MatMul.TileInputRows(args.Batch - b, 4);
             new Span<float>(partial, FieldChunkRows * 4).Clear();
             for (int first = 0; first < blocks; first += sliceBlocks)
             {
@@ -451,113 +456,107 @@ internal static unsafe partial class LowBitMatMul
             // Fields 0 to 6 are the same code for 4 and 2 bits: mask k is m0 << (bits * k).
             f = Avx512F.ConvertToVector512Single(v & m0);
             a0 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x0 + 0), a0);
-            a1 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x1 + 0), a1);
+            if (TRows.Count > 1) a1 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x1 + 0), a1);
             if (TRows.Count > 2) a2 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x2 + 0), a2);
-            if (TRows.Count > 2) a3 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x3 + 0), a3);
+            if (TRows.Count > 3) a3 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x3 + 0), a3);
             f = Avx512F.ConvertToVector512Single(v & m1);
             c0 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x0 + 16), c0);
-            c1 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x1 + 16), c1);
+            if (TRows.Count > 1) c1 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x1 + 16), c1);
             if (TRows.Count > 2) c2 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x2 + 16), c2);
-            if (TRows.Count > 2) c3 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x3 + 16), c3);
+            if (TRows.Count > 3) c3 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x3 + 16), c3);
             f = Avx512F.ConvertToVector512Single(v & m2);
             a0 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x0 + 32), a0);
-            a1 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x1 + 32), a1);
+            if (TRows.Count > 1) a1 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x1 + 32), a1);
             if (TRows.Count > 2) a2 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x2 + 32), a2);
-            if (TRows.Count > 2) a3 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x3 + 32), a3);
+            if (TRows.Count > 3) a3 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x3 + 32), a3);
             f = Avx512F.ConvertToVector512Single(v & m3);
             c0 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x0 + 48), c0);
-            c1 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x1 + 48), c1);
+            if (TRows.Count > 1) c1 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x1 + 48), c1);
             if (TRows.Count > 2) c2 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x2 + 48), c2);
-            if (TRows.Count > 2) c3 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x3 + 48), c3);
+            if (TRows.Count > 3) c3 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x3 + 48), c3);
             f = Avx512F.ConvertToVector512Single(v & m4);
             a0 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x0 + 64), a0);
-            a1 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x1 + 64), a1);
+            if (TRows.Count > 1) a1 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x1 + 64), a1);
             if (TRows.Count > 2) a2 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x2 + 64), a2);
-            if (TRows.Count > 2) a3 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x3 + 64), a3);
+            if (TRows.Count > 3) a3 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x3 + 64), a3);
             f = Avx512F.ConvertToVector512Single(v & m5);
             c0 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x0 + 80), c0);
-            c1 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x1 + 80), c1);
+            if (TRows.Count > 1) c1 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x1 + 80), c1);
             if (TRows.Count > 2) c2 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x2 + 80), c2);
-            if (TRows.Count > 2) c3 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x3 + 80), c3);
+            if (TRows.Count > 3) c3 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x3 + 80), c3);
             f = Avx512F.ConvertToVector512Single(v & m6);
             a0 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x0 + 96), a0);
-            a1 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x1 + 96), a1);
+            if (TRows.Count > 1) a1 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x1 + 96), a1);
             if (TRows.Count > 2) a2 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x2 + 96), a2);
-            if (TRows.Count > 2) a3 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x3 + 96), a3);
+            if (TRows.Count > 3) a3 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x3 + 96), a3);
             if (bits == 4)
             {
                 f = Avx512F.ConvertToVector512Single(Avx512F.ShiftRightLogical(v, 28));
                 c0 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x0 + 112), c0);
-                c1 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x1 + 112), c1);
+                if (TRows.Count > 1) c1 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x1 + 112), c1);
                 if (TRows.Count > 2) c2 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x2 + 112), c2);
-                if (TRows.Count > 2) c3 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x3 + 112), c3);
+                if (TRows.Count > 3) c3 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x3 + 112), c3);
             }
             else
             {
                 f = Avx512F.ConvertToVector512Single(v & m7);
                 c0 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x0 + 112), c0);
-                c1 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x1 + 112), c1);
+                if (TRows.Count > 1) c1 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x1 + 112), c1);
                 if (TRows.Count > 2) c2 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x2 + 112), c2);
-                if (TRows.Count > 2) c3 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x3 + 112), c3);
+                if (TRows.Count > 3) c3 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x3 + 112), c3);
                 f = Avx512F.ConvertToVector512Single(v & m8);
                 a0 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x0 + 128), a0);
-                a1 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x1 + 128), a1);
+                if (TRows.Count > 1) a1 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x1 + 128), a1);
                 if (TRows.Count > 2) a2 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x2 + 128), a2);
-                if (TRows.Count > 2) a3 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x3 + 128), a3);
+                if (TRows.Count > 3) a3 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x3 + 128), a3);
                 f = Avx512F.ConvertToVector512Single(v & m9);
                 c0 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x0 + 144), c0);
-                c1 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x1 + 144), c1);
+                if (TRows.Count > 1) c1 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x1 + 144), c1);
                 if (TRows.Count > 2) c2 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x2 + 144), c2);
-                if (TRows.Count > 2) c3 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x3 + 144), c3);
+                if (TRows.Count > 3) c3 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x3 + 144), c3);
                 f = Avx512F.ConvertToVector512Single(v & m10);
                 a0 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x0 + 160), a0);
-                a1 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x1 + 160), a1);
+                if (TRows.Count > 1) a1 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x1 + 160), a1);
                 if (TRows.Count > 2) a2 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x2 + 160), a2);
-                if (TRows.Count > 2) a3 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x3 + 160), a3);
+                if (TRows.Count > 3) a3 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x3 + 160), a3);
                 f = Avx512F.ConvertToVector512Single(v & m11);
                 c0 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x0 + 176), c0);
-                c1 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x1 + 176), c1);
+                if (TRows.Count > 1) c1 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x1 + 176), c1);
                 if (TRows.Count > 2) c2 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x2 + 176), c2);
-                if (TRows.Count > 2) c3 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x3 + 176), c3);
+                if (TRows.Count > 3) c3 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x3 + 176), c3);
                 f = Avx512F.ConvertToVector512Single(v & m12);
                 a0 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x0 + 192), a0);
-                a1 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x1 + 192), a1);
+                if (TRows.Count > 1) a1 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x1 + 192), a1);
                 if (TRows.Count > 2) a2 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x2 + 192), a2);
-                if (TRows.Count > 2) a3 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x3 + 192), a3);
+                if (TRows.Count > 3) a3 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x3 + 192), a3);
                 f = Avx512F.ConvertToVector512Single(v & m13);
                 c0 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x0 + 208), c0);
-                c1 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x1 + 208), c1);
+                if (TRows.Count > 1) c1 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x1 + 208), c1);
                 if (TRows.Count > 2) c2 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x2 + 208), c2);
-                if (TRows.Count > 2) c3 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x3 + 208), c3);
+                if (TRows.Count > 3) c3 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x3 + 208), c3);
                 f = Avx512F.ConvertToVector512Single(v & m14);
                 a0 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x0 + 224), a0);
-                a1 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x1 + 224), a1);
+                if (TRows.Count > 1) a1 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x1 + 224), a1);
                 if (TRows.Count > 2) a2 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x2 + 224), a2);
-                if (TRows.Count > 2) a3 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x3 + 224), a3);
+                if (TRows.Count > 3) a3 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x3 + 224), a3);
                 f = Avx512F.ConvertToVector512Single(Avx512F.ShiftRightLogical(v, 30));
                 c0 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x0 + 240), c0);
-                c1 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x1 + 240), c1);
+                if (TRows.Count > 1) c1 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x1 + 240), c1);
                 if (TRows.Count > 2) c2 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x2 + 240), c2);
-                if (TRows.Count > 2) c3 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x3 + 240), c3);
+                if (TRows.Count > 3) c3 = Avx512F.FusedMultiplyAdd(f, Vector512.Load(x3 + 240), c3);
             }
 
             Vector512<float> scale = TScale.Load(scales, b, blocksPerGroup);
             t0 = Avx512F.FusedMultiplyAdd(a0 + c0, scale, t0);
-            t1 = Avx512F.FusedMultiplyAdd(a1 + c1, scale, t1);
-            if (TRows.Count > 2)
-            {
-                t2 = Avx512F.FusedMultiplyAdd(a2 + c2, scale, t2);
-                t3 = Avx512F.FusedMultiplyAdd(a3 + c3, scale, t3);
-            }
+            if (TRows.Count > 1) t1 = Avx512F.FusedMultiplyAdd(a1 + c1, scale, t1);
+            if (TRows.Count > 2) t2 = Avx512F.FusedMultiplyAdd(a2 + c2, scale, t2);
+            if (TRows.Count > 3) t3 = Avx512F.FusedMultiplyAdd(a3 + c3, scale, t3);
         }
 
         sums[0] += Vector512.Sum(t0);
-        sums[1] += Vector512.Sum(t1);
-        if (TRows.Count > 2)
-        {
-            sums[2] += Vector512.Sum(t2);
-            sums[3] += Vector512.Sum(t3);
-        }
+        if (TRows.Count > 1) sums[1] += Vector512.Sum(t1);
+        if (TRows.Count > 2) sums[2] += Vector512.Sum(t2);
+        if (TRows.Count > 3) sums[3] += Vector512.Sum(t3);
     }
 
     /// <summary>The scales of block b, one per lane: lanes that share a group share its scale.</summary>

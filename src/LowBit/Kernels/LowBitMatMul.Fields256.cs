@@ -124,8 +124,12 @@ internal static unsafe partial class LowBitMatMul
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static void Rows(in KernelArgs args, int o, int row, int valid, int first, int last, float* sums)
         {
-            if (valid <= 2) FieldsRows256<TBits, TScale, TwoRows>(in args, o, row, valid, first, last, sums);
-            else FieldsRows256<TBits, TScale, FourRows>(in args, o, row, valid, first, last, sums);
+            switch (valid)
+            {
+                case 2: FieldsRows256<TBits, TScale, TwoRows>(in args, o, row, valid, first, last, sums); break;
+                case 3: FieldsRows256<TBits, TScale, ThreeRows>(in args, o, row, valid, first, last, sums); break;
+                default: FieldsRows256<TBits, TScale, FourRows>(in args, o, row, valid, first, last, sums); break;
+            }
         }
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -155,113 +159,107 @@ internal static unsafe partial class LowBitMatMul
             // Fields 0 to 6 are the same code for 4 and 2 bits: mask k is m0 << (bits * k).
             f = Avx.ConvertToVector256Single(v & Vector256.Create(((1 << bits) - 1) << (0 * bits)));
             a0 = Fma.MultiplyAdd(f, Vector256.Load(x0 + 0), a0);
-            a1 = Fma.MultiplyAdd(f, Vector256.Load(x1 + 0), a1);
+            if (TRows.Count > 1) a1 = Fma.MultiplyAdd(f, Vector256.Load(x1 + 0), a1);
             if (TRows.Count > 2) a2 = Fma.MultiplyAdd(f, Vector256.Load(x2 + 0), a2);
-            if (TRows.Count > 2) a3 = Fma.MultiplyAdd(f, Vector256.Load(x3 + 0), a3);
+            if (TRows.Count > 3) a3 = Fma.MultiplyAdd(f, Vector256.Load(x3 + 0), a3);
             f = Avx.ConvertToVector256Single(v & Vector256.Create(((1 << bits) - 1) << (1 * bits)));
             a0 = Fma.MultiplyAdd(f, Vector256.Load(x0 + 8), a0);
-            a1 = Fma.MultiplyAdd(f, Vector256.Load(x1 + 8), a1);
+            if (TRows.Count > 1) a1 = Fma.MultiplyAdd(f, Vector256.Load(x1 + 8), a1);
             if (TRows.Count > 2) a2 = Fma.MultiplyAdd(f, Vector256.Load(x2 + 8), a2);
-            if (TRows.Count > 2) a3 = Fma.MultiplyAdd(f, Vector256.Load(x3 + 8), a3);
+            if (TRows.Count > 3) a3 = Fma.MultiplyAdd(f, Vector256.Load(x3 + 8), a3);
             f = Avx.ConvertToVector256Single(v & Vector256.Create(((1 << bits) - 1) << (2 * bits)));
             a0 = Fma.MultiplyAdd(f, Vector256.Load(x0 + 16), a0);
-            a1 = Fma.MultiplyAdd(f, Vector256.Load(x1 + 16), a1);
+            if (TRows.Count > 1) a1 = Fma.MultiplyAdd(f, Vector256.Load(x1 + 16), a1);
             if (TRows.Count > 2) a2 = Fma.MultiplyAdd(f, Vector256.Load(x2 + 16), a2);
-            if (TRows.Count > 2) a3 = Fma.MultiplyAdd(f, Vector256.Load(x3 + 16), a3);
+            if (TRows.Count > 3) a3 = Fma.MultiplyAdd(f, Vector256.Load(x3 + 16), a3);
             f = Avx.ConvertToVector256Single(v & Vector256.Create(((1 << bits) - 1) << (3 * bits)));
             a0 = Fma.MultiplyAdd(f, Vector256.Load(x0 + 24), a0);
-            a1 = Fma.MultiplyAdd(f, Vector256.Load(x1 + 24), a1);
+            if (TRows.Count > 1) a1 = Fma.MultiplyAdd(f, Vector256.Load(x1 + 24), a1);
             if (TRows.Count > 2) a2 = Fma.MultiplyAdd(f, Vector256.Load(x2 + 24), a2);
-            if (TRows.Count > 2) a3 = Fma.MultiplyAdd(f, Vector256.Load(x3 + 24), a3);
+            if (TRows.Count > 3) a3 = Fma.MultiplyAdd(f, Vector256.Load(x3 + 24), a3);
             f = Avx.ConvertToVector256Single(v & Vector256.Create(((1 << bits) - 1) << (4 * bits)));
             a0 = Fma.MultiplyAdd(f, Vector256.Load(x0 + 32), a0);
-            a1 = Fma.MultiplyAdd(f, Vector256.Load(x1 + 32), a1);
+            if (TRows.Count > 1) a1 = Fma.MultiplyAdd(f, Vector256.Load(x1 + 32), a1);
             if (TRows.Count > 2) a2 = Fma.MultiplyAdd(f, Vector256.Load(x2 + 32), a2);
-            if (TRows.Count > 2) a3 = Fma.MultiplyAdd(f, Vector256.Load(x3 + 32), a3);
+            if (TRows.Count > 3) a3 = Fma.MultiplyAdd(f, Vector256.Load(x3 + 32), a3);
             f = Avx.ConvertToVector256Single(v & Vector256.Create(((1 << bits) - 1) << (5 * bits)));
             a0 = Fma.MultiplyAdd(f, Vector256.Load(x0 + 40), a0);
-            a1 = Fma.MultiplyAdd(f, Vector256.Load(x1 + 40), a1);
+            if (TRows.Count > 1) a1 = Fma.MultiplyAdd(f, Vector256.Load(x1 + 40), a1);
             if (TRows.Count > 2) a2 = Fma.MultiplyAdd(f, Vector256.Load(x2 + 40), a2);
-            if (TRows.Count > 2) a3 = Fma.MultiplyAdd(f, Vector256.Load(x3 + 40), a3);
+            if (TRows.Count > 3) a3 = Fma.MultiplyAdd(f, Vector256.Load(x3 + 40), a3);
             f = Avx.ConvertToVector256Single(v & Vector256.Create(((1 << bits) - 1) << (6 * bits)));
             a0 = Fma.MultiplyAdd(f, Vector256.Load(x0 + 48), a0);
-            a1 = Fma.MultiplyAdd(f, Vector256.Load(x1 + 48), a1);
+            if (TRows.Count > 1) a1 = Fma.MultiplyAdd(f, Vector256.Load(x1 + 48), a1);
             if (TRows.Count > 2) a2 = Fma.MultiplyAdd(f, Vector256.Load(x2 + 48), a2);
-            if (TRows.Count > 2) a3 = Fma.MultiplyAdd(f, Vector256.Load(x3 + 48), a3);
+            if (TRows.Count > 3) a3 = Fma.MultiplyAdd(f, Vector256.Load(x3 + 48), a3);
             if (bits == 4)
             {
                 f = Avx.ConvertToVector256Single(Avx2.ShiftRightLogical(v, 28));
                 a0 = Fma.MultiplyAdd(f, Vector256.Load(x0 + 56), a0);
-                a1 = Fma.MultiplyAdd(f, Vector256.Load(x1 + 56), a1);
+                if (TRows.Count > 1) a1 = Fma.MultiplyAdd(f, Vector256.Load(x1 + 56), a1);
                 if (TRows.Count > 2) a2 = Fma.MultiplyAdd(f, Vector256.Load(x2 + 56), a2);
-                if (TRows.Count > 2) a3 = Fma.MultiplyAdd(f, Vector256.Load(x3 + 56), a3);
+                if (TRows.Count > 3) a3 = Fma.MultiplyAdd(f, Vector256.Load(x3 + 56), a3);
             }
             else
             {
                 f = Avx.ConvertToVector256Single(v & Vector256.Create(((1 << bits) - 1) << (7 * bits)));
                 a0 = Fma.MultiplyAdd(f, Vector256.Load(x0 + 56), a0);
-                a1 = Fma.MultiplyAdd(f, Vector256.Load(x1 + 56), a1);
+                if (TRows.Count > 1) a1 = Fma.MultiplyAdd(f, Vector256.Load(x1 + 56), a1);
                 if (TRows.Count > 2) a2 = Fma.MultiplyAdd(f, Vector256.Load(x2 + 56), a2);
-                if (TRows.Count > 2) a3 = Fma.MultiplyAdd(f, Vector256.Load(x3 + 56), a3);
+                if (TRows.Count > 3) a3 = Fma.MultiplyAdd(f, Vector256.Load(x3 + 56), a3);
                 f = Avx.ConvertToVector256Single(v & Vector256.Create(((1 << bits) - 1) << (8 * bits)));
                 a0 = Fma.MultiplyAdd(f, Vector256.Load(x0 + 64), a0);
-                a1 = Fma.MultiplyAdd(f, Vector256.Load(x1 + 64), a1);
+                if (TRows.Count > 1) a1 = Fma.MultiplyAdd(f, Vector256.Load(x1 + 64), a1);
                 if (TRows.Count > 2) a2 = Fma.MultiplyAdd(f, Vector256.Load(x2 + 64), a2);
-                if (TRows.Count > 2) a3 = Fma.MultiplyAdd(f, Vector256.Load(x3 + 64), a3);
+                if (TRows.Count > 3) a3 = Fma.MultiplyAdd(f, Vector256.Load(x3 + 64), a3);
                 f = Avx.ConvertToVector256Single(v & Vector256.Create(((1 << bits) - 1) << (9 * bits)));
                 a0 = Fma.MultiplyAdd(f, Vector256.Load(x0 + 72), a0);
-                a1 = Fma.MultiplyAdd(f, Vector256.Load(x1 + 72), a1);
+                if (TRows.Count > 1) a1 = Fma.MultiplyAdd(f, Vector256.Load(x1 + 72), a1);
                 if (TRows.Count > 2) a2 = Fma.MultiplyAdd(f, Vector256.Load(x2 + 72), a2);
-                if (TRows.Count > 2) a3 = Fma.MultiplyAdd(f, Vector256.Load(x3 + 72), a3);
+                if (TRows.Count > 3) a3 = Fma.MultiplyAdd(f, Vector256.Load(x3 + 72), a3);
                 f = Avx.ConvertToVector256Single(v & Vector256.Create(((1 << bits) - 1) << (10 * bits)));
                 a0 = Fma.MultiplyAdd(f, Vector256.Load(x0 + 80), a0);
-                a1 = Fma.MultiplyAdd(f, Vector256.Load(x1 + 80), a1);
+                if (TRows.Count > 1) a1 = Fma.MultiplyAdd(f, Vector256.Load(x1 + 80), a1);
                 if (TRows.Count > 2) a2 = Fma.MultiplyAdd(f, Vector256.Load(x2 + 80), a2);
-                if (TRows.Count > 2) a3 = Fma.MultiplyAdd(f, Vector256.Load(x3 + 80), a3);
+                if (TRows.Count > 3) a3 = Fma.MultiplyAdd(f, Vector256.Load(x3 + 80), a3);
                 f = Avx.ConvertToVector256Single(v & Vector256.Create(((1 << bits) - 1) << (11 * bits)));
                 a0 = Fma.MultiplyAdd(f, Vector256.Load(x0 + 88), a0);
-                a1 = Fma.MultiplyAdd(f, Vector256.Load(x1 + 88), a1);
+                if (TRows.Count > 1) a1 = Fma.MultiplyAdd(f, Vector256.Load(x1 + 88), a1);
                 if (TRows.Count > 2) a2 = Fma.MultiplyAdd(f, Vector256.Load(x2 + 88), a2);
-                if (TRows.Count > 2) a3 = Fma.MultiplyAdd(f, Vector256.Load(x3 + 88), a3);
+                if (TRows.Count > 3) a3 = Fma.MultiplyAdd(f, Vector256.Load(x3 + 88), a3);
                 f = Avx.ConvertToVector256Single(v & Vector256.Create(((1 << bits) - 1) << (12 * bits)));
                 a0 = Fma.MultiplyAdd(f, Vector256.Load(x0 + 96), a0);
-                a1 = Fma.MultiplyAdd(f, Vector256.Load(x1 + 96), a1);
+                if (TRows.Count > 1) a1 = Fma.MultiplyAdd(f, Vector256.Load(x1 + 96), a1);
                 if (TRows.Count > 2) a2 = Fma.MultiplyAdd(f, Vector256.Load(x2 + 96), a2);
-                if (TRows.Count > 2) a3 = Fma.MultiplyAdd(f, Vector256.Load(x3 + 96), a3);
+                if (TRows.Count > 3) a3 = Fma.MultiplyAdd(f, Vector256.Load(x3 + 96), a3);
                 f = Avx.ConvertToVector256Single(v & Vector256.Create(((1 << bits) - 1) << (13 * bits)));
                 a0 = Fma.MultiplyAdd(f, Vector256.Load(x0 + 104), a0);
-                a1 = Fma.MultiplyAdd(f, Vector256.Load(x1 + 104), a1);
+                if (TRows.Count > 1) a1 = Fma.MultiplyAdd(f, Vector256.Load(x1 + 104), a1);
                 if (TRows.Count > 2) a2 = Fma.MultiplyAdd(f, Vector256.Load(x2 + 104), a2);
-                if (TRows.Count > 2) a3 = Fma.MultiplyAdd(f, Vector256.Load(x3 + 104), a3);
+                if (TRows.Count > 3) a3 = Fma.MultiplyAdd(f, Vector256.Load(x3 + 104), a3);
                 f = Avx.ConvertToVector256Single(v & Vector256.Create(((1 << bits) - 1) << (14 * bits)));
                 a0 = Fma.MultiplyAdd(f, Vector256.Load(x0 + 112), a0);
-                a1 = Fma.MultiplyAdd(f, Vector256.Load(x1 + 112), a1);
+                if (TRows.Count > 1) a1 = Fma.MultiplyAdd(f, Vector256.Load(x1 + 112), a1);
                 if (TRows.Count > 2) a2 = Fma.MultiplyAdd(f, Vector256.Load(x2 + 112), a2);
-                if (TRows.Count > 2) a3 = Fma.MultiplyAdd(f, Vector256.Load(x3 + 112), a3);
+                if (TRows.Count > 3) a3 = Fma.MultiplyAdd(f, Vector256.Load(x3 + 112), a3);
                 f = Avx.ConvertToVector256Single(Avx2.ShiftRightLogical(v, 30));
                 a0 = Fma.MultiplyAdd(f, Vector256.Load(x0 + 120), a0);
-                a1 = Fma.MultiplyAdd(f, Vector256.Load(x1 + 120), a1);
+                if (TRows.Count > 1) a1 = Fma.MultiplyAdd(f, Vector256.Load(x1 + 120), a1);
                 if (TRows.Count > 2) a2 = Fma.MultiplyAdd(f, Vector256.Load(x2 + 120), a2);
-                if (TRows.Count > 2) a3 = Fma.MultiplyAdd(f, Vector256.Load(x3 + 120), a3);
+                if (TRows.Count > 3) a3 = Fma.MultiplyAdd(f, Vector256.Load(x3 + 120), a3);
             }
 
             Vector256<float> scale = TScale.Load(scales, b, blocksPerGroup);
             t0 = Fma.MultiplyAdd(a0, scale, t0);
-            t1 = Fma.MultiplyAdd(a1, scale, t1);
-            if (TRows.Count > 2)
-            {
-                t2 = Fma.MultiplyAdd(a2, scale, t2);
-                t3 = Fma.MultiplyAdd(a3, scale, t3);
-            }
+            if (TRows.Count > 1) t1 = Fma.MultiplyAdd(a1, scale, t1);
+            if (TRows.Count > 2) t2 = Fma.MultiplyAdd(a2, scale, t2);
+            if (TRows.Count > 3) t3 = Fma.MultiplyAdd(a3, scale, t3);
         }
 
         sums[0] += Vector256.Sum(t0);
-        sums[1] += Vector256.Sum(t1);
-        if (TRows.Count > 2)
-        {
-            sums[2] += Vector256.Sum(t2);
-            sums[3] += Vector256.Sum(t3);
-        }
+        if (TRows.Count > 1) sums[1] += Vector256.Sum(t1);
+        if (TRows.Count > 2) sums[2] += Vector256.Sum(t2);
+        if (TRows.Count > 3) sums[3] += Vector256.Sum(t3);
     }
 
     /// <summary><c>sum_g s_g z_g xsum_g</c> for row o and one input row (in the input's scaling), on 256-bit vectors.</summary>
