@@ -20,7 +20,7 @@ internal static unsafe partial class LowBitMatMul
     /// The panel kernel on AVX-512: 32 output rows x 256 columns dequantized into an L1 panel, a 32 x 12 register tile.
     /// Beats the field kernel from 16 input rows on large layers, from 6 on small ones (measured, see the registry).
     /// </summary>
-    internal sealed class Panel512Kernel() : MatMulKernel("panel-512", KernelIsa.Avx512, WeightFormats.Int8PerChannel | WeightFormats.Grouped,
+    internal sealed class Panel512Kernel() : MatMulKernel("panel-512", KernelIsa.Avx512, WeightFormats.Grouped,
         "columns a multiple of 128 / bits; a group spans whole 4-byte lanes")
     {
         public override bool IsSupported => Avx512F.IsSupported && Vector512.IsHardwareAccelerated;
@@ -35,7 +35,6 @@ internal static unsafe partial class LowBitMatMul
 
         public override delegate*<void*, int, void> Body(in LayerShape shape) => shape.Format switch
         {
-            WeightFormat.Int8PerChannel => &ChunkPanel<SignedBits8>,
             WeightFormat.Group8 => &ChunkPanel<Bits8>,
             WeightFormat.Group4 => &ChunkPanel<Bits4>,
             _ => &ChunkPanel<Bits2>,
@@ -92,7 +91,6 @@ internal static unsafe partial class LowBitMatMul
             for (int r0 = start; r0 < end; r0 += PanelRows)
             {
                 int count = Math.Min(PanelRows, end - r0);
-                float* rowScales = TBits.Signed ? args.Scales + r0 : null;
                 // A panel reads short runs of 32 rows, which the hardware prefetcher does not follow: fetch the next panel's.
                 if (r0 + PanelRows < end) PrefetchPanel(in args, r0 + PanelRows, Math.Min(PanelRows, end - r0 - PanelRows), k0, length);
                 else if (k0 + PanelColumns < n) PrefetchPanel(in args, start, Math.Min(PanelRows, end - start), k0 + PanelColumns, Math.Min(PanelColumns, n - k0 - PanelColumns));
@@ -104,11 +102,11 @@ internal static unsafe partial class LowBitMatMul
                     float* y = args.Output + (nint)b * args.OutFeatures + r0;
                     switch (w)
                     {
-                        case TileRows: PanelTile<TwelveRows>(in args, panel, length, x, y, r0, count, k0 == 0, rowScales, sums); break;
-                        case 8: PanelTile<EightRows>(in args, panel, length, x, y, r0, count, k0 == 0, rowScales, sums); break;
-                        case 4: PanelTile<FourRows>(in args, panel, length, x, y, r0, count, k0 == 0, rowScales, sums); break;
-                        case 2: PanelTile<TwoRows>(in args, panel, length, x, y, r0, count, k0 == 0, rowScales, sums); break;
-                        default: PanelTile<OneRow>(in args, panel, length, x, y, r0, count, k0 == 0, rowScales, sums); break;
+                        case TileRows: PanelTile<TwelveRows>(in args, panel, length, x, y, r0, count, k0 == 0, sums); break;
+                        case 8: PanelTile<EightRows>(in args, panel, length, x, y, r0, count, k0 == 0, sums); break;
+                        case 4: PanelTile<FourRows>(in args, panel, length, x, y, r0, count, k0 == 0, sums); break;
+                        case 2: PanelTile<TwoRows>(in args, panel, length, x, y, r0, count, k0 == 0, sums); break;
+                        default: PanelTile<OneRow>(in args, panel, length, x, y, r0, count, k0 == 0, sums); break;
                     }
 
                     b += w;
@@ -119,7 +117,7 @@ internal static unsafe partial class LowBitMatMul
 
     /// <summary>
     /// Dequantizes rows r0..r0+31 (rows past <paramref name="count"/> repeat the last one and are never stored),
-    /// columns k0..k0+length, into <c>panel[(c - k0) * 32 + row]</c>: <c>q * s - s z</c> (per-channel int8: <c>q * s</c>).
+    /// columns k0..k0+length, into <c>panel[(c - k0) * 32 + row]</c>: <c>q * s - s z</c>.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void DequantizePanel<TBits>(in KernelArgs args, int r0, int count, int k0, int length, float* panel) where TBits : IBits
@@ -163,7 +161,7 @@ internal static unsafe partial class LowBitMatMul
                 for (int j = 0; j < 4; j++)
                 {
                     // A group spans whole dwords (the layout rule), so its parameters change only at a dword boundary.
-                    if (!TBits.Signed && column + j * perDword == groupEnd) NextGroup512(in args, index, ref groupEnd, groupSize, out scale, out offset);
+                    if (column + j * perDword == groupEnd) NextGroup512(in args, index, ref groupEnd, groupSize, out scale, out offset);
                     StoreFields512<TBits>(dwords[j], scale, offset, target + j * perDword * PanelRows);
                 }
 
@@ -198,14 +196,7 @@ internal static unsafe partial class LowBitMatMul
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void StoreFields512<TBits>(Vector512<int> p, Vector512<float> scale, Vector512<float> offset, float* target) where TBits : IBits
     {
-        if (TBits.Signed)
-        {
-            Put512<TBits>(Avx512F.ShiftRightArithmetic(Avx512F.ShiftLeftLogical(p, 24), 24), scale, offset, target, 0);
-            Put512<TBits>(Avx512F.ShiftRightArithmetic(Avx512F.ShiftLeftLogical(p, 16), 24), scale, offset, target, 1);
-            Put512<TBits>(Avx512F.ShiftRightArithmetic(Avx512F.ShiftLeftLogical(p, 8), 24), scale, offset, target, 2);
-            Put512<TBits>(Avx512F.ShiftRightArithmetic(p, 24), scale, offset, target, 3);
-        }
-        else if (TBits.Bits == 8)
+        if (TBits.Bits == 8)
         {
             Vector512<int> m = Vector512.Create(0xFF);
             Put512<TBits>(p & m, scale, offset, target, 0);
@@ -248,18 +239,17 @@ internal static unsafe partial class LowBitMatMul
 
     }
 
-    /// <summary>Converts field k of 16 rows and stores <c>q * s - s z</c> (per-channel int8: q; its row scale is applied to the tile's sums).</summary>
+    /// <summary>Converts field k of 16 rows and stores <c>q * s - s z</c>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Put512<TBits>(Vector512<int> q, Vector512<float> scale, Vector512<float> offset, float* target, int k) where TBits : IBits =>
-        (TBits.Signed ? Avx512F.ConvertToVector512Single(q) : Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(q), scale, offset)).Store(target + k * PanelRows);
+        Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(q), scale, offset).Store(target + k * PanelRows);
 
     /// <summary>
     /// Output rows r0..r0+31 x TRows input rows over one panel: <c>y[b, r] (+)= sum_c panel[c, r] * x[c, b]</c>, where
     /// x is the packed input tile ([column][TRows]). The first slice stores (adding the bias), later slices add.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void PanelTile<TRows>(in KernelArgs args, float* panel, int length, float* x, float* y, int r0, int count, bool first, float* rowScales, float* sums)
-        where TRows : IRows
+    private static void PanelTile<TRows>(in KernelArgs args, float* panel, int length, float* x, float* y, int r0, int count, bool first, float* sums) where TRows : IRows
     {
         Vector512<float> c00 = default, c01 = default;
         Vector512<float> c10 = default, c11 = default;
@@ -430,25 +420,16 @@ internal static unsafe partial class LowBitMatMul
         float* bias = args.Bias is null ? null : args.Bias + r0;
         for (int b = 0; b < TRows.Count; b++)
         {
-            StorePanelRow(Vector512.Load(sums + b * PanelRows), Vector512.Load(sums + b * PanelRows + 16), y + (nint)b * args.OutFeatures, bias, rowScales, count, first);
+            StorePanelRow(Vector512.Load(sums + b * PanelRows), Vector512.Load(sums + b * PanelRows + 16), y + (nint)b * args.OutFeatures, bias, count, first);
         }
     }
 
-    /// <summary>
-    /// Stores (or adds) the first <paramref name="count"/> of 32 sums to y; the first slice adds the bias. Per-channel int8
-    /// panels hold q, so their sums are scaled here by <paramref name="rowScales"/> (null for group-wise panels).
-    /// </summary>
+    /// <summary>Stores (or adds) the first <paramref name="count"/> of 32 sums to y; the first slice adds the bias.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void StorePanelRow(Vector512<float> low, Vector512<float> high, float* y, float* bias, float* rowScales, int count, bool first)
+    private static void StorePanelRow(Vector512<float> low, Vector512<float> high, float* y, float* bias, int count, bool first)
     {
         if (count == PanelRows)
         {
-            if (rowScales is not null)
-            {
-                low *= Vector512.Load(rowScales);
-                high *= Vector512.Load(rowScales + 16);
-            }
-
             if (!first)
             {
                 low += Vector512.Load(y);
@@ -465,20 +446,16 @@ internal static unsafe partial class LowBitMatMul
             return;
         }
 
-        StorePartialPanelRow(low, high, y, bias, rowScales, count, first);
+        StorePartialPanelRow(low, high, y, bias, count, first);
     }
 
     /// <summary>The last panel of a layer whose row count is not a multiple of 32: element by element.</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private static void StorePartialPanelRow(Vector512<float> low, Vector512<float> high, float* y, float* bias, float* rowScales, int count, bool first)
+    private static void StorePartialPanelRow(Vector512<float> low, Vector512<float> high, float* y, float* bias, int count, bool first)
     {
         float* sums = stackalloc float[PanelRows];
         low.Store(sums);
         high.Store(sums + 16);
-        for (int r = 0; r < count; r++)
-        {
-            float sum = rowScales is null ? sums[r] : sums[r] * rowScales[r];
-            y[r] = !first ? y[r] + sum : bias is null ? sum : sum + bias[r];
-        }
+        for (int r = 0; r < count; r++) y[r] = !first ? y[r] + sums[r] : bias is null ? sums[r] : sums[r] + bias[r];
     }
 }

@@ -4,22 +4,19 @@ using System.Runtime.Intrinsics.X86;
 
 namespace LowBit.Kernels;
 
-// The panel kernel (LowBitMatMul.Panel.cs) on AVX2 + FMA, for batched calls on 16-register machines such as AMD Zen 3,
-// and for every weight format (per-channel int8 too). Its inner loop is the one MLAS's and BLIS's sgemm run on AVX2: per
-// panel column, two vectors of 8 weight rows meet 6 broadcast inputs, 12 FMAs into 12 accumulators, with 2 loads and 6
-// broadcasts (load-port operations on AMD and Intel alike) and no conversion or shuffle. The row-dot tiles it replaces
-// widened each weight vector in the loop (vpmovsxbd + vcvtdq2ps per 8 weights, read by only 2 input rows), and Zen 3
-// runs conversions and shuffles on fewer pipes than FMAs: they capped W8A16 at 0.61 of its FMA peak there. Here a
-// weight is unpacked once per call: 8 rows x 16 packed bytes are transposed as dwords (two 4x4 transposes in the
-// 128-bit lanes: each dword lane then holds 4, 8 or 16 weights of one row), and each field is shifted, masked (or
-// sign-extended), converted and dequantized with one FMA, q * s - s z, for 8 rows at once.
+// The panel kernel (LowBitMatMul.Panel.cs) on AVX2 + FMA, for batched calls on 16-register machines such as AMD Zen 3.
+// Its inner loop is the one MLAS's and BLIS's sgemm run on AVX2: per panel column, two vectors of 8 weight rows meet 6
+// broadcast inputs, 12 FMAs into 12 accumulators, with 2 loads and 6 broadcasts (load-port operations on AMD and Intel
+// alike) and no conversion or shuffle. The field kernel it takes over from unpacks and converts every field again for
+// each pass of up to four input rows. Here a weight is unpacked once per call: 8 rows x 16 packed bytes are transposed
+// as dwords (two 4x4 transposes in the 128-bit lanes: each dword lane then holds 8 or 16 weights of one row), and each
+// field is shifted, masked, converted and dequantized with one FMA, q * s - s z, for 8 rows at once.
 internal static unsafe partial class LowBitMatMul
 {
     /// <summary>
     /// The panel kernel on AVX2: 16 output rows x 256 columns dequantized into an L1 panel (16 KiB), a 16 x 6 register tile.
-    /// Takes per-channel int8 as well as group-wise codes.
     /// </summary>
-    internal sealed class Panel256Kernel() : MatMulKernel("panel-256", KernelIsa.Avx2, WeightFormats.Int8PerChannel | WeightFormats.Grouped,
+    internal sealed class Panel256Kernel() : MatMulKernel("panel-256", KernelIsa.Avx2, WeightFormats.Grouped,
         "columns a multiple of 128 / bits; a group spans whole 4-byte lanes")
     {
         public override bool IsSupported => Avx2.IsSupported && Fma.IsSupported && Vector256.IsHardwareAccelerated;
@@ -32,7 +29,6 @@ internal static unsafe partial class LowBitMatMul
 
         public override delegate*<void*, int, void> Body(in LayerShape shape) => shape.Format switch
         {
-            WeightFormat.Int8PerChannel => &ChunkPanel256<SignedBits8>,
             WeightFormat.Group8 => &ChunkPanel256<Bits8>,
             WeightFormat.Group4 => &ChunkPanel256<Bits4>,
             _ => &ChunkPanel256<Bits2>,
@@ -59,7 +55,6 @@ internal static unsafe partial class LowBitMatMul
             for (int r0 = start; r0 < end; r0 += PanelRows256)
             {
                 int count = Math.Min(PanelRows256, end - r0);
-                float* rowScales = TBits.Signed ? args.Scales + r0 : null;
                 // A panel reads short runs (length * bits / 8 bytes) of 16 rows, which the hardware prefetcher does not
                 // follow: fetch the next panel's runs while this one is dequantized and multiplied.
                 if (r0 + PanelRows256 < end) PrefetchPanel(in args, r0 + PanelRows256, Math.Min(PanelRows256, end - r0 - PanelRows256), k0, length);
@@ -72,10 +67,10 @@ internal static unsafe partial class LowBitMatMul
                     float* y = args.Output + (nint)b * args.OutFeatures + r0;
                     switch (w)
                     {
-                        case TileRows256: PanelTile256<SixRows>(in args, panel, length, x, y, r0, count, k0 == 0, rowScales, sums); break;
-                        case 4: PanelTile256<FourRows>(in args, panel, length, x, y, r0, count, k0 == 0, rowScales, sums); break;
-                        case 2: PanelTile256<TwoRows>(in args, panel, length, x, y, r0, count, k0 == 0, rowScales, sums); break;
-                        default: PanelTile256<OneRow>(in args, panel, length, x, y, r0, count, k0 == 0, rowScales, sums); break;
+                        case TileRows256: PanelTile256<SixRows>(in args, panel, length, x, y, r0, count, k0 == 0, sums); break;
+                        case 4: PanelTile256<FourRows>(in args, panel, length, x, y, r0, count, k0 == 0, sums); break;
+                        case 2: PanelTile256<TwoRows>(in args, panel, length, x, y, r0, count, k0 == 0, sums); break;
+                        default: PanelTile256<OneRow>(in args, panel, length, x, y, r0, count, k0 == 0, sums); break;
                     }
 
                     b += w;
@@ -97,7 +92,7 @@ internal static unsafe partial class LowBitMatMul
 
     /// <summary>
     /// Dequantizes rows r0..r0+15 (rows past <paramref name="count"/> repeat the last one and are never stored), columns
-    /// k0..k0+length, into <c>panel[(c - k0) * 16 + row]</c>: <c>q * s - s z</c> (per-channel int8: <c>q * s</c>).
+    /// k0..k0+length, into <c>panel[(c - k0) * 16 + row]</c>: <c>q * s - s z</c>.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void DequantizePanel256<TBits>(in KernelArgs args, int r0, int count, int k0, int length, float* panel) where TBits : IBits
@@ -138,7 +133,7 @@ internal static unsafe partial class LowBitMatMul
                 for (int j = 0; j < 4; j++)
                 {
                     // A group spans whole dwords (the layout rule), so its parameters change only at a dword boundary.
-                    if (!TBits.Signed && column + j * perDword == groupEnd) NextGroup256(in args, index, ref groupEnd, groupSize, out scale, out offset);
+                    if (column + j * perDword == groupEnd) NextGroup256(in args, index, ref groupEnd, groupSize, out scale, out offset);
                     StoreFields256<TBits>(dwords[j], scale, offset, target + j * perDword * PanelRows256);
                 }
 
@@ -176,14 +171,7 @@ internal static unsafe partial class LowBitMatMul
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void StoreFields256<TBits>(Vector256<int> p, Vector256<float> scale, Vector256<float> offset, float* target) where TBits : IBits
     {
-        if (TBits.Signed)
-        {
-            Put256<TBits>(Avx2.ShiftRightArithmetic(Avx2.ShiftLeftLogical(p, 24), 24), scale, offset, target, 0);
-            Put256<TBits>(Avx2.ShiftRightArithmetic(Avx2.ShiftLeftLogical(p, 16), 24), scale, offset, target, 1);
-            Put256<TBits>(Avx2.ShiftRightArithmetic(Avx2.ShiftLeftLogical(p, 8), 24), scale, offset, target, 2);
-            Put256<TBits>(Avx2.ShiftRightArithmetic(p, 24), scale, offset, target, 3);
-        }
-        else if (TBits.Bits == 8)
+        if (TBits.Bits == 8)
         {
             Vector256<int> m = Vector256.Create(0xFF);
             Put256<TBits>(p & m, scale, offset, target, 0);
@@ -226,19 +214,17 @@ internal static unsafe partial class LowBitMatMul
 
     }
 
-    /// <summary>Converts field k of 8 rows and stores <c>q * s - s z</c> (per-channel int8: q; its row scale is applied to the tile's sums).</summary>
+    /// <summary>Converts field k of 8 rows and stores <c>q * s - s z</c>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Put256<TBits>(Vector256<int> q, Vector256<float> scale, Vector256<float> offset, float* target, int k) where TBits : IBits =>
-        (TBits.Signed ? Avx.ConvertToVector256Single(q) : Fma.MultiplyAdd(Avx.ConvertToVector256Single(q), scale, offset)).Store(target + k * PanelRows256);
+        Fma.MultiplyAdd(Avx.ConvertToVector256Single(q), scale, offset).Store(target + k * PanelRows256);
 
     /// <summary>
     /// Output rows r0..r0+15 x TRows input rows over one panel: <c>y[b, r] (+)= sum_c panel[c, r] * x[c, b]</c>, where
-    /// x is the packed input tile ([column][TRows]). The first slice stores (adding the bias), later slices add. Per-channel
-    /// int8 panels hold q, so their sums are scaled here by <paramref name="rowScales"/> (null for group-wise panels).
+    /// x is the packed input tile ([column][TRows]). The first slice stores (adding the bias), later slices add.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void PanelTile256<TRows>(in KernelArgs args, float* panel, int length, float* x, float* y, int r0, int count, bool first, float* rowScales, float* sums)
-        where TRows : IRows
+    private static void PanelTile256<TRows>(in KernelArgs args, float* panel, int length, float* x, float* y, int r0, int count, bool first, float* sums) where TRows : IRows
     {
         Vector256<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
         Vector256<float> c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
@@ -308,12 +294,6 @@ internal static unsafe partial class LowBitMatMul
             if (count == PanelRows256)
             {
                 Vector256<float> low = Vector256.Load(row), high = Vector256.Load(row + 8);
-                if (rowScales is not null)
-                {
-                    low *= Vector256.Load(rowScales);
-                    high *= Vector256.Load(rowScales + 8);
-                }
-
                 if (!first)
                 {
                     low += Vector256.Load(target);
@@ -330,11 +310,7 @@ internal static unsafe partial class LowBitMatMul
             }
             else
             {
-                for (int r = 0; r < count; r++)
-                {
-                    float sum = rowScales is null ? row[r] : row[r] * rowScales[r];
-                    target[r] = !first ? target[r] + sum : bias is null ? sum : sum + bias[r];
-                }
+                for (int r = 0; r < count; r++) target[r] = !first ? target[r] + row[r] : bias is null ? row[r] : row[r] + bias[r];
             }
         }
     }
