@@ -81,25 +81,30 @@ internal static unsafe partial class LowBitMatMul
     /// below 2^-100 of the largest can underflow, far under float32's own resolution of the sum.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static float PrepareFieldInput(ReadOnlySpan<float> x, int bits, int groupSize, int lanes, Span<float> destination, Span<float> groupSums)
+    private static unsafe float PrepareFieldInput(ReadOnlySpan<float> x, int bits, int groupSize, int lanes, Span<float> destination, Span<float> groupSums)
     {
         float max = MaxMagnitude(x);
         int e = max == 0 || !float.IsFinite(max) ? 0 : Math.Clamp(-MathF.ILogB(max), -100, 100);
         int perLane = 32 / bits, block = lanes * perLane;
-        Span<float> factors = stackalloc float[16];
+        float* factors = stackalloc float[16];
         for (int k = 0; k < perLane; k++) factors[k] = MathF.ScaleB(1f, k == perLane - 1 ? e : e - bits * k);
-        for (int start = 0; start < x.Length; start += block)
+        fixed (float* px = x, pd = destination, ps = groupSums)
         {
-            ReadOnlySpan<float> source = x.Slice(start, block);
-            Span<float> target = destination.Slice(start, block);
-            for (int l = 0; l < lanes; l++)
+            // Each block is a lanes x perLane matrix (row l: the inputs of lane l) written transposed, in 8 x 8 pieces.
+            for (int start = 0; start < x.Length; start += block)
             {
-                for (int k = 0; k < perLane; k++) target[k * lanes + l] = source[l * perLane + k] * factors[k];
+                for (int l0 = 0; l0 < lanes; l0 += 8)
+                {
+                    for (int k0 = 0; k0 < perLane; k0 += 8)
+                    {
+                        InputArrangement.Transpose8x8(px + start + l0 * perLane + k0, perLane, pd + start + k0 * lanes + l0, lanes, factors + k0);
+                    }
+                }
             }
+
+            InputArrangement.GroupSums(px, x.Length, groupSize, ps, MathF.ScaleB(1f, e));
         }
 
-        float scale = MathF.ScaleB(1f, e);
-        for (int g = 0; g < groupSums.Length; g++) groupSums[g] = System.Numerics.Tensors.TensorPrimitives.Sum(x.Slice(g * groupSize, groupSize)) * scale;
         return MathF.ScaleB(1f, -e);
     }
 
