@@ -56,9 +56,10 @@ internal static unsafe class InputArrangement
     /// <summary>
     /// <c>destination[c * destinationStride + r] = source[r * sourceStride + c] * factors[c]</c> for an 8 x 8 block: the
     /// classic AVX transpose (unpack, shuffle, lane permute: 24 shuffles for 64 floats), with each output row scaled.
+    /// Returns the unscaled sum of each source row (element r: <c>sum_c source[r * sourceStride + c]</c>).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void Transpose8x8(float* source, nint sourceStride, float* destination, nint destinationStride, float* factors)
+    public static Vector256<float> Transpose8x8(float* source, nint sourceStride, float* destination, nint destinationStride, float* factors)
     {
         Vector256<float> r0 = Vector256.Load(source), r1 = Vector256.Load(source + sourceStride);
         Vector256<float> r2 = Vector256.Load(source + 2 * sourceStride), r3 = Vector256.Load(source + 3 * sourceStride);
@@ -68,14 +69,19 @@ internal static unsafe class InputArrangement
         Vector256<float> t4 = Avx.UnpackLow(r4, r5), t5 = Avx.UnpackHigh(r4, r5), t6 = Avx.UnpackLow(r6, r7), t7 = Avx.UnpackHigh(r6, r7);
         Vector256<float> u0 = Avx.Shuffle(t0, t2, 0x44), u1 = Avx.Shuffle(t0, t2, 0xEE), u2 = Avx.Shuffle(t1, t3, 0x44), u3 = Avx.Shuffle(t1, t3, 0xEE);
         Vector256<float> u4 = Avx.Shuffle(t4, t6, 0x44), u5 = Avx.Shuffle(t4, t6, 0xEE), u6 = Avx.Shuffle(t5, t7, 0x44), u7 = Avx.Shuffle(t5, t7, 0xEE);
-        (Avx.Permute2x128(u0, u4, 0x20) * Vector256.Create(factors[0])).Store(destination);
-        (Avx.Permute2x128(u1, u5, 0x20) * Vector256.Create(factors[1])).Store(destination + destinationStride);
-        (Avx.Permute2x128(u2, u6, 0x20) * Vector256.Create(factors[2])).Store(destination + 2 * destinationStride);
-        (Avx.Permute2x128(u3, u7, 0x20) * Vector256.Create(factors[3])).Store(destination + 3 * destinationStride);
-        (Avx.Permute2x128(u0, u4, 0x31) * Vector256.Create(factors[4])).Store(destination + 4 * destinationStride);
-        (Avx.Permute2x128(u1, u5, 0x31) * Vector256.Create(factors[5])).Store(destination + 5 * destinationStride);
-        (Avx.Permute2x128(u2, u6, 0x31) * Vector256.Create(factors[6])).Store(destination + 6 * destinationStride);
-        (Avx.Permute2x128(u3, u7, 0x31) * Vector256.Create(factors[7])).Store(destination + 7 * destinationStride);
+        Vector256<float> c0 = Avx.Permute2x128(u0, u4, 0x20), c1 = Avx.Permute2x128(u1, u5, 0x20);
+        Vector256<float> c2 = Avx.Permute2x128(u2, u6, 0x20), c3 = Avx.Permute2x128(u3, u7, 0x20);
+        Vector256<float> c4 = Avx.Permute2x128(u0, u4, 0x31), c5 = Avx.Permute2x128(u1, u5, 0x31);
+        Vector256<float> c6 = Avx.Permute2x128(u2, u6, 0x31), c7 = Avx.Permute2x128(u3, u7, 0x31);
+        (c0 * Vector256.Create(factors[0])).Store(destination);
+        (c1 * Vector256.Create(factors[1])).Store(destination + destinationStride);
+        (c2 * Vector256.Create(factors[2])).Store(destination + 2 * destinationStride);
+        (c3 * Vector256.Create(factors[3])).Store(destination + 3 * destinationStride);
+        (c4 * Vector256.Create(factors[4])).Store(destination + 4 * destinationStride);
+        (c5 * Vector256.Create(factors[5])).Store(destination + 5 * destinationStride);
+        (c6 * Vector256.Create(factors[6])).Store(destination + 6 * destinationStride);
+        (c7 * Vector256.Create(factors[7])).Store(destination + 7 * destinationStride);
+        return ((c0 + c1) + (c2 + c3)) + ((c4 + c5) + (c6 + c7));
     }
 
     /// <summary><c>sums[g] = scale * sum_(i in group g) x[i]</c>; the group size is a multiple of 8 (the quantizers' rule).</summary>

@@ -8,6 +8,7 @@ internal unsafe struct KernelArgs
     public float* Input;          // the prepared input, in the layout the kernel asked for (plain rows, streams, field blocks or panel tiles)
     public float* GroupSums;      // batch x groups: sum of the input over each weight group (kernels that fold zero points per call)
     public float* InputUnscales;  // per input row: undoes the power-of-two scaling of the field kernels' input
+    public float* LaneSums;       // batch x (inFeatures / weights per dword): the field kernels' input summed over each dword lane
     public byte* Weights;         // outFeatures x rowBytes: int8 codes (Int8PerChannel) or packed unsigned codes
     public float* Scales;         // outFeatures (Int8PerChannel) or outFeatures x groups
     public float* ScaledZeros;    // outFeatures x groups: s * z

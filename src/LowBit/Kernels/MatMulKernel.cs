@@ -35,10 +35,14 @@ internal abstract unsafe class MatMulKernel(string name, KernelIsa isa, WeightFo
     /// <summary>True when the kernel reads <see cref="KernelArgs.GroupSums"/> (filled by <see cref="Prepare"/>).</summary>
     public virtual bool UsesGroupSums => false;
 
+    /// <summary>True when the kernel reads <see cref="KernelArgs.LaneSums"/> (filled by <see cref="Prepare"/>).</summary>
+    public virtual bool UsesLaneSums => false;
+
     /// <summary>
     /// Arranges the float32 input (batch x InFeatures rows) for the kernel. On entry <c>args.Input</c> points at
     /// <see cref="PreparedFloats"/> floats of 64-byte-aligned scratch, <c>args.GroupSums</c> at batch x groups floats when
-    /// <see cref="UsesGroupSums"/>, and <c>args.InputUnscales</c> at one float per input row. The default uses the rows as they
+    /// <see cref="UsesGroupSums"/>, <c>args.LaneSums</c> at batch x InFeatures / 8 floats when <see cref="UsesLaneSums"/>,
+    /// and <c>args.InputUnscales</c> at one float per input row. The default uses the rows as they
     /// are when they start on a cache line, and copies them to the aligned scratch when not: a kernel's 64-byte loads of a
     /// misaligned input each touch two lines, which cost 40% on W8A16 GEMV with its input in L1 (measured, Zen 5).
     /// </summary>

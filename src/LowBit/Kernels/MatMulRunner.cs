@@ -42,7 +42,8 @@ internal static unsafe class MatMulRunner
         float[]? inputScratch = typeof(T) == typeof(float) ? null : ArrayPool<float>.Shared.Rent(input.Length);
         float[]? outputScratch = typeof(T) == typeof(float) ? null : ArrayPool<float>.Shared.Rent(outputCount);
         float[]? prepared = preparedFloats == 0 ? null : ArrayPool<float>.Shared.Rent(checked((int)preparedFloats + AlignmentFloats));
-        float[] small = ArrayPool<float>.Shared.Rent((kernel.UsesGroupSums ? batch * groups : 0) + batch);
+        int groupSums = kernel.UsesGroupSums ? batch * groups : 0, laneSums = kernel.UsesLaneSums ? batch * (n / 8) : 0;
+        float[] small = ArrayPool<float>.Shared.Rent(batch + groupSums + laneSums);
         try
         {
             ReadOnlySpan<float> x = inputScratch is null ? SpanCast.As<T, float>(input) : inputScratch.AsSpan(0, input.Length);
@@ -56,6 +57,7 @@ internal static unsafe class MatMulRunner
                     // Prepared input starts on a cache line: every vector load of it then stays within one line.
                     Input = pPrepared is null ? px : (float*)(((nint)pPrepared + 63) & ~(nint)63),
                     GroupSums = kernel.UsesGroupSums ? pSmall + batch : null,
+                    LaneSums = kernel.UsesLaneSums ? pSmall + batch + groupSums : null,
                     InputUnscales = pSmall,
                     Weights = pw, Scales = ps, ScaledZeros = psz, ZeroPoints = pz, Bias = weights.Bias.IsEmpty ? null : pb, Output = py,
                     Batch = batch, InFeatures = n, OutFeatures = shape.OutFeatures, Bits = shape.Bits, GroupSize = shape.GroupSize,
