@@ -263,7 +263,33 @@ internal static unsafe partial class LowBitMatMul
         Vector512<float> c90 = default, c91 = default;
         Vector512<float> c100 = default, c101 = default;
         Vector512<float> c110 = default, c111 = default;
-        for (int i = 0; i < length; i++, panel += PanelRows, x += TRows.Count)
+        int i = 0;
+        if (TRows.Count <= 2)
+        {
+            // One or two input rows give only two or four FMA chains, too few to hide the FMA latency: take two columns
+            // per step into two sets of accumulators (the odd columns go to c2x and c3x, unused by these tiles).
+            for (; i + 2 <= length; i += 2, panel += 2 * PanelRows, x += 2 * TRows.Count)
+            {
+                Vector512<float> p0 = Vector512.Load(panel), p1 = Vector512.Load(panel + 16);
+                Vector512<float> q0 = Vector512.Load(panel + PanelRows), q1 = Vector512.Load(panel + PanelRows + 16);
+                Vector512<float> xa = Vector512.Create(x[0]), xb = Vector512.Create(x[TRows.Count]);
+                c00 = Avx512F.FusedMultiplyAdd(p0, xa, c00);
+                c01 = Avx512F.FusedMultiplyAdd(p1, xa, c01);
+                c20 = Avx512F.FusedMultiplyAdd(q0, xb, c20);
+                c21 = Avx512F.FusedMultiplyAdd(q1, xb, c21);
+                if (TRows.Count > 1)
+                {
+                    xa = Vector512.Create(x[1]);
+                    xb = Vector512.Create(x[3]);
+                    c10 = Avx512F.FusedMultiplyAdd(p0, xa, c10);
+                    c11 = Avx512F.FusedMultiplyAdd(p1, xa, c11);
+                    c30 = Avx512F.FusedMultiplyAdd(q0, xb, c30);
+                    c31 = Avx512F.FusedMultiplyAdd(q1, xb, c31);
+                }
+            }
+        }
+
+        for (; i < length; i++, panel += PanelRows, x += TRows.Count)
         {
             Vector512<float> p0 = Vector512.Load(panel), p1 = Vector512.Load(panel + 16);
             Vector512<float> x0 = Vector512.Create(x[0]);
@@ -346,6 +372,14 @@ internal static unsafe partial class LowBitMatMul
                 c111 = Avx512F.FusedMultiplyAdd(p1, x11, c111);
             }
 
+        }
+
+        if (TRows.Count <= 2)
+        {
+            c00 += c20;
+            c01 += c21;
+            c10 += c30;
+            c11 += c31;
         }
 
         // Park the sums first: the stores below may call out, and accumulators live across a call would be spilled inside the loop.

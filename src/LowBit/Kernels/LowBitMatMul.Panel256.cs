@@ -228,7 +228,33 @@ internal static unsafe partial class LowBitMatMul
     {
         Vector256<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
         Vector256<float> c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
-        for (int i = 0; i < length; i++, panel += PanelRows256, x += TRows.Count)
+        int i = 0;
+        if (TRows.Count <= 2)
+        {
+            // One or two input rows give only two or four FMA chains, too few to hide the FMA latency: take two columns
+            // per step into two sets of accumulators (the odd columns go to c2x and c3x, unused by these tiles).
+            for (; i + 2 <= length; i += 2, panel += 2 * PanelRows256, x += 2 * TRows.Count)
+            {
+                Vector256<float> p0 = Vector256.Load(panel), p1 = Vector256.Load(panel + 8);
+                Vector256<float> q0 = Vector256.Load(panel + PanelRows256), q1 = Vector256.Load(panel + PanelRows256 + 8);
+                Vector256<float> xa = Vector256.Create(x[0]), xb = Vector256.Create(x[TRows.Count]);
+                c00 = Fma.MultiplyAdd(p0, xa, c00);
+                c01 = Fma.MultiplyAdd(p1, xa, c01);
+                c20 = Fma.MultiplyAdd(q0, xb, c20);
+                c21 = Fma.MultiplyAdd(q1, xb, c21);
+                if (TRows.Count > 1)
+                {
+                    xa = Vector256.Create(x[1]);
+                    xb = Vector256.Create(x[3]);
+                    c10 = Fma.MultiplyAdd(p0, xa, c10);
+                    c11 = Fma.MultiplyAdd(p1, xa, c11);
+                    c30 = Fma.MultiplyAdd(q0, xb, c30);
+                    c31 = Fma.MultiplyAdd(q1, xb, c31);
+                }
+            }
+        }
+
+        for (; i < length; i++, panel += PanelRows256, x += TRows.Count)
         {
             Vector256<float> p0 = Vector256.Load(panel), p1 = Vector256.Load(panel + 8);
             Vector256<float> xb = Vector256.Create(x[0]);
@@ -260,6 +286,14 @@ internal static unsafe partial class LowBitMatMul
                 c50 = Fma.MultiplyAdd(p0, xb, c50);
                 c51 = Fma.MultiplyAdd(p1, xb, c51);
             }
+        }
+
+        if (TRows.Count <= 2)
+        {
+            c00 += c20;
+            c01 += c21;
+            c10 += c30;
+            c11 += c31;
         }
 
         // Park the sums first: the stores below may call out, and accumulators live across a call would be spilled inside the loop.
