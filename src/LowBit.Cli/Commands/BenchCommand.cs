@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Diagnostics;
 using LowBit.Internal;
+using LowBit.Kernels;
 using Spectre.Console;
 
 namespace LowBit.Cli.Commands;
@@ -18,26 +19,48 @@ internal static class BenchCommand
         var threads = new Option<int>("--threads") { Description = "Threads for the SIMD kernel (0 = all cores).", DefaultValueFactory = _ => 0 };
         var type = new Option<string>("--type") { Description = "Activation type: f32, f16 or bf16.", DefaultValueFactory = _ => "bf16" };
         type.AcceptOnlyFromAmong("f32", "f16", "bf16");
-        var command = new Command("bench", "Time the W8A16 kernel against its scalar reference (Stopwatch, a few seconds).")
+        var bits = new Option<int>("--bits") { Description = "Weight bits: 8 (W8A16, one scale per row), 4 or 2 (group-wise).", DefaultValueFactory = _ => 8 };
+        bits.AcceptOnlyFromAmong("8", "4", "2");
+        var groupSize = new Option<int?>("--group-size") { Description = "Weights per group for --bits 4 (default 64) or 2 (default 32)." };
+        var activations = new Option<string>("--activations")
         {
-            shape, batch, threads, type,
+            Description = "float: exact float32 activations; int8: quantized per block of 32, integer dot products.",
+            DefaultValueFactory = _ => "float",
+        };
+        activations.AcceptOnlyFromAmong("float", "int8");
+        var command = new Command("bench", "Time a layer's kernels against the scalar reference (Stopwatch, a few seconds).")
+        {
+            shape, batch, threads, type, bits, groupSize, activations,
         };
         command.SetAction(result => Cli.Guard(() =>
         {
             (int outFeatures, int inFeatures) = ParseShape(result.GetValue(shape)!);
             int rows = result.GetValue(batch);
             int maxThreads = result.GetValue(threads);
+            int weightBits = result.GetValue(bits);
+            int group = result.GetValue(groupSize) ?? (weightBits == 2 ? 32 : 64);
             if (rows <= 0) throw new ArgumentException($"--batch must be positive, not {rows}.");
+            if ((long)rows * Math.Max(inFeatures, outFeatures) > int.MaxValue) throw new ArgumentException($"--batch {rows} is too large for shape {outFeatures}x{inFeatures}.");
             if (maxThreads < 0) throw new ArgumentException($"--threads must be 0 (all cores) or positive, not {maxThreads}.");
+            if (weightBits == 8 && result.GetValue(groupSize) is not null) throw new ArgumentException("--group-size applies to --bits 4 or 2 only.");
+            if (weightBits != 8 && (group <= 0 || group % 8 != 0 || inFeatures % group != 0))
+            {
+                throw new ArgumentException($"--group-size must be a positive multiple of 8 that divides the {inFeatures} columns, not {group}.");
+            }
+
+            var options = new Options(outFeatures, inFeatures, rows, maxThreads, weightBits, group,
+                result.GetValue(activations) == "int8" ? ActivationPrecision.Int8 : ActivationPrecision.Float);
             return result.GetValue(type) switch
             {
-                "f32" => Run<float>(outFeatures, inFeatures, rows, maxThreads),
-                "f16" => Run<Half>(outFeatures, inFeatures, rows, maxThreads),
-                _ => Run<BFloat16>(outFeatures, inFeatures, rows, maxThreads),
+                "f32" => Run<float>(options),
+                "f16" => Run<Half>(options),
+                _ => Run<BFloat16>(options),
             };
         }));
         return command;
     }
+
+    private sealed record Options(int OutFeatures, int InFeatures, int Batch, int MaxThreads, int Bits, int GroupSize, ActivationPrecision Activations);
 
     public static (int Out, int In) ParseShape(string text)
     {
@@ -51,35 +74,53 @@ internal static class BenchCommand
         return (o, i);
     }
 
-    private static int Run<T>(int outFeatures, int inFeatures, int batch, int maxThreads)
+    private static int Run<T>(Options o)
     {
         var random = new Random(42);
-        var input = new T[checked(batch * inFeatures)];
+        var input = new T[o.Batch * o.InFeatures];
         for (int i = 0; i < input.Length; i++) input[i] = Elements<T>.FromSingle((float)(random.NextDouble() * 2 - 1));
-        var weights = new sbyte[(long)outFeatures * inFeatures];
-        for (int i = 0; i < weights.Length; i++) weights[i] = (sbyte)random.Next(-127, 128);
-        var scales = new T[outFeatures];
-        var bias = new T[outFeatures];
-        for (int o = 0; o < outFeatures; o++)
+        var weights = new T[(long)o.OutFeatures * o.InFeatures];
+        for (long i = 0; i < weights.LongLength; i++) weights[i] = Elements<T>.FromSingle((float)(random.NextDouble() * 0.1 - 0.05));
+        var bias = new T[o.OutFeatures];
+        for (int i = 0; i < bias.Length; i++) bias[i] = Elements<T>.FromSingle(random.NextSingle() - 0.5f);
+        var output = new T[o.Batch * o.OutFeatures];
+
+        string title, kernel;
+        Action scalar;
+        Action<int> simd;
+        if (o.Bits == 8)
         {
-            scales[o] = Elements<T>.FromSingle(0.001f + 0.01f * random.NextSingle());
-            bias[o] = Elements<T>.FromSingle(random.NextSingle() - 0.5f);
+            var layer = W8A16Linear<T>.FromWeights(weights, o.OutFeatures, o.InFeatures, bias);
+            title = "W8A16";
+            kernel = (o.Activations == ActivationPrecision.Int8 ? layer.Int8Plan : layer.Plan).For(o.Batch).Name;
+            scalar = o.Activations == ActivationPrecision.Int8
+                ? () => layer.Run(KernelRegistry.IntScalar, input, output, 1)
+                : () => W8A16.MatMulScalar<T>(input, layer.Int8Weights, layer.Scales, layer.Bias, output, o.InFeatures, o.OutFeatures);
+            simd = threads => layer.Forward(input, output, threads, o.Activations);
+        }
+        else
+        {
+            var layer = LowBitLinear<T>.FromWeights(weights, o.OutFeatures, o.InFeatures, o.Bits, o.GroupSize, bias);
+            title = $"{o.Bits}-bit group {o.GroupSize}";
+            kernel = (o.Activations == ActivationPrecision.Int8 ? layer.Int8Plan : layer.Plan).For(o.Batch).Name;
+            scalar = o.Activations == ActivationPrecision.Int8 ? () => layer.Run(KernelRegistry.IntScalar, input, output, 1) : () => layer.ForwardScalar(input, output);
+            simd = threads => layer.Forward(input, output, threads, o.Activations);
         }
 
-        var output = new T[checked(batch * outFeatures)];
-        double scalar = Time(() => W8A16.MatMulScalar<T>(input, weights, scales, bias, output, inFeatures, outFeatures), seconds: 1.5);
-        double single = Time(() => W8A16.MatMul<T>(input, weights, scales, bias, output, inFeatures, outFeatures, maxThreads: 1), seconds: 1.5);
-        double threaded = Time(() => W8A16.MatMul<T>(input, weights, scales, bias, output, inFeatures, outFeatures, maxThreads), seconds: 1.5);
+        int allThreads = o.MaxThreads == 0 ? Environment.ProcessorCount : o.MaxThreads;
+        double scalarSeconds = Time(scalar, seconds: 1.5);
+        double single = Time(() => simd(1), seconds: 1.5);
+        double threaded = Time(() => simd(o.MaxThreads), seconds: 1.5);
 
-        double weightCount = (double)outFeatures * inFeatures, flops = 2 * weightCount * batch;
+        double weightCount = (double)o.OutFeatures * o.InFeatures, flops = 2 * weightCount * o.Batch;
         var table = new Table().Border(TableBorder.Rounded)
-            .Title($"W8A16 {outFeatures}x{inFeatures}, batch {batch}, {typeof(T).Name} activations")
+            .Title($"{title} {o.OutFeatures}x{o.InFeatures}, batch {o.Batch}, {typeof(T).Name} inputs, {o.Activations.ToString().ToLowerInvariant()} activations")
             .AddColumns("kernel", "time / call", "G weights/s", "GFLOP/s", "vs scalar");
         void Row(string name, double seconds) => table.AddRow(name, $"{seconds * 1e3:0.000} ms", $"{weightCount / seconds / 1e9:0.00}",
-            $"{flops / seconds / 1e9:0.0}", $"{scalar / seconds:0.0}x");
-        Row("scalar reference", scalar);
-        Row("SIMD, 1 thread", single);
-        Row($"SIMD, {(maxThreads == 0 ? Environment.ProcessorCount : maxThreads)} threads", threaded);
+            $"{flops / seconds / 1e9:0.0}", $"{scalarSeconds / seconds:0.0}x");
+        Row("scalar reference", scalarSeconds);
+        Row($"{kernel}, 1 thread", single);
+        Row($"{kernel}, {allThreads} {(allThreads == 1 ? "thread" : "threads")}", threaded);
         AnsiConsole.Write(table);
         AnsiConsole.MarkupLine($"[grey]{System.Runtime.InteropServices.RuntimeInformation.ProcessArchitecture}, " +
                                $"Vector512 {System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated}, Vector256 {System.Runtime.Intrinsics.Vector256.IsHardwareAccelerated}; " +

@@ -27,6 +27,19 @@ internal static class Cli
         }
     }
 
+    /// <summary>Repeated timings in seconds: the median and the range.</summary>
+    public readonly record struct Spread(double Median, double Min, double Max)
+    {
+        public static Spread Of(double[] seconds)
+        {
+            double[] sorted = [.. seconds.Order()];
+            return new Spread(sorted[sorted.Length / 2], sorted[0], sorted[^1]);
+        }
+    }
+
+    /// <summary>A spread as "1.23 ms (1.20 - 1.31)".</summary>
+    public static string Duration(Spread s) => $"{s.Median * 1e3:0.00} ms ({s.Min * 1e3:0.00} - {s.Max * 1e3:0.00})";
+
     public static string Bytes(long bytes) => bytes switch
     {
         >= 1L << 30 => $"{bytes / (double)(1L << 30):0.00} GiB",

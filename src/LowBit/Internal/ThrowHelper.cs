@@ -64,4 +64,13 @@ internal static class ThrowHelper
     {
         if (actual < expected) ThrowDestinationTooShort(paramName, expected, actual);
     }
+
+    /// <summary>Throws <see cref="ArgumentOutOfRangeException"/> for an <see cref="ActivationPrecision"/> that is not one of its named values.</summary>
+    public static void CheckDefined(ActivationPrecision value, string paramName)
+    {
+        if (value is not (ActivationPrecision.Float or ActivationPrecision.Int8))
+        {
+            throw new ArgumentOutOfRangeException(paramName, value, "Activations must be ActivationPrecision.Float or ActivationPrecision.Int8.");
+        }
+    }
 }

@@ -9,6 +9,8 @@ internal unsafe struct KernelArgs
     public float* GroupSums;      // batch x groups: sum of the input over each weight group (kernels that fold zero points per call)
     public float* InputUnscales;  // per input row: undoes the power-of-two scaling of the field kernels' input
     public float* LaneSums;       // batch x (inFeatures / weights per dword): the field kernels' input summed over each dword lane
+    public sbyte* Codes;          // int8 activations: the input rows' codes, arranged per step for the kernel's width
+    public float* LaneScales;     // int8 activations: per input row, the block scale sx of each int32 dot-product lane
     public byte* Weights;         // outFeatures x rowBytes: int8 codes (Int8PerChannel) or packed unsigned codes
     public float* Scales;         // outFeatures (Int8PerChannel) or outFeatures x groups
     public float* ScaledZeros;    // outFeatures x groups: s * z

@@ -9,9 +9,10 @@ internal sealed class KernelPlan
     private readonly int[] _from;               // ascending; _from[0] == 1
     private readonly MatMulKernel[] _kernels;   // _kernels[i] runs batches from _from[i] up to _from[i + 1] - 1
 
-    private KernelPlan(LayerShape shape, int[] from, MatMulKernel[] kernels)
+    private KernelPlan(LayerShape shape, ActivationPrecision activations, int[] from, MatMulKernel[] kernels)
     {
         Shape = shape;
+        Activations = activations;
         _from = from;
         _kernels = kernels;
     }
@@ -19,20 +20,23 @@ internal sealed class KernelPlan
     /// <summary>The layer this plan is for.</summary>
     public LayerShape Shape { get; }
 
+    /// <summary>The activation precision this plan's kernels compute in.</summary>
+    public ActivationPrecision Activations { get; }
+
     /// <summary>Asks the registry once per batch range.</summary>
-    public static KernelPlan Create(in LayerShape shape)
+    public static KernelPlan Create(in LayerShape shape, ActivationPrecision activations = ActivationPrecision.Float)
     {
         var from = new List<int>();
         var kernels = new List<MatMulKernel>();
         foreach (int batch in KernelRegistry.BatchBreakpoints)
         {
-            MatMulKernel kernel = KernelRegistry.Choose(shape, batch);
+            MatMulKernel kernel = KernelRegistry.Choose(shape, batch, activations);
             if (kernels.Count > 0 && ReferenceEquals(kernels[^1], kernel)) continue;
             from.Add(batch);
             kernels.Add(kernel);
         }
 
-        return new KernelPlan(shape, [.. from], [.. kernels]);
+        return new KernelPlan(shape, activations, [.. from], [.. kernels]);
     }
 
     /// <summary>The kernel for a call of <paramref name="batch"/> input rows.</summary>
@@ -52,12 +56,12 @@ internal sealed class KernelPlan
     /// which has no layer to keep one: a small direct-mapped cache by shape (plans are immutable, so a torn race only costs
     /// a second lookup).
     /// </summary>
-    public static KernelPlan Cached(in LayerShape shape)
+    public static KernelPlan Cached(in LayerShape shape, ActivationPrecision activations = ActivationPrecision.Float)
     {
-        int slot = (shape.GetHashCode() & int.MaxValue) % s_cache.Length;
+        int slot = (HashCode.Combine(shape, activations) & int.MaxValue) % s_cache.Length;
         KernelPlan? plan = Volatile.Read(ref s_cache[slot]);
-        if (plan is not null && plan.Shape == shape) return plan;
-        plan = Create(shape);
+        if (plan is not null && plan.Shape == shape && plan.Activations == activations) return plan;
+        plan = Create(shape, activations);
         Volatile.Write(ref s_cache[slot], plan);
         return plan;
     }

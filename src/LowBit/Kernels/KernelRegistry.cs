@@ -25,14 +25,15 @@ internal static class KernelRegistry
     internal sealed record Entry(WeightFormats Formats, MatMulKernel Kernel, int MinBatch, int MaxBatch, bool SmallLayersOnly, string Why)
     {
         /// <summary>True when this row picks its kernel for a call of <paramref name="batch"/> rows on this layer, on this machine.</summary>
-        public bool Matches(in LayerShape shape, int batch) =>
-            (Formats & shape.FormatFlag) != 0 && batch >= MinBatch && batch <= MaxBatch && (!SmallLayersOnly || shape.IsSmall)
-            && Kernel.IsSupported && Kernel.Takes(shape);
+        public bool Matches(in LayerShape shape, int batch, ActivationPrecision activations) =>
+            Kernel.Activations == activations && (Formats & shape.FormatFlag) != 0 && batch >= MinBatch && batch <= MaxBatch
+            && (!SmallLayersOnly || shape.IsSmall) && Kernel.IsSupported && Kernel.Takes(shape);
     }
 
     private const int Any = int.MaxValue;
     private const WeightFormats Int8 = WeightFormats.Int8PerChannel;
     private const WeightFormats Grouped = WeightFormats.Grouped;
+    private const WeightFormats All = WeightFormats.Int8PerChannel | WeightFormats.Grouped;
 
     // Per-channel int8 (W8A16).
     public static readonly MatMulKernel Int8Tiles512 = new Int8MatMul.TilesKernel<Lanes512, Vector512<float>>();
@@ -57,6 +58,13 @@ internal static class KernelRegistry
     public static readonly MatMulKernel Streams256 = new LowBitMatMul.StreamKernel<Lanes256, Vector256<float>>();
     public static readonly MatMulKernel Streams128 = new LowBitMatMul.StreamKernel<Lanes128, Vector128<float>>();
     public static readonly MatMulKernel GroupScalar = new LowBitMatMul.ScalarKernel();
+
+    // Int8 activations (ActivationPrecision.Int8), every format.
+    public static readonly MatMulKernel IntDot512 = new IntegerMatMul.DotKernel<Dot512, Vector512<byte>>("int8act-512");
+    public static readonly MatMulKernel IntVnni256 = new IntegerMatMul.DotKernel<Dot256Vnni, Vector256<byte>>("int8act-vnni-256");
+    public static readonly MatMulKernel IntDot256 = new IntegerMatMul.DotKernel<Dot256, Vector256<byte>>("int8act-256");
+    public static readonly MatMulKernel IntDot128 = new IntegerMatMul.DotKernel<Dot128, Vector128<byte>>("int8act-128");
+    public static readonly MatMulKernel IntScalar = new IntegerMatMul.ScalarKernel();
 
     /// <summary>The table, best first.</summary>
     public static readonly Entry[] Entries =
@@ -86,6 +94,13 @@ internal static class KernelRegistry
         new(Grouped, Streams256,   1, Any, false, "as streams-512"),
         new(Grouped, Streams128,   1, Any, false, "as streams-512"),
         new(Grouped, GroupScalar,  1, Any, false, "no SIMD"),
+
+        // ---- Int8 activations (ActivationPrecision.Int8) -------------------------------------------------------------
+        new(All, IntVnni256,       1, Any, false, "TBD"),
+        new(All, IntDot512,        1, Any, false, "vpmaddubsw + vpmaddwd at 512 bits (AVX-512BW)"),
+        new(All, IntDot256,        1, Any, false, "vpmaddubsw + vpmaddwd (AVX2)"),
+        new(All, IntDot128,        1, Any, false, "sdot (Arm64 dot product), widening multiplies (other Arm64), pmaddubsw (SSSE3)"),
+        new(All, IntScalar,        1, Any, false, "no SIMD, and layouts the vector kernels do not take (groups under 32, short last blocks, 8-bit groups)"),
     ];
 
     /// <summary>Every distinct kernel of the table, in table order.</summary>
@@ -97,13 +112,13 @@ internal static class KernelRegistry
         .Append(1).Distinct().Order().ToArray();
 
     /// <summary>The first row's kernel that takes this call on this machine (the scalar kernels take everything).</summary>
-    public static MatMulKernel Choose(in LayerShape shape, int batch)
+    public static MatMulKernel Choose(in LayerShape shape, int batch, ActivationPrecision activations = ActivationPrecision.Float)
     {
         foreach (Entry entry in Entries)
         {
-            if (entry.Matches(shape, batch)) return entry.Kernel;
+            if (entry.Matches(shape, batch, activations)) return entry.Kernel;
         }
 
-        throw new InvalidOperationException($"No kernel takes {shape} at batch {batch}.");
+        throw new InvalidOperationException($"No kernel takes {shape} at batch {batch} with {activations} activations.");
     }
 }

@@ -33,6 +33,8 @@ internal static unsafe partial class LowBitMatMul
 
         public override int RowsPerChunk(in LayerShape shape, int batch) => PanelChunkRows;
 
+        public override int RowGranularity => PanelRows;
+
         public override delegate*<void*, int, void> Body(in LayerShape shape) => shape.Format switch
         {
             WeightFormat.Group8 => &ChunkPanel<Bits8>,
@@ -50,7 +52,7 @@ internal static unsafe partial class LowBitMatMul
     /// <summary>Input rows per register tile: 2 x 12 accumulators plus two panel vectors fit the 32 zmm registers.</summary>
     private const int TileRows = 12;
 
-    /// <summary>Output rows per work item (a multiple of <see cref="PanelRows"/>): the input slice is reused across them.</summary>
+    /// <summary>Output rows per work item (a multiple of both panel heights): the input slice is reused across them.</summary>
     private const int PanelChunkRows = 256;
 
     /// <summary>

@@ -27,6 +27,8 @@ internal static unsafe partial class LowBitMatMul
 
         public override int RowsPerChunk(in LayerShape shape, int batch) => PanelChunkRows;
 
+        public override int RowGranularity => PanelRows256;
+
         public override delegate*<void*, int, void> Body(in LayerShape shape) => shape.Format switch
         {
             WeightFormat.Group8 => &ChunkPanel256<Bits8>,

@@ -6,7 +6,8 @@ namespace LowBit.Kernels;
 /// one instance of each, and a <see cref="KernelPlan"/> keeps the ones a layer uses. <see cref="MatMulRunner"/> drives a
 /// call: it converts the input to float32, lets the kernel arrange it, and splits the work items across threads.
 /// </summary>
-internal abstract unsafe class MatMulKernel(string name, KernelIsa isa, WeightFormats formats, string layouts)
+internal abstract unsafe class MatMulKernel(string name, KernelIsa isa, WeightFormats formats, string layouts,
+                                            ActivationPrecision activations = ActivationPrecision.Float)
 {
     /// <summary>A short name that says the algorithm and the width, as in the registry and the benchmark tables.</summary>
     public string Name { get; } = name;
@@ -19,6 +20,9 @@ internal abstract unsafe class MatMulKernel(string name, KernelIsa isa, WeightFo
 
     /// <summary>Which layouts of those formats it covers, in words (what <see cref="Fits"/> checks).</summary>
     public string Layouts { get; } = layouts;
+
+    /// <summary>How it multiplies the input: float32, or int8 codes per block of 32 (<see cref="ActivationPrecision"/>).</summary>
+    public ActivationPrecision Activations { get; } = activations;
 
     /// <summary>True when this machine (and the runtime's settings, such as DOTNET_EnableAVX512=0) runs it.</summary>
     public abstract bool IsSupported { get; }
@@ -58,8 +62,11 @@ internal abstract unsafe class MatMulKernel(string name, KernelIsa isa, WeightFo
         Buffer.MemoryCopy(input, args.Input, count * sizeof(float), count * sizeof(float));
     }
 
-    /// <summary>Output rows per work item; the last item may be shorter.</summary>
+    /// <summary>Output rows per work item on one thread; the last item may be shorter.</summary>
     public abstract int RowsPerChunk(in LayerShape shape, int batch);
+
+    /// <summary>The rows a work item is a multiple of (the runner makes items smaller, in these steps, to share them among threads).</summary>
+    public virtual int RowGranularity => 4;
 
     /// <summary>The function a worker runs for work item i: <c>body(&amp;args, i)</c>.</summary>
     public abstract delegate*<void*, int, void> Body(in LayerShape shape);

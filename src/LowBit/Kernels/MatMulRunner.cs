@@ -63,9 +63,9 @@ internal static unsafe class MatMulRunner
                     Batch = batch, InFeatures = n, OutFeatures = shape.OutFeatures, Bits = shape.Bits, GroupSize = shape.GroupSize,
                 };
                 kernel.Prepare(px, ref args);
-                args.RowsPerChunk = kernel.RowsPerChunk(shape, batch);
-                int chunks = (shape.OutFeatures + args.RowsPerChunk - 1) / args.RowsPerChunk;
                 if ((long)batch * n * shape.OutFeatures < ParallelMinMultiplyAdds) maxThreads = 1;
+                args.RowsPerChunk = RowsPerChunk(kernel, shape, batch, Math.Min(maxThreads, WorkerPool.MaxThreads));
+                int chunks = (shape.OutFeatures + args.RowsPerChunk - 1) / args.RowsPerChunk;
                 WorkerPool.Run(kernel.Body(shape), &args, chunks, maxThreads);
             }
 
@@ -78,6 +78,18 @@ internal static unsafe class MatMulRunner
             if (prepared is not null) ArrayPool<float>.Shared.Return(prepared);
             ArrayPool<float>.Shared.Return(small);
         }
+    }
+
+    /// <summary>
+    /// The kernel's rows per work item, made smaller (in its granularity) when that leaves a thread fewer than two items:
+    /// 384 rows in items of 256 gave the second core a third of the work (384 x 1536, batch 64: all threads no faster than one).
+    /// </summary>
+    private static int RowsPerChunk(MatMulKernel kernel, in LayerShape shape, int batch, int threads)
+    {
+        int rows = kernel.RowsPerChunk(shape, batch), step = kernel.RowGranularity;
+        if (threads <= 1) return rows;
+        int shared = shape.OutFeatures / (2 * threads) / step * step;
+        return Math.Max(step, Math.Min(rows, shared));
     }
 
     /// <summary>Spare floats in the prepared-input buffer, so that it can start on a 64-byte boundary.</summary>

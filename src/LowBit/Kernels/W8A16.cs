@@ -48,11 +48,22 @@ public static partial class W8A16
     /// </summary>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="maxThreads"/> is negative, or as the other overload.</exception>
     public static void MatMul<T>(ReadOnlySpan<T> input, ReadOnlySpan<sbyte> weights, ReadOnlySpan<T> scales,
-                                 ReadOnlySpan<T> bias, Span<T> output, int inFeatures, int outFeatures, int maxThreads)
+                                 ReadOnlySpan<T> bias, Span<T> output, int inFeatures, int outFeatures, int maxThreads) =>
+        MatMul(input, weights, scales, bias, output, inFeatures, outFeatures, maxThreads, ActivationPrecision.Float);
+
+    /// <summary>
+    /// As <see cref="MatMul{T}(ReadOnlySpan{T}, ReadOnlySpan{sbyte}, ReadOnlySpan{T}, ReadOnlySpan{T}, Span{T}, int, int, int)"/>,
+    /// computing in <paramref name="activations"/> precision (<see cref="ActivationPrecision.Int8"/>: the input quantized per
+    /// block of 32 and multiplied with integer dot products).
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="activations"/> is not defined, or as the other overloads.</exception>
+    public static void MatMul<T>(ReadOnlySpan<T> input, ReadOnlySpan<sbyte> weights, ReadOnlySpan<T> scales,
+                                 ReadOnlySpan<T> bias, Span<T> output, int inFeatures, int outFeatures, int maxThreads, ActivationPrecision activations)
     {
         int batch = Validate(input, weights, scales, bias, output, inFeatures, outFeatures);
         if (maxThreads < 0) ThrowHelper.ThrowNegative(nameof(maxThreads), maxThreads);
-        KernelPlan plan = KernelPlan.Cached(LayerShape.Int8(outFeatures, inFeatures));
+        ThrowHelper.CheckDefined(activations, nameof(activations));
+        KernelPlan plan = KernelPlan.Cached(LayerShape.Int8(outFeatures, inFeatures), activations);
 
         // The kernels read float32 scales and bias: Half/BFloat16 ones are widened once per call into pooled scratch.
         float[]? scaleScratch = null, biasScratch = null;

@@ -69,15 +69,18 @@ public class KernelRegistryTests
             output[^1] = 77f;
             Span<float> y = output.AsSpan(0, batch * m);
             string label = $"{kernel.Name} {shape} batch {batch}";
+            bool int8Activations = kernel.Activations == ActivationPrecision.Int8;
             if (int8Layer is not null)
             {
                 int8Layer.Run(kernel, input, y, maxThreads: 2);
-                Oracle.CheckInt8<float>(input, int8Layer.Int8Weights, int8Layer.Scales, bias, y, batch, n, m, label);
+                if (int8Activations) Int8ActivationTests.CheckInt8Layer(int8Layer, input, bias, y, batch, label);
+                else Oracle.CheckInt8<float>(input, int8Layer.Int8Weights, int8Layer.Scales, bias, y, batch, n, m, label);
             }
             else
             {
                 lowBit!.Run(kernel, input, y, maxThreads: 2);
-                Oracle.CheckGrouped(lowBit, dequantized, input, bias, y, batch, label);
+                if (int8Activations) Int8ActivationTests.CheckLowBitLayer(lowBit, input, bias, y, batch, label);
+                else Oracle.CheckGrouped(lowBit, dequantized, input, bias, y, batch, label);
             }
 
             Assert.That(output[^1], Is.EqualTo(77f), $"{label}: wrote past the output");
@@ -92,8 +95,10 @@ public class KernelRegistryTests
             KernelPlan plan = KernelPlan.Create(shape);
             foreach (int batch in Enumerable.Range(1, 70))
             {
-                MatMulKernel expected = KernelRegistry.Entries.First(e => e.Matches(shape, batch)).Kernel;
+                MatMulKernel expected = KernelRegistry.Entries.First(e => e.Matches(shape, batch, ActivationPrecision.Float)).Kernel;
                 Assert.That(plan.For(batch), Is.SameAs(expected), $"{shape} batch {batch}: plan {plan}");
+                KernelPlan int8Plan = KernelPlan.Create(shape, ActivationPrecision.Int8);
+                Assert.That(int8Plan.For(batch).Activations, Is.EqualTo(ActivationPrecision.Int8), $"{shape} batch {batch}: int8 plan {int8Plan}");
             }
         }
     }

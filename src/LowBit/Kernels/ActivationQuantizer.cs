@@ -1,0 +1,180 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
+namespace LowBit.Kernels;
+
+/// <summary>
+/// Quantizes input rows to int8 per block of <see cref="BlockSize"/> features for <see cref="ActivationPrecision.Int8"/>:
+/// <c>m = max|x|</c>, <c>sx = m / 127f</c>, <c>xq = clamp(RoundToEven(x / sx), -127, 127)</c>; a block of zeros gets
+/// <c>sx = 0</c> and codes 0, a block holding NaN or infinity gets <c>sx = NaN</c> (so the outputs it reaches are NaN, as
+/// in the float path) and codes 0. Also returns each block's code sum, which folds the zero points out.
+/// </summary>
+internal static unsafe class ActivationQuantizer
+{
+    /// <summary>Features per activation block (the last block of a row may be shorter).</summary>
+    public const int BlockSize = 32;
+
+    /// <summary>Blocks in a row of <paramref name="count"/> features.</summary>
+    public static int Blocks(int count) => (count + BlockSize - 1) / BlockSize;
+
+    /// <summary>The scalar reference: the formula, element by element. The oracle of the vectorized quantizer.</summary>
+    public static void QuantizeRowScalar(ReadOnlySpan<float> x, Span<sbyte> codes, Span<float> scales, Span<int> sums)
+    {
+        for (int b = 0, start = 0; start < x.Length; b++, start += BlockSize)
+        {
+            ReadOnlySpan<float> block = x.Slice(start, Math.Min(BlockSize, x.Length - start));
+            Span<sbyte> target = codes.Slice(start, block.Length);
+            float m = 0;
+            bool finite = true;
+            foreach (float v in block)
+            {
+                finite &= float.IsFinite(v);
+                m = MathF.Max(m, MathF.Abs(v));
+            }
+
+            float sx = finite ? m / 127f : float.NaN;
+            int sum = 0;
+            for (int i = 0; i < block.Length; i++)
+            {
+                target[i] = sx == 0 || !finite ? (sbyte)0 : (sbyte)Math.Clamp(MathF.Round(block[i] / sx, MidpointRounding.ToEven), -127f, 127f);
+                sum += target[i];
+            }
+
+            scales[b] = sx;
+            sums[b] = sum;
+        }
+    }
+
+    /// <summary>
+    /// As <see cref="QuantizeRowScalar"/>, 32 features per step on 256-bit vectors (the same IEEE division and
+    /// round-to-even, so the same codes and scales bit for bit); a short last block goes through the scalar reference.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void QuantizeRow(float* x, int count, sbyte* codes, float* scales, int* sums)
+    {
+        int full = Vector256.IsHardwareAccelerated ? count / BlockSize : 0;
+        Vector256<int> exponent = Vector256.Create(0x7F800000);
+        Vector256<float> limit = Vector256.Create(127f);
+        for (int b = 0; b < full; b++)
+        {
+            float* block = x + b * BlockSize;
+            Vector256<float> v0 = Vector256.Load(block), v1 = Vector256.Load(block + 8), v2 = Vector256.Load(block + 16), v3 = Vector256.Load(block + 24);
+            // NaN and infinity have every exponent bit set.
+            Vector256<int> special = Vector256.Equals(v0.AsInt32() & exponent, exponent) | Vector256.Equals(v1.AsInt32() & exponent, exponent)
+                                   | Vector256.Equals(v2.AsInt32() & exponent, exponent) | Vector256.Equals(v3.AsInt32() & exponent, exponent);
+            Vector256<float> max = Vector256.Max(Vector256.Max(Vector256.Abs(v0), Vector256.Abs(v1)), Vector256.Max(Vector256.Abs(v2), Vector256.Abs(v3)));
+            float m = MaxOf(max);
+            float sx = special != Vector256<int>.Zero ? float.NaN : m / 127f;
+            scales[b] = sx;
+            sbyte* target = codes + b * BlockSize;
+            if (sx == 0 || float.IsNaN(sx))
+            {
+                Vector256<sbyte>.Zero.Store(target);
+                sums[b] = 0;
+                continue;
+            }
+
+            Vector256<float> divisor = Vector256.Create(sx);
+            Vector256<int> q0 = Code(v0, divisor, limit), q1 = Code(v1, divisor, limit), q2 = Code(v2, divisor, limit), q3 = Code(v3, divisor, limit);
+            Vector256<sbyte> packed = Vector256.Narrow(Vector256.Narrow(q0, q1), Vector256.Narrow(q2, q3));
+            // Narrow keeps element order across both halves, so the 32 codes come out in feature order.
+            packed.Store(target);
+            sums[b] = Vector256.Sum((q0 + q1) + (q2 + q3));
+        }
+
+        if (full * BlockSize < count)
+        {
+            int start = full * BlockSize;
+            QuantizeRowScalar(new ReadOnlySpan<float>(x + start, count - start), new Span<sbyte>(codes + start, count - start),
+                              new Span<float>(scales + full, Blocks(count) - full), new Span<int>(sums + full, Blocks(count) - full));
+        }
+    }
+
+    /// <summary><c>clamp(RoundToEven(v / sx), -127, 127)</c> as int32 lanes.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<int> Code(Vector256<float> v, Vector256<float> divisor, Vector256<float> limit) =>
+        Vector256.ConvertToInt32(Vector256.Min(Vector256.Max(Vector256.Round(v / divisor), -limit), limit));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static float MaxOf(Vector256<float> v)
+    {
+        Vector128<float> m = Vector128.Max(v.GetLower(), v.GetUpper());
+        m = Vector128.Max(m, Vector128.Shuffle(m, Vector128.Create(2, 3, 0, 1)));
+        m = Vector128.Max(m, Vector128.Shuffle(m, Vector128.Create(1, 0, 3, 2)));
+        return m.ToScalar();
+    }
+
+    /// <summary>
+    /// Lays a row of codes out for unpacked 4-bit (<paramref name="perByte"/> 2) or 2-bit (4) weight fields, step by step:
+    /// within each step of <paramref name="step"/> codes, stream k holds the codes <c>j * perByte + k</c>, so field k of packed
+    /// byte j meets its code at the same byte position. 8 x 32-byte shuffles on AVX2, element by element elsewhere.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Arrange(sbyte* codes, sbyte* target, int count, int step, int perByte)
+    {
+        int streamLength = step / perByte;
+        if (Avx2.IsSupported && perByte == 2 && streamLength % 32 == 0)
+        {
+            for (int start = 0; start < count; start += step)
+            {
+                for (int j = 0; j < streamLength; j += 32) SplitPairs(codes + start + 2 * j, target + start + j, target + start + streamLength + j);
+            }
+
+            return;
+        }
+
+        if (Avx2.IsSupported && perByte == 4 && streamLength % 32 == 0)
+        {
+            for (int start = 0; start < count; start += step)
+            {
+                for (int j = 0; j < streamLength; j += 32)
+                {
+                    sbyte* t = target + start + j;
+                    SplitQuads(codes + start + 4 * j, t, t + streamLength, t + 2 * streamLength, t + 3 * streamLength);
+                }
+            }
+
+            return;
+        }
+
+        for (int start = 0; start < count; start += step)
+        {
+            for (int j = 0; j < streamLength; j++)
+            {
+                for (int k = 0; k < perByte; k++) target[start + k * streamLength + j] = codes[start + j * perByte + k];
+            }
+        }
+    }
+
+    /// <summary>64 codes: the 32 even ones to <paramref name="even"/>, the 32 odd ones to <paramref name="odd"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void SplitPairs(sbyte* codes, sbyte* even, sbyte* odd)
+    {
+        // Per 128-bit lane: the 8 even bytes, then the 8 odd ones; then the 64-bit pieces in order (even0 even1 odd0 odd1).
+        Vector256<sbyte> pattern = Vector256.Create((sbyte)0, 2, 4, 6, 8, 10, 12, 14, 1, 3, 5, 7, 9, 11, 13, 15, 0, 2, 4, 6, 8, 10, 12, 14, 1, 3, 5, 7, 9, 11, 13, 15);
+        Vector256<long> a = Avx2.Permute4x64(Avx2.Shuffle(Vector256.Load(codes), pattern).AsInt64(), 0b11_01_10_00);
+        Vector256<long> b = Avx2.Permute4x64(Avx2.Shuffle(Vector256.Load(codes + 32), pattern).AsInt64(), 0b11_01_10_00);
+        Avx2.Permute2x128(a, b, 0x20).AsSByte().Store(even);
+        Avx2.Permute2x128(a, b, 0x31).AsSByte().Store(odd);
+    }
+
+    /// <summary>128 codes: stream k (codes 4j + k, 32 of them) to <paramref name="s0"/> .. <paramref name="s3"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void SplitQuads(sbyte* codes, sbyte* s0, sbyte* s1, sbyte* s2, sbyte* s3)
+    {
+        // Per 128-bit lane: 4 bytes of each stream; vpermd then gives the 8 bytes of stream k as 64-bit piece k. A 4 x 4
+        // transpose of those pieces across the four vectors puts each stream's 32 bytes together, in order.
+        Vector256<sbyte> pattern = Vector256.Create((sbyte)0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15, 0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+        Vector256<int> order = Vector256.Create(0, 4, 1, 5, 2, 6, 3, 7);
+        Vector256<long> y0 = Avx2.PermuteVar8x32(Avx2.Shuffle(Vector256.Load(codes), pattern).AsInt32(), order).AsInt64();
+        Vector256<long> y1 = Avx2.PermuteVar8x32(Avx2.Shuffle(Vector256.Load(codes + 32), pattern).AsInt32(), order).AsInt64();
+        Vector256<long> y2 = Avx2.PermuteVar8x32(Avx2.Shuffle(Vector256.Load(codes + 64), pattern).AsInt32(), order).AsInt64();
+        Vector256<long> y3 = Avx2.PermuteVar8x32(Avx2.Shuffle(Vector256.Load(codes + 96), pattern).AsInt32(), order).AsInt64();
+        Vector256<long> t0 = Avx2.UnpackLow(y0, y1), t1 = Avx2.UnpackHigh(y0, y1), t2 = Avx2.UnpackLow(y2, y3), t3 = Avx2.UnpackHigh(y2, y3);
+        Avx2.Permute2x128(t0, t2, 0x20).AsSByte().Store(s0);
+        Avx2.Permute2x128(t1, t3, 0x20).AsSByte().Store(s1);
+        Avx2.Permute2x128(t0, t2, 0x31).AsSByte().Store(s2);
+        Avx2.Permute2x128(t1, t3, 0x31).AsSByte().Store(s3);
+    }
+}
