@@ -96,8 +96,8 @@ internal static class KernelRegistry
         new(Grouped, GroupScalar,  1, Any, false, "no SIMD"),
 
         // ---- Int8 activations (ActivationPrecision.Int8) -------------------------------------------------------------
-        new(All, IntVnni256,       1, Any, false, "TBD"),
-        new(All, IntDot512,        1, Any, false, "vpmaddubsw + vpmaddwd at 512 bits (AVX-512BW)"),
+        new(All, IntDot512,        1, Any, false, "vpmaddubsw + vpmaddwd at 512 bits: ahead of 256-bit vpdpbusd on Zen 5 at every batch (11008x4096: 4-bit 262 vs 203 GFLOP/s at batch 8); .NET 10 has no 512-bit vpdpbusd"),
+        new(All, IntVnni256,       1, Any, false, "vpdpbusd (AVX-VNNI): 5-20% ahead of vpmaddubsw at 256 bits (Zen 5, AVX-512 off)"),
         new(All, IntDot256,        1, Any, false, "vpmaddubsw + vpmaddwd (AVX2)"),
         new(All, IntDot128,        1, Any, false, "sdot (Arm64 dot product), widening multiplies (other Arm64), pmaddubsw (SSSE3)"),
         new(All, IntScalar,        1, Any, false, "no SIMD, and layouts the vector kernels do not take (groups under 32, short last blocks, 8-bit groups)"),
