@@ -70,6 +70,10 @@ public class FixedCostBenchmarks
 
         public override bool UsesGroupSums => inner.UsesGroupSums;
 
+        public override bool UsesLaneSums => inner.UsesLaneSums;
+
+        public override int RowGranularity => inner.RowGranularity;
+
         public override void Prepare(float* input, ref KernelArgs args) => inner.Prepare(input, ref args);
 
         public override int RowsPerChunk(in LayerShape shape, int batch) => inner.RowsPerChunk(shape, batch);

@@ -1,5 +1,6 @@
 using BenchmarkDotNet.Attributes;
 using BenchmarkDotNet.Configs;
+using LowBit.Benchmarks.Infrastructure;
 using LowBit.Kernels;
 
 namespace LowBit.Benchmarks.Kernels;
@@ -10,9 +11,20 @@ namespace LowBit.Benchmarks.Kernels;
 /// added, and the table shows where each one's batch range should start and end. Scalar kernels run batch 1 only.
 /// </summary>
 [MemoryDiagnoser]
-[Config(typeof(W8A16Benchmarks.Config))]
+[Config(typeof(Config))]
 public class KernelBenchmarks
 {
+    private sealed class Config : ManualConfig
+    {
+        public Config()
+        {
+            AddColumn(new ThroughputColumn("G weights/s", _ => Weights));
+            AddColumn(new ThroughputColumn("GFLOP/s", c => 2.0 * Weights * ThroughputColumn.Param(c, "Batch")));
+        }
+    }
+
+    private const double Weights = 2048.0 * 2048;
+
     private W8A16Linear<float>? _int8;
     private LowBitLinear<float>? _lowBit;
     private MatMulKernel _kernel = null!;

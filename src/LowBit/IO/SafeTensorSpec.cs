@@ -9,7 +9,21 @@ namespace LowBit.IO;
 public sealed record SafeTensorSpec(string Name, SafeTensorDType DType, IReadOnlyList<long> Shape)
 {
     /// <summary>Bytes of data the tensor needs.</summary>
-    public long ByteLength => Shape.Aggregate((long)DType.SizeOf(), (a, b) => checked(a * b));
+    /// <exception cref="OverflowException">The shape's byte count does not fit in a long.</exception>
+    public long ByteLength => TryGetByteLength(out long bytes) ? bytes : throw new OverflowException($"Tensor '{Name}': shape [{string.Join(", ", Shape)}] is too large.");
+
+    /// <summary>The byte count, or false when a dimension is negative or the product overflows.</summary>
+    internal bool TryGetByteLength(out long bytes)
+    {
+        bytes = DType.SizeOf();
+        foreach (long dimension in Shape)
+        {
+            if (dimension < 0 || (dimension != 0 && bytes > long.MaxValue / dimension)) return false;
+            bytes *= dimension;
+        }
+
+        return true;
+    }
 }
 
 /// <summary>A tensor with its data in memory, for <see cref="SafeTensorsWriter.WriteAll"/>.</summary>
@@ -23,8 +37,18 @@ public sealed record SafeTensorData(SafeTensorSpec Spec, ReadOnlyMemory<byte> Da
     public static SafeTensorData Create<T>(string name, T[] values, params long[] shape) where T : unmanaged
     {
         ArgumentNullException.ThrowIfNull(values);
-        long elements = shape.Aggregate(1L, (a, b) => a * b);
-        if (shape.Any(d => d < 0) || elements != values.Length)
+        ArgumentNullException.ThrowIfNull(shape);
+        // Checked element by element: a product that wraps (1L << 62 times 4) must not pass for an empty array.
+        long elements = 1;
+        bool fits = true;
+        foreach (long dimension in shape)
+        {
+            fits &= dimension >= 0 && (dimension == 0 || elements <= long.MaxValue / dimension);
+            if (!fits) break;
+            elements *= dimension;
+        }
+
+        if (!fits || elements != values.Length)
         {
             throw new ArgumentException($"Shape [{string.Join(", ", shape)}] does not hold {values.Length} elements.", nameof(shape));
         }

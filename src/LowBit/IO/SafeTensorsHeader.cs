@@ -103,6 +103,13 @@ internal static class SafeTensorsHeader
         while (Next(ref reader) != JsonTokenType.EndObject)
         {
             string key = reader.GetString()!;
+            // A repeated key would let two readers see two different tensors (one taking the first, one the last value):
+            // rejected, as the reference parser does.
+            if ((key == "dtype" && dtype is not null) || (key == "shape" && shape is not null) || (key == "data_offsets" && offsets is not null))
+            {
+                throw new InvalidDataException($"Tensor '{name}' has '{key}' twice.");
+            }
+
             switch (key)
             {
                 case "dtype":

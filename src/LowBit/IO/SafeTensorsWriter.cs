@@ -112,20 +112,36 @@ public sealed class SafeTensorsWriter : IDisposable
     }
 
     /// <summary>Discards the temporary file unless <see cref="Commit"/> succeeded.</summary>
+    /// <remarks>
+    /// Closing the stream flushes its buffer, which fails again on a full disk: the temporary file is deleted whatever
+    /// the close does (it used to stay behind and keep the disk full).
+    /// </remarks>
     public void Dispose()
     {
         if (_committed) return;
-        _stream.Dispose();
+        _committed = true;
         try
         {
-            File.Delete(_temporaryPath);
+            _stream.Dispose();
         }
         catch (IOException)
         {
-            // Best effort: the target was never touched either way.
+            // The data is discarded anyway.
         }
-
-        _committed = true;
+        finally
+        {
+            try
+            {
+                File.Delete(_temporaryPath);
+            }
+            catch (IOException)
+            {
+                // Best effort: the target was never touched either way.
+            }
+            catch (UnauthorizedAccessException)
+            {
+            }
+        }
     }
 
     private static byte[] BuildHeader(IReadOnlyList<SafeTensorSpec> tensors, IReadOnlyDictionary<string, string>? metadata, out long dataLength)
@@ -155,7 +171,11 @@ public sealed class SafeTensorsWriter : IDisposable
                     throw new ArgumentException($"Tensor '{tensor.Name}' has a negative dimension.", nameof(tensors));
                 }
 
-                long length = tensor.ByteLength;
+                if (!tensor.TryGetByteLength(out long length) || length > long.MaxValue - offset)
+                {
+                    throw new ArgumentException($"Tensor '{tensor.Name}': shape [{string.Join(", ", tensor.Shape)}] is too large for a file.", nameof(tensors));
+                }
+
                 writer.WriteStartObject(tensor.Name);
                 writer.WriteString("dtype", tensor.DType.ToString());
                 writer.WriteStartArray("shape");

@@ -59,6 +59,27 @@ internal static class ThrowHelper
         return inputLength / inFeatures;
     }
 
+    /// <summary>Throws when a source (input) span holds fewer than <paramref name="expected"/> elements.</summary>
+    public static void CheckSource(int actual, long expected, string paramName)
+    {
+        if (actual < expected)
+        {
+            throw new ArgumentException($"Input is too short: expected at least {expected} elements, got {actual}.", paramName);
+        }
+    }
+
+    /// <summary>The length of a new batch x <paramref name="outFeatures"/> output array; throws, naming the input, when it would not fit in an array.</summary>
+    public static int OutputLength(int inputLength, int inFeatures, int outFeatures, string paramName)
+    {
+        long length = (long)BatchCount(inputLength, inFeatures, paramName) * outFeatures;
+        if (length > Array.MaxLength)
+        {
+            throw new ArgumentException($"The output would hold {length} elements, more than an array can ({Array.MaxLength}); pass a smaller batch.", paramName);
+        }
+
+        return (int)length;
+    }
+
     /// <summary>Throws when a destination holds fewer than <paramref name="expected"/> elements.</summary>
     public static void CheckDestination(int actual, long expected, string paramName)
     {

@@ -72,6 +72,9 @@ internal unsafe interface IDotLanes<TV> where TV : unmanaged
     /// <summary>Loads float lanes.</summary>
     static abstract TV LoadSingle(float* source);
 
+    /// <summary>Loads one unsigned byte per float lane (<see cref="Bytes"/> / 4 bytes), converted to float.</summary>
+    static abstract TV LoadBytesAsSingle(byte* source);
+
     /// <summary>
     /// The weight scales of one step, one per lane: <paramref name="groups"/> (1, 2, 4 or 8, at most the lanes) consecutive
     /// group scales spread so each covers <see cref="Bytes"/> / 4 / <paramref name="groups"/> consecutive lanes. Reads
@@ -160,6 +163,10 @@ internal readonly unsafe struct Dot512 : IDotLanes<Vector512<byte>>
     public static Vector512<byte> LoadSingle(float* source) => Vector512.Load(source).AsByte();
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<byte> LoadBytesAsSingle(byte* source) =>
+        Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.Load(source))).AsByte();
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<byte> SpreadScales(float* scales, int groups) => (groups switch
     {
         1 => Vector512.Create(*scales),
@@ -241,6 +248,9 @@ internal readonly unsafe struct Dot256 : IDotLanes<Vector256<byte>>
     public static Vector256<byte> LoadSingle(float* source) => Vector256.Load(source).AsByte();
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<byte> LoadBytesAsSingle(byte* source) => Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(source)).AsByte();
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<byte> SpreadScales(float* scales, int groups) => (groups switch
     {
         1 => Vector256.Create(*scales),
@@ -310,6 +320,9 @@ internal readonly unsafe struct Dot256Vnni : IDotLanes<Vector256<byte>>
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<byte> LoadSingle(float* source) => Dot256.LoadSingle(source);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<byte> LoadBytesAsSingle(byte* source) => Dot256.LoadBytesAsSingle(source);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<byte> SpreadScales(float* scales, int groups) => Dot256.SpreadScales(scales, groups);
@@ -397,6 +410,10 @@ internal readonly unsafe struct Dot128 : IDotLanes<Vector128<byte>>
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector128<byte> LoadSingle(float* source) => Vector128.Load(source).AsByte();
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<byte> LoadBytesAsSingle(byte* source) =>
+        Vector128.ConvertToSingle(Vector128.Create((int)source[0], source[1], source[2], source[3])).AsByte();
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector128<byte> SpreadScales(float* scales, int groups) =>

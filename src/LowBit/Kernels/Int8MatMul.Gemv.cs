@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics.X86;
 
 namespace LowBit.Kernels;
 
@@ -82,7 +83,14 @@ internal static unsafe partial class Int8MatMul
         }
     }
 
-    /// <summary>One dot product of x with an int8 row; four accumulators, one sequential stream.</summary>
+    /// <summary>
+    /// How far ahead of its loads the GEMV prefetches the weight stream. The hardware prefetcher alone kept 11008 x 4096
+    /// from DRAM at 0.76 of one core's read bandwidth on Zen 5 (AVX-512) and 0.65 at 256 bits; 16 KiB ahead: 1.0 and 0.79
+    /// (8 KiB and 32 KiB within 3% of it).
+    /// </summary>
+    private const int GemvPrefetchBytes = 16 * 1024;
+
+    /// <summary>One dot product of x with an int8 row; eight accumulators, one sequential stream prefetched ahead.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)] // full optimization from the first call: no slow tier-0 loop
     private static float Dot1<TLanes, TVec>(float* x, sbyte* w, int n)
         where TLanes : unmanaged, IFloatLanes<TVec> where TVec : unmanaged
@@ -95,6 +103,12 @@ internal static unsafe partial class Int8MatMul
         int i = 0;
         for (; i + 8 * lanes <= n; i += 8 * lanes)
         {
+            if (Sse.IsSupported) // (Arm64: no prefetch instruction in .NET 10; the hardware prefetcher has to do)
+            {
+                Sse.Prefetch0(w + GemvPrefetchBytes + i);
+                if (lanes == 16) Sse.Prefetch0(w + GemvPrefetchBytes + i + 64);
+            }
+
             a0 = TLanes.MultiplyAdd(TLanes.LoadInt8AsSingle(w + i), TLanes.Load(x + i), a0);
             a1 = TLanes.MultiplyAdd(TLanes.LoadInt8AsSingle(w + i + lanes), TLanes.Load(x + i + lanes), a1);
             a2 = TLanes.MultiplyAdd(TLanes.LoadInt8AsSingle(w + i + 2 * lanes), TLanes.Load(x + i + 2 * lanes), a2);

@@ -194,7 +194,7 @@ public sealed class W8A16Linear<T>
     /// <exception cref="ArgumentException">The input is not a positive multiple of InFeatures.</exception>
     public T[] Forward(ReadOnlySpan<T> input)
     {
-        var output = new T[ThrowHelper.BatchCount(input.Length, InFeatures, nameof(input)) * OutFeatures];
+        var output = new T[ThrowHelper.OutputLength(input.Length, InFeatures, OutFeatures, nameof(input))];
         Forward(input, output);
         return output;
     }

@@ -61,7 +61,7 @@ public static partial class BitPacking
     public static void Unpack(ReadOnlySpan<byte> packed, int bits, Span<byte> destination)
     {
         CheckBits(bits);
-        ThrowHelper.CheckDestination(packed.Length, PackedLength(destination.Length, bits), nameof(packed));
+        ThrowHelper.CheckSource(packed.Length, PackedLength(destination.Length, bits), nameof(packed));
         UnpackUnchecked(packed, bits, destination);
     }
 
@@ -72,7 +72,7 @@ public static partial class BitPacking
     {
         CheckBits(bits);
         if (count < 0) ThrowHelper.ThrowNegative(nameof(count), count);
-        ThrowHelper.CheckDestination(packed.Length, PackedLength(count, bits), nameof(packed));
+        ThrowHelper.CheckSource(packed.Length, PackedLength(count, bits), nameof(packed));
         byte[] values = new byte[count];
         UnpackUnchecked(packed, bits, values);
         return values;
