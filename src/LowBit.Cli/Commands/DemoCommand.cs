@@ -32,11 +32,11 @@ internal static class DemoCommand
             string quantized = Path.Combine(folder, "model.w8a16.safetensors");
             SyntheticCheckpoint.Shape shape = SyntheticCheckpoint.Small;
             AnsiConsole.MarkupLine($"[bold]1. A synthetic BF16 transformer[/]: {shape.Layers} blocks, hidden {shape.Hidden}, MLP {shape.Intermediate}, vocabulary {shape.Vocabulary}.");
-            AnsiConsole.Status().Start("Generating weights...", _ => SyntheticCheckpoint.Write(original, shape));
-            AnsiConsole.MarkupLine($"   wrote {Markup.Escape(original)} ({Cli.Bytes(new FileInfo(original).Length)})");
+            Cli.WithStatus("Generating weights...", () => SyntheticCheckpoint.Write(original, shape));
+            AnsiConsole.MarkupLine($"   wrote {Cli.Markup(original)} ({Cli.Bytes(new FileInfo(original).Length)})");
 
             AnsiConsole.MarkupLine("[bold]2. Quantize[/] every linear layer to int8 with per-row scales (embeddings excluded):");
-            AnsiConsole.MarkupLine($"   [grey]lowbit quantize {Markup.Escape(original)} {Markup.Escape(quantized)} --exclude embed_tokens[/]");
+            AnsiConsole.MarkupLine($"   [grey]lowbit quantize {Cli.Markup(original)} {Cli.Markup(quantized)} --exclude embed_tokens[/]");
             CheckpointQuantizationReport report = QuantizeCommand.Run(original, quantized, new CheckpointQuantizerOptions { Exclude = ["embed_tokens"] });
             QuantizeCommand.PrintReport(report);
 
@@ -69,7 +69,7 @@ internal static class DemoCommand
             summary.AddRow("BF16 original", Cli.Bytes(report.InputBytes), "", "", "", $"{Cli.Duration(dense.Seconds)} (dense fp32)", "", "1.0x");
             AnsiConsole.Write(summary);
             AnsiConsole.MarkupLine("[grey]Output error: ||y - y_fp32|| / ||y_fp32|| per layer against the unquantized layer, averaged; times: median (min - max) over the rounds of the sum over all layers.[/]");
-            if (keepFiles) AnsiConsole.MarkupLine($"Files kept in {Markup.Escape(folder)}.");
+            if (keepFiles) AnsiConsole.MarkupLine($"Files kept in {Cli.Markup(folder)}.");
             return 0;
         }
         finally
@@ -177,7 +177,7 @@ internal static class DemoCommand
             foreach (var (prefix, reference, floatError, int8Error, runFloat, runInt8) in perLayer)
             {
                 double d = TimeRounds([reference.Run]).Median, f = TimeRounds([runFloat]).Median, q = TimeRounds([runInt8]).Median;
-                table.AddRow(Markup.Escape(prefix), $"{reference.OutFeatures} x {reference.InFeatures}", $"{floatError:0.000%}", $"{int8Error:0.000%}",
+                table.AddRow(Cli.Markup(prefix), $"{reference.OutFeatures} x {reference.InFeatures}", $"{floatError:0.000%}", $"{int8Error:0.000%}",
                     $"{d * 1e6:0} us", $"{f * 1e6:0} us ({d / f:0.0}x)", $"{q * 1e6:0} us ({d / q:0.0}x)",
                     $"{Cli.Bytes(reference.OutFeatures * reference.InFeatures * 4L)} -> {Cli.Bytes(reference.OutFeatures * reference.InFeatures)}");
             }

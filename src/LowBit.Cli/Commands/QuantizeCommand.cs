@@ -22,34 +22,45 @@ internal static class QuantizeCommand
             DefaultValueFactory = _ => 8,
         };
         bits.AcceptOnlyFromAmong("8", "4", "2");
-        var groupSize = new Option<int>("--group-size")
+        var groupSize = new Option<int?>("--group-size")
         {
             Description = "Weights per scale and zero point for --bits 4 or 2 (a multiple of 8; default 64 for 4 bits, 32 for 2 bits).",
-            DefaultValueFactory = _ => 0,
         };
+        var all = new Option<bool>("--all") { Description = $"Report every tensor (default: the first {InspectCommand.DefaultRows}, then totals)." };
         var command = new Command("quantize", "Quantize every linear layer (2-D .weight tensor) of a checkpoint: int8 per row, or 4/2-bit per group.")
         {
-            input, output, exclude, bits, groupSize,
+            input, output, exclude, bits, groupSize, all,
         };
         command.SetAction(result => Cli.Guard(() =>
         {
+            int? group = result.GetValue(groupSize);
+            if (result.GetValue(bits) == 8 && group is not null)
+            {
+                throw new ArgumentException("--group-size applies to --bits 4 or 2 only (8 bits have one scale per row).");
+            }
+
             var options = new CheckpointQuantizerOptions
             {
                 Exclude = result.GetValue(exclude) ?? [],
                 Bits = result.GetValue(bits),
-                GroupSize = result.GetValue(groupSize),
+                GroupSize = group ?? 0,
             };
             CheckpointQuantizationReport report = Run(result.GetValue(input)!, result.GetValue(output)!, options);
-            PrintReport(report);
+            PrintReport(report, result.GetValue(all) ? int.MaxValue : InspectCommand.DefaultRows);
             return 0;
         }));
         return command;
     }
 
-    /// <summary>Quantizes with a progress bar over the tensors.</summary>
+    /// <summary>
+    /// Quantizes with a progress bar over the tensors (only on a terminal: redirected output gets no progress lines).
+    /// Ctrl-C and SIGTERM stop it between tensors with nothing written.
+    /// </summary>
     public static CheckpointQuantizationReport Run(string input, string output, CheckpointQuantizerOptions options)
     {
-        if (!File.Exists(input)) throw new FileNotFoundException($"Input file '{input}' does not exist.", input);
+        Cli.CheckInputFile(input);
+        Signals.Listen();
+        if (!Cli.IsInteractive) return CheckpointQuantizer.Quantize(input, output, options, progress: null, Signals.Token);
         CheckpointQuantizationReport? report = null;
         AnsiConsole.Progress()
             .AutoClear(true)
@@ -61,26 +72,28 @@ internal static class QuantizeCommand
                 {
                     task.MaxValue = Math.Max(1, p.Total);
                     task.Value = p.Done;
-                    task.Description = p.Done < p.Total ? Markup.Escape(Shorten(p.Tensor)) : "Done";
+                    task.Description = p.Done < p.Total ? Cli.Markup(Shorten(p.Tensor)) : "Done";
                 });
-                report = CheckpointQuantizer.Quantize(input, output, options, progress);
+                report = CheckpointQuantizer.Quantize(input, output, options, progress, Signals.Token);
             });
         return report!;
     }
 
-    public static void PrintReport(CheckpointQuantizationReport report)
+    /// <summary>The per-tensor table (its first <paramref name="rows"/> rows) and the totals.</summary>
+    public static void PrintReport(CheckpointQuantizationReport report, int rows = InspectCommand.DefaultRows)
     {
         var table = new Table().Border(TableBorder.Rounded).Title("Per-tensor quantization error");
         table.AddColumns("tensor", "dtype", "shape", "action", "mean |err|", "max |err|", "SNR dB", "before", "after");
-        foreach (TensorQuantizationReport t in report.Tensors)
+        foreach (TensorQuantizationReport t in report.Tensors.Take(rows))
         {
             table.AddRow(
-                Markup.Escape(t.Name), t.DType.ToString(), Cli.Shape(t.Shape), t.Quantized ? "[green]quantized[/]" : "copy",
+                Cli.Markup(t.Name), t.DType.ToString(), Cli.Shape(t.Shape), t.Quantized ? "[green]quantized[/]" : "copy",
                 t.Error is { } e ? $"{e.MeanAbsoluteError:0.00e0}" : "", t.Error is { } m ? $"{m.MaxAbsoluteError:0.00e0}" : "",
                 Cli.Snr(t.Error), Cli.Bytes(t.InputBytes), Cli.Bytes(t.OutputBytes));
         }
 
         AnsiConsole.Write(table);
+        if (report.Tensors.Count > rows) AnsiConsole.MarkupLine($"... and {report.Tensors.Count - rows:N0} more tensors (--all reports them).");
         int quantized = report.Tensors.Count(t => t.Quantized);
         AnsiConsole.MarkupLine(
             $"{quantized} of {report.Tensors.Count} tensors quantized; file {Cli.Bytes(report.InputBytes)} -> {Cli.Bytes(report.OutputBytes)} " +

@@ -31,8 +31,8 @@ internal static class SynthesizeCommand
             }
 
             string path = result.GetValue(output)!;
-            AnsiConsole.Status().Start("Generating weights...", _ => SyntheticCheckpoint.Write(path, shape));
-            AnsiConsole.MarkupLine($"Wrote {Markup.Escape(path)} ({Cli.Bytes(new FileInfo(path).Length)}).");
+            Cli.WithStatus("Generating weights...", () => SyntheticCheckpoint.Write(path, shape));
+            AnsiConsole.MarkupLine($"Wrote {Cli.Markup(path)} ({Cli.Bytes(new FileInfo(path).Length)}).");
             return 0;
         }));
         return command;

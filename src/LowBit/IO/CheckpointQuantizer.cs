@@ -113,6 +113,11 @@ public static class CheckpointQuantizer
         }
 
         int groupSize = options.EffectiveGroupSize;
+        if (options.Bits == 8 && options.GroupSize != 0)
+        {
+            throw new ArgumentException($"A group size ({options.GroupSize}) applies to 4 and 2 bits only: 8 bits have one scale per row.", nameof(options));
+        }
+
         if (options.Bits != 8 && (groupSize <= 0 || groupSize % 8 != 0))
         {
             throw new ArgumentException($"The group size must be a positive multiple of 8, not {groupSize}.", nameof(options));
@@ -125,10 +130,13 @@ public static class CheckpointQuantizer
         // Plan every output tensor first: the header is written before any data.
         var specs = new List<SafeTensorSpec>();
         var plan = new List<bool>();
+        SafeTensorInfo? firstMisfit = null;
         foreach (SafeTensorInfo tensor in input.Tensors)
         {
-            bool quantize = IsLinearWeight(tensor) && !exclude.Any(r => r.IsMatch(tensor.Name))
-                            && (options.Bits == 8 || tensor.Shape[1] % groupSize == 0);
+            bool candidate = IsLinearWeight(tensor) && !IsExcluded(exclude, tensor.Name);
+            bool fits = candidate && (options.Bits == 8 || tensor.Shape[1] % groupSize == 0);
+            if (candidate && !fits) firstMisfit ??= tensor;
+            bool quantize = candidate && fits;
             plan.Add(quantize);
             string prefix = tensor.Name[..Math.Max(0, tensor.Name.Length - WeightSuffix.Length)];
             if (quantize && options.Bits == 8)
@@ -147,6 +155,16 @@ public static class CheckpointQuantizer
             {
                 specs.Add(new SafeTensorSpec(tensor.Name, tensor.DType, tensor.Shape));
             }
+        }
+
+        // A group size that fits no layer would write an unquantized file labelled w4a16: say which sizes would work.
+        if (firstMisfit is not null && !plan.Contains(true))
+        {
+            long width = firstMisfit.Shape[1];
+            string valid = string.Join(", ", Enumerable.Range(1, 64).Select(k => 8L * k).Where(g => width % g == 0).Take(8));
+            throw new ArgumentException(
+                $"Group size {groupSize} divides the width of no linear layer; the first, '{firstMisfit.Name}', has {width} columns " +
+                (valid.Length > 0 ? $"(group sizes that divide it: {valid})." : "(no multiple of 8 up to 512 divides it)."), nameof(options));
         }
 
         string? clash = specs.GroupBy(s => s.Name).FirstOrDefault(g => g.Count() > 1)?.Key;
@@ -191,6 +209,26 @@ public static class CheckpointQuantizer
         tensor.Name.EndsWith(WeightSuffix, StringComparison.Ordinal) && tensor.Name.Length > WeightSuffix.Length
         && tensor.Shape.Count == 2 && tensor.Shape[0] > 0 && tensor.Shape[1] > 0 && tensor.ByteLength <= Array.MaxLength
         && tensor.DType is SafeTensorDType.F32 or SafeTensorDType.F16 or SafeTensorDType.BF16;
+
+    /// <summary>True when any pattern matches; a pattern that runs past its time limit is the caller's error, named.</summary>
+    private static bool IsExcluded(Regex[] patterns, string name)
+    {
+        foreach (Regex pattern in patterns)
+        {
+            try
+            {
+                if (pattern.IsMatch(name)) return true;
+            }
+            catch (RegexMatchTimeoutException)
+            {
+                throw new ArgumentException(
+                    $"Exclude pattern '{pattern}' took longer than {pattern.MatchTimeout.TotalSeconds:0} s on tensor '{name}'; simplify it (nested quantifiers such as (a+)+ backtrack exponentially).",
+                    nameof(CheckpointQuantizerOptions.Exclude));
+            }
+        }
+
+        return false;
+    }
 
     private static Regex CompilePattern(string pattern)
     {

@@ -52,10 +52,14 @@ public sealed class SafeTensorsWriter : IDisposable
             stream.Write(header);
             return new SafeTensorsWriter(fullPath, temporaryPath, stream, tensors, dataLength);
         }
+        catch (IOException e)
+        {
+            Discard(stream, temporaryPath);
+            throw UserFacing(e, temporaryPath, fullPath);
+        }
         catch
         {
-            stream.Dispose();
-            File.Delete(temporaryPath);
+            Discard(stream, temporaryPath);
             throw;
         }
     }
@@ -91,7 +95,15 @@ public sealed class SafeTensorsWriter : IDisposable
             throw new ArgumentException($"{bytes.Length} bytes given but only {Remaining} remain for the declared tensors.", nameof(bytes));
         }
 
-        _stream.Write(bytes);
+        try
+        {
+            _stream.Write(bytes);
+        }
+        catch (IOException e)
+        {
+            throw UserFacing(e, _temporaryPath, _path);
+        }
+
         _written += bytes.Length;
     }
 
@@ -105,9 +117,17 @@ public sealed class SafeTensorsWriter : IDisposable
             throw new InvalidOperationException($"{Remaining} bytes of tensor data are missing; the file was not written.");
         }
 
-        _stream.Flush(flushToDisk: true);
-        _stream.Dispose();
-        File.Move(_temporaryPath, _path, overwrite: true);
+        try
+        {
+            _stream.Flush(flushToDisk: true);
+            _stream.Dispose();
+            File.Move(_temporaryPath, _path, overwrite: true);
+        }
+        catch (IOException e)
+        {
+            throw UserFacing(e, _temporaryPath, _path);
+        }
+
         _committed = true;
     }
 
@@ -120,9 +140,15 @@ public sealed class SafeTensorsWriter : IDisposable
     {
         if (_committed) return;
         _committed = true;
+        Discard(_stream, _temporaryPath);
+    }
+
+    /// <summary>Closes the stream and deletes the temporary file, whatever the close throws.</summary>
+    private static void Discard(FileStream stream, string temporaryPath)
+    {
         try
         {
-            _stream.Dispose();
+            stream.Dispose();
         }
         catch (IOException)
         {
@@ -132,7 +158,7 @@ public sealed class SafeTensorsWriter : IDisposable
         {
             try
             {
-                File.Delete(_temporaryPath);
+                File.Delete(temporaryPath);
             }
             catch (IOException)
             {
@@ -142,6 +168,14 @@ public sealed class SafeTensorsWriter : IDisposable
             {
             }
         }
+    }
+
+    /// <summary>An I/O failure told in terms of the file the caller asked for, not the hidden temporary file.</summary>
+    private static IOException UserFacing(IOException e, string temporaryPath, string path)
+    {
+        // .NET appends " : 'path'" to some IO messages ("No space left on device : '/x/.y.tmp'"): the path is said once, first.
+        string reason = e.Message.Replace($" : '{temporaryPath}'", "", StringComparison.Ordinal).Replace(temporaryPath, path, StringComparison.Ordinal);
+        return new IOException($"Could not write '{path}': {reason}", e);
     }
 
     private static byte[] BuildHeader(IReadOnlyList<SafeTensorSpec> tensors, IReadOnlyDictionary<string, string>? metadata, out long dataLength)

@@ -163,6 +163,53 @@ public class CheckpointQuantizerTests
         Assert.Throws<ArgumentException>(() => CheckpointQuantizer.Quantize(input, folder.File("o"), new CheckpointQuantizerOptions { Bits = 4, GroupSize = 12 }));
     }
 
+    [Test]
+    public void Quantize_GroupSizeWithEightBits_IsRejected()
+    {
+        using var folder = new TempFolder();
+        string input = WriteSample(folder), output = folder.File("o");
+        var ex = Assert.Throws<ArgumentException>(() => CheckpointQuantizer.Quantize(input, output, new CheckpointQuantizerOptions { Bits = 8, GroupSize = 32 }));
+        Assert.That(ex!.Message, Does.Contain("4 and 2 bits only"));
+        Assert.That(File.Exists(output), Is.False);
+    }
+
+    [Test]
+    public void Quantize_GroupSizeThatFitsNoLayer_NamesTheFirstAndTheSizesThatWould()
+    {
+        using var folder = new TempFolder();
+        string input = WriteSample(folder), output = folder.File("o");
+        // Every linear layer of the sample has 8 columns: group 24 divides none of them. Before, this wrote a "w4a16" file
+        // with nothing quantized and exited 0.
+        var ex = Assert.Throws<ArgumentException>(() => CheckpointQuantizer.Quantize(input, output, new CheckpointQuantizerOptions { Bits = 4, GroupSize = 24 }));
+        Assert.That(ex!.Message, Does.Contain("model.embed_tokens.weight").And.Contain("8 columns").And.Contain("group sizes that divide it: 8"));
+        Assert.That(Directory.GetFiles(folder.Path), Has.Length.EqualTo(1));
+    }
+
+    [Test, CancelAfter(30_000)]
+    public void Quantize_CatastrophicExcludePattern_IsAnArgumentErrorNamingTheTensor()
+    {
+        using var folder = new TempFolder();
+        string input = folder.File("model.safetensors"), output = folder.File("o");
+        string name = new string('a', 40) + "!.weight";
+        SafeTensorsWriter.WriteAll(input, [SafeTensorData.Create(name, TestData.Gaussian<float>(4 * 8, 1), 4, 8)]);
+        // Nested quantifiers on a long near-miss backtrack for ever; the quantizer's 1 s match limit ends it. Before, the
+        // RegexMatchTimeoutException escaped as an unexpected error (exit 2 in the command).
+        var ex = Assert.Throws<ArgumentException>(() => CheckpointQuantizer.Quantize(input, output, new CheckpointQuantizerOptions { Exclude = ["^(a+)+$"] }));
+        Assert.That(ex!.Message, Does.Contain("^(a+)+$").And.Contain(name));
+        Assert.That(File.Exists(output), Is.False);
+    }
+
+    [Test]
+    public void Quantize_Cancelled_LeavesNoFileBehind()
+    {
+        using var folder = new TempFolder();
+        string input = WriteSample(folder), output = folder.File("out.safetensors");
+        using var cancel = new CancellationTokenSource();
+        var progress = new SynchronousProgress(p => { if (p.Done == 2) cancel.Cancel(); });
+        Assert.Throws<OperationCanceledException>(() => CheckpointQuantizer.Quantize(input, output, null, progress, cancel.Token));
+        Assert.That(Directory.GetFiles(folder.Path), Is.EqualTo(new[] { input }), "no output and no temp file");
+    }
+
     /// <summary>IProgress that reports on the calling thread (Progress&lt;T&gt; posts to the thread pool).</summary>
     private sealed class SynchronousProgress(Action<CheckpointProgress> report) : IProgress<CheckpointProgress>
     {

@@ -107,10 +107,7 @@ public class KernelRegistryTests
     [Test]
     public void Readme_NamesEveryKernel()
     {
-        string? folder = AppContext.BaseDirectory;
-        while (folder is not null && !File.Exists(Path.Combine(folder, "LowBit.sln"))) folder = Path.GetDirectoryName(folder);
-        Assert.That(folder, Is.Not.Null, "repository root not found above the test assembly");
-        string readme = File.ReadAllText(Path.Combine(folder!, "README.md"));
+        string readme = Repository.Read("README.md");
         foreach (MatMulKernel kernel in KernelRegistry.Kernels) Assert.That(readme, Does.Contain($"`{kernel.Name}`"), $"README.md does not describe {kernel.Name}");
     }
 }

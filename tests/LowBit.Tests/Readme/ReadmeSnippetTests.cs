@@ -1,0 +1,127 @@
+using System.Numerics.Tensors;
+using System.Text.RegularExpressions;
+using LowBit;
+using LowBit.IO;
+using LowBit.Tests.Infrastructure;
+using LowBit.Tests.IO;
+
+namespace LowBit.Tests.Readme;
+
+/// <summary>
+/// The README's C# blocks, compiled and run. <see cref="EveryReadmeBlock_IsCompiledHere"/> fails when a README block has a
+/// line that is not, in order, in this file: edit the code here and paste it there (the method bodies are the snippets).
+/// </summary>
+[NonParallelizable]
+public class ReadmeSnippetTests
+{
+    private static void ThirtySecondExample()
+    {
+        // Full-precision weights, outFeatures x inFeatures as in PyTorch's Linear.weight, and a batch of 6 inputs (here random).
+        var random = new Random(0);
+        BFloat16[] weights = new BFloat16[32 * 16];
+        for (int i = 0; i < weights.Length; i++) weights[i] = (BFloat16)(random.NextSingle() - 0.5f);
+        BFloat16[] x = new BFloat16[6 * 16];
+        for (int i = 0; i < x.Length; i++) x[i] = (BFloat16)(random.NextSingle() * 2 - 1);
+
+        var layer = W8A16Linear<BFloat16>.FromWeights(weights, outFeatures: 32, inFeatures: 16);
+        BFloat16[] y = layer.Forward(x);                     // 6 x 32: (x @ int8^T) * scales + bias
+        Console.WriteLine($"y[0] = {(float)y[0]:0.0000}; weights: {layer.Int8Weights.Length} bytes instead of {weights.Length * 2}");
+
+        // Opt-in int8 activations: each input row quantized per block of 32, integer dot products (see Performance).
+        BFloat16[] yq = new BFloat16[6 * 32];
+        layer.Forward(x, yq, maxThreads: 0, ActivationPrecision.Int8);
+        Console.WriteLine($"y[0] with int8 activations = {(float)yq[0]:0.0000}");
+
+        // With shapes, as the PyTorch recipe's (1, 6, 16) -> (1, 6, 32):
+        Tensor<BFloat16> y3 = layer.Forward(Tensor.Create(x, [1, 6, 16]).AsReadOnlyTensorSpan());
+        Console.WriteLine($"shape [{string.Join(", ", y3.Lengths.ToArray())}]");
+
+        // The pieces on their own:
+        var codes = new sbyte[32 * 16];
+        var scales = new BFloat16[32];
+        Int8Quantizer.QuantizePerChannel<BFloat16>(weights, 32, 16, codes, scales);
+        W8A16.MatMul<BFloat16>(x, codes, scales, bias: [], y, inFeatures: 16, outFeatures: 32, maxThreads: 1);
+        byte[] packed = BitPacking.Pack([1, 0, 3, 2], bits: 2);  // [177]: first value in the lowest bits
+        Console.WriteLine($"packed: {packed[0]}");
+
+        // 4-bit weights, one scale and zero point per 8 weights, kept packed:
+        var small = LowBitLinear<BFloat16>.FromWeights(weights, 32, 16, bits: 4, groupSize: 8);
+        BFloat16[] y4 = small.Forward(x);
+        Console.WriteLine($"4-bit: y[0] = {(float)y4[0]:0.0000}; weights: {small.PackedWeights.Length} bytes");
+    }
+
+    private static void InAService()
+    {
+        using var checkpoint = QuantizedCheckpoint.Open("model.w8a16.safetensors");
+        W8A16Linear<BFloat16> upProj = checkpoint.LoadLinear<BFloat16>("model.layers.0.mlp.up_proj"); // bias too, if stored
+        BFloat16[] hidden = new BFloat16[upProj.InFeatures];  // one token's activations
+        for (int i = 0; i < hidden.Length; i++) hidden[i] = (BFloat16)Random.Shared.NextSingle();
+        BFloat16[] up = upProj.Forward(hidden);
+        upProj.Forward(hidden, up, maxThreads: 0, ActivationPrecision.Int8);  // this layer with int8 activations
+        Console.WriteLine($"{upProj.OutFeatures} outputs, up[0] = {(float)up[0]:0.000}");
+        // 4-bit or 2-bit checkpoints: checkpoint.LoadLowBitLinear<BFloat16>(prefix)
+    }
+
+    [Test]
+    public void ThirtySecondExample_RunsAndShowsResults()
+    {
+        string output = Capture(ThirtySecondExample);
+        Assert.That(output, Does.Contain("bytes instead of 1024").And.Contain("packed: 177").And.Contain("shape [1, 6, 32]"));
+        Assert.That(output, Does.Not.Contain("y[0] = 0.0000"), "the example computes on a non-zero input");
+    }
+
+    [Test]
+    public void InAService_RunsOnAQuantizedCheckpoint()
+    {
+        using var folder = new TempFolder();
+        string previous = Environment.CurrentDirectory;
+        try
+        {
+            Environment.CurrentDirectory = folder.Path;
+            float[] up = TestData.Gaussian<float>(48 * 32, 5, 0.05);
+            SafeTensorsWriter.WriteAll("model.safetensors", [SafeTensorData.Create("model.layers.0.mlp.up_proj.weight", up, 48, 32)]);
+            CheckpointQuantizer.Quantize("model.safetensors", "model.w8a16.safetensors");
+            Assert.That(Capture(InAService), Does.StartWith("48 outputs, up[0] = "));
+        }
+        finally
+        {
+            Environment.CurrentDirectory = previous;
+        }
+    }
+
+    [Test]
+    public void EveryReadmeBlock_IsCompiledHere()
+    {
+        string readme = Repository.Read("README.md");
+        string[] here = Repository.Read("tests/LowBit.Tests/Readme/ReadmeSnippetTests.cs").Split('\n').Select(l => l.Trim()).ToArray();
+        MatchCollection blocks = Regex.Matches(readme, "```csharp\n(.*?)```", RegexOptions.Singleline);
+        Assert.That(blocks, Has.Count.GreaterThanOrEqualTo(2));
+        foreach (Match block in blocks)
+        {
+            int at = 0;
+            foreach (string line in block.Groups[1].Value.Split('\n').Select(l => l.Trim()).Where(l => l.Length > 0))
+            {
+                int found = Array.IndexOf(here, line, at);
+                Assert.That(found, Is.GreaterThanOrEqualTo(0), $"README line not compiled by this file (in this order): {line}");
+                at = found + 1;
+            }
+        }
+    }
+
+    private static string Capture(Action snippet)
+    {
+        TextWriter previous = Console.Out;
+        var output = new StringWriter();
+        Console.SetOut(output);
+        try
+        {
+            snippet();
+        }
+        finally
+        {
+            Console.SetOut(previous);
+        }
+
+        return output.ToString();
+    }
+}
