@@ -96,6 +96,8 @@ internal static class KernelRegistry
         new(Grouped, GroupScalar,  1, Any, false, "no SIMD"),
 
         // ---- Int8 activations (ActivationPrecision.Int8) -------------------------------------------------------------
+        new(Int8, IntVnni256,       1,   1, false, "int8 weights at batch 1: the 512-bit kernel streams them from DRAM at 24-26 G weights/s, the 256-bit ones at 34-38 (11008x4096, Zen 5; from L3 the 512-bit one leads by 8%, and at batch 2 and up it leads)"),
+        new(Int8, IntDot256,        1,   1, false, "as the row above, on AVX-512 CPUs without AVX-VNNI"),
         new(All, IntDot512,        1, Any, false, "vpmaddubsw + vpmaddwd at 512 bits: ahead of 256-bit vpdpbusd on Zen 5 at every batch (11008x4096: 4-bit 262 vs 203 GFLOP/s at batch 8); .NET 10 has no 512-bit vpdpbusd"),
         new(All, IntVnni256,       1, Any, false, "vpdpbusd (AVX-VNNI): 5-20% ahead of vpmaddubsw at 256 bits (Zen 5, AVX-512 off)"),
         new(All, IntDot256,        1, Any, false, "vpmaddubsw + vpmaddwd (AVX2)"),
