@@ -104,6 +104,10 @@ internal static class Cli
     /// <summary>A spread as "1.23 ms (1.20 - 1.31)".</summary>
     public static string Duration(Spread s) => $"{s.Median * 1e3:0.00} ms ({s.Min * 1e3:0.00} - {s.Max * 1e3:0.00})";
 
+    /// <summary>"1 more tensor", "2 more tensors": a count with its noun, singular or plural.</summary>
+    public static string Count(long count, string singular, string? plural = null) =>
+        $"{count:N0} {(count == 1 ? singular : plural ?? singular + "s")}";
+
     public static string Bytes(long bytes) => bytes switch
     {
         >= 1L << 30 => $"{bytes / (double)(1L << 30):0.00} GiB",

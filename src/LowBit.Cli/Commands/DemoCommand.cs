@@ -38,7 +38,7 @@ internal static class DemoCommand
             AnsiConsole.MarkupLine("[bold]2. Quantize[/] every linear layer to int8 with per-row scales (embeddings excluded):");
             AnsiConsole.MarkupLine($"   [grey]lowbit quantize {Cli.Markup(original)} {Cli.Markup(quantized)} --exclude embed_tokens[/]");
             CheckpointQuantizationReport report = QuantizeCommand.Run(original, quantized, new CheckpointQuantizerOptions { Exclude = ["embed_tokens"] });
-            QuantizeCommand.PrintReport(report);
+            QuantizeCommand.PrintReport(report, int.MaxValue);  // the demo's model is small: every tensor
 
             AnsiConsole.MarkupLine($"[bold]3. Forward[/] a random batch of {Batch} through every layer, one thread: the quantized layer with float32 activations (exact) " +
                                    "and with int8 activations (quantized per block of 32, integer dot products), against the unquantized layer (dense fp32 weights, " +

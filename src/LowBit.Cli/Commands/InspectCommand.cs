@@ -50,7 +50,7 @@ internal static class InspectCommand
             }
 
             AnsiConsole.Write(table);
-            if (file.Tensors.Count > rows) AnsiConsole.MarkupLine($"... and {file.Tensors.Count - rows:N0} more tensors (--all lists them).");
+            if (file.Tensors.Count > rows) AnsiConsole.MarkupLine($"... and {Cli.Count(file.Tensors.Count - rows, "more tensor")} (--all lists them).");
         }
 
         AnsiConsole.MarkupLine($"{file.Tensors.Count:N0} tensors, {Cli.Bytes(file.DataLength)} of data, header {Cli.Bytes(file.DataOffset)}.");
@@ -66,7 +66,7 @@ internal static class InspectCommand
             var metadata = new Table().Border(TableBorder.Rounded).Title("metadata").AddColumns("key", "value");
             foreach (var (key, value) in entries.Take(rows)) metadata.AddRow(Cli.Markup(key), Cli.Markup(value));
             AnsiConsole.Write(metadata);
-            if (file.Metadata.Count > rows) AnsiConsole.MarkupLine($"... and {file.Metadata.Count - rows:N0} more metadata entries (--all lists them).");
+            if (file.Metadata.Count > rows) AnsiConsole.MarkupLine($"... and {Cli.Count(file.Metadata.Count - rows, "more metadata entry", "more metadata entries")} (--all lists them).");
         }
     }
 }

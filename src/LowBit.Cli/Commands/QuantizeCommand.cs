@@ -93,7 +93,7 @@ internal static class QuantizeCommand
         }
 
         AnsiConsole.Write(table);
-        if (report.Tensors.Count > rows) AnsiConsole.MarkupLine($"... and {report.Tensors.Count - rows:N0} more tensors (--all reports them).");
+        if (report.Tensors.Count > rows) AnsiConsole.MarkupLine($"... and {Cli.Count(report.Tensors.Count - rows, "more tensor")} (--all reports them).");
         int quantized = report.Tensors.Count(t => t.Quantized);
         AnsiConsole.MarkupLine(
             $"{quantized} of {report.Tensors.Count} tensors quantized; file {Cli.Bytes(report.InputBytes)} -> {Cli.Bytes(report.OutputBytes)} " +

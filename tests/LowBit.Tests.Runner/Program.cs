@@ -1,0 +1,55 @@
+using System.Diagnostics;
+using NUnit.Framework.Api;
+using NUnit.Framework.Interfaces;
+using NUnit.Framework.Internal;
+
+// Runs the tests of this assembly (the LowBit.Tests sources) and ends with the summary line `dotnet test` prints,
+// "Passed!  - Failed: N, Passed: N, Skipped: N, Total: N", so .ci/run counts both the same way. Exit code 1 on any failure.
+// Arguments: none for every test, or parts of full test names (any matches), e.g. "Int8Activation" "IntegerMatMul".
+var stopwatch = Stopwatch.StartNew();
+var runner = new NUnitTestAssemblyRunner(new DefaultTestAssemblyBuilder());
+runner.Load(typeof(FailureReporter).Assembly, new Dictionary<string, object>());
+ITestResult result = runner.Run(new FailureReporter(), args.Length == 0 ? TestFilter.Empty : new NameFilter(args));
+int failed = result.FailCount + result.InconclusiveCount;
+Console.WriteLine(
+    $"{(failed == 0 ? "Passed!" : "Failed!")}  - Failed: {failed,5}, Passed: {result.PassCount,5}, Skipped: {result.SkipCount,5}, " +
+    $"Total: {result.TotalCount,5}, Duration: {stopwatch.Elapsed.TotalSeconds:0} s - {System.Runtime.InteropServices.RuntimeInformation.ProcessArchitecture}");
+return failed == 0 ? 0 : 1;
+
+/// <summary>Prints each failing test with its message and stack trace as it finishes, and a dot per hundred tests.</summary>
+internal sealed class FailureReporter : ITestListener
+{
+    private int _finished;
+
+    public void TestStarted(ITest test)
+    {
+    }
+
+    public void TestFinished(ITestResult result)
+    {
+        if (result.Test.IsSuite) return;
+        if (++_finished % 100 == 0) Console.Error.Write('.');
+        if (result.ResultState.Status is TestStatus.Failed or TestStatus.Inconclusive)
+        {
+            Console.WriteLine($"  Failed {result.FullName}");
+            Console.WriteLine($"    {result.Message}");
+            Console.WriteLine($"    {result.StackTrace}");
+        }
+    }
+
+    public void TestOutput(TestOutput output)
+    {
+    }
+
+    public void SendMessage(TestMessage message)
+    {
+    }
+}
+
+/// <summary>Tests whose full name contains any of the given parts.</summary>
+internal sealed class NameFilter(string[] parts) : TestFilter
+{
+    public override bool Match(ITest test) => !test.IsSuite && parts.Any(part => test.FullName.Contains(part, StringComparison.Ordinal));
+
+    public override TNode AddToXml(TNode parentNode, bool recursive) => parentNode.AddElement("test", string.Join(" ", parts));
+}
