@@ -96,7 +96,7 @@ internal static class QuantizeCommand
         if (report.Tensors.Count > rows) AnsiConsole.MarkupLine($"... and {Cli.Count(report.Tensors.Count - rows, "more tensor")} (--all reports them).");
         int quantized = report.Tensors.Count(t => t.Quantized);
         AnsiConsole.MarkupLine(
-            $"{quantized} of {report.Tensors.Count} tensors quantized; file {Cli.Bytes(report.InputBytes)} -> {Cli.Bytes(report.OutputBytes)} " +
+            $"{quantized:N0} of {report.Tensors.Count:N0} tensors quantized; file {Cli.Bytes(report.InputBytes)} -> {Cli.Bytes(report.OutputBytes)} " +
             $"({report.OutputBytes * 100.0 / Math.Max(1, report.InputBytes):0.0}%) in {report.Elapsed.TotalSeconds:0.00} s.");
     }
 
