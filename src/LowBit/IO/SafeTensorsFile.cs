@@ -1,4 +1,3 @@
-using System.IO.MemoryMappedFiles;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 
@@ -17,29 +16,23 @@ namespace LowBit.IO;
 /// Spans stay valid until the file is disposed. Any malformed file is rejected with an
 /// <see cref="InvalidDataException"/> before data is mapped.
 /// </remarks>
-public sealed unsafe class SafeTensorsFile : IDisposable
+public sealed class SafeTensorsFile : IDisposable
 {
-    private readonly MemoryMappedFile _map;
-    private readonly MemoryMappedViewAccessor _view;
+    private readonly FileMapping _mapping;
     private readonly Microsoft.Win32.SafeHandles.SafeFileHandle _handle;
     private readonly Dictionary<string, SafeTensorInfo> _byName;
-    private byte* _data;
 
     private SafeTensorsFile(string path, List<SafeTensorInfo> tensors, Dictionary<string, string> metadata,
-                            MemoryMappedFile map, MemoryMappedViewAccessor view, long dataOffset, long dataLength)
+                            FileMapping mapping, long dataOffset, long dataLength)
     {
         _handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.Read);
         Path = path;
         Tensors = tensors;
         Metadata = metadata;
-        _map = map;
-        _view = view;
+        _mapping = mapping;
         DataOffset = dataOffset;
         DataLength = dataLength;
         _byName = tensors.ToDictionary(t => t.Name, StringComparer.Ordinal);
-        byte* start = null;
-        view.SafeMemoryMappedViewHandle.AcquirePointer(ref start);
-        _data = start + view.PointerOffset + dataOffset;
     }
 
     /// <summary>Opens, validates and maps a safetensors file.</summary>
@@ -63,17 +56,7 @@ public sealed unsafe class SafeTensorsFile : IDisposable
             (tensors, metadata) = SafeTensorsHeader.Parse(header, fileLength - 8 - headerLength);
         }
 
-        var map = MemoryMappedFile.CreateFromFile(path, FileMode.Open, mapName: null, capacity: 0, MemoryMappedFileAccess.Read);
-        try
-        {
-            var view = map.CreateViewAccessor(0, 0, MemoryMappedFileAccess.Read);
-            return new SafeTensorsFile(path, tensors, metadata, map, view, 8 + headerLength, fileLength - 8 - headerLength);
-        }
-        catch
-        {
-            map.Dispose();
-            throw;
-        }
+        return new SafeTensorsFile(path, tensors, metadata, FileMapping.Open(path, 8 + headerLength), 8 + headerLength, fileLength - 8 - headerLength);
     }
 
     /// <summary>The file's path.</summary>
@@ -107,28 +90,28 @@ public sealed unsafe class SafeTensorsFile : IDisposable
     /// <exception cref="NotSupportedException">The tensor is larger than a span can address (2 GiB); read it in pieces with <see cref="GetBytes(SafeTensorInfo, long, int)"/>.</exception>
     public ReadOnlySpan<byte> GetBytes(SafeTensorInfo tensor)
     {
-        ObjectDisposedException.ThrowIf(_data is null, this);
+        _mapping.ThrowIfDisposed(this);
         CheckOwned(tensor);
         if (tensor.ByteLength > int.MaxValue)
         {
             throw new NotSupportedException($"Tensor '{tensor.Name}' is {tensor.ByteLength} bytes, more than a span can address; read it in pieces.");
         }
 
-        return new ReadOnlySpan<byte>(_data + tensor.Begin, (int)tensor.ByteLength);
+        return _mapping.Span(this, tensor.Begin, (int)tensor.ByteLength);
     }
 
     /// <summary>A piece of a tensor's raw bytes: <paramref name="count"/> bytes from <paramref name="offset"/> (for tensors of any size).</summary>
     /// <exception cref="ArgumentOutOfRangeException">The piece is not inside the tensor.</exception>
     public ReadOnlySpan<byte> GetBytes(SafeTensorInfo tensor, long offset, int count)
     {
-        ObjectDisposedException.ThrowIf(_data is null, this);
+        _mapping.ThrowIfDisposed(this);
         CheckOwned(tensor);
         if (offset < 0 || count < 0 || offset > tensor.ByteLength - count)
         {
             throw new ArgumentOutOfRangeException(nameof(offset), $"[{offset}, {offset} + {count}) is outside tensor '{tensor.Name}' ({tensor.ByteLength} bytes).");
         }
 
-        return new ReadOnlySpan<byte>(_data + tensor.Begin + offset, count);
+        return _mapping.Span(this, tensor.Begin + offset, count);
     }
 
     /// <summary>The raw bytes of the named tensor.</summary>
@@ -158,7 +141,7 @@ public sealed unsafe class SafeTensorsFile : IDisposable
     /// <exception cref="ArgumentOutOfRangeException">The range is not inside the tensor.</exception>
     public void ReadBytes(SafeTensorInfo tensor, long offset, Span<byte> destination)
     {
-        ObjectDisposedException.ThrowIf(_data is null, this);
+        _mapping.ThrowIfDisposed(this);
         CheckOwned(tensor);
         if (offset < 0 || offset > tensor.ByteLength - destination.Length)
         {
@@ -187,11 +170,7 @@ public sealed unsafe class SafeTensorsFile : IDisposable
     /// <summary>Unmaps the file; spans handed out before become invalid.</summary>
     public void Dispose()
     {
-        if (_data is null) return;
-        _data = null;
-        _view.SafeMemoryMappedViewHandle.ReleasePointer();
-        _view.Dispose();
-        _map.Dispose();
+        _mapping.Dispose();
         _handle.Dispose();
     }
 }

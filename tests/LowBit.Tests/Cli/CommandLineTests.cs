@@ -158,6 +158,19 @@ public class CommandLineTests
     }
 
     [Test]
+    public void Inspect_GgufFile_ListsTypesShapesAndEscapedMetadata()
+    {
+        string path = Path.Combine(Repository.Root, "tests", "LowBit.Tests", "IO", "Fixtures", "ggml-written.gguf");
+        Assert.That(LowBitCommand.Run(["inspect", path]), Is.EqualTo(0), _stderr.ToString());
+        string output = _stdout.ToString();
+        Assert.That(output, Does.Contain("blk.0.attn_q.weight").And.Contain("Q8_0").And.Contain("[4, 64]").And.Contain("Q6_K"));
+        Assert.That(output, Does.Contain(@"LowBit fixture \x1b[31mred\x1b[0m\nsecond line"));
+        Assert.That(output, Does.Contain("[3 strings: <s>, </s>, hello]").And.Contain("[5 int32s: 1, -2, 3, -4, 5]").And.Contain("true"));
+        Assert.That(output, Does.Not.Contain("\u001b"), "no raw escape reaches the terminal");
+        Assert.That(_stderr.ToString(), Is.Empty);
+    }
+
+    [Test]
     public void Text_EscapesEveryControlCharacter()
     {
         Assert.That(LowBit.Cli.Commands.Cli.Text("plain name.weight"), Is.EqualTo("plain name.weight"));
