@@ -91,6 +91,17 @@ public sealed class GgufFile : IDisposable
     public GgufTensorInfo GetTensor(string name) =>
         _byName.TryGetValue(name, out GgufTensorInfo? tensor) ? tensor : throw new KeyNotFoundException($"No tensor named '{name}' in {Path}.");
 
+    /// <summary>
+    /// The linear layer whose weight is <c>&lt;prefix&gt;.weight</c> (pass the prefix, such as <c>blk.0.attn_q</c>, or the
+    /// tensor's name), as a group-wise layer holding exactly ggml's values: Q8_0 as 8-bit and Q4_0 as 4-bit, group 32, with
+    /// the f16 block scales and ggml's zero points (128 and 8); <c>&lt;prefix&gt;.bias</c> too when present (rounded to
+    /// <typeparamref name="T"/>). ggml's <c>[in, out]</c> becomes the layer's <c>out x in</c>.
+    /// </summary>
+    /// <exception cref="KeyNotFoundException">No such tensor.</exception>
+    /// <exception cref="NotSupportedException">The tensor's type is not Q8_0 or Q4_0 yet, or <typeparamref name="T"/> is BFloat16 (which cannot hold f16 scales exactly).</exception>
+    /// <exception cref="InvalidDataException">The tensor is not 2-D, or its bias does not fit.</exception>
+    public LowBitLinear<T> LoadLowBitLinear<T>(string nameOrPrefix) => GgufLayers.Load<T>(this, nameOrPrefix);
+
     /// <summary>A tensor's raw bytes (its ggml blocks), straight from the mapping.</summary>
     /// <exception cref="ArgumentException">The tensor is not one of this file's.</exception>
     /// <exception cref="NotSupportedException">The tensor is larger than a span can address (2 GiB).</exception>

@@ -162,6 +162,70 @@ public class GgufFileTests
         }
     }
 
+    /// <summary>ggml's own dequantization of every fixture tensor (its to_float), in file order.</summary>
+    private static Dictionary<string, float[]> GgmlDequantized(GgufFile file)
+    {
+        byte[] bytes = File.ReadAllBytes(Fixture("ggml-dequantized.bin"));
+        var values = new Dictionary<string, float[]>();
+        int at = 0;
+        foreach (GgufTensorInfo t in file.Tensors)
+        {
+            values[t.Name] = System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(bytes.AsSpan(at, (int)t.ElementCount * 4)).ToArray();
+            at += (int)t.ElementCount * 4;
+        }
+
+        Assert.That(at, Is.EqualTo(bytes.Length));
+        return values;
+    }
+
+    [TestCase("blk.0.attn_q", 8)]           // Q8_0
+    [TestCase("blk.0.ffn_up.weight", 4)]    // Q4_0, by the tensor's name
+    public void LoadLowBitLinear_DequantizesToGgmlsValuesBitForBit_AndForwardAgrees(string name, int bits)
+    {
+        using GgufFile file = GgufFile.Open(Fixture("ggml-written.gguf"));
+        float[] expected = GgmlDequantized(file)[name.EndsWith(".weight") ? name : name + ".weight"];
+        LowBitLinear<float> layer = file.LoadLowBitLinear<float>(name);
+        Assert.That(layer.Bits, Is.EqualTo(bits));
+        Assert.That(layer.GroupSize, Is.EqualTo(32));
+        Assert.That(layer.InFeatures, Is.EqualTo(64));
+        var actual = new float[layer.OutFeatures * layer.InFeatures];
+        layer.Dequantize(actual);
+        Assert.That(actual, Is.EqualTo(expected), "bit for bit");
+
+        LowBitLinear<Half> half = file.LoadLowBitLinear<Half>(name);
+        var halves = new Half[actual.Length];
+        half.Dequantize(halves);
+        Assert.That(halves, Is.EqualTo(expected.Select(v => (Half)v).ToArray()), "Half: ggml's value rounded once");
+
+        var random = new Random(3);
+        float[] x = Enumerable.Range(0, 2 * 64).Select(_ => random.NextSingle() * 2 - 1).ToArray();
+        float[] y = layer.Forward(x);
+        for (int b = 0; b < 2; b++)
+        {
+            for (int o = 0; o < layer.OutFeatures; o++)
+            {
+                double sum = 0, magnitude = 0;
+                for (int i = 0; i < 64; i++)
+                {
+                    sum += (double)x[b * 64 + i] * expected[o * 64 + i];
+                    magnitude += Math.Abs((double)x[b * 64 + i] * expected[o * 64 + i]);
+                }
+
+                Assert.That(y[b * layer.OutFeatures + o], Is.EqualTo(sum).Within(1e-5 * magnitude + 1e-6), $"row {b}, output {o}");
+            }
+        }
+    }
+
+    [Test]
+    public void LoadLowBitLinear_RefusesWhatItCannotHoldExactly()
+    {
+        using GgufFile file = GgufFile.Open(Fixture("ggml-written.gguf"));
+        Assert.That(() => file.LoadLowBitLinear<float>("blk.0.ffn_down"), Throws.TypeOf<NotSupportedException>().With.Message.Contains("Q2_K"));
+        Assert.That(() => file.LoadLowBitLinear<BFloat16>("blk.0.attn_q"), Throws.TypeOf<NotSupportedException>().With.Message.Contains("BFloat16"));
+        Assert.That(() => file.LoadLowBitLinear<float>("blk.9.nothing"), Throws.TypeOf<KeyNotFoundException>());
+        Assert.That(() => file.LoadLowBitLinear<float>("output_norm"), Throws.TypeOf<NotSupportedException>().With.Message.Contains("F32"));
+    }
+
     [Test]
     public void IsGguf_TellsByTheMagic()
     {

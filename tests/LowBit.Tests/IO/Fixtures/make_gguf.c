@@ -1,7 +1,8 @@
 // Writes tests/LowBit.Tests/IO/Fixtures/ggml-written.gguf with llama.cpp's own gguf writer (ggml 0.25.1), and prints the
 // tensor table as ggml sees it, so the C# reader is checked against an independent writer. Build and run:
 //   B=<node-llama-cpp>/bins; gcc -I<node-llama-cpp>/include -o make_gguf make_gguf.c -L$B -lggml-base -Wl,-rpath,$B
-//   ./make_gguf ggml-written.gguf > ggml-written.txt
+//   ./make_gguf ggml-written.gguf ggml-dequantized.bin > ggml-written.txt
+// ggml-dequantized.bin holds every tensor's values as ggml's own to_float gives them (float32, tensors in order).
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -80,12 +81,20 @@ int main(int argc, char ** argv) {
     printf("data_offset %zu\n", gguf_get_data_offset(ctx));
     const char * names[] = { "token_embd.weight", "output_norm.weight", "blk.0.attn_q.weight", "blk.0.ffn_up.weight",
         "blk.0.ffn_gate.weight", "blk.0.ffn_down.weight", "blk.0.attn_k.weight", "blk.0.attn_v.weight", "blk.0.attn_output.weight" };
+    FILE * dequantized = fopen(argv[2], "wb");
+    if (!dequantized) return 1;
     for (int i = 0; i < 9; i++) {
         struct ggml_tensor * t = ggml_get_tensor(g, names[i]);
+        static float values[4096];
+        int64_t n = ggml_nelements(t);
+        if (t->type == GGML_TYPE_F32) memcpy(values, t->data, n * sizeof(float));
+        else ggml_get_type_traits(t->type)->to_float(t->data, values, n);
+        fwrite(values, sizeof(float), n, dequantized);
         int64_t id = gguf_find_tensor(ctx, names[i]);
         printf("%s %d %lld %lld %zu %zu\n", names[i], (int)t->type, (long long)t->ne[0], (long long)t->ne[1],
                gguf_get_tensor_offset(ctx, id), ggml_nbytes(t));
     }
+    fclose(dequantized);
     gguf_free(ctx);
     ggml_free(g);
     return 0;
