@@ -10,8 +10,12 @@ namespace LowBit.IO;
 /// <item>Q8_0 (blocks of 32: f16 d, int8 q; w = d q): 8 bits, group 32, codes q + 128, zero point 128, scale d.</item>
 /// <item>Q4_0 (blocks of 32: f16 d, nibbles; w = d (q - 8), byte j holding weights j and j + 16): 4 bits, group 32,
 /// zero point 8, scale d, nibbles re-paired into LowBit's order (weights 2k and 2k + 1 in byte k).</item>
+/// <item>Q5_0 (blocks of 32: f16 d, 5-bit q from a nibble and a bit of qh; w = d (q - 16)): widened to 8 bits, group 32,
+/// zero point 16, scale d.</item>
+/// <item>Q6_K (super-blocks of 256: 6-bit q from ql and qh, an int8 scale per 16, f16 d; w = d sc (q - 32)): widened to
+/// 8 bits, group 16, zero point 32, scale d sc (exact in float: an f16 times an int8).</item>
 /// </list>
-/// The f16 scales are exact in float and Half, not in BFloat16, so the layer's type must be one of the first two.
+/// The f16 scales are exact in float and Half, not in BFloat16; Q6_K's products need float.
 /// </summary>
 internal static class GgufLayers
 {
@@ -25,16 +29,17 @@ internal static class GgufLayers
         GgufTensorInfo weight = file.TryGetTensor(prefix + ".weight", out GgufTensorInfo? w) ? w
             : file.TryGetTensor(nameOrPrefix, out GgufTensorInfo? exact) ? exact
             : throw new KeyNotFoundException($"No tensor '{prefix}.weight' (or '{nameOrPrefix}') in {file.Path}.");
-        if (weight.Type is not (GgufType.Q8_0 or GgufType.Q4_0))
+        if (weight.Type is not (GgufType.Q8_0 or GgufType.Q4_0 or GgufType.Q5_0 or GgufType.Q6_K))
         {
             throw new NotSupportedException(
-                $"Tensor '{weight.Name}' is {weight.Type}; LowBit loads Q8_0 and Q4_0 GGUF weights losslessly so far (the other types are listed by lowbit inspect).");
+                $"Tensor '{weight.Name}' is {weight.Type}; LowBit loads Q8_0, Q4_0, Q5_0 and Q6_K GGUF weights losslessly so far (the other types are listed by lowbit inspect).");
         }
 
-        if (typeof(T) == typeof(BFloat16))
+        if (typeof(T) == typeof(BFloat16) || (weight.Type == GgufType.Q6_K && typeof(T) != typeof(float)))
         {
-            throw new NotSupportedException(
-                $"Tensor '{weight.Name}' has f16 scales, which BFloat16 cannot hold exactly: load it as LowBitLinear<float> or LowBitLinear<Half>.");
+            throw new NotSupportedException(weight.Type == GgufType.Q6_K
+                ? $"Tensor '{weight.Name}' is Q6_K, whose scales (f16 times int8) only float holds exactly: load it as LowBitLinear<float>."
+                : $"Tensor '{weight.Name}' has f16 scales, which BFloat16 cannot hold exactly: load it as LowBitLinear<float> or LowBitLinear<Half>.");
         }
 
         ReadOnlySpan<long> ne = weight.Dimensions;
@@ -43,37 +48,92 @@ internal static class GgufLayers
             throw new InvalidDataException($"Tensor '{weight.Name}' is not a 2-D weight a layer can hold (ne = [{string.Join(", ", ne.ToArray())}]).");
         }
 
-        int inFeatures = (int)ne[0], outFeatures = (int)ne[1], blocks = outFeatures * (inFeatures / Block);
-        int bits = weight.Type == GgufType.Q8_0 ? 8 : 4;
+        int inFeatures = (int)ne[0], outFeatures = (int)ne[1];
+        int bits = weight.Type == GgufType.Q4_0 ? 4 : 8, groupSize = weight.Type == GgufType.Q6_K ? 16 : Block;
+        int groups = outFeatures * (inFeatures / groupSize);
         ReadOnlySpan<byte> source = file.GetBytes(weight);
         var packed = new byte[outFeatures * (inFeatures * bits / 8)];
-        var scales = new T[blocks];
-        var zeroPoints = new byte[blocks];
-        int blockBytes = bits == 8 ? 34 : 18, packedBlock = Block * bits / 8;
-        for (int b = 0; b < blocks; b++)
+        var scales = new T[groups];
+        var zeroPoints = new byte[groups];
+        switch (weight.Type)
         {
-            ReadOnlySpan<byte> block = source.Slice(b * blockBytes, blockBytes);
-            scales[b] = Elements<T>.FromSingle((float)BinaryPrimitives.ReadHalfLittleEndian(block));
-            Span<byte> codes = packed.AsSpan(b * packedBlock, packedBlock);
-            if (bits == 8)
-            {
-                zeroPoints[b] = 128;
-                for (int i = 0; i < Block; i++) codes[i] = (byte)((sbyte)block[2 + i] + 128);
-            }
-            else
-            {
-                zeroPoints[b] = 8;
-                ReadOnlySpan<byte> qs = block[2..];
-                for (int k = 0; k < Block / 2; k++)
-                {
-                    int first = Nibble(qs, 2 * k), second = Nibble(qs, 2 * k + 1);
-                    codes[k] = (byte)(first | second << 4);
-                }
-            }
+            case GgufType.Q8_0: Q8_0(source, packed, scales, zeroPoints); break;
+            case GgufType.Q4_0: Q4_0(source, packed, scales, zeroPoints); break;
+            case GgufType.Q5_0: Q5_0(source, packed, scales, zeroPoints); break;
+            default: Q6_K(source, packed, scales, zeroPoints); break;
         }
 
         T[] bias = LoadBias<T>(file, prefix, outFeatures);
-        return LowBitLinear<T>.FromQuantized(packed, scales, zeroPoints, outFeatures, inFeatures, bits, Block, bias);
+        return LowBitLinear<T>.FromQuantized(packed, scales, zeroPoints, outFeatures, inFeatures, bits, groupSize, bias);
+    }
+
+    private static T Half<T>(ReadOnlySpan<byte> bytes) => Elements<T>.FromSingle((float)BinaryPrimitives.ReadHalfLittleEndian(bytes));
+
+    private static void Q8_0<T>(ReadOnlySpan<byte> source, byte[] codes, T[] scales, byte[] zeroPoints)
+    {
+        for (int b = 0; b < scales.Length; b++)
+        {
+            ReadOnlySpan<byte> block = source.Slice(b * 34, 34);
+            scales[b] = Half<T>(block);
+            zeroPoints[b] = 128;
+            for (int i = 0; i < Block; i++) codes[b * Block + i] = (byte)((sbyte)block[2 + i] + 128);
+        }
+    }
+
+    private static void Q4_0<T>(ReadOnlySpan<byte> source, byte[] packed, T[] scales, byte[] zeroPoints)
+    {
+        for (int b = 0; b < scales.Length; b++)
+        {
+            ReadOnlySpan<byte> block = source.Slice(b * 18, 18), qs = block[2..];
+            scales[b] = Half<T>(block);
+            zeroPoints[b] = 8;
+            for (int k = 0; k < Block / 2; k++) packed[b * Block / 2 + k] = (byte)(Nibble(qs, 2 * k) | Nibble(qs, 2 * k + 1) << 4);
+        }
+    }
+
+    private static void Q5_0<T>(ReadOnlySpan<byte> source, byte[] codes, T[] scales, byte[] zeroPoints)
+    {
+        for (int b = 0; b < scales.Length; b++)
+        {
+            ReadOnlySpan<byte> block = source.Slice(b * 22, 22), qs = block[6..];
+            scales[b] = Half<T>(block);
+            zeroPoints[b] = 16;
+            uint qh = BinaryPrimitives.ReadUInt32LittleEndian(block[2..]);
+            // Weight i: its nibble (as Q4_0's) and bit i of qh as the fifth bit.
+            for (int i = 0; i < Block; i++) codes[b * Block + i] = (byte)(Nibble(qs, i) | (int)((qh >> i) & 1) << 4);
+        }
+    }
+
+    private static void Q6_K<T>(ReadOnlySpan<byte> source, byte[] codes, T[] scales, byte[] zeroPoints)
+    {
+        const int Super = 256;
+        for (int b = 0; b < scales.Length / 16; b++)
+        {
+            // ql[128]: low nibbles; qh[64]: two high bits each; scales[16]: int8 per 16 weights; d: f16.
+            ReadOnlySpan<byte> block = source.Slice(b * 210, 210), ql = block[..128], qh = block.Slice(128, 64);
+            ReadOnlySpan<byte> sc = block.Slice(192, 16);
+            float d = (float)BinaryPrimitives.ReadHalfLittleEndian(block[208..]);
+            for (int g = 0; g < 16; g++)
+            {
+                scales[b * 16 + g] = Elements<T>.FromSingle(d * (sbyte)sc[g]);
+                zeroPoints[b * 16 + g] = 32;
+            }
+
+            // Each half of 128 weights: position l + 32 k (k = 0..3) takes ql[l] or ql[l + 32] (low nibble for k 0/1,
+            // high for 2/3) and bits 2k..2k+1 of qh[l].
+            for (int half = 0; half < 2; half++)
+            {
+                ReadOnlySpan<byte> l4 = ql.Slice(half * 64, 64), h2 = qh.Slice(half * 32, 32);
+                Span<byte> y = codes.AsSpan(b * Super + half * 128, 128);
+                for (int l = 0; l < 32; l++)
+                {
+                    y[l] = (byte)((l4[l] & 0xF) | ((h2[l] >> 0) & 3) << 4);
+                    y[l + 32] = (byte)((l4[l + 32] & 0xF) | ((h2[l] >> 2) & 3) << 4);
+                    y[l + 64] = (byte)((l4[l] >> 4) | ((h2[l] >> 4) & 3) << 4);
+                    y[l + 96] = (byte)((l4[l + 32] >> 4) | ((h2[l] >> 6) & 3) << 4);
+                }
+            }
+        }
     }
 
     /// <summary>Weight i of a Q4_0 block: the low nibble of byte i for the first 16, the high nibble of byte i - 16 after.</summary>
