@@ -94,13 +94,14 @@ public sealed class GgufFile : IDisposable
     /// <summary>
     /// The linear layer whose weight is <c>&lt;prefix&gt;.weight</c> (pass the prefix, such as <c>blk.0.attn_q</c>, or the
     /// tensor's name), as a group-wise layer holding exactly ggml's values: Q8_0 as 8-bit and Q4_0 as 4-bit, group 32, with
-    /// the f16 block scales and ggml's zero points (128 and 8); Q5_0 widened to 8-bit codes (zero point 16); Q6_K widened
-    /// to 8-bit codes in groups of 16 (zero point 32, scale d times the sub-block's int8 scale; float layers only);
+    /// the f16 block scales and ggml's zero points (128 and 8); Q5_0 widened to 8-bit codes (zero point 16); Q3_K as 4-bit
+    /// and Q6_K widened to 8-bit codes, both in groups of 16 (zero points 4 and 32, scale d times the sub-block's integer
+    /// scale; float layers only);
     /// <c>&lt;prefix&gt;.bias</c> too when present (rounded to <typeparamref name="T"/>). ggml's <c>[in, out]</c> becomes the
     /// layer's <c>out x in</c>.
     /// </summary>
     /// <exception cref="KeyNotFoundException">No such tensor.</exception>
-    /// <exception cref="NotSupportedException">The tensor's type is not one of these yet, or <typeparamref name="T"/> cannot hold its scales exactly (BFloat16; Half for Q6_K).</exception>
+    /// <exception cref="NotSupportedException">The tensor's type is not one of these yet, or <typeparamref name="T"/> cannot hold its scales exactly (BFloat16; Half for Q3_K and Q6_K).</exception>
     /// <exception cref="InvalidDataException">The tensor is not 2-D, or its bias does not fit.</exception>
     public LowBitLinear<T> LoadLowBitLinear<T>(string nameOrPrefix) => GgufLayers.Load<T>(this, nameOrPrefix);
 

@@ -12,10 +12,12 @@ namespace LowBit.IO;
 /// zero point 8, scale d, nibbles re-paired into LowBit's order (weights 2k and 2k + 1 in byte k).</item>
 /// <item>Q5_0 (blocks of 32: f16 d, 5-bit q from a nibble and a bit of qh; w = d (q - 16)): widened to 8 bits, group 32,
 /// zero point 16, scale d.</item>
+/// <item>Q3_K (super-blocks of 256: 2-bit q in qs, a third bit in hmask, 6-bit scales packed in 12 bytes, f16 d;
+/// w = d (sc - 32) (q - 4)): 4 bits, group 16, zero point 4, scale d (sc - 32) (exact in float).</item>
 /// <item>Q6_K (super-blocks of 256: 6-bit q from ql and qh, an int8 scale per 16, f16 d; w = d sc (q - 32)): widened to
 /// 8 bits, group 16, zero point 32, scale d sc (exact in float: an f16 times an int8).</item>
 /// </list>
-/// The f16 scales are exact in float and Half, not in BFloat16; Q6_K's products need float.
+/// The f16 scales are exact in float and Half, not in BFloat16; Q3_K's and Q6_K's products need float.
 /// </summary>
 internal static class GgufLayers
 {
@@ -29,16 +31,17 @@ internal static class GgufLayers
         GgufTensorInfo weight = file.TryGetTensor(prefix + ".weight", out GgufTensorInfo? w) ? w
             : file.TryGetTensor(nameOrPrefix, out GgufTensorInfo? exact) ? exact
             : throw new KeyNotFoundException($"No tensor '{prefix}.weight' (or '{nameOrPrefix}') in {file.Path}.");
-        if (weight.Type is not (GgufType.Q8_0 or GgufType.Q4_0 or GgufType.Q5_0 or GgufType.Q6_K))
+        if (weight.Type is not (GgufType.Q8_0 or GgufType.Q4_0 or GgufType.Q5_0 or GgufType.Q3_K or GgufType.Q6_K))
         {
             throw new NotSupportedException(
-                $"Tensor '{weight.Name}' is {weight.Type}; LowBit loads Q8_0, Q4_0, Q5_0 and Q6_K GGUF weights losslessly so far (the other types are listed by lowbit inspect).");
+                $"Tensor '{weight.Name}' is {weight.Type}; LowBit loads Q8_0, Q4_0, Q5_0, Q3_K and Q6_K GGUF weights losslessly so far (the other types are listed by lowbit inspect).");
         }
 
-        if (typeof(T) == typeof(BFloat16) || (weight.Type == GgufType.Q6_K && typeof(T) != typeof(float)))
+        bool superBlocks = weight.Type is GgufType.Q3_K or GgufType.Q6_K;
+        if (typeof(T) == typeof(BFloat16) || (superBlocks && typeof(T) != typeof(float)))
         {
-            throw new NotSupportedException(weight.Type == GgufType.Q6_K
-                ? $"Tensor '{weight.Name}' is Q6_K, whose scales (f16 times int8) only float holds exactly: load it as LowBitLinear<float>."
+            throw new NotSupportedException(superBlocks
+                ? $"Tensor '{weight.Name}' is {weight.Type}, whose scales (f16 times a small integer) only float holds exactly: load it as LowBitLinear<float>."
                 : $"Tensor '{weight.Name}' has f16 scales, which BFloat16 cannot hold exactly: load it as LowBitLinear<float> or LowBitLinear<Half>.");
         }
 
@@ -49,7 +52,7 @@ internal static class GgufLayers
         }
 
         int inFeatures = (int)ne[0], outFeatures = (int)ne[1];
-        int bits = weight.Type == GgufType.Q4_0 ? 4 : 8, groupSize = weight.Type == GgufType.Q6_K ? 16 : Block;
+        int bits = weight.Type is GgufType.Q4_0 or GgufType.Q3_K ? 4 : 8, groupSize = superBlocks ? 16 : Block;
         int groups = outFeatures * (inFeatures / groupSize);
         ReadOnlySpan<byte> source = file.GetBytes(weight);
         var packed = new byte[outFeatures * (inFeatures * bits / 8)];
@@ -60,6 +63,7 @@ internal static class GgufLayers
             case GgufType.Q8_0: Q8_0(source, packed, scales, zeroPoints); break;
             case GgufType.Q4_0: Q4_0(source, packed, scales, zeroPoints); break;
             case GgufType.Q5_0: Q5_0(source, packed, scales, zeroPoints); break;
+            case GgufType.Q3_K: Q3_K(source, packed, scales, zeroPoints); break;
             default: Q6_K(source, packed, scales, zeroPoints); break;
         }
 
@@ -101,6 +105,46 @@ internal static class GgufLayers
             uint qh = BinaryPrimitives.ReadUInt32LittleEndian(block[2..]);
             // Weight i: its nibble (as Q4_0's) and bit i of qh as the fifth bit.
             for (int i = 0; i < Block; i++) codes[b * Block + i] = (byte)(Nibble(qs, i) | (int)((qh >> i) & 1) << 4);
+        }
+    }
+
+    private static void Q3_K<T>(ReadOnlySpan<byte> source, byte[] packed, T[] scales, byte[] zeroPoints)
+    {
+        Span<byte> codes = stackalloc byte[256];
+        Span<int> sc = stackalloc int[16];
+        for (int b = 0; b < scales.Length / 16; b++)
+        {
+            // hmask[32]: the third bit; qs[64]: 2-bit pairs; scales[12]: sixteen 6-bit scales; d: f16.
+            ReadOnlySpan<byte> block = source.Slice(b * 110, 110), hmask = block[..32], qs = block.Slice(32, 64), packedScales = block.Slice(96, 12);
+            float d = (float)BinaryPrimitives.ReadHalfLittleEndian(block[108..]);
+            // Scale j: low 4 bits from byte j (j < 8) or the high nibble of byte j - 8, high 2 bits from bytes 8..11.
+            for (int j = 0; j < 16; j++)
+            {
+                int low = j < 8 ? packedScales[j] & 0xF : packedScales[j - 8] >> 4;
+                int high = (packedScales[8 + j % 4] >> (2 * (j / 4))) & 3;
+                sc[j] = (low | high << 4) - 32;
+                scales[b * 16 + j] = Elements<T>.FromSingle(d * sc[j]);
+                zeroPoints[b * 16 + j] = 4;
+            }
+
+            // Weight y = 128 n + 32 j + 16 h + l (n = 0..1, j = 0..3, h = 0..1, l = 0..15): bits 2j of qs[32 n + 16 h + l],
+            // and bit (4 n + j) of hmask[16 h + l] as the third bit.
+            for (int n = 0; n < 2; n++)
+            {
+                for (int j = 0; j < 4; j++)
+                {
+                    for (int h = 0; h < 2; h++)
+                    {
+                        for (int l = 0; l < 16; l++)
+                        {
+                            int q = (qs[32 * n + 16 * h + l] >> (2 * j)) & 3, third = (hmask[16 * h + l] >> (4 * n + j)) & 1;
+                            codes[128 * n + 32 * j + 16 * h + l] = (byte)(q | third << 2);
+                        }
+                    }
+                }
+            }
+
+            for (int k = 0; k < 128; k++) packed[b * 128 + k] = (byte)(codes[2 * k] | codes[2 * k + 1] << 4);
         }
     }
 

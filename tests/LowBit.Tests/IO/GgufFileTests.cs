@@ -190,6 +190,7 @@ public class GgufFileTests
     [TestCase("blk.0.ffn_up.weight", 4, 32, 64)]   // Q4_0, by the tensor's name
     [TestCase("blk.1.attn_q", 8, 32, 64)]          // Q5_0, widened to 8 bits
     [TestCase("blk.0.attn_v", 8, 16, 256)]         // Q6_K, widened to 8 bits, group 16
+    [TestCase("blk.1.attn_k", 4, 16, 256)]         // Q3_K, widened to 4 bits, group 16
     public void LoadLowBitLinear_DequantizesToGgmlsValuesBitForBit_AndForwardAgrees(string name, int bits, int groupSize, int n)
     {
         using GgufFile file = GgufFile.Open(Fixture("ggml-written.gguf"));
@@ -236,6 +237,7 @@ public class GgufFileTests
         Assert.That(() => file.LoadLowBitLinear<float>("blk.0.ffn_down"), Throws.TypeOf<NotSupportedException>().With.Message.Contains("Q2_K"));
         Assert.That(() => file.LoadLowBitLinear<BFloat16>("blk.0.attn_q"), Throws.TypeOf<NotSupportedException>().With.Message.Contains("BFloat16"));
         Assert.That(() => file.LoadLowBitLinear<Half>("blk.0.attn_v"), Throws.TypeOf<NotSupportedException>().With.Message.Contains("only float"));
+        Assert.That(() => file.LoadLowBitLinear<Half>("blk.1.attn_k"), Throws.TypeOf<NotSupportedException>().With.Message.Contains("only float"));
         Assert.That(() => file.LoadLowBitLinear<float>("blk.9.nothing"), Throws.TypeOf<KeyNotFoundException>());
         Assert.That(() => file.LoadLowBitLinear<float>("output_norm"), Throws.TypeOf<NotSupportedException>().With.Message.Contains("F32"));
     }
