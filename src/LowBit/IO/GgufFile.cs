@@ -122,7 +122,7 @@ public sealed class GgufFile : IDisposable
             throw new NotSupportedException($"Tensor '{tensor.Name}' is {tensor.ByteLength} bytes, more than a span can address.");
         }
 
-        return _mapping.Span(this, tensor.Offset, (int)tensor.ByteLength);
+        return _mapping.Span(tensor.Offset, (int)tensor.ByteLength);
     }
 
     /// <summary>Unmaps the file; spans handed out before become invalid.</summary>

@@ -86,7 +86,7 @@ internal sealed class GgufHeader
         }
 
         var names = new HashSet<string>(StringComparer.Ordinal);
-        var raw = new List<(string Name, GgufType Type, long[] Dimensions, ulong Offset, long Bytes)>();
+        var raw = new List<(string Name, GgufType Type, long[] Dimensions, long Elements, ulong Offset, long Bytes)>();
         for (ulong i = 0; i < tensorCount; i++)
         {
             string name = ReadString($"the name of tensor {i}");
@@ -134,7 +134,7 @@ internal sealed class GgufHeader
 
             ulong offset = ReadUInt64($"the offset of tensor '{name}'");
             if (offset % Alignment != 0) throw Invalid($"tensor '{name}' starts at offset {offset}, not a multiple of the alignment {Alignment}");
-            raw.Add((name, type, dimensions, offset, bytes));
+            raw.Add((name, type, dimensions, elements, offset, bytes));
         }
 
         long dataOffset = (_position + Alignment - 1) / Alignment * Alignment;
@@ -156,7 +156,7 @@ internal sealed class GgufHeader
             previous = t.Name;
         }
 
-        foreach (var t in raw) Tensors.Add(new GgufTensorInfo(t.Name, t.Type, t.Dimensions, (long)t.Offset, t.Bytes));
+        foreach (var t in raw) Tensors.Add(new GgufTensorInfo(t.Name, t.Type, t.Dimensions, t.Elements, (long)t.Offset, t.Bytes));
     }
 
     private object ReadValue(uint type, string key, int depth) => type switch

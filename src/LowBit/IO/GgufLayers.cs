@@ -71,14 +71,14 @@ internal static class GgufLayers
         return LowBitLinear<T>.FromQuantized(packed, scales, zeroPoints, outFeatures, inFeatures, bits, groupSize, bias);
     }
 
-    private static T Half<T>(ReadOnlySpan<byte> bytes) => Elements<T>.FromSingle((float)BinaryPrimitives.ReadHalfLittleEndian(bytes));
+    private static T F16<T>(ReadOnlySpan<byte> bytes) => Elements<T>.FromSingle((float)BinaryPrimitives.ReadHalfLittleEndian(bytes));
 
     private static void Q8_0<T>(ReadOnlySpan<byte> source, byte[] codes, T[] scales, byte[] zeroPoints)
     {
         for (int b = 0; b < scales.Length; b++)
         {
             ReadOnlySpan<byte> block = source.Slice(b * 34, 34);
-            scales[b] = Half<T>(block);
+            scales[b] = F16<T>(block);
             zeroPoints[b] = 128;
             for (int i = 0; i < Block; i++) codes[b * Block + i] = (byte)((sbyte)block[2 + i] + 128);
         }
@@ -89,7 +89,7 @@ internal static class GgufLayers
         for (int b = 0; b < scales.Length; b++)
         {
             ReadOnlySpan<byte> block = source.Slice(b * 18, 18), qs = block[2..];
-            scales[b] = Half<T>(block);
+            scales[b] = F16<T>(block);
             zeroPoints[b] = 8;
             for (int k = 0; k < Block / 2; k++) packed[b * Block / 2 + k] = (byte)(Nibble(qs, 2 * k) | Nibble(qs, 2 * k + 1) << 4);
         }
@@ -100,7 +100,7 @@ internal static class GgufLayers
         for (int b = 0; b < scales.Length; b++)
         {
             ReadOnlySpan<byte> block = source.Slice(b * 22, 22), qs = block[6..];
-            scales[b] = Half<T>(block);
+            scales[b] = F16<T>(block);
             zeroPoints[b] = 16;
             uint qh = BinaryPrimitives.ReadUInt32LittleEndian(block[2..]);
             // Weight i: its nibble (as Q4_0's) and bit i of qh as the fifth bit.

@@ -5,16 +5,14 @@ public sealed class GgufTensorInfo
 {
     private readonly long[] _dimensions;
 
-    internal GgufTensorInfo(string name, GgufType type, long[] dimensions, long offset, long byteLength)
+    internal GgufTensorInfo(string name, GgufType type, long[] dimensions, long elementCount, long offset, long byteLength)
     {
         Name = name;
         Type = type;
         _dimensions = dimensions;
+        ElementCount = elementCount;
         Offset = offset;
         ByteLength = byteLength;
-        long count = 1;
-        foreach (long d in dimensions) count *= d;
-        ElementCount = count;
     }
 
     /// <summary>The tensor's name, such as <c>blk.0.attn_q.weight</c>.</summary>

@@ -97,7 +97,7 @@ public sealed class SafeTensorsFile : IDisposable
             throw new NotSupportedException($"Tensor '{tensor.Name}' is {tensor.ByteLength} bytes, more than a span can address; read it in pieces.");
         }
 
-        return _mapping.Span(this, tensor.Begin, (int)tensor.ByteLength);
+        return _mapping.Span(tensor.Begin, (int)tensor.ByteLength);
     }
 
     /// <summary>A piece of a tensor's raw bytes: <paramref name="count"/> bytes from <paramref name="offset"/> (for tensors of any size).</summary>
@@ -111,7 +111,7 @@ public sealed class SafeTensorsFile : IDisposable
             throw new ArgumentOutOfRangeException(nameof(offset), $"[{offset}, {offset} + {count}) is outside tensor '{tensor.Name}' ({tensor.ByteLength} bytes).");
         }
 
-        return _mapping.Span(this, tensor.Begin + offset, count);
+        return _mapping.Span(tensor.Begin + offset, count);
     }
 
     /// <summary>The raw bytes of the named tensor.</summary>

@@ -243,6 +243,20 @@ public class GgufFileTests
     }
 
     [Test]
+    public void GetBytes_RefusesForeignTensorsAndDisposedFiles()
+    {
+        GgufFile file = GgufFile.Open(Fixture("ggml-written.gguf"));
+        GgufTensorInfo mine = file.Tensors[0];
+        using (GgufFile other = GgufFile.Open(Fixture("ggml-written.gguf")))
+        {
+            Assert.That(() => other.GetBytes(mine), Throws.ArgumentException.With.Message.Contains("does not belong"));
+        }
+
+        file.Dispose();
+        Assert.That(() => file.GetBytes(mine), Throws.TypeOf<ObjectDisposedException>());
+    }
+
+    [Test]
     public void IsGguf_TellsByTheMagic()
     {
         using var folder = new TempFolder();
