@@ -12,12 +12,17 @@ namespace LowBit.IO;
 /// zero point 8, scale d, nibbles re-paired into LowBit's order (weights 2k and 2k + 1 in byte k).</item>
 /// <item>Q5_0 (blocks of 32: f16 d, 5-bit q from a nibble and a bit of qh; w = d (q - 16)): widened to 8 bits, group 32,
 /// zero point 16, scale d.</item>
+/// <item>Q4_1 and Q5_1 (as Q4_0 and Q5_0 with an f16 minimum m; w = d q + m): zero point 0, scale d, float offset -m.</item>
+/// <item>Q2_K (super-blocks of 256: 2-bit q, a byte per 16 holding a 4-bit scale and a 4-bit minimum, f16 d and dmin;
+/// w = d sc q - dmin m): 2 bits, group 16, scale d sc, offset dmin m (both exact in float).</item>
+/// <item>Q4_K and Q5_K (super-blocks of 256: 6-bit scales and minimums per 32 packed in 12 bytes, f16 d and dmin;
+/// w = d sc q - dmin m): 4 bits (Q5_K widened to 8), group 32, scale d sc, offset dmin m.</item>
 /// <item>Q3_K (super-blocks of 256: 2-bit q in qs, a third bit in hmask, 6-bit scales packed in 12 bytes, f16 d;
 /// w = d (sc - 32) (q - 4)): 4 bits, group 16, zero point 4, scale d (sc - 32) (exact in float).</item>
 /// <item>Q6_K (super-blocks of 256: 6-bit q from ql and qh, an int8 scale per 16, f16 d; w = d sc (q - 32)): widened to
 /// 8 bits, group 16, zero point 32, scale d sc (exact in float: an f16 times an int8).</item>
 /// </list>
-/// The f16 scales are exact in float and Half, not in BFloat16; Q3_K's and Q6_K's products need float.
+/// The f16 scales are exact in float and Half, not in BFloat16; the K-quants' products need float.
 /// </summary>
 internal static class GgufLayers
 {
@@ -31,13 +36,13 @@ internal static class GgufLayers
         GgufTensorInfo weight = file.TryGetTensor(prefix + ".weight", out GgufTensorInfo? w) ? w
             : file.TryGetTensor(nameOrPrefix, out GgufTensorInfo? exact) ? exact
             : throw new KeyNotFoundException($"No tensor '{prefix}.weight' (or '{nameOrPrefix}') in {file.Path}.");
-        if (weight.Type is not (GgufType.Q8_0 or GgufType.Q4_0 or GgufType.Q5_0 or GgufType.Q3_K or GgufType.Q6_K))
+        if (!TryGetMapping(weight.Type, out int bits, out int groupSize, out bool hasOffsets))
         {
             throw new NotSupportedException(
-                $"Tensor '{weight.Name}' is {weight.Type}; LowBit loads Q8_0, Q4_0, Q5_0, Q3_K and Q6_K GGUF weights losslessly so far (the other types are listed by lowbit inspect).");
+                $"Tensor '{weight.Name}' is {weight.Type}; LowBit loads {SupportedText} GGUF weights (losslessly), not {weight.Type}.");
         }
 
-        bool superBlocks = weight.Type is GgufType.Q3_K or GgufType.Q6_K;
+        bool superBlocks = weight.Type is GgufType.Q2_K or GgufType.Q3_K or GgufType.Q4_K or GgufType.Q5_K or GgufType.Q6_K;
         if (typeof(T) == typeof(BFloat16) || (superBlocks && typeof(T) != typeof(float)))
         {
             throw new NotSupportedException(superBlocks
@@ -52,23 +57,51 @@ internal static class GgufLayers
         }
 
         int inFeatures = (int)ne[0], outFeatures = (int)ne[1];
-        int bits = weight.Type is GgufType.Q4_0 or GgufType.Q3_K ? 4 : 8, groupSize = superBlocks ? 16 : Block;
         int groups = outFeatures * (inFeatures / groupSize);
         ReadOnlySpan<byte> source = file.GetBytes(weight);
         var packed = new byte[outFeatures * (inFeatures * bits / 8)];
         var scales = new T[groups];
         var zeroPoints = new byte[groups];
+        T[] offsets = hasOffsets ? new T[groups] : [];
         switch (weight.Type)
         {
             case GgufType.Q8_0: Q8_0(source, packed, scales, zeroPoints); break;
             case GgufType.Q4_0: Q4_0(source, packed, scales, zeroPoints); break;
+            case GgufType.Q4_1: Q4_1(source, packed, scales, offsets); break;
             case GgufType.Q5_0: Q5_0(source, packed, scales, zeroPoints); break;
+            case GgufType.Q5_1: Q5_1(source, packed, scales, offsets); break;
+            case GgufType.Q2_K: Q2_K(source, packed, scales, offsets); break;
             case GgufType.Q3_K: Q3_K(source, packed, scales, zeroPoints); break;
+            case GgufType.Q4_K: Q4_K(source, packed, scales, offsets); break;
+            case GgufType.Q5_K: Q5_K(source, packed, scales, offsets); break;
             default: Q6_K(source, packed, scales, zeroPoints); break;
         }
 
         T[] bias = LoadBias<T>(file, prefix, outFeatures);
-        return LowBitLinear<T>.FromQuantized(packed, scales, zeroPoints, outFeatures, inFeatures, bits, groupSize, bias);
+        return LowBitLinear<T>.FromQuantized(packed, scales, zeroPoints, outFeatures, inFeatures, bits, groupSize, bias, offsets);
+    }
+
+    /// <summary>The GGUF types LowBit loads, for messages.</summary>
+    internal const string SupportedText = "Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K, Q3_K, Q4_K, Q5_K and Q6_K";
+
+    /// <summary>How a GGUF type maps onto a LowBit layer: its bits, group size and whether it needs float offsets.</summary>
+    internal static bool TryGetMapping(GgufType type, out int bits, out int groupSize, out bool offsets)
+    {
+        (bits, groupSize, offsets) = type switch
+        {
+            GgufType.Q8_0 => (8, Block, false),
+            GgufType.Q4_0 => (4, Block, false),
+            GgufType.Q4_1 => (4, Block, true),
+            GgufType.Q5_0 => (8, Block, false),
+            GgufType.Q5_1 => (8, Block, true),
+            GgufType.Q2_K => (2, 16, true),
+            GgufType.Q3_K => (4, 16, false),
+            GgufType.Q4_K => (4, Block, true),
+            GgufType.Q5_K => (8, Block, true),
+            GgufType.Q6_K => (8, 16, false),
+            _ => (0, 0, false),
+        };
+        return bits != 0;
     }
 
     private static T F16<T>(ReadOnlySpan<byte> bytes) => Elements<T>.FromSingle((float)BinaryPrimitives.ReadHalfLittleEndian(bytes));
@@ -92,6 +125,118 @@ internal static class GgufLayers
             scales[b] = F16<T>(block);
             zeroPoints[b] = 8;
             for (int k = 0; k < Block / 2; k++) packed[b * Block / 2 + k] = (byte)(Nibble(qs, 2 * k) | Nibble(qs, 2 * k + 1) << 4);
+        }
+    }
+
+    private static void Q4_1<T>(ReadOnlySpan<byte> source, byte[] packed, T[] scales, T[] offsets)
+    {
+        for (int b = 0; b < scales.Length; b++)
+        {
+            // d, m (f16), then Q4_0's nibbles; w = d q + m, so the offset is -m (exact).
+            ReadOnlySpan<byte> block = source.Slice(b * 20, 20), qs = block[4..];
+            scales[b] = F16<T>(block);
+            offsets[b] = Elements<T>.FromSingle(-(float)BinaryPrimitives.ReadHalfLittleEndian(block[2..]));
+            for (int k = 0; k < Block / 2; k++) packed[b * Block / 2 + k] = (byte)(Nibble(qs, 2 * k) | Nibble(qs, 2 * k + 1) << 4);
+        }
+    }
+
+    private static void Q5_1<T>(ReadOnlySpan<byte> source, byte[] codes, T[] scales, T[] offsets)
+    {
+        for (int b = 0; b < scales.Length; b++)
+        {
+            // d, m (f16), qh (the fifth bits), Q4_0's nibbles; w = d q + m.
+            ReadOnlySpan<byte> block = source.Slice(b * 24, 24), qs = block[8..];
+            scales[b] = F16<T>(block);
+            offsets[b] = Elements<T>.FromSingle(-(float)BinaryPrimitives.ReadHalfLittleEndian(block[2..]));
+            uint qh = BinaryPrimitives.ReadUInt32LittleEndian(block[4..]);
+            for (int i = 0; i < Block; i++) codes[b * Block + i] = (byte)(Nibble(qs, i) | (int)((qh >> i) & 1) << 4);
+        }
+    }
+
+    private static void Q2_K<T>(ReadOnlySpan<byte> source, byte[] packed, T[] scales, T[] offsets)
+    {
+        Span<byte> codes = stackalloc byte[256];
+        for (int b = 0; b < scales.Length / 16; b++)
+        {
+            // scales[16] (low nibble: scale, high: minimum), qs[64], d, dmin (f16).
+            ReadOnlySpan<byte> block = source.Slice(b * 84, 84), sc = block[..16], qs = block.Slice(16, 64);
+            float d = (float)BinaryPrimitives.ReadHalfLittleEndian(block[80..]), dmin = (float)BinaryPrimitives.ReadHalfLittleEndian(block[82..]);
+            for (int g = 0; g < 16; g++)
+            {
+                scales[b * 16 + g] = Elements<T>.FromSingle(d * (sc[g] & 0xF));
+                offsets[b * 16 + g] = Elements<T>.FromSingle(dmin * (sc[g] >> 4));
+            }
+
+            // Weight 128 n + 32 j + 16 h + l: bits 2j of qs[32 n + 16 h + l]; its group is 8 n + 2 j + h (ggml's order).
+            for (int n = 0; n < 2; n++)
+            {
+                for (int j = 0; j < 4; j++)
+                {
+                    for (int h = 0; h < 2; h++)
+                    {
+                        for (int l = 0; l < 16; l++) codes[128 * n + 32 * j + 16 * h + l] = (byte)((qs[32 * n + 16 * h + l] >> (2 * j)) & 3);
+                    }
+                }
+            }
+
+            for (int k = 0; k < 64; k++) packed[b * 64 + k] = (byte)(codes[4 * k] | codes[4 * k + 1] << 2 | codes[4 * k + 2] << 4 | codes[4 * k + 3] << 6);
+        }
+    }
+
+    /// <summary>Q4_K's and Q5_K's sub-block j (0..7) scale and minimum, six bits each, from the 12 packed bytes (ggml's get_scale_min_k4).</summary>
+    private static (int Scale, int Min) ScaleMinK4(ReadOnlySpan<byte> q, int j) =>
+        j < 4 ? (q[j] & 63, q[j + 4] & 63)
+              : ((q[j + 4] & 0xF) | (q[j - 4] >> 6) << 4, (q[j + 4] >> 4) | (q[j] >> 6) << 4);
+
+    private static void Q4_K<T>(ReadOnlySpan<byte> source, byte[] packed, T[] scales, T[] offsets)
+    {
+        Span<byte> codes = stackalloc byte[256];
+        for (int b = 0; b < scales.Length / 8; b++)
+        {
+            // d, dmin (f16), scales[12], qs[128]: weights 64 c + l and 64 c + 32 + l are the low and high nibbles of qs[32 c + l].
+            ReadOnlySpan<byte> block = source.Slice(b * 144, 144), packedScales = block.Slice(4, 12), qs = block.Slice(16, 128);
+            KScales(block, packedScales, scales.AsSpan(b * 8, 8), offsets.AsSpan(b * 8, 8));
+            for (int c = 0; c < 4; c++)
+            {
+                for (int l = 0; l < 32; l++)
+                {
+                    codes[64 * c + l] = (byte)(qs[32 * c + l] & 0xF);
+                    codes[64 * c + 32 + l] = (byte)(qs[32 * c + l] >> 4);
+                }
+            }
+
+            for (int k = 0; k < 128; k++) packed[b * 128 + k] = (byte)(codes[2 * k] | codes[2 * k + 1] << 4);
+        }
+    }
+
+    private static void Q5_K<T>(ReadOnlySpan<byte> source, byte[] codes, T[] scales, T[] offsets)
+    {
+        for (int b = 0; b < scales.Length / 8; b++)
+        {
+            // d, dmin (f16), scales[12], qh[32], qs[128]: as Q4_K, plus bit 2c (low nibbles) or 2c + 1 (high) of qh[l] as the fifth bit.
+            ReadOnlySpan<byte> block = source.Slice(b * 176, 176), packedScales = block.Slice(4, 12), qh = block.Slice(16, 32), qs = block.Slice(48, 128);
+            KScales(block, packedScales, scales.AsSpan(b * 8, 8), offsets.AsSpan(b * 8, 8));
+            Span<byte> y = codes.AsSpan(b * 256, 256);
+            for (int c = 0; c < 4; c++)
+            {
+                for (int l = 0; l < 32; l++)
+                {
+                    y[64 * c + l] = (byte)((qs[32 * c + l] & 0xF) | ((qh[l] >> (2 * c)) & 1) << 4);
+                    y[64 * c + 32 + l] = (byte)((qs[32 * c + l] >> 4) | ((qh[l] >> (2 * c + 1)) & 1) << 4);
+                }
+            }
+        }
+    }
+
+    /// <summary>A Q4_K / Q5_K super-block's eight scales <c>d sc</c> and offsets <c>dmin m</c> (f16 times six bits: exact in float).</summary>
+    private static void KScales<T>(ReadOnlySpan<byte> block, ReadOnlySpan<byte> packedScales, Span<T> scales, Span<T> offsets)
+    {
+        float d = (float)BinaryPrimitives.ReadHalfLittleEndian(block), dmin = (float)BinaryPrimitives.ReadHalfLittleEndian(block[2..]);
+        for (int j = 0; j < 8; j++)
+        {
+            (int scale, int min) = ScaleMinK4(packedScales, j);
+            scales[j] = Elements<T>.FromSingle(d * scale);
+            offsets[j] = Elements<T>.FromSingle(dmin * min);
         }
     }
 

@@ -58,14 +58,17 @@ internal static unsafe partial class IntegerMatMul
                     {
                         // One (block, group) intersection: an exact integer sum, then one scaling.
                         int g = i / groupSize, stop = Math.Min(blockEnd, (g + 1) * groupSize), z = perChannel ? 0 : args.ZeroPoints[(nint)o * groups + g];
-                        int dot = 0;
+                        int dot = 0, xsum = 0;
                         for (; i < stop; i++)
                         {
                             int q = perChannel ? (sbyte)w[i] : (w[i / perByte] >> (i % perByte * bits)) & mask;
                             dot += x[i] * (q - z);
+                            xsum += x[i];
                         }
 
                         acc += dot * (sx[k] * args.Scales[(nint)o * groups + g]);
+                        // A float offset per group: w = s (q - z) - offset, so the intersection adds -offset * sx * sum xq.
+                        if (args.Offsets is not null) acc -= args.Offsets[(nint)o * groups + g] * (sx[k] * xsum);
                     }
                 }
 

@@ -341,6 +341,7 @@ internal static unsafe partial class IntegerMatMul
         int groups = args.InFeatures / args.GroupSize;
         float* groupSums = args.GroupSums + (nint)row * groups;
         float y = args.Bits == 8 ? args.Scales[o] * sum
+            : args.Offsets is not null ? sum - LowBitMatMul.FloatZeroTerm(args.ScaledZeros + (nint)o * groups, groupSums, groups)
             : sum - ZeroCorrection<TLanes, TV>(args.Scales + (nint)o * groups, args.ZeroPoints + (nint)o * groups, groupSums, groups);
         return args.Bias is null ? y : y + args.Bias[o];
     }

@@ -108,6 +108,29 @@ internal static unsafe partial class LowBitMatMul
             float s = args.Scales[(nint)o * groups + g], z = args.ZeroPoints[(nint)o * groups + g];
             TVec scale = TLanes.Broadcast(s), minusZero = TLanes.Broadcast(-z);
             int end = j + groupBytes;
+            if (args.Offsets is not null)
+            {
+                // (q - z) * s - offset, as Dequantize: the layer has float offsets.
+                float offset = args.Offsets[(nint)o * groups + g];
+                TVec minusOffset = TLanes.Broadcast(-offset);
+                for (; j + lanes <= end; j += lanes)
+                {
+                    Vector128<byte> bytes = TLanes.LoadBytes(packed + j);
+                    for (int k = 0; k < per; k++)
+                    {
+                        TVec q = TLanes.BytesToSingle(Vector128.ShiftRightLogical(bytes, k * bits) & Vector128.Create((byte)mask));
+                        TLanes.Store(TLanes.Add(TLanes.Multiply(TLanes.Add(q, minusZero), scale), minusOffset), w + (nint)k * streamLength + j);
+                    }
+                }
+
+                for (; j < end; j++)
+                {
+                    for (int k = 0; k < per; k++) w[(nint)k * streamLength + j] = (((packed[j] >> (k * bits)) & mask) - z) * s - offset;
+                }
+
+                continue;
+            }
+
             for (; j + lanes <= end; j += lanes)
             {
                 Vector128<byte> bytes = TLanes.LoadBytes(packed + j);

@@ -456,6 +456,7 @@ internal static unsafe partial class LowBitMatMul
     {
         int groups = args.InFeatures / args.GroupSize, g = 0;
         float* scales = args.Scales + (nint)o * groups, groupSums = args.GroupSums + (nint)row * groups;
+        if (args.Offsets is not null) return FloatZeroTerm(args.ScaledZeros + (nint)o * groups, groupSums, groups);
         byte* zeros = args.ZeroPoints + (nint)o * groups;
         Vector512<float> sum = default;
         for (; g + 16 <= groups; g += 16)
@@ -468,6 +469,13 @@ internal static unsafe partial class LowBitMatMul
         for (; g < groups; g++) correction += scales[g] * zeros[g] * groupSums[g];
         return correction;
     }
+
+    /// <summary>
+    /// <c>sum_g zt_g * xsum_g</c> with float zero terms <c>zt = s z + offset</c>: layers with float offsets (loaded from
+    /// formats such as GGUF's Q4_K), where the one-byte zero points do not say the whole term.
+    /// </summary>
+    internal static float FloatZeroTerm(float* zeroTerms, float* groupSums, int groups) =>
+        System.Numerics.Tensors.TensorPrimitives.Dot(new ReadOnlySpan<float>(zeroTerms, groups), new ReadOnlySpan<float>(groupSums, groups));
 
     /// <summary>
     /// Row o, blocks <paramref name="first"/> to <paramref name="last"/>, against 2 or 4 input rows from <paramref name="row"/>

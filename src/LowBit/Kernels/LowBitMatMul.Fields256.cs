@@ -275,6 +275,7 @@ internal static unsafe partial class LowBitMatMul
     {
         int groups = args.InFeatures / args.GroupSize, g = 0;
         float* scales = args.Scales + (nint)o * groups, groupSums = args.GroupSums + (nint)row * groups;
+        if (args.Offsets is not null) return FloatZeroTerm(args.ScaledZeros + (nint)o * groups, groupSums, groups);
         byte* zeros = args.ZeroPoints + (nint)o * groups;
         Vector256<float> sum = default;
         for (; g + 8 <= groups; g += 8)

@@ -5,8 +5,9 @@ namespace LowBit;
 
 /// <summary>
 /// A linear layer with group-wise 2-bit or 4-bit weights (8-bit allowed), kept packed:
-/// <c>Forward(x)[b, o] = sum_i x[b, i] * (q[o, i] - z[o, g(i)]) * s[o, g(i)] + bias[o]</c>, g(i) = i / GroupSize,
-/// computed in float32 and rounded to <typeparamref name="T"/> once. Each row of <see cref="PackedWeights"/> is
+/// <c>Forward(x)[b, o] = sum_i x[b, i] * ((q[o, i] - z[o, g(i)]) * s[o, g(i)] - m[o, g(i)]) + bias[o]</c>, g(i) = i / GroupSize,
+/// computed in float32 and rounded to <typeparamref name="T"/> once. The float offsets m are zero unless the layer was built
+/// with them (<see cref="HasOffsets"/>: formats such as GGUF's Q4_1 and K-quants, whose minimum is not a whole zero point). Each row of <see cref="PackedWeights"/> is
 /// <see cref="BitPacking"/>-packed, so 4-bit weights take a quarter and 2-bit weights an eighth of BF16's memory.
 /// </summary>
 /// <typeparam name="T">float, <see cref="Half"/> or <see cref="BFloat16"/>.</typeparam>
@@ -22,13 +23,15 @@ public sealed class LowBitLinear<T>
     private readonly byte[] _packed;
     private readonly T[] _scales;
     private readonly byte[] _zeroPoints;
+    private readonly T[] _offsets;
     private readonly T[] _bias;
-    private readonly float[] _scaleFloats;    // s, s * z and the bias as float32: prepared once so Forward converts nothing per call
+    private readonly float[] _scaleFloats;    // s, s * z + m, m and the bias as float32: prepared once so Forward converts nothing per call
     private readonly float[] _scaledZeros;
+    private readonly float[] _offsetFloats;
     private readonly float[] _biasFloats;
     private readonly KernelPlan _plan, _int8Plan;
 
-    private LowBitLinear(int inFeatures, int outFeatures, int bits, int groupSize, byte[] packed, T[] scales, byte[] zeroPoints, T[] bias)
+    private LowBitLinear(int inFeatures, int outFeatures, int bits, int groupSize, byte[] packed, T[] scales, byte[] zeroPoints, T[] offsets, T[] bias)
     {
         InFeatures = inFeatures;
         OutFeatures = outFeatures;
@@ -37,11 +40,16 @@ public sealed class LowBitLinear<T>
         _packed = packed;
         _scales = scales;
         _zeroPoints = zeroPoints;
+        _offsets = offsets;
         _bias = bias;
         _scaleFloats = new float[scales.Length];
         Elements<T>.ToSingle(scales, _scaleFloats);
+        _offsetFloats = new float[offsets.Length];
+        Elements<T>.ToSingle(offsets, _offsetFloats);
         _scaledZeros = new float[scales.Length];
         for (int i = 0; i < scales.Length; i++) _scaledZeros[i] = _scaleFloats[i] * zeroPoints[i];
+        // The kernels fold a group's whole zero term, s z + m, as one float (one more rounding than Dequantize's).
+        for (int i = 0; i < offsets.Length; i++) _scaledZeros[i] += _offsetFloats[i];
         _biasFloats = new float[bias.Length];
         Elements<T>.ToSingle(bias, _biasFloats);
         _plan = KernelPlan.Create(LayerShape.Grouped(bits, outFeatures, inFeatures, groupSize));
@@ -75,15 +83,20 @@ public sealed class LowBitLinear<T>
             BitPacking.PackUnchecked(codes.AsSpan(o * inFeatures, inFeatures), bits, packed.AsSpan(o * rowBytes, rowBytes));
         }
 
-        return new LowBitLinear<T>(inFeatures, outFeatures, bits, groupSize, packed, scales, zeroPoints, bias.ToArray());
+        return new LowBitLinear<T>(inFeatures, outFeatures, bits, groupSize, packed, scales, zeroPoints, [], bias.ToArray());
     }
 
-    /// <summary>Wraps already-quantized, packed weights (for example from a checkpoint); everything is copied and checked.</summary>
+    /// <summary>
+    /// Wraps already-quantized, packed weights (for example from a checkpoint); everything is copied and checked.
+    /// <paramref name="offsets"/> (one per group, or empty for none) gives the format a float offset per group,
+    /// <c>w = (q - z) * s - offset</c>: GGUF's Q4_1 <c>d q + m</c> is offset <c>-m</c>, Q4_K's <c>d q - dmin m</c> offset <c>dmin m</c>.
+    /// </summary>
     /// <exception cref="ArgumentException">A length does not match or a zero point does not fit in <paramref name="bits"/>.</exception>
     /// <exception cref="ArgumentOutOfRangeException">A dimension, <paramref name="bits"/> or <paramref name="groupSize"/> is invalid.</exception>
     /// <exception cref="NotSupportedException"><typeparamref name="T"/> is not float, Half or BFloat16.</exception>
     public static LowBitLinear<T> FromQuantized(ReadOnlySpan<byte> packedWeights, ReadOnlySpan<T> scales, ReadOnlySpan<byte> zeroPoints,
-                                                int outFeatures, int inFeatures, int bits, int groupSize, ReadOnlySpan<T> bias = default)
+                                                int outFeatures, int inFeatures, int bits, int groupSize, ReadOnlySpan<T> bias = default,
+                                                ReadOnlySpan<T> offsets = default)
     {
         Elements<T>.EnsureSupported();
         ThrowHelper.CheckedProduct(outFeatures, nameof(outFeatures), inFeatures, nameof(inFeatures));
@@ -97,6 +110,7 @@ public sealed class LowBitLinear<T>
         ThrowHelper.CheckLength(packedWeights.Length, (long)outFeatures * BitPacking.GetPackedLength(inFeatures, bits), nameof(packedWeights));
         ThrowHelper.CheckLength(scales.Length, groups, nameof(scales));
         ThrowHelper.CheckLength(zeroPoints.Length, groups, nameof(zeroPoints));
+        if (!offsets.IsEmpty) ThrowHelper.CheckLength(offsets.Length, groups, nameof(offsets));
         if (!bias.IsEmpty) ThrowHelper.CheckLength(bias.Length, outFeatures, nameof(bias));
         int tooBig = zeroPoints.IndexOfAnyInRange((byte)(1 << bits), byte.MaxValue);
         if (bits < 8 && tooBig >= 0)
@@ -104,7 +118,8 @@ public sealed class LowBitLinear<T>
             throw new ArgumentException($"Zero point {zeroPoints[tooBig]} at index {tooBig} does not fit in {bits} bits.", nameof(zeroPoints));
         }
 
-        return new LowBitLinear<T>(inFeatures, outFeatures, bits, groupSize, packedWeights.ToArray(), scales.ToArray(), zeroPoints.ToArray(), bias.ToArray());
+        return new LowBitLinear<T>(inFeatures, outFeatures, bits, groupSize, packedWeights.ToArray(), scales.ToArray(), zeroPoints.ToArray(),
+                                   offsets.ToArray(), bias.ToArray());
     }
 
     /// <summary>Input features (columns of the weight matrix).</summary>
@@ -130,6 +145,12 @@ public sealed class LowBitLinear<T>
 
     /// <summary>Zero points, [OutFeatures, InFeatures / GroupSize].</summary>
     public ReadOnlySpan<byte> ZeroPoints => _zeroPoints;
+
+    /// <summary>True when the layer has a float offset per group (<see cref="Offsets"/>).</summary>
+    public bool HasOffsets => _offsets.Length != 0;
+
+    /// <summary>Float offsets, [OutFeatures, InFeatures / GroupSize]: <c>w = (q - z) * s - offset</c>; empty when <see cref="HasOffsets"/> is false.</summary>
+    public ReadOnlySpan<T> Offsets => _offsets;
 
     /// <summary>One bias per output row; empty when <see cref="HasBias"/> is false.</summary>
     public ReadOnlySpan<T> Bias => _bias;
@@ -162,7 +183,7 @@ public sealed class LowBitLinear<T>
 
     /// <summary>Runs one kernel on a validated call (tests and benchmarks force each kernel of the registry through it).</summary>
     internal void Run(MatMulKernel kernel, ReadOnlySpan<T> input, Span<T> output, int maxThreads) =>
-        MatMulRunner.Run(kernel, _plan.Shape, new MatMulRunner.Weights(_packed, _scaleFloats, _scaledZeros, _zeroPoints, _biasFloats), input, output, maxThreads);
+        MatMulRunner.Run(kernel, _plan.Shape, new MatMulRunner.Weights(_packed, _scaleFloats, _scaledZeros, _zeroPoints, _biasFloats, _offsetFloats), input, output, maxThreads);
 
     /// <summary>The scalar reference of <see cref="Forward(ReadOnlySpan{T}, Span{T})"/> (no validation): the benchmark baseline.</summary>
     internal void ForwardScalar(ReadOnlySpan<T> input, Span<T> output) => Run(KernelRegistry.GroupScalar, input, output, maxThreads: 1);
@@ -182,7 +203,7 @@ public sealed class LowBitLinear<T>
         return output;
     }
 
-    /// <summary>Writes the dequantized weights <c>(T)((q - z) * s)</c>, OutFeatures x InFeatures.</summary>
+    /// <summary>Writes the dequantized weights <c>(T)((q - z) * s - offset)</c> (float32 arithmetic; no offset term without offsets), OutFeatures x InFeatures.</summary>
     /// <exception cref="ArgumentException"><paramref name="destination"/> is shorter than OutFeatures x InFeatures.</exception>
     public void Dequantize(Span<T> destination)
     {
@@ -194,6 +215,6 @@ public sealed class LowBitLinear<T>
             BitPacking.UnpackUnchecked(_packed.AsSpan(o * rowBytes, rowBytes), Bits, codes.AsSpan(o * InFeatures, InFeatures));
         }
 
-        GroupQuantizer.Dequantize<T>(codes, _scales, _zeroPoints, OutFeatures, InFeatures, GroupSize, destination);
+        GroupQuantizer.Dequantize<T>(codes, _scales, _zeroPoints, _offsets, OutFeatures, InFeatures, GroupSize, destination);
     }
 }

@@ -101,7 +101,12 @@ public static partial class GroupQuantizer
     /// <exception cref="ArgumentOutOfRangeException">A dimension is not positive or <paramref name="groupSize"/> does not fit the columns.</exception>
     /// <exception cref="NotSupportedException"><typeparamref name="T"/> is not float, Half or BFloat16.</exception>
     public static void Dequantize<T>(ReadOnlySpan<byte> codes, ReadOnlySpan<T> scales, ReadOnlySpan<byte> zeroPoints,
-                                     int rows, int columns, int groupSize, Span<T> destination)
+                                     int rows, int columns, int groupSize, Span<T> destination) =>
+        Dequantize(codes, scales, zeroPoints, offsets: default, rows, columns, groupSize, destination);
+
+    /// <summary>As the overload above, then subtracts a float offset per group (unless <paramref name="offsets"/> is empty): <c>(T)((q - z) * s - offset)</c>.</summary>
+    internal static void Dequantize<T>(ReadOnlySpan<byte> codes, ReadOnlySpan<T> scales, ReadOnlySpan<byte> zeroPoints, ReadOnlySpan<T> offsets,
+                                       int rows, int columns, int groupSize, Span<T> destination)
     {
         Elements<T>.EnsureSupported();
         int count = ThrowHelper.CheckedProduct(rows, nameof(rows), columns, nameof(columns));
@@ -109,6 +114,7 @@ public static partial class GroupQuantizer
         ThrowHelper.CheckLength(codes.Length, count, nameof(codes));
         ThrowHelper.CheckLength(scales.Length, groups, nameof(scales));
         ThrowHelper.CheckLength(zeroPoints.Length, groups, nameof(zeroPoints));
+        if (!offsets.IsEmpty) ThrowHelper.CheckLength(offsets.Length, groups, nameof(offsets));
         ThrowHelper.CheckDestination(destination.Length, count, nameof(destination));
 
         float[] row = ArrayPool<float>.Shared.Rent(columns);
@@ -124,6 +130,7 @@ public static partial class GroupQuantizer
                     Span<float> group = values.Slice(g * groupSize, groupSize);
                     TensorPrimitives.Subtract(group, (float)zeroPoints[r * groupsPerRow + g], group);
                     TensorPrimitives.Multiply(group, Elements<T>.ToSingle(scales[r * groupsPerRow + g]), group);
+                    if (!offsets.IsEmpty) TensorPrimitives.Subtract(group, Elements<T>.ToSingle(offsets[r * groupsPerRow + g]), group);
                 }
 
                 Elements<T>.FromSingle(values, destination.Slice(r * columns, columns));

@@ -186,12 +186,17 @@ public class GgufFileTests
         return values;
     }
 
-    [TestCase("blk.0.attn_q", 8, 32, 64)]          // Q8_0
-    [TestCase("blk.0.ffn_up.weight", 4, 32, 64)]   // Q4_0, by the tensor's name
-    [TestCase("blk.1.attn_q", 8, 32, 64)]          // Q5_0, widened to 8 bits
-    [TestCase("blk.0.attn_v", 8, 16, 256)]         // Q6_K, widened to 8 bits, group 16
-    [TestCase("blk.1.attn_k", 4, 16, 256)]         // Q3_K, widened to 4 bits, group 16
-    public void LoadLowBitLinear_DequantizesToGgmlsValuesBitForBit_AndForwardAgrees(string name, int bits, int groupSize, int n)
+    [TestCase("blk.0.attn_q", 8, 32, 64, false)]          // Q8_0
+    [TestCase("blk.0.ffn_up.weight", 4, 32, 64, false)]   // Q4_0, by the tensor's name
+    [TestCase("blk.0.ffn_gate", 4, 32, 64, true)]         // Q4_1: offset -m
+    [TestCase("blk.1.attn_q", 8, 32, 64, false)]          // Q5_0, widened to 8 bits
+    [TestCase("blk.1.attn_v", 8, 32, 64, true)]           // Q5_1, widened to 8 bits, offset -m
+    [TestCase("blk.0.ffn_down", 2, 16, 256, true)]        // Q2_K: group 16, scale d sc, offset dmin m
+    [TestCase("blk.1.attn_k", 4, 16, 256, false)]         // Q3_K, widened to 4 bits, group 16
+    [TestCase("blk.0.attn_k", 4, 32, 256, true)]          // Q4_K: scale d sc, offset dmin m
+    [TestCase("blk.1.ffn_up", 8, 32, 256, true)]          // Q5_K, widened to 8 bits
+    [TestCase("blk.0.attn_v", 8, 16, 256, false)]         // Q6_K, widened to 8 bits, group 16
+    public void LoadLowBitLinear_DequantizesToGgmlsValuesBitForBit_AndForwardAgrees(string name, int bits, int groupSize, int n, bool offsets)
     {
         using GgufFile file = GgufFile.Open(Fixture("ggml-written.gguf"));
         float[] expected = GgmlDequantized(file)[name.EndsWith(".weight") ? name : name + ".weight"];
@@ -199,12 +204,14 @@ public class GgufFileTests
         Assert.That(layer.Bits, Is.EqualTo(bits));
         Assert.That(layer.GroupSize, Is.EqualTo(groupSize));
         Assert.That(layer.InFeatures, Is.EqualTo(n));
+        Assert.That(layer.HasOffsets, Is.EqualTo(offsets));
         var actual = new float[layer.OutFeatures * layer.InFeatures];
         layer.Dequantize(actual);
         Assert.That(actual, Is.EqualTo(expected), "bit for bit");
 
-        if (groupSize == 32)
+        if (n == 64)
         {
+            // The 32-weight blocks have f16 scales and minimums: Half holds them exactly too.
             LowBitLinear<Half> half = file.LoadLowBitLinear<Half>(name);
             var halves = new Half[actual.Length];
             half.Dequantize(halves);
@@ -234,7 +241,9 @@ public class GgufFileTests
     public void LoadLowBitLinear_RefusesWhatItCannotHoldExactly()
     {
         using GgufFile file = GgufFile.Open(Fixture("ggml-written.gguf"));
-        Assert.That(() => file.LoadLowBitLinear<float>("blk.0.ffn_down"), Throws.TypeOf<NotSupportedException>().With.Message.Contains("Q2_K"));
+        Assert.That(() => file.LoadLowBitLinear<float>("blk.0.attn_output"), Throws.TypeOf<NotSupportedException>().With.Message.Contains("BF16"));
+        Assert.That(() => file.LoadLowBitLinear<Half>("blk.0.attn_k"), Throws.TypeOf<NotSupportedException>().With.Message.Contains("only float"));
+        Assert.That(() => file.LoadLowBitLinear<Half>("blk.0.ffn_down"), Throws.TypeOf<NotSupportedException>().With.Message.Contains("only float"));
         Assert.That(() => file.LoadLowBitLinear<BFloat16>("blk.0.attn_q"), Throws.TypeOf<NotSupportedException>().With.Message.Contains("BFloat16"));
         Assert.That(() => file.LoadLowBitLinear<Half>("blk.0.attn_v"), Throws.TypeOf<NotSupportedException>().With.Message.Contains("only float"));
         Assert.That(() => file.LoadLowBitLinear<Half>("blk.1.attn_k"), Throws.TypeOf<NotSupportedException>().With.Message.Contains("only float"));

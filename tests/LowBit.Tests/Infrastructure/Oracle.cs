@@ -29,6 +29,7 @@ internal static class Oracle
                     int g = o * groups + i / layer.GroupSize;
                     expected += x * TestData.F(dequantized[o * n + i]);
                     magnitude += Math.Abs(x) * (codes[o * n + i] + layer.ZeroPoints[g]) * Math.Abs(TestData.F(layer.Scales[g]));
+                    if (layer.HasOffsets) magnitude += Math.Abs(x) * Math.Abs(TestData.F(layer.Offsets[g]));
                 }
 
                 double actual = TestData.F(output[b * layer.OutFeatures + o]);

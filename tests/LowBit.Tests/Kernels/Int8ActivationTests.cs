@@ -159,9 +159,11 @@ public unsafe class Int8ActivationTests
         for (int o = 0; o < layer.OutFeatures; o++) BitPacking.Unpack(layer.PackedWeights.Slice(o * rowBytes, rowBytes), layer.Bits, codes.AsSpan(o * n, n));
         float[] s = layer.Scales.ToArray();
         byte[] z = layer.ZeroPoints.ToArray();
+        float[] m = layer.HasOffsets ? layer.Offsets.ToArray() : new float[s.Length];
         Check(input, batch, n, layer.OutFeatures, bias, output,
-              (o, i) => (codes[o * n + i] - (double)z[o * groups + i / layer.GroupSize]) * s[o * groups + i / layer.GroupSize],
-              (o, i) => (codes[o * n + i] + (double)z[o * groups + i / layer.GroupSize]) * Math.Abs(s[o * groups + i / layer.GroupSize]), label);
+              (o, i) => (codes[o * n + i] - (double)z[o * groups + i / layer.GroupSize]) * s[o * groups + i / layer.GroupSize] - m[o * groups + i / layer.GroupSize],
+              (o, i) => (codes[o * n + i] + (double)z[o * groups + i / layer.GroupSize]) * Math.Abs(s[o * groups + i / layer.GroupSize])
+                        + Math.Abs(m[o * groups + i / layer.GroupSize]), label);
     }
 
     public static IEnumerable<TestCaseData> Layers()

@@ -85,6 +85,22 @@ public class KernelRegistryTests
 
             Assert.That(output[^1], Is.EqualTo(77f), $"{label}: wrote past the output");
         }
+
+        // The same codes with a float offset per group (GGUF's Q4_1 and K-quants): every kernel folds it with its zero
+        // points, so each is tried on the first and the last batch too.
+        if (lowBit is null) return;
+        float[] offsets = TestData.Gaussian<float>(lowBit.Scales.Length, seed + 2, std: 0.02);
+        var withOffsets = LowBitLinear<float>.FromQuantized(lowBit.PackedWeights, lowBit.Scales, lowBit.ZeroPoints, m, n, shape.Bits, shape.GroupSize, bias, offsets);
+        withOffsets.Dequantize(dequantized);
+        foreach (int batch in new[] { batches[0], batches[^1] })
+        {
+            float[] input = TestData.Gaussian<float>(batch * n, seed * 100 + batch);
+            var y = new float[batch * m];
+            withOffsets.Run(kernel, input, y, maxThreads: 2);
+            string label = $"{kernel.Name} {shape} with offsets, batch {batch}";
+            if (kernel.Activations == ActivationPrecision.Int8) Int8ActivationTests.CheckLowBitLayer(withOffsets, input, bias, y, batch, label);
+            else Oracle.CheckGrouped(withOffsets, dequantized, input, bias, y, batch, label);
+        }
     }
 
     [Test]

@@ -162,6 +162,55 @@ public class LowBitLinearTests<T>
         }
     }
 
+    /// <summary>
+    /// A float offset per group (<c>w = (q - z) s - m</c>, GGUF's Q4_1 and K-quants): Dequantize applies the formula in
+    /// float32 and rounds once, Forward matches float64 on those weights at every batch regime, and a layer without
+    /// offsets is unchanged by empty ones.
+    /// </summary>
+    [TestCase(4, 32)]
+    [TestCase(2, 16)]
+    [TestCase(8, 32)]
+    public void Offsets_DequantizeByTheFormula_AndForwardMatchesFloat64(int bits, int groupSize)
+    {
+        const int outFeatures = 70, inFeatures = 256;
+        int groups = outFeatures * inFeatures / groupSize;
+        var source = LowBitLinear<T>.FromWeights(TestData.Gaussian<T>(outFeatures * inFeatures, bits + groupSize, std: 0.05), outFeatures, inFeatures, bits, groupSize);
+        T[] offsets = TestData.Gaussian<T>(groups, 31, std: 0.03);
+        T[] bias = TestData.Gaussian<T>(outFeatures, 32);
+        var layer = LowBitLinear<T>.FromQuantized(source.PackedWeights, source.Scales, source.ZeroPoints, outFeatures, inFeatures, bits, groupSize, bias, offsets);
+        Assert.That((layer.HasOffsets, layer.Offsets.ToArray()), Is.EqualTo((true, offsets)));
+        var dequantized = new T[outFeatures * inFeatures];
+        layer.Dequantize(dequantized);
+        var plain = new T[outFeatures * inFeatures];
+        source.Dequantize(plain);
+        var codes = new byte[inFeatures];
+        int rowBytes = BitPacking.GetPackedLength(inFeatures, bits);
+        for (int o = 0; o < outFeatures; o++)
+        {
+            BitPacking.Unpack(layer.PackedWeights.Slice(o * rowBytes, rowBytes), bits, codes);
+            for (int i = 0; i < inFeatures; i++)
+            {
+                int g = (o * inFeatures + i) / groupSize;
+                float expected = (codes[i] - (float)layer.ZeroPoints[g]) * TestData.F(layer.Scales[g]) - TestData.F(offsets[g]);
+                Assert.That(TestData.F(dequantized[o * inFeatures + i]), Is.EqualTo(TestData.F(TestData.Of<T>(expected))), $"[{o},{i}]");
+            }
+        }
+
+        foreach (int batch in new[] { 1, 2, 4, 7, 12, 16, 33 })
+        {
+            T[] input = TestData.Gaussian<T>(batch * inFeatures, batch + 40);
+            var output = new T[batch * outFeatures];
+            layer.Forward(input, output, 0);
+            AssertClose(layer, input, dequantized, bias, output, batch, $"offsets bits={bits} group={groupSize} batch {batch}");
+        }
+
+        var noOffsets = LowBitLinear<T>.FromQuantized(source.PackedWeights, source.Scales, source.ZeroPoints, outFeatures, inFeatures, bits, groupSize, offsets: []);
+        noOffsets.Dequantize(dequantized);
+        Assert.That((noOffsets.HasOffsets, dequantized), Is.EqualTo((false, plain)));
+        Assert.That(() => LowBitLinear<T>.FromQuantized(source.PackedWeights, source.Scales, source.ZeroPoints, outFeatures, inFeatures, bits, groupSize,
+                                                        offsets: new T[groups - 1]), Throws.ArgumentException.With.Message.Contains("offsets"));
+    }
+
     private static void AssertClose(LowBitLinear<T> layer, T[] input, T[] dequantized, T[] bias, T[] output, int batch, string label) =>
         Oracle.CheckGrouped(layer, dequantized, input, bias, output, batch, label);
 

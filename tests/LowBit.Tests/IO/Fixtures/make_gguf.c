@@ -78,15 +78,17 @@ int main(int argc, char ** argv) {
     add(g, ctx, "blk.0.attn_output.weight", GGML_TYPE_BF16, 32, 3);
     add(g, ctx, "blk.1.attn_q.weight", GGML_TYPE_Q5_0, 64, 3);
     add(g, ctx, "blk.1.attn_k.weight", GGML_TYPE_Q3_K, 256, 2);
+    add(g, ctx, "blk.1.attn_v.weight", GGML_TYPE_Q5_1, 64, 3);
+    add(g, ctx, "blk.1.ffn_up.weight", GGML_TYPE_Q5_K, 256, 2);
     if (!gguf_write_to_file(ctx, argv[1], false)) return 1;
     // The table as ggml has it: name, type id, ne0, ne1, offset from the data section, bytes.
     printf("data_offset %zu\n", gguf_get_data_offset(ctx));
     const char * names[] = { "token_embd.weight", "output_norm.weight", "blk.0.attn_q.weight", "blk.0.ffn_up.weight",
         "blk.0.ffn_gate.weight", "blk.0.ffn_down.weight", "blk.0.attn_k.weight", "blk.0.attn_v.weight", "blk.0.attn_output.weight",
-        "blk.1.attn_q.weight", "blk.1.attn_k.weight" };
+        "blk.1.attn_q.weight", "blk.1.attn_k.weight", "blk.1.attn_v.weight", "blk.1.ffn_up.weight" };
     FILE * dequantized = fopen(argv[2], "wb");
     if (!dequantized) return 1;
-    for (int i = 0; i < 11; i++) {
+    for (int i = 0; i < 13; i++) {
         struct ggml_tensor * t = ggml_get_tensor(g, names[i]);
         static float values[4096];
         int64_t n = ggml_nelements(t);
