@@ -7,8 +7,11 @@ namespace LowBit;
 /// A linear layer with group-wise 2-bit or 4-bit weights (8-bit allowed), kept packed:
 /// <c>Forward(x)[b, o] = sum_i x[b, i] * ((q[o, i] - z[o, g(i)]) * s[o, g(i)] - m[o, g(i)]) + bias[o]</c>, g(i) = i / GroupSize,
 /// computed in float32 and rounded to <typeparamref name="T"/> once. The float offsets m are zero unless the layer was built
-/// with them (<see cref="HasOffsets"/>: formats such as GGUF's Q4_1 and K-quants, whose minimum is not a whole zero point). Each row of <see cref="PackedWeights"/> is
-/// <see cref="BitPacking"/>-packed, so 4-bit weights take a quarter and 2-bit weights an eighth of BF16's memory.
+/// with them (<see cref="HasOffsets"/>: formats such as GGUF's Q4_1 and K-quants, whose minimum is not a whole zero
+/// point). Each row of <see cref="PackedWeights"/> is <see cref="BitPacking"/>-packed, so 4-bit weights take a quarter and
+/// 2-bit weights an eighth of BF16's memory. A layer may also keep its columns in another order
+/// (<see cref="InputPermutation"/>: GPTQ's act-order, whose groups are scattered over the input features): column j of
+/// the packed weights then meets input feature <c>p[j]</c>.
 /// </summary>
 /// <typeparam name="T">float, <see cref="Half"/> or <see cref="BFloat16"/>.</typeparam>
 /// <remarks>
@@ -24,6 +27,7 @@ public sealed class LowBitLinear<T>
     private readonly T[] _scales;
     private readonly byte[] _zeroPoints;
     private readonly T[] _offsets;
+    private readonly int[] _permutation;
     private readonly T[] _bias;
     private readonly float[] _scaleFloats;    // s, s * z + m, m and the bias as float32: prepared once so Forward converts nothing per call
     private readonly float[] _scaledZeros;
@@ -31,7 +35,8 @@ public sealed class LowBitLinear<T>
     private readonly float[] _biasFloats;
     private readonly KernelPlan _plan, _int8Plan;
 
-    private LowBitLinear(int inFeatures, int outFeatures, int bits, int groupSize, byte[] packed, T[] scales, byte[] zeroPoints, T[] offsets, T[] bias)
+    private LowBitLinear(int inFeatures, int outFeatures, int bits, int groupSize, byte[] packed, T[] scales, byte[] zeroPoints, T[] offsets, T[] bias,
+                         int[] permutation)
     {
         InFeatures = inFeatures;
         OutFeatures = outFeatures;
@@ -41,6 +46,7 @@ public sealed class LowBitLinear<T>
         _scales = scales;
         _zeroPoints = zeroPoints;
         _offsets = offsets;
+        _permutation = permutation;
         _bias = bias;
         _scaleFloats = new float[scales.Length];
         Elements<T>.ToSingle(scales, _scaleFloats);
@@ -83,20 +89,23 @@ public sealed class LowBitLinear<T>
             BitPacking.PackUnchecked(codes.AsSpan(o * inFeatures, inFeatures), bits, packed.AsSpan(o * rowBytes, rowBytes));
         }
 
-        return new LowBitLinear<T>(inFeatures, outFeatures, bits, groupSize, packed, scales, zeroPoints, [], bias.ToArray());
+        return new LowBitLinear<T>(inFeatures, outFeatures, bits, groupSize, packed, scales, zeroPoints, [], bias.ToArray(), []);
     }
 
     /// <summary>
     /// Wraps already-quantized, packed weights (for example from a checkpoint); everything is copied and checked.
     /// <paramref name="offsets"/> (one per group, or empty for none) gives the format a float offset per group,
     /// <c>w = (q - z) * s - offset</c>: GGUF's Q4_1 <c>d q + m</c> is offset <c>-m</c>, Q4_K's <c>d q - dmin m</c> offset <c>dmin m</c>.
+    /// <paramref name="inputPermutation"/> (InFeatures indices, or empty for none) says which input feature each column of
+    /// the packed weights multiplies: column j meets <c>x[inputPermutation[j]]</c> (GPTQ's act-order).
     /// </summary>
-    /// <exception cref="ArgumentException">A length does not match or a zero point does not fit in <paramref name="bits"/>.</exception>
+    /// <exception cref="ArgumentException">A length does not match, a zero point does not fit in <paramref name="bits"/>,
+    /// or <paramref name="inputPermutation"/> is not a permutation of 0..InFeatures-1.</exception>
     /// <exception cref="ArgumentOutOfRangeException">A dimension, <paramref name="bits"/> or <paramref name="groupSize"/> is invalid.</exception>
     /// <exception cref="NotSupportedException"><typeparamref name="T"/> is not float, Half or BFloat16.</exception>
     public static LowBitLinear<T> FromQuantized(ReadOnlySpan<byte> packedWeights, ReadOnlySpan<T> scales, ReadOnlySpan<byte> zeroPoints,
                                                 int outFeatures, int inFeatures, int bits, int groupSize, ReadOnlySpan<T> bias = default,
-                                                ReadOnlySpan<T> offsets = default)
+                                                ReadOnlySpan<T> offsets = default, ReadOnlySpan<int> inputPermutation = default)
     {
         Elements<T>.EnsureSupported();
         ThrowHelper.CheckedProduct(outFeatures, nameof(outFeatures), inFeatures, nameof(inFeatures));
@@ -111,6 +120,7 @@ public sealed class LowBitLinear<T>
         ThrowHelper.CheckLength(scales.Length, groups, nameof(scales));
         ThrowHelper.CheckLength(zeroPoints.Length, groups, nameof(zeroPoints));
         if (!offsets.IsEmpty) ThrowHelper.CheckLength(offsets.Length, groups, nameof(offsets));
+        if (!inputPermutation.IsEmpty) CheckPermutation(inputPermutation, inFeatures);
         if (!bias.IsEmpty) ThrowHelper.CheckLength(bias.Length, outFeatures, nameof(bias));
         int tooBig = zeroPoints.IndexOfAnyInRange((byte)(1 << bits), byte.MaxValue);
         if (bits < 8 && tooBig >= 0)
@@ -119,7 +129,24 @@ public sealed class LowBitLinear<T>
         }
 
         return new LowBitLinear<T>(inFeatures, outFeatures, bits, groupSize, packedWeights.ToArray(), scales.ToArray(), zeroPoints.ToArray(),
-                                   offsets.ToArray(), bias.ToArray());
+                                   offsets.ToArray(), bias.ToArray(), inputPermutation.ToArray());
+    }
+
+    private static void CheckPermutation(ReadOnlySpan<int> permutation, int inFeatures)
+    {
+        ThrowHelper.CheckLength(permutation.Length, inFeatures, "inputPermutation");
+        var seen = new bool[inFeatures];
+        for (int j = 0; j < permutation.Length; j++)
+        {
+            int i = permutation[j];
+            if ((uint)i >= (uint)inFeatures || seen[i])
+            {
+                throw new ArgumentException($"The input permutation is not a permutation of 0..{inFeatures - 1}: entry {j} is {i}" +
+                                            ((uint)i >= (uint)inFeatures ? "." : ", which an earlier entry already names."), "inputPermutation");
+            }
+
+            seen[i] = true;
+        }
     }
 
     /// <summary>Input features (columns of the weight matrix).</summary>
@@ -152,6 +179,13 @@ public sealed class LowBitLinear<T>
     /// <summary>Float offsets, [OutFeatures, InFeatures / GroupSize]: <c>w = (q - z) * s - offset</c>; empty when <see cref="HasOffsets"/> is false.</summary>
     public ReadOnlySpan<T> Offsets => _offsets;
 
+    /// <summary>
+    /// The input feature each column of <see cref="PackedWeights"/> multiplies (column j meets <c>x[p[j]]</c>); empty when
+    /// the columns are in input order. <see cref="Dequantize"/> always writes input order; with
+    /// <see cref="ActivationPrecision.Int8"/> the blocks of 32 are cut from the gathered input, in column order.
+    /// </summary>
+    public ReadOnlySpan<int> InputPermutation => _permutation;
+
     /// <summary>One bias per output row; empty when <see cref="HasBias"/> is false.</summary>
     public ReadOnlySpan<T> Bias => _bias;
 
@@ -178,7 +212,31 @@ public sealed class LowBitLinear<T>
         if (maxThreads < 0) ThrowHelper.ThrowNegative(nameof(maxThreads), maxThreads);
         ThrowHelper.CheckDefined(activations, nameof(activations));
         KernelPlan plan = activations == ActivationPrecision.Int8 ? _int8Plan : _plan;
-        Run(plan.For(input.Length / InFeatures), input, output[..(int)outputCount], maxThreads == 0 ? WorkerPool.MaxThreads : maxThreads);
+        MatMulKernel kernel = plan.For(input.Length / InFeatures);
+        int threads = maxThreads == 0 ? WorkerPool.MaxThreads : maxThreads;
+        if (_permutation.Length == 0)
+        {
+            Run(kernel, input, output[..(int)outputCount], threads);
+            return;
+        }
+
+        // Columns in another order: gather each input row into it once (pooled scratch, so no allocation per call).
+        T[] gathered = System.Buffers.ArrayPool<T>.Shared.Rent(input.Length);
+        try
+        {
+            for (int row = 0; row < input.Length; row += InFeatures)
+            {
+                ReadOnlySpan<T> x = input.Slice(row, InFeatures);
+                Span<T> target = gathered.AsSpan(row, InFeatures);
+                for (int j = 0; j < target.Length; j++) target[j] = x[_permutation[j]];
+            }
+
+            Run(kernel, gathered.AsSpan(0, input.Length), output[..(int)outputCount], threads);
+        }
+        finally
+        {
+            System.Buffers.ArrayPool<T>.Shared.Return(gathered);
+        }
     }
 
     /// <summary>Runs one kernel on a validated call (tests and benchmarks force each kernel of the registry through it).</summary>
@@ -216,5 +274,14 @@ public sealed class LowBitLinear<T>
         }
 
         GroupQuantizer.Dequantize<T>(codes, _scales, _zeroPoints, _offsets, OutFeatures, InFeatures, GroupSize, destination);
+        if (_permutation.Length == 0) return;
+        // Back to input order: column j holds feature p[j].
+        T[] row = new T[InFeatures];
+        for (int o = 0; o < OutFeatures; o++)
+        {
+            Span<T> w = destination.Slice(o * InFeatures, InFeatures);
+            w.CopyTo(row);
+            for (int j = 0; j < row.Length; j++) w[_permutation[j]] = row[j];
+        }
     }
 }

@@ -211,6 +211,69 @@ public class LowBitLinearTests<T>
                                                         offsets: new T[groups - 1]), Throws.ArgumentException.With.Message.Contains("offsets"));
     }
 
+    /// <summary>
+    /// Columns kept in another order (GPTQ act-order): Forward gathers the input into that order, so it equals the
+    /// unpermuted layer on the gathered input bit for bit, at every batch regime and in both activation precisions;
+    /// Dequantize writes input order; a non-permutation is refused.
+    /// </summary>
+    [TestCase(4, 32)]
+    [TestCase(2, 16)]
+    public void InputPermutation_ForwardGathersTheInput_AndDequantizeWritesInputOrder(int bits, int groupSize)
+    {
+        const int outFeatures = 40, inFeatures = 128;
+        T[] weights = TestData.Gaussian<T>(outFeatures * inFeatures, 12, std: 0.05);
+        int[] permutation = Enumerable.Range(0, inFeatures).OrderBy(i => (i * 37 + 11) % inFeatures).ToArray();
+        Assert.That(permutation.Order(), Is.EqualTo(Enumerable.Range(0, inFeatures)), "the test's permutation");
+        var permuted = new T[weights.Length];
+        for (int o = 0; o < outFeatures; o++)
+        {
+            for (int j = 0; j < inFeatures; j++) permuted[o * inFeatures + j] = weights[o * inFeatures + permutation[j]];
+        }
+
+        T[] bias = TestData.Gaussian<T>(outFeatures, 13);
+        var inOrder = LowBitLinear<T>.FromWeights(permuted, outFeatures, inFeatures, bits, groupSize, bias);
+        var layer = LowBitLinear<T>.FromQuantized(inOrder.PackedWeights, inOrder.Scales, inOrder.ZeroPoints, outFeatures, inFeatures, bits, groupSize, bias,
+                                                  inputPermutation: permutation);
+        Assert.That(layer.InputPermutation.ToArray(), Is.EqualTo(permutation));
+        foreach (int batch in new[] { 1, 3, 8, 20 })
+        {
+            T[] x = TestData.Gaussian<T>(batch * inFeatures, batch + 70);
+            var gathered = new T[x.Length];
+            for (int b = 0; b < batch; b++)
+            {
+                for (int j = 0; j < inFeatures; j++) gathered[b * inFeatures + j] = x[b * inFeatures + permutation[j]];
+            }
+
+            foreach (ActivationPrecision precision in new[] { ActivationPrecision.Float, ActivationPrecision.Int8 })
+            {
+                var expected = new T[batch * outFeatures];
+                var actual = new T[batch * outFeatures];
+                inOrder.Forward(gathered, expected, 1, precision);
+                layer.Forward(x, actual, 1, precision);
+                Assert.That(actual, Is.EqualTo(expected), $"batch {batch}, {precision}");
+            }
+        }
+
+        var columns = new T[weights.Length];
+        var dequantized = new T[weights.Length];
+        inOrder.Dequantize(columns);
+        layer.Dequantize(dequantized);
+        for (int o = 0; o < outFeatures; o++)
+        {
+            for (int j = 0; j < inFeatures; j++)
+            {
+                Assert.That(TestData.F(dequantized[o * inFeatures + permutation[j]]), Is.EqualTo(TestData.F(columns[o * inFeatures + j])), $"[{o},{j}]");
+            }
+        }
+
+        int[] repeated = [.. permutation];
+        repeated[5] = repeated[6];
+        Assert.That(() => LowBitLinear<T>.FromQuantized(inOrder.PackedWeights, inOrder.Scales, inOrder.ZeroPoints, outFeatures, inFeatures, bits, groupSize,
+                                                        inputPermutation: repeated), Throws.ArgumentException.With.Message.Contains("entry 6"));
+        Assert.That(() => LowBitLinear<T>.FromQuantized(inOrder.PackedWeights, inOrder.Scales, inOrder.ZeroPoints, outFeatures, inFeatures, bits, groupSize,
+                                                        inputPermutation: new int[inFeatures - 1]), Throws.ArgumentException);
+    }
+
     private static void AssertClose(LowBitLinear<T> layer, T[] input, T[] dequantized, T[] bias, T[] output, int batch, string label) =>
         Oracle.CheckGrouped(layer, dequantized, input, bias, output, batch, label);
 
