@@ -11,12 +11,14 @@ var runner = new NUnitTestAssemblyRunner(new DefaultTestAssemblyBuilder());
 runner.Load(typeof(FailureReporter).Assembly, new Dictionary<string, object>());
 ITestResult result = runner.Run(new FailureReporter(), args.Length == 0 ? TestFilter.Empty : new NameFilter(args));
 int failed = result.FailCount + result.InconclusiveCount;
+// The listener's events may still be queued when Run returns: print every failure from the result tree as well.
+FailureReporter.PrintFailures(result);
 Console.WriteLine(
     $"{(failed == 0 ? "Passed!" : "Failed!")}  - Failed: {failed,5}, Passed: {result.PassCount,5}, Skipped: {result.SkipCount,5}, " +
     $"Total: {result.TotalCount,5}, Duration: {stopwatch.Elapsed.TotalSeconds:0} s - {System.Runtime.InteropServices.RuntimeInformation.ProcessArchitecture}");
 return failed == 0 ? 0 : 1;
 
-/// <summary>Prints each failing test with its message and stack trace as it finishes, and a dot per hundred tests.</summary>
+/// <summary>Prints a dot per hundred finished tests, and at the end each failing test with its message and stack trace.</summary>
 internal sealed class FailureReporter : ITestListener
 {
     private int _finished;
@@ -27,8 +29,18 @@ internal sealed class FailureReporter : ITestListener
 
     public void TestFinished(ITestResult result)
     {
-        if (result.Test.IsSuite) return;
-        if (++_finished % 100 == 0) Console.Error.Write('.');
+        if (!result.Test.IsSuite && ++_finished % 100 == 0) Console.Error.Write('.');
+    }
+
+    /// <summary>Each failed or inconclusive test of the tree with its message and stack trace.</summary>
+    public static void PrintFailures(ITestResult result)
+    {
+        if (result.HasChildren)
+        {
+            foreach (ITestResult child in result.Children) PrintFailures(child);
+            return;
+        }
+
         if (result.ResultState.Status is TestStatus.Failed or TestStatus.Inconclusive)
         {
             Console.WriteLine($"  Failed {result.FullName}");
