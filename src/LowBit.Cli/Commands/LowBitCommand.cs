@@ -17,6 +17,7 @@ internal static class LowBitCommand
             new HelpOption(),
             new VersionOption(),
             QuantizeCommand.Create(),
+            ConvertCommand.Create(),
             InspectCommand.Create(),
             BenchCommand.Create(),
             DemoCommand.Create(),

@@ -83,6 +83,21 @@ public static class CheckpointQuantizer
     /// <summary>Suffix of a low-bit layer's zero points (U8, [out, groups]).</summary>
     public const string ZeroPointsSuffix = ".zero_points";
 
+    /// <summary>Suffix of a low-bit layer's float offsets per group (<c>w = (q - z) s - offset</c>; [out, groups]), present only when it has them.</summary>
+    public const string OffsetsSuffix = ".offsets";
+
+    /// <summary>Suffix of a low-bit layer's input permutation (I32 [in]: column j multiplies input p[j]), present only when its columns are not in input order.</summary>
+    public const string InputPermutationSuffix = ".input_permutation";
+
+    /// <summary>
+    /// Metadata key prefix recording one layer's bits where the layers of a file differ (converted checkpoints):
+    /// <c>lowbit.bits.&lt;prefix&gt;</c>, ahead of the file's <see cref="BitsKey"/>.
+    /// </summary>
+    public const string LayerBitsKeyPrefix = "lowbit.bits.";
+
+    /// <summary>Metadata key prefix recording one layer's group size (<c>lowbit.group_size.&lt;prefix&gt;</c>), ahead of the file's <see cref="GroupSizeKey"/>.</summary>
+    public const string LayerGroupSizeKeyPrefix = "lowbit.group_size.";
+
     /// <summary>Metadata key recording the bits of a low-bit checkpoint.</summary>
     public const string BitsKey = "lowbit.bits";
 

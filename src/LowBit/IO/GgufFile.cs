@@ -34,10 +34,12 @@ public sealed class GgufFile : IDisposable
         _mapping = mapping;
     }
 
-    /// <summary>True when the file at <paramref name="path"/> starts with the GGUF magic (it may still be malformed).</summary>
+    /// <summary>True when the file at <paramref name="path"/> starts with the GGUF magic (it may still be malformed); false for a folder.</summary>
+    /// <exception cref="FileNotFoundException">Nothing exists at <paramref name="path"/>.</exception>
     public static bool IsGguf(string path)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
+        if (Directory.Exists(path)) return false;
         using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize: 1);
         Span<byte> prefix = stackalloc byte[4];
         return stream.ReadAtLeast(prefix, 4, throwOnEndOfStream: false) == 4 && GgufHeader.HasMagic(prefix);

@@ -28,7 +28,8 @@ internal static class GgufLayers
 {
     private const int Block = 32;
 
-    public static LowBitLinear<T> Load<T>(GgufFile file, string nameOrPrefix)
+    /// <summary>The layer of a quantized 2-D tensor, with <c>&lt;prefix&gt;.bias</c> unless <paramref name="withBias"/> is false.</summary>
+    public static LowBitLinear<T> Load<T>(GgufFile file, string nameOrPrefix, bool withBias = true)
     {
         Elements<T>.EnsureSupported();
         ArgumentException.ThrowIfNullOrEmpty(nameOrPrefix);
@@ -77,7 +78,7 @@ internal static class GgufLayers
             default: Q6_K(source, packed, scales, zeroPoints); break;
         }
 
-        T[] bias = LoadBias<T>(file, prefix, outFeatures);
+        T[] bias = withBias ? LoadBias<T>(file, prefix, outFeatures) : [];
         return LowBitLinear<T>.FromQuantized(packed, scales, zeroPoints, outFeatures, inFeatures, bits, groupSize, bias, offsets);
     }
 

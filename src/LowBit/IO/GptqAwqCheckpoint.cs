@@ -102,21 +102,64 @@ public sealed class GptqAwqCheckpoint : IDisposable
         string folder = Directory.Exists(path) ? path
             : File.Exists(path) ? System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(path))!
             : throw new FileNotFoundException($"No file or folder '{path}'.", path);
-        string[] shards = Directory.Exists(path)
-            ? Directory.GetFiles(path, "*.safetensors").Order(StringComparer.Ordinal).ToArray()
-            : [path];
+        string[] shards = Directory.Exists(path) ? Shards(path) : [path];
         if (shards.Length == 0) throw new FileNotFoundException($"Folder '{path}' holds no .safetensors file.", path);
         (Dictionary<string, string> config, string configPath) = ReadConfig(folder);
         var files = new List<SafeTensorsFile>();
         try
         {
-            foreach (string shard in shards) files.Add(SafeTensorsFile.Open(shard));
+            foreach (string shard in shards)
+            {
+                SafeTensorsFile file = SafeTensorsFile.Open(shard);
+                // A LowBit checkpoint beside the model (lowbit convert's output, say) is not one of its shards.
+                if (Directory.Exists(path) && file.Metadata.ContainsKey(CheckpointQuantizer.FormatKey)) file.Dispose();
+                else files.Add(file);
+            }
+
+            if (files.Count == 0) throw new FileNotFoundException($"Folder '{path}' holds no GPTQ / AWQ .safetensors file.", path);
             return new GptqAwqCheckpoint(path, files.ToArray(), config, configPath);
         }
         catch
         {
             foreach (SafeTensorsFile file in files) file.Dispose();
             throw;
+        }
+    }
+
+    /// <summary>
+    /// A folder's shards: those model.safetensors.index.json's weight_map names when it exists (the Hugging Face layout
+    /// for sharded models), else every .safetensors file, in name order.
+    /// </summary>
+    private static string[] Shards(string folder)
+    {
+        string index = System.IO.Path.Combine(folder, "model.safetensors.index.json");
+        if (!File.Exists(index)) return Directory.GetFiles(folder, "*.safetensors").Order(StringComparer.Ordinal).ToArray();
+        if (new FileInfo(index).Length > MaxConfigBytes) throw new InvalidDataException($"{index} is larger than {MaxConfigBytes >> 20} MiB.");
+        try
+        {
+            using JsonDocument document = JsonDocument.Parse(File.ReadAllBytes(index));
+            if (!document.RootElement.TryGetProperty("weight_map", out JsonElement map) || map.ValueKind != JsonValueKind.Object)
+            {
+                throw new InvalidDataException($"{index} has no weight_map object.");
+            }
+
+            var names = new SortedSet<string>(StringComparer.Ordinal);
+            foreach (JsonProperty entry in map.EnumerateObject())
+            {
+                string? file = entry.Value.ValueKind == JsonValueKind.String ? entry.Value.GetString() : null;
+                if (string.IsNullOrEmpty(file) || file != System.IO.Path.GetFileName(file))
+                {
+                    throw new InvalidDataException($"{index}: tensor '{entry.Name}' maps to '{file}', not a file name in the folder.");
+                }
+
+                names.Add(file);
+            }
+
+            return names.Select(n => System.IO.Path.Combine(folder, n)).ToArray();
+        }
+        catch (JsonException e)
+        {
+            throw new InvalidDataException($"{index} is not valid JSON: {e.Message}", e);
         }
     }
 
@@ -267,6 +310,40 @@ public sealed class GptqAwqCheckpoint : IDisposable
 
         T[] bias = TryGetTensor(prefix + ".bias", out SafeTensorInfo? biasInfo) ? ReadBias<T>(biasInfo, outFeatures) : [];
         return LowBitLinear<T>.FromQuantized(packed, scales, zeroPoints, outFeatures, inFeatures, Bits, groupSize, bias, offsets, permutation);
+    }
+
+    /// <summary>What a layer will look like, without building it: for writers that must state every tensor before its data.</summary>
+    internal (int InFeatures, int OutFeatures, int GroupSize, SafeTensorDType ScaleType, bool Offsets, bool Permuted) Describe(string prefix)
+    {
+        SafeTensorInfo qweight = Tensor(prefix + ".qweight"), qzeros = Tensor(prefix + ".qzeros");
+        int per = 32 / Bits;
+        if (qweight.Shape.Count != 2 || qzeros.DType != SafeTensorDType.I32 || qweight.Shape[0] * qweight.Shape[1] * per > Array.MaxLength)
+        {
+            throw new InvalidDataException($"'{prefix}.qweight' {qweight.ShapeText} does not describe a layer LowBit can hold.");
+        }
+
+        int inFeatures = (int)(Method == GptqAwqMethod.Gptq ? qweight.Shape[0] * per : qweight.Shape[0]);
+        int outFeatures = (int)(Method == GptqAwqMethod.Gptq ? qweight.Shape[1] : qweight.Shape[1] * per);
+        int groupSize = GroupSize == -1 ? inFeatures : GroupSize;
+        // Format gptq's stored 2^bits - 1 means z = 2^bits: the layer then needs float offsets.
+        bool offsets = _zerosMinusOne && AnyFieldIsMax(Span<int>(qzeros), Bits);
+        bool permuted = Method == GptqAwqMethod.Gptq && groupSize > 0 && inFeatures % groupSize == 0
+                        && ColumnOrder(prefix, inFeatures, groupSize, inFeatures / groupSize).Length != 0;
+        return (inFeatures, outFeatures, groupSize, Tensor(prefix + ".scales").DType, offsets, permuted);
+    }
+
+    private static bool AnyFieldIsMax(ReadOnlySpan<int> words, int bits)
+    {
+        int mask = (1 << bits) - 1;
+        foreach (int word in words)
+        {
+            for (int shift = 0; shift < 32; shift += bits)
+            {
+                if (((word >>> shift) & mask) == mask) return true;
+            }
+        }
+
+        return false;
     }
 
     /// <summary>

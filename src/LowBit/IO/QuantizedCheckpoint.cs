@@ -44,20 +44,17 @@ public sealed class QuantizedCheckpoint : IDisposable
     public IReadOnlyList<string> LowBitLayers { get; }
 
     /// <summary>
-    /// Builds the group-wise layer stored under <paramref name="prefix"/> (bits and group size from the file's metadata),
-    /// with its bias when <c>&lt;prefix&gt;.bias</c> exists.
+    /// Builds the group-wise layer stored under <paramref name="prefix"/> (bits and group size from the layer's own
+    /// metadata keys, else the file's), with its bias when <c>&lt;prefix&gt;.bias</c> exists, and its float offsets and
+    /// input permutation when the file has them (converted GGUF, GPTQ and AWQ layers).
     /// </summary>
     /// <exception cref="KeyNotFoundException">No low-bit layer has that prefix.</exception>
     /// <exception cref="InvalidDataException">The metadata or the layer's tensors are inconsistent.</exception>
     public LowBitLinear<T> LoadLowBitLinear<T>(string prefix)
     {
         Elements<T>.EnsureSupported();
-        if (!File.Metadata.TryGetValue(CheckpointQuantizer.BitsKey, out string? bitsText) || !int.TryParse(bitsText, out int bits)
-            || !File.Metadata.TryGetValue(CheckpointQuantizer.GroupSizeKey, out string? groupText) || !int.TryParse(groupText, out int groupSize))
-        {
-            throw new InvalidDataException($"{File.Path} does not record {CheckpointQuantizer.BitsKey} and {CheckpointQuantizer.GroupSizeKey} in its metadata.");
-        }
-
+        int bits = LayerSetting(prefix, CheckpointQuantizer.LayerBitsKeyPrefix, CheckpointQuantizer.BitsKey);
+        int groupSize = LayerSetting(prefix, CheckpointQuantizer.LayerGroupSizeKeyPrefix, CheckpointQuantizer.GroupSizeKey);
         SafeTensorInfo packed = File.GetTensor(prefix + CheckpointQuantizer.PackedWeightsSuffix);
         SafeTensorInfo zeros = File.GetTensor(prefix + CheckpointQuantizer.ZeroPointsSuffix);
         SafeTensorInfo scales = File.GetTensor(prefix + CheckpointQuantizer.ScalesSuffix);
@@ -77,15 +74,45 @@ public sealed class QuantizedCheckpoint : IDisposable
 
         T[] scaleValues = ReadFloats<T>(scales, groups);
         T[] bias = File.TryGetTensor(prefix + ".bias", out SafeTensorInfo? biasTensor) ? ReadVector<T>(biasTensor, outFeatures) : [];
+        T[] offsets = [];
+        if (File.TryGetTensor(prefix + CheckpointQuantizer.OffsetsSuffix, out SafeTensorInfo? offsetTensor))
+        {
+            if (offsetTensor.ElementCount != groups) throw new InvalidDataException($"'{offsetTensor.Name}' needs {groups} values; it has {offsetTensor.ElementCount}.");
+            offsets = ReadFloats<T>(offsetTensor, groups);
+        }
+
+        ReadOnlySpan<int> permutation = default;
+        if (File.TryGetTensor(prefix + CheckpointQuantizer.InputPermutationSuffix, out SafeTensorInfo? order))
+        {
+            if (order.DType != SafeTensorDType.I32 || order.ElementCount != inFeatures)
+            {
+                throw new InvalidDataException($"'{order.Name}' must be I32 [{inFeatures}]; it is {order.DType} {order.ShapeText}.");
+            }
+
+            permutation = File.GetSpan<int>(order.Name);
+        }
+
         try
         {
             return LowBitLinear<T>.FromQuantized(File.GetSpan<byte>(packed.Name), scaleValues, File.GetSpan<byte>(zeros.Name),
-                                                 outFeatures, inFeatures, bits, groupSize, bias);
+                                                 outFeatures, inFeatures, bits, groupSize, bias, offsets, permutation);
         }
         catch (ArgumentException e)
         {
             throw new InvalidDataException($"'{prefix}': {e.Message}", e);
         }
+    }
+
+    /// <summary>A whole-number setting of one layer: its own key (<c>keyPrefix + prefix</c>) if present, else the file's.</summary>
+    private int LayerSetting(string prefix, string keyPrefix, string fileKey)
+    {
+        if (File.Metadata.TryGetValue(keyPrefix + prefix, out string? text) || File.Metadata.TryGetValue(fileKey, out text))
+        {
+            if (int.TryParse(text, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int value)) return value;
+            throw new InvalidDataException($"{File.Path}: the {fileKey} of '{prefix}' is '{text}', not a whole number.");
+        }
+
+        throw new InvalidDataException($"{File.Path} does not record {fileKey} for '{prefix}' ({keyPrefix + prefix} or {fileKey} in its metadata).");
     }
 
     /// <summary>

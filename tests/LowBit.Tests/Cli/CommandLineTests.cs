@@ -171,6 +171,23 @@ public class CommandLineTests
     }
 
     [Test]
+    public void Convert_GgufFile_ReportsLayersAndCopies_AndTheResultLoads()
+    {
+        using var folder = new TempFolder();
+        string gguf = Path.Combine(Repository.Root, "tests", "LowBit.Tests", "IO", "Fixtures", "ggml-written.gguf");
+        string output = folder.File("model.safetensors");
+        Assert.That(LowBitCommand.Run(["convert", gguf, output]), Is.EqualTo(0), _stderr.ToString());
+        string text = _stdout.ToString();
+        Assert.That(text, Does.Contain("Converted from GGUF").And.Contain("blk.0.attn_k").And.Contain("Q4_K").And.Contain("4-bit layer"));
+        Assert.That(text, Does.Contain("10 layers converted, 3 tensors copied"));
+        using var checkpoint = QuantizedCheckpoint.Open(output);
+        Assert.That(checkpoint.LoadLowBitLinear<float>("blk.0.ffn_down").Bits, Is.EqualTo(2));
+        Assert.That(LowBitCommand.Run(["convert", folder.File("missing.gguf"), output]), Is.EqualTo(1));
+        Assert.That(ErrorLines, Has.Length.EqualTo(1));
+        Assert.That(ErrorLines[0], Does.StartWith("lowbit: error: ").And.Contain("missing.gguf"));
+    }
+
+    [Test]
     public void Text_EscapesEveryControlCharacter()
     {
         Assert.That(LowBit.Cli.Commands.Cli.Text("plain name.weight"), Is.EqualTo("plain name.weight"));

@@ -166,6 +166,16 @@ public class GptqAwqCheckpointTests
         Assert.That(GptqAwqCheckpoint.IsGptqOrAwq(folder.Path), Is.True);
         Assert.That(GptqAwqCheckpoint.IsGptqOrAwq(folder.File("model-00001-of-00002.safetensors")), Is.True);
         Assert.That(GptqAwqCheckpoint.IsGptqOrAwq(folder.File("quantize_config.json")), Is.False);
+
+        // With an index, only the files it names are shards.
+        File.WriteAllText(folder.File("model.safetensors.index.json"), "{\"metadata\": {}, \"weight_map\": {\"y.qweight\": \"model-00002-of-00002.safetensors\"}}");
+        using (GptqAwqCheckpoint indexed = GptqAwqCheckpoint.Open(folder.Path))
+        {
+            Assert.That(indexed.Layers, Is.EqualTo(new[] { "y" }));
+        }
+
+        File.WriteAllText(folder.File("model.safetensors.index.json"), "{\"weight_map\": {\"y.qweight\": \"../elsewhere.safetensors\"}}");
+        Assert.That(() => GptqAwqCheckpoint.Open(folder.Path), Throws.TypeOf<InvalidDataException>().With.Message.Contains("not a file name"));
     }
 
     /// <summary>What LowBit cannot read, or a file that lies about itself: one clear exception naming the field, nothing else.</summary>
