@@ -47,6 +47,39 @@ internal static unsafe class ActivationQuantizer
     }
 
     /// <summary>
+    /// Each row of <paramref name="input"/> (rows of <paramref name="features"/>) replaced by its dequantized int8 form,
+    /// <c>sx * xq</c> per block: for layouts no integer kernel takes, a float kernel on these activations computes what
+    /// the int8 path defines (the integer sums are exact in float32 up to its rounding, as the contract's oracle is).
+    /// </summary>
+    public static void DequantizedRows(ReadOnlySpan<float> input, Span<float> destination, int features)
+    {
+        int blocks = Blocks(features);
+        sbyte[] codes = System.Buffers.ArrayPool<sbyte>.Shared.Rent(features);
+        float[] scales = System.Buffers.ArrayPool<float>.Shared.Rent(blocks);
+        int[] sums = System.Buffers.ArrayPool<int>.Shared.Rent(blocks);
+        try
+        {
+            fixed (float* x = input, sx = scales)
+            fixed (sbyte* q = codes)
+            fixed (int* sum = sums)
+            {
+                for (int row = 0; row < input.Length; row += features)
+                {
+                    QuantizeRow(x + row, features, q, sx, sum);
+                    Span<float> target = destination.Slice(row, features);
+                    for (int i = 0; i < features; i++) target[i] = sx[i / BlockSize] * q[i];
+                }
+            }
+        }
+        finally
+        {
+            System.Buffers.ArrayPool<sbyte>.Shared.Return(codes);
+            System.Buffers.ArrayPool<float>.Shared.Return(scales);
+            System.Buffers.ArrayPool<int>.Shared.Return(sums);
+        }
+    }
+
+    /// <summary>
     /// As <see cref="QuantizeRowScalar"/>, 32 features per step on 256-bit vectors (the same IEEE division and
     /// round-to-even, so the same codes and scales bit for bit); a short last block goes through the scalar reference.
     /// </summary>

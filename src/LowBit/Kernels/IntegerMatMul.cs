@@ -220,7 +220,10 @@ internal static unsafe partial class IntegerMatMul
         // The scales and zero points of the rows ahead too, one line per weight line until they are covered.
         nint rowsAhead = prefetchAhead / rowBytesPacked, paramAt = 0, scaleBytes = bits == 8 ? 0 : (nint)groups * 4;
         byte* sAhead0 = (byte*)(s0 + rowsAhead * groups), sAhead1 = (byte*)(s1 + rowsAhead * groups);
-        byte* zAhead0 = args.ZeroPoints + (o + rowsAhead) * groups, zAhead1 = pair ? zAhead0 + groups : zAhead0;
+        // Layers with float offsets read the float zero terms s z + m instead of the zero-point bytes (see Finish).
+        bool floatZeros = args.Offsets is not null;
+        nint zeroBytes = floatZeros ? scaleBytes : groups, zeroRow = floatZeros ? (nint)groups * 4 : groups;
+        byte* zAhead0 = (floatZeros ? (byte*)args.ScaledZeros : args.ZeroPoints) + (o + rowsAhead) * zeroRow, zAhead1 = pair ? zAhead0 + zeroRow : zAhead0;
         nint codeStride = RowBytes(n), scaleStride = lanes + 16;
         sbyte* x0 = args.Codes + b * codeStride, x1 = x0 + codeStride, x2 = x1 + codeStride, x3 = x2 + codeStride;
         float* l0 = args.LaneScales + b * scaleStride, l1 = l0 + scaleStride, l2 = l1 + scaleStride, l3 = l2 + scaleStride;
@@ -237,7 +240,7 @@ internal static unsafe partial class IntegerMatMul
                 {
                     Sse.Prefetch0(sAhead0 + paramAt);
                     Sse.Prefetch0(sAhead1 + paramAt);
-                    if (paramAt < groups)
+                    if (paramAt < zeroBytes)
                     {
                         Sse.Prefetch0(zAhead0 + paramAt);
                         Sse.Prefetch0(zAhead1 + paramAt);

@@ -334,6 +334,7 @@ internal static unsafe partial class LowBitMatMul
         Vector512<float> t0 = default, t1 = default, k0 = default, k1 = default;
         bool laneZeros = LaneZeroPoints(in args, lanes: 16);
         float* scaledZeros = args.ScaledZeros + (nint)o * groups, laneSums = args.LaneSums;
+        int zeroLines = args.Offsets is null ? 0 : (2 * groups + 15) / 16, zeroLinesPerBlock = (zeroLines + n / block - 1) / (n / block);
         // The masks live in registers: as constants the JIT folds each into its AND as a broadcast load, 15 extra loads
         // per 64 bytes at 2 bits (measured 2-3% faster with the weights in cache, no change streaming them).
         Vector512<int> m0 = Vector512.Create((1 << args.Bits) - 1), m1 = m0 << bits, m2 = m0 << (2 * bits), m3 = m0 << (3 * bits);
@@ -346,6 +347,11 @@ internal static unsafe partial class LowBitMatMul
             // next pair's line for this block. Prefetches never fault, so the last pair may point past the weights.
             Sse.Prefetch0(w + 2 * rowInts + b * 16);
             Sse.Prefetch0(w + 3 * rowInts + b * 16);
+            // Float zero terms (layers with offsets) are a third stream, 4 bytes per group: the next pair's too.
+            for (int line = b * zeroLinesPerBlock, stop = Math.Min(line + zeroLinesPerBlock, zeroLines); line < stop; line++)
+            {
+                Sse.Prefetch0(scaledZeros + 2 * groups + line * 16);
+            }
 
             Vector512<float> xk, a0 = default, a1 = default, c0 = default, c1 = default;
             // Fields 0 to 6 are the same code for 4 and 2 bits: mask k is m0 << (bits * k).
@@ -474,8 +480,28 @@ internal static unsafe partial class LowBitMatMul
     /// <c>sum_g zt_g * xsum_g</c> with float zero terms <c>zt = s z + offset</c>: layers with float offsets (loaded from
     /// formats such as GGUF's Q4_K), where the one-byte zero points do not say the whole term.
     /// </summary>
-    internal static float FloatZeroTerm(float* zeroTerms, float* groupSums, int groups) =>
-        System.Numerics.Tensors.TensorPrimitives.Dot(new ReadOnlySpan<float>(zeroTerms, groups), new ReadOnlySpan<float>(groupSums, groups));
+    /// <remarks>Vector loops of its own, not TensorPrimitives.Dot: at batch 1 a call per output row cost 0.2 ms of 1.4 (11008 x 4096).</remarks>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    internal static float FloatZeroTerm(float* zeroTerms, float* groupSums, int groups)
+    {
+        int g = 0;
+        float total = 0;
+        if (Vector512.IsHardwareAccelerated && groups >= 16)
+        {
+            Vector512<float> sum = default;
+            for (; g + 16 <= groups; g += 16) sum = Vector512.FusedMultiplyAdd(Vector512.Load(zeroTerms + g), Vector512.Load(groupSums + g), sum);
+            total = Vector512.Sum(sum);
+        }
+        else if (Vector256.IsHardwareAccelerated && groups >= 8)
+        {
+            Vector256<float> sum = default;
+            for (; g + 8 <= groups; g += 8) sum = Vector256.FusedMultiplyAdd(Vector256.Load(zeroTerms + g), Vector256.Load(groupSums + g), sum);
+            total = Vector256.Sum(sum);
+        }
+
+        for (; g < groups; g++) total += zeroTerms[g] * groupSums[g];
+        return total;
+    }
 
     /// <summary>
     /// Row o, blocks <paramref name="first"/> to <paramref name="last"/>, against 2 or 4 input rows from <paramref name="row"/>
