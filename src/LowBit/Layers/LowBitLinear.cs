@@ -48,10 +48,11 @@ public sealed class LowBitLinear<T>
         _offsets = offsets;
         _permutation = permutation;
         _bias = bias;
-        _scaleFloats = new float[scales.Length];
-        Elements<T>.ToSingle(scales, _scaleFloats);
-        _offsetFloats = new float[offsets.Length];
-        Elements<T>.ToSingle(offsets, _offsetFloats);
+        // float layers share their (immutable) arrays rather than keep a second copy: 4 bytes a group each.
+        _scaleFloats = scales as float[] ?? new float[scales.Length];
+        if (!ReferenceEquals(_scaleFloats, scales)) Elements<T>.ToSingle(scales, _scaleFloats);
+        _offsetFloats = offsets as float[] ?? new float[offsets.Length];
+        if (!ReferenceEquals(_offsetFloats, offsets)) Elements<T>.ToSingle(offsets, _offsetFloats);
         _scaledZeros = new float[scales.Length];
         for (int i = 0; i < scales.Length; i++) _scaledZeros[i] = _scaleFloats[i] * zeroPoints[i];
         // The kernels fold a group's whole zero term, s z + m, as one float (one more rounding than Dequantize's).

@@ -62,6 +62,41 @@ public class ReadmeSnippetTests
         // 4-bit or 2-bit checkpoints: checkpoint.LoadLowBitLinear<BFloat16>(prefix)
     }
 
+    private static void PublishedModels()
+    {
+        using var gguf = GgufFile.Open("model.gguf");
+        LowBitLinear<float> q = gguf.LoadLowBitLinear<float>("blk.0.attn_q");      // Q4_K, Q6_K, Q8_0, ...
+        using var gptq = GptqAwqCheckpoint.Open("model-gptq");                       // folder with config.json
+        LowBitLinear<float> down = gptq.LoadLowBitLinear<float>(gptq.Layers[0]);
+        CheckpointConverter.Convert("model.gguf", "model.lowbit.safetensors");        // what lowbit convert does
+        using var converted = QuantizedCheckpoint.Open("model.lowbit.safetensors");
+        LowBitLinear<float> same = converted.LoadLowBitLinear<float>("blk.0.attn_q");  // the same layer, no GGUF needed
+        Console.WriteLine($"{q.OutFeatures}x{q.InFeatures}, {q.Bits}-bit, group {q.GroupSize}, offsets: {q.HasOffsets}");
+        Assert.That(same.PackedWeights.ToArray(), Is.EqualTo(q.PackedWeights.ToArray()));
+        Assert.That(down.InFeatures, Is.EqualTo(64));
+    }
+
+    [Test]
+    public void PublishedModels_LoadAndConvert()
+    {
+        using var folder = new TempFolder();
+        string previous = Environment.CurrentDirectory;
+        try
+        {
+            Environment.CurrentDirectory = folder.Path;
+            File.Copy(Path.Combine(Repository.Root, "tests", "LowBit.Tests", "IO", "Fixtures", "ggml-written.gguf"), "model.gguf");
+            Directory.CreateDirectory("model-gptq");
+            File.WriteAllText("model-gptq/quantize_config.json", "{\"bits\": 4, \"group_size\": 32}");
+            var writer = new GptqAwqWriter(GptqAwqMethod.Gptq, 4, 32, 64, 16, seed: 1);
+            SafeTensorsWriter.WriteAll("model-gptq/model.safetensors", writer.Tensors("model.layers.0.mlp.down_proj").ToList());
+            Assert.That(Capture(PublishedModels), Does.StartWith("4x64, 8-bit, group 32, offsets: False"));
+        }
+        finally
+        {
+            Environment.CurrentDirectory = previous;
+        }
+    }
+
     [Test]
     public void ThirtySecondExample_RunsAndShowsResults()
     {
