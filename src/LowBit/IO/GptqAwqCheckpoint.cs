@@ -329,7 +329,13 @@ public sealed class GptqAwqCheckpoint : IDisposable
         bool offsets = _zerosMinusOne && AnyFieldIsMax(Span<int>(qzeros), Bits);
         bool permuted = Method == GptqAwqMethod.Gptq && groupSize > 0 && inFeatures % groupSize == 0
                         && ColumnOrder(prefix, inFeatures, groupSize, inFeatures / groupSize).Length != 0;
-        return (inFeatures, outFeatures, groupSize, Tensor(prefix + ".scales").DType, offsets, permuted);
+        SafeTensorDType scaleType = Tensor(prefix + ".scales").DType;
+        if (scaleType is not (SafeTensorDType.F16 or SafeTensorDType.BF16 or SafeTensorDType.F32))
+        {
+            throw new InvalidDataException($"'{prefix}.scales' must be F16, BF16 or F32; it is {scaleType}.");
+        }
+
+        return (inFeatures, outFeatures, groupSize, scaleType, offsets, permuted);
     }
 
     private static bool AnyFieldIsMax(ReadOnlySpan<int> words, int bits)

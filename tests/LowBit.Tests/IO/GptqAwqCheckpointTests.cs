@@ -239,4 +239,71 @@ public class GptqAwqCheckpointTests
             Assert.That(() => checkpoint.LoadLowBitLinear<float>("l"), Throws.TypeOf<InvalidDataException>().With.Message.Contains(message), name);
         }
     }
+
+    /// <summary>
+    /// 300 checkpoints with one thing wrong (a config value, or a tensor's dtype, shape or contents): opening, loading and
+    /// converting give only the documented exceptions, and a failed conversion leaves no file behind.
+    /// </summary>
+    [Test]
+    public void Fuzz_MutatedCheckpoints_FailCleanly()
+    {
+        string[] configs =
+        [
+            "{\"bits\": 4, \"group_size\": 32}", "{\"bits\": 8, \"group_size\": 32}", "{\"bits\": 2, \"group_size\": -1}",
+            "{\"bits\": 4, \"group_size\": 2147483647}", "{\"bits\": -4, \"group_size\": 32}", "{\"bits\": 4}", "[]", "",
+            "{\"quant_method\": \"awq\", \"bits\": 4, \"group_size\": 32}", "{\"bits\": 4, \"group_size\": 8, \"checkpoint_format\": \"gptq_v2\"}",
+        ];
+        SafeTensorDType[] dtypes = [SafeTensorDType.I32, SafeTensorDType.F16, SafeTensorDType.F32, SafeTensorDType.U8, SafeTensorDType.I64, SafeTensorDType.BF16];
+        var random = new Random(11);
+        using var folder = new TempFolder();
+        var writer = new GptqAwqWriter(GptqAwqMethod.Gptq, 4, 32, 64, 16, seed: 5) { GroupIndex = GptqAwqWriter.ActOrder(64, 32, 3), Bias = new Half[16] };
+        List<SafeTensorData> valid = writer.Tensors("l").ToList();
+        int failures = 0;
+        for (int round = 0; round < 300; round++)
+        {
+            string config = configs[random.Next(configs.Length)];
+            var tensors = valid.ToList();
+            if (round % 3 != 0)
+            {
+                int victim = random.Next(tensors.Count);
+                string name = tensors[victim].Spec.Name;
+                SafeTensorDType dtype = dtypes[random.Next(dtypes.Length)];
+                long[] shape = random.Next(3) switch
+                {
+                    0 => [random.Next(0, 70)],
+                    1 => [random.Next(0, 9), random.Next(0, 70)],
+                    _ => [random.Next(1, 3), random.Next(1, 9), random.Next(1, 17)],
+                };
+                var bytes = new byte[shape.Aggregate(1L, (a, b) => a * b) * dtype.SizeOf()];
+                random.NextBytes(bytes);
+                tensors[victim] = new SafeTensorData(new SafeTensorSpec(name, dtype, shape), bytes);
+            }
+
+            File.WriteAllText(folder.File("quantize_config.json"), config);
+            SafeTensorsWriter.WriteAll(folder.File("model.safetensors"), tensors);
+            string output = Path.Combine(Path.GetTempPath(), $"lowbit-fuzz-{Guid.NewGuid():N}.safetensors");
+            try
+            {
+                using GptqAwqCheckpoint checkpoint = GptqAwqCheckpoint.Open(folder.Path);
+                foreach (string layer in checkpoint.Layers)
+                {
+                    checkpoint.LoadLowBitLinear<float>(layer).Forward(new float[checkpoint.LoadLowBitLinear<float>(layer).InFeatures]);
+                }
+
+                CheckpointConverter.Convert(folder.Path, output);
+                File.Delete(output);
+            }
+            catch (Exception e) when (e is InvalidDataException or NotSupportedException or KeyNotFoundException or FileNotFoundException)
+            {
+                failures++;
+                Assert.That(File.Exists(output), Is.False, $"round {round}: a failed conversion left {output}");
+            }
+            catch (Exception e)
+            {
+                Assert.Fail($"round {round} ({config}, {string.Join(", ", tensors.Select(t => $"{t.Spec.Name} {t.Spec.DType} [{string.Join(",", t.Spec.Shape)}]"))}): {e}");
+            }
+        }
+
+        Assert.That(failures, Is.InRange(150, 299), "most mutations are caught, and some rounds are valid");
+    }
 }
