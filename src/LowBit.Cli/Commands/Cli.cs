@@ -1,5 +1,6 @@
 using System.Runtime.InteropServices;
 using LowBit.IO;
+using Spectre.Console;
 
 namespace LowBit.Cli.Commands;
 
@@ -82,6 +83,35 @@ internal static class Cli
     {
         if (IsInteractive) Spectre.Console.AnsiConsole.Status().Start(status, _ => work());
         else work();
+    }
+
+    /// <summary>
+    /// Runs <paramref name="work"/> (given the progress sink to report to) under a progress bar over the tensors on a
+    /// terminal; redirected output gets no progress lines (work gets null).
+    /// </summary>
+    public static T WithTensorProgress<T>(string title, Func<IProgress<CheckpointProgress>?, T> work)
+    {
+        if (!IsInteractive) return work(null);
+        T result = default!;
+        AnsiConsole.Progress()
+            .AutoClear(true)
+            .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn())
+            .Start(context =>
+            {
+                ProgressTask task = context.AddTask(title);
+                result = work(new InlineProgress(p =>
+                {
+                    task.MaxValue = Math.Max(1, p.Total);
+                    task.Value = p.Done;
+                    task.Description = p.Done < p.Total ? Markup(p.Tensor.Length <= 48 ? p.Tensor : "..." + p.Tensor[^45..]) : "Done";
+                }));
+            });
+        return result;
+    }
+
+    private sealed class InlineProgress(Action<CheckpointProgress> report) : IProgress<CheckpointProgress>
+    {
+        public void Report(CheckpointProgress value) => report(value);
     }
 
     /// <summary>Throws the user-facing error for an input path that is missing or is a directory.</summary>

@@ -30,23 +30,7 @@ internal static class ConvertCommand
     {
         if (!File.Exists(input) && !Directory.Exists(input)) throw new FileNotFoundException($"Input '{input}' does not exist.", input);
         Signals.Listen();
-        if (!Cli.IsInteractive) return CheckpointConverter.Convert(input, output, progress: null, Signals.Token);
-        CheckpointConversionReport? report = null;
-        AnsiConsole.Progress()
-            .AutoClear(true)
-            .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn())
-            .Start(context =>
-            {
-                ProgressTask task = context.AddTask("Converting");
-                var progress = new InlineProgress(p =>
-                {
-                    task.MaxValue = Math.Max(1, p.Total);
-                    task.Value = p.Done;
-                    task.Description = p.Done < p.Total ? Cli.Markup(p.Tensor.Length <= 48 ? p.Tensor : "..." + p.Tensor[^45..]) : "Done";
-                });
-                report = CheckpointConverter.Convert(input, output, progress, Signals.Token);
-            });
-        return report!;
+        return Cli.WithTensorProgress("Converting", progress => CheckpointConverter.Convert(input, output, progress, Signals.Token));
     }
 
     /// <summary>The per-tensor table (its first <paramref name="rows"/> rows) and the totals.</summary>
@@ -66,10 +50,5 @@ internal static class ConvertCommand
         AnsiConsole.MarkupLine(
             $"{Cli.Count(layers, "layer")} converted, {Cli.Count(report.Tensors.Count - layers, "tensor")} copied; {Cli.Bytes(report.InputBytes)} -> {Cli.Bytes(report.OutputBytes)} " +
             $"in {report.Elapsed.TotalSeconds:0.00} s.");
-    }
-
-    private sealed class InlineProgress(Action<CheckpointProgress> report) : IProgress<CheckpointProgress>
-    {
-        public void Report(CheckpointProgress value) => report(value);
     }
 }

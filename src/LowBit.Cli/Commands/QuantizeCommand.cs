@@ -60,23 +60,7 @@ internal static class QuantizeCommand
     {
         Cli.CheckInputFile(input);
         Signals.Listen();
-        if (!Cli.IsInteractive) return CheckpointQuantizer.Quantize(input, output, options, progress: null, Signals.Token);
-        CheckpointQuantizationReport? report = null;
-        AnsiConsole.Progress()
-            .AutoClear(true)
-            .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn())
-            .Start(context =>
-            {
-                ProgressTask task = context.AddTask("Quantizing");
-                var progress = new InlineProgress(p =>
-                {
-                    task.MaxValue = Math.Max(1, p.Total);
-                    task.Value = p.Done;
-                    task.Description = p.Done < p.Total ? Cli.Markup(Shorten(p.Tensor)) : "Done";
-                });
-                report = CheckpointQuantizer.Quantize(input, output, options, progress, Signals.Token);
-            });
-        return report!;
+        return Cli.WithTensorProgress("Quantizing", progress => CheckpointQuantizer.Quantize(input, output, options, progress, Signals.Token));
     }
 
     /// <summary>The per-tensor table (its first <paramref name="rows"/> rows) and the totals.</summary>
@@ -100,10 +84,4 @@ internal static class QuantizeCommand
             $"({report.OutputBytes * 100.0 / Math.Max(1, report.InputBytes):0.0}%) in {report.Elapsed.TotalSeconds:0.00} s.");
     }
 
-    private static string Shorten(string name) => name.Length <= 48 ? name : "..." + name[^45..];
-
-    private sealed class InlineProgress(Action<CheckpointProgress> report) : IProgress<CheckpointProgress>
-    {
-        public void Report(CheckpointProgress value) => report(value);
-    }
 }

@@ -124,7 +124,7 @@ public static class CheckpointConverter
         var steps = new List<Step>();
         foreach (GgufTensorInfo tensor in gguf.Tensors)
         {
-            if (GgufLayers.TryGetMapping(tensor.Type, out int bits, out int groupSize, out bool offsets))
+            if (GgufLayers.TryGetMapping(tensor.Type, out int bits, out int groupSize, out bool offsets, out bool halfScales))
             {
                 if (tensor.Dimensions.Length != 2)
                 {
@@ -132,8 +132,8 @@ public static class CheckpointConverter
                 }
 
                 string prefix = tensor.Name.EndsWith(".weight", StringComparison.Ordinal) ? tensor.Name[..^".weight".Length] : tensor.Name;
-                // Blocks of 32 carry f16 scales and minimums (F16 keeps them exactly); super-blocks' d * sc needs F32.
-                SafeTensorDType scaleType = groupSize == 32 && tensor.Type is not (GgufType.Q4_K or GgufType.Q5_K) ? SafeTensorDType.F16 : SafeTensorDType.F32;
+                // Blocks of 32 carry f16 scales (F16 keeps them exactly); the super-blocks' d * sc needs F32.
+                SafeTensorDType scaleType = halfScales ? SafeTensorDType.F16 : SafeTensorDType.F32;
                 string name = tensor.Name;
                 steps.Add(LayerStep(prefix, tensor.Type.ToString(), tensor.Shape, tensor.ByteLength, bits, groupSize, scaleType, offsets, permuted: false, metadata,
                                     () => GgufLayers.Load<float>(gguf, name, withBias: false)));

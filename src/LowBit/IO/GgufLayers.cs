@@ -37,16 +37,15 @@ internal static class GgufLayers
         GgufTensorInfo weight = file.TryGetTensor(prefix + ".weight", out GgufTensorInfo? w) ? w
             : file.TryGetTensor(nameOrPrefix, out GgufTensorInfo? exact) ? exact
             : throw new KeyNotFoundException($"No tensor '{prefix}.weight' (or '{nameOrPrefix}') in {file.Path}.");
-        if (!TryGetMapping(weight.Type, out int bits, out int groupSize, out bool hasOffsets))
+        if (!TryGetMapping(weight.Type, out int bits, out int groupSize, out bool hasOffsets, out bool halfScales))
         {
             throw new NotSupportedException(
                 $"Tensor '{weight.Name}' is {weight.Type}; LowBit loads {SupportedText} GGUF weights (losslessly), not {weight.Type}.");
         }
 
-        bool superBlocks = weight.Type is GgufType.Q2_K or GgufType.Q3_K or GgufType.Q4_K or GgufType.Q5_K or GgufType.Q6_K;
-        if (typeof(T) == typeof(BFloat16) || (superBlocks && typeof(T) != typeof(float)))
+        if (typeof(T) == typeof(BFloat16) || (!halfScales && typeof(T) != typeof(float)))
         {
-            throw new NotSupportedException(superBlocks
+            throw new NotSupportedException(!halfScales
                 ? $"Tensor '{weight.Name}' is {weight.Type}, whose scales (f16 times a small integer) only float holds exactly: load it as LowBitLinear<float>."
                 : $"Tensor '{weight.Name}' has f16 scales, which BFloat16 cannot hold exactly: load it as LowBitLinear<float> or LowBitLinear<Half>.");
         }
@@ -85,22 +84,25 @@ internal static class GgufLayers
     /// <summary>The GGUF types LowBit loads, for messages.</summary>
     internal const string SupportedText = "Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K, Q3_K, Q4_K, Q5_K and Q6_K";
 
-    /// <summary>How a GGUF type maps onto a LowBit layer: its bits, group size and whether it needs float offsets.</summary>
-    internal static bool TryGetMapping(GgufType type, out int bits, out int groupSize, out bool offsets)
+    /// <summary>
+    /// How a GGUF type maps onto a LowBit layer: its bits, group size, whether it needs float offsets, and whether Half
+    /// holds its scales and offsets exactly (the blocks of 32 store f16 ones; the super-blocks' d * sc needs float).
+    /// </summary>
+    internal static bool TryGetMapping(GgufType type, out int bits, out int groupSize, out bool offsets, out bool halfScales)
     {
-        (bits, groupSize, offsets) = type switch
+        (bits, groupSize, offsets, halfScales) = type switch
         {
-            GgufType.Q8_0 => (8, Block, false),
-            GgufType.Q4_0 => (4, Block, false),
-            GgufType.Q4_1 => (4, Block, true),
-            GgufType.Q5_0 => (8, Block, false),
-            GgufType.Q5_1 => (8, Block, true),
-            GgufType.Q2_K => (2, 16, true),
-            GgufType.Q3_K => (4, 16, false),
-            GgufType.Q4_K => (4, Block, true),
-            GgufType.Q5_K => (8, Block, true),
-            GgufType.Q6_K => (8, 16, false),
-            _ => (0, 0, false),
+            GgufType.Q8_0 => (8, Block, false, true),
+            GgufType.Q4_0 => (4, Block, false, true),
+            GgufType.Q4_1 => (4, Block, true, true),
+            GgufType.Q5_0 => (8, Block, false, true),
+            GgufType.Q5_1 => (8, Block, true, true),
+            GgufType.Q2_K => (2, 16, true, false),
+            GgufType.Q3_K => (4, 16, false, false),
+            GgufType.Q4_K => (4, Block, true, false),
+            GgufType.Q5_K => (8, Block, true, false),
+            GgufType.Q6_K => (8, 16, false, false),
+            _ => (0, 0, false, false),
         };
         return bits != 0;
     }
