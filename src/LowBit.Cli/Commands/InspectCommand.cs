@@ -19,14 +19,21 @@ internal static class InspectCommand
 
     public static Command Create()
     {
-        var file = new Argument<string>("file") { Description = "A safetensors or GGUF file." };
+        var file = new Argument<string>("file") { Description = "A safetensors or GGUF file, or a GPTQ / AWQ checkpoint folder." };
         var all = new Option<bool>("--all") { Description = $"List every tensor and metadata entry (default: the first {DefaultRows} of each, then totals)." };
-        var command = new Command("inspect", "List the tensors (type, shape, size) and metadata of a safetensors or GGUF file.") { file, all };
+        var command = new Command("inspect", "List the tensors (type, shape, size) and metadata of a safetensors or GGUF file, or of a GPTQ / AWQ checkpoint.") { file, all };
         command.SetAction(result => Cli.Guard(() =>
         {
             string path = result.GetValue(file)!;
-            Cli.CheckInputFile(path);
             int rows = result.GetValue(all) ? int.MaxValue : DefaultRows;
+            if (GptqAwqCheckpoint.IsGptqOrAwq(path))
+            {
+                using GptqAwqCheckpoint checkpoint = GptqAwqCheckpoint.Open(path);
+                Print(checkpoint, rows);
+                return 0;
+            }
+
+            Cli.CheckInputFile(path);
             if (GgufFile.IsGguf(path))
             {
                 using GgufFile gguf = GgufFile.Open(path);
@@ -53,6 +60,17 @@ internal static class InspectCommand
             t => (t.Name, t.DType.ToString(), t.Shape.ToArray(), t.ElementCount, t.ByteLength));
         AnsiConsole.MarkupLine($"{file.Tensors.Count:N0} tensors, {Cli.Bytes(file.DataLength)} of data, header {Cli.Bytes(file.DataOffset)}.");
         PrintMetadata(file.Metadata.Select(kv => (kv.Key, (object)kv.Value)).ToList(), rows);
+    }
+
+    /// <summary>Each shard as a safetensors file, then the quantization settings and what LowBit makes of them.</summary>
+    public static void Print(GptqAwqCheckpoint checkpoint, int rows)
+    {
+        foreach (SafeTensorsFile file in checkpoint.Files) Print(file, rows);
+        PrintMetadata(checkpoint.QuantizationConfig.Select(kv => (kv.Key, (object)kv.Value)).ToList(), rows);
+        string group = checkpoint.GroupSize == -1 ? "one group per row" : $"group {checkpoint.GroupSize}";
+        AnsiConsole.MarkupLine(
+            $"{checkpoint.Method.ToString().ToUpperInvariant()} {checkpoint.Bits}-bit, {group}: {Cli.Count(checkpoint.Layers.Count, "quantized layer")} " +
+            $"(LoadLowBitLinear by prefix; lowbit convert writes LowBit's format).");
     }
 
     /// <summary>As the safetensors listing; shapes row-major (ggml's <c>ne</c> reversed), metadata values with their GGUF types.</summary>

@@ -188,6 +188,18 @@ public class CommandLineTests
     }
 
     [Test]
+    public void Inspect_GptqFolder_ListsShardsConfigAndLayers()
+    {
+        using var folder = new TempFolder();
+        File.WriteAllText(folder.File("config.json"), "{\"quantization_config\": {\"quant_method\": \"gptq\", \"bits\": 4, \"group_size\": 32, \"desc_act\": false}}");
+        var writer = new GptqAwqWriter(GptqAwqMethod.Gptq, 4, 32, 64, 16, seed: 1);
+        SafeTensorsWriter.WriteAll(folder.File("model.safetensors"), writer.Tensors("model.layers.0.mlp.up_proj").ToList());
+        Assert.That(LowBitCommand.Run(["inspect", folder.Path]), Is.EqualTo(0), _stderr.ToString());
+        Assert.That(_stdout.ToString(), Does.Contain("model.layers.0.mlp.up_proj.qweight").And.Contain("desc_act")
+            .And.Contain("GPTQ 4-bit, group 32: 1 quantized layer"));
+    }
+
+    [Test]
     public void Text_EscapesEveryControlCharacter()
     {
         Assert.That(LowBit.Cli.Commands.Cli.Text("plain name.weight"), Is.EqualTo("plain name.weight"));
