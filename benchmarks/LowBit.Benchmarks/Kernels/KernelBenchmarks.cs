@@ -7,7 +7,7 @@ namespace LowBit.Benchmarks.Kernels;
 
 /// <summary>
 /// Every kernel of <see cref="KernelRegistry"/> this machine runs, forced on a 2048 x 2048 layer of a format it takes
-/// (per-channel int8, else 4-bit group 64, else 2-bit group 32): a kernel added to the registry is measured the day it is
+/// (per-channel int8, else 4-bit group 64, else 2-bit group 32, else 8-bit group 32): a kernel added to the registry is measured the day it is
 /// added, and the table shows where each one's batch range should start and end. Scalar kernels run batch 1 only.
 /// </summary>
 [MemoryDiagnoser]
@@ -47,7 +47,9 @@ public class KernelBenchmarks
         var (outFeatures, inFeatures, weights) = LowBitBenchmarks.Operands(Shape, Batch, out _input, out _output);
         if (_kernel.Takes(LayerShape.Int8(outFeatures, inFeatures))) _int8 = W8A16Linear<float>.FromWeights(weights, outFeatures, inFeatures);
         else if (_kernel.Takes(LayerShape.Grouped(4, outFeatures, inFeatures, 64))) _lowBit = LowBitLinear<float>.FromWeights(weights, outFeatures, inFeatures, 4, 64);
-        else _lowBit = LowBitLinear<float>.FromWeights(weights, outFeatures, inFeatures, 2, 32);
+        else if (_kernel.Takes(LayerShape.Grouped(2, outFeatures, inFeatures, 32))) _lowBit = LowBitLinear<float>.FromWeights(weights, outFeatures, inFeatures, 2, 32);
+        else if (_kernel.Takes(LayerShape.Grouped(8, outFeatures, inFeatures, 32))) _lowBit = LowBitLinear<float>.FromWeights(weights, outFeatures, inFeatures, 8, 32);
+        else throw new InvalidOperationException($"{Kernel} takes none of the benchmark's layouts ({Shape}: int8, 4-bit g64, 2-bit g32, 8-bit g32); add one.");
     }
 
     [Benchmark(Description = "1 thread")]

@@ -33,12 +33,45 @@ internal static unsafe class MatMulRunner
     }
 
     /// <summary>
+    /// True when a call with int8 activations would get the scalar integer kernel (a layout no integer vector kernel takes:
+    /// groups of 16, 8-bit groups, a short last block) while a vector float kernel takes the layer: then
+    /// <see cref="RunOnDequantizedActivations"/> computes the same thing about 100x faster.
+    /// </summary>
+    public static bool RoutesThroughFloat(MatMulKernel kernel, MatMulKernel floatKernel) =>
+        kernel == KernelRegistry.IntScalar && floatKernel.Isa != KernelIsa.Scalar;
+
+    /// <summary>
+    /// <see cref="ActivationPrecision.Int8"/> through a float kernel: each input row quantized per block of 32 and
+    /// dequantized (<c>sx * xq</c>, the contract's oracle input), then <paramref name="floatKernel"/> on it. Pooled scratch.
+    /// </summary>
+    public static void RunOnDequantizedActivations<T>(MatMulKernel floatKernel, in LayerShape shape, in Weights weights, ReadOnlySpan<T> input, Span<T> output,
+                                                      int maxThreads)
+    {
+        int outputCount = input.Length / shape.InFeatures * shape.OutFeatures;  // output may be longer: the rest stays untouched
+        float[] floats = ArrayPool<float>.Shared.Rent(input.Length + outputCount);
+        try
+        {
+            Span<float> x = floats.AsSpan(0, input.Length), y = floats.AsSpan(input.Length, outputCount);
+            Elements<T>.ToSingle(input, x);
+            ActivationQuantizer.DequantizedRows(x, x, shape.InFeatures);
+            Run<float>(floatKernel, shape, weights, x, y, maxThreads);
+            Elements<T>.FromSingle(y, output[..outputCount]);
+        }
+        finally
+        {
+            ArrayPool<float>.Shared.Return(floats);
+        }
+    }
+
+    /// <summary>
     /// <c>output = input @ W^T (scaled, zero points folded) + bias</c> for a validated call: input is batch x InFeatures,
     /// output at least batch x OutFeatures and not overlapping it, <paramref name="maxThreads"/> at least 1.
     /// </summary>
     public static void Run<T>(MatMulKernel kernel, in LayerShape shape, in Weights weights, ReadOnlySpan<T> input, Span<T> output, int maxThreads)
     {
-        Debug.Assert(kernel.IsSupported && kernel.Takes(shape), $"{kernel} does not run {shape} here");
+        // Plans only pick kernels that take the layer; tests and benchmarks force kernels, and a wrong one would read out of bounds.
+        if (!kernel.Takes(shape)) throw new InvalidOperationException($"Kernel {kernel} does not take {shape}.");
+        Debug.Assert(kernel.IsSupported, $"{kernel} does not run here");
         int n = shape.InFeatures, batch = input.Length / n, groups = shape.Groups, outputCount = batch * shape.OutFeatures;
         long preparedFloats = kernel.PreparedFloats(shape, batch);
         float[]? inputScratch = typeof(T) == typeof(float) ? null : ArrayPool<float>.Shared.Rent(input.Length);

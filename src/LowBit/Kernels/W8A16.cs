@@ -70,7 +70,17 @@ public static partial class W8A16
         try
         {
             var quantized = new MatMulRunner.Weights(MemoryMarshal.AsBytes(weights), AsSingle(scales, ref scaleScratch), default, default, AsSingle(bias, ref biasScratch));
-            MatMulRunner.Run(plan.For(batch), plan.Shape, quantized, input, output, maxThreads == 0 ? WorkerPool.MaxThreads : maxThreads);
+            int threads = maxThreads == 0 ? WorkerPool.MaxThreads : maxThreads;
+            MatMulKernel kernel = plan.For(batch), floatKernel = KernelPlan.Cached(plan.Shape).For(batch);
+            // As W8A16Linear: int8 activations where only the scalar integer kernel takes the layout run as a float kernel on the dequantized input.
+            if (activations == ActivationPrecision.Int8 && MatMulRunner.RoutesThroughFloat(kernel, floatKernel))
+            {
+                MatMulRunner.RunOnDequantizedActivations(floatKernel, plan.Shape, quantized, input, output, threads);
+            }
+            else
+            {
+                MatMulRunner.Run(kernel, plan.Shape, quantized, input, output, threads);
+            }
         }
         finally
         {

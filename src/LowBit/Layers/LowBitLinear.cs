@@ -215,52 +215,36 @@ public sealed class LowBitLinear<T>
         int batch = input.Length / InFeatures, threads = maxThreads == 0 ? WorkerPool.MaxThreads : maxThreads;
         Span<T> y = output[..(int)outputCount];
         MatMulKernel kernel = (activations == ActivationPrecision.Int8 ? _int8Plan : _plan).For(batch);
-        // Int8 activations on a layout no integer vector kernel takes (groups of 16 as in GGUF's K-quants, 8-bit groups,
-        // a short last block): the float kernel on the dequantized activations computes the same thing, 100x faster
-        // than the scalar integer kernel (11008x4096 2-bit group 16, batch 1: 134 ms scalar).
+        // Int8 activations on a layout no integer vector kernel takes (groups of 16 as in GGUF's K-quants, 8-bit groups, a
+        // short last block) go through the float kernel on the dequantized activations (11008x4096 2-bit g16, batch 1:
+        // 134 ms in the scalar integer kernel, 1.07 ms so).
         MatMulKernel floatKernel = _plan.For(batch);
-        bool viaFloat = kernel == KernelRegistry.IntScalar && floatKernel != KernelRegistry.GroupScalar;
-        if (_permutation.Length == 0 && !viaFloat)
+        bool viaFloat = activations == ActivationPrecision.Int8 && MatMulRunner.RoutesThroughFloat(kernel, floatKernel);
+        if (_permutation.Length == 0)
         {
-            Run(kernel, input, y, threads);
+            if (viaFloat) MatMulRunner.RunOnDequantizedActivations(floatKernel, _plan.Shape, Weights, input, y, threads);
+            else Run(kernel, input, y, threads);
             return;
         }
 
-        // Scratch from the pool, so no allocation per call: the input gathered into column order, and (int8 via float)
-        // the dequantized activations and a float32 output.
-        T[]? gathered = _permutation.Length == 0 ? null : System.Buffers.ArrayPool<T>.Shared.Rent(input.Length);
-        float[]? floats = viaFloat ? System.Buffers.ArrayPool<float>.Shared.Rent(input.Length + y.Length) : null;
+        // Columns in another order: gather each input row into it once (pooled scratch, so no allocation per call).
+        T[] gathered = System.Buffers.ArrayPool<T>.Shared.Rent(input.Length);
         try
         {
-            ReadOnlySpan<T> x = input;
-            if (gathered is not null)
+            for (int row = 0; row < input.Length; row += InFeatures)
             {
-                for (int row = 0; row < input.Length; row += InFeatures)
-                {
-                    ReadOnlySpan<T> source = input.Slice(row, InFeatures);
-                    Span<T> target = gathered.AsSpan(row, InFeatures);
-                    for (int j = 0; j < target.Length; j++) target[j] = source[_permutation[j]];
-                }
-
-                x = gathered.AsSpan(0, input.Length);
+                ReadOnlySpan<T> source = input.Slice(row, InFeatures);
+                Span<T> target = gathered.AsSpan(row, InFeatures);
+                for (int j = 0; j < target.Length; j++) target[j] = source[_permutation[j]];
             }
 
-            if (floats is null)
-            {
-                Run(kernel, x, y, threads);
-                return;
-            }
-
-            Span<float> activations8 = floats.AsSpan(0, input.Length), result = floats.AsSpan(input.Length, y.Length);
-            Elements<T>.ToSingle(x, activations8);
-            ActivationQuantizer.DequantizedRows(activations8, activations8, InFeatures);
-            MatMulRunner.Run<float>(floatKernel, _plan.Shape, Weights, activations8, result, threads);
-            Elements<T>.FromSingle(result, y);
+            ReadOnlySpan<T> x = gathered.AsSpan(0, input.Length);
+            if (viaFloat) MatMulRunner.RunOnDequantizedActivations(floatKernel, _plan.Shape, Weights, x, y, threads);
+            else Run(kernel, x, y, threads);
         }
         finally
         {
-            if (gathered is not null) System.Buffers.ArrayPool<T>.Shared.Return(gathered);
-            if (floats is not null) System.Buffers.ArrayPool<float>.Shared.Return(floats);
+            System.Buffers.ArrayPool<T>.Shared.Return(gathered);
         }
     }
 

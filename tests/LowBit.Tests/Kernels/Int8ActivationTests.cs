@@ -251,6 +251,28 @@ public unsafe class Int8ActivationTests
         Assert.That(direct, Is.EqualTo(one));
     }
 
+    /// <summary>
+    /// A layout only the scalar integer kernel takes (InFeatures not a multiple of 32) runs as a float kernel on the
+    /// dequantized input: the static MatMul and the layer agree, match the oracle, and leave the rest of a longer output alone.
+    /// </summary>
+    [Test]
+    public void MatMul_Int8_ShortLastBlock_ThroughTheFloatKernel_MatchesTheLayerAndLeavesTheRestAlone()
+    {
+        const int inFeatures = 1000, outFeatures = 96, batch = 3;
+        float[] weights = TestData.Gaussian<float>(outFeatures * inFeatures, 21, std: 0.05);
+        float[] bias = TestData.Gaussian<float>(outFeatures, 22);
+        var layer = W8A16Linear<float>.FromWeights(weights, outFeatures, inFeatures, bias);
+        float[] x = Activations(batch * inFeatures, 23, "outliers");
+        var viaLayer = new float[batch * outFeatures];
+        layer.Forward(x, viaLayer, 1, ActivationPrecision.Int8);
+        var direct = new float[batch * outFeatures + 5];
+        direct.AsSpan(batch * outFeatures).Fill(77f);
+        W8A16.MatMul<float>(x, layer.Int8Weights, layer.Scales, layer.Bias, direct, inFeatures, outFeatures, 0, ActivationPrecision.Int8);
+        Assert.That(direct.AsSpan(0, batch * outFeatures).ToArray(), Is.EqualTo(viaLayer));
+        Assert.That(direct.AsSpan(batch * outFeatures).ToArray(), Is.All.EqualTo(77f), "MatMul wrote past batch x OutFeatures");
+        CheckInt8Layer(layer, x, bias, viaLayer, batch, "int8 1000 -> 96 via float");
+    }
+
     [Test]
     public void Forward_Int8_HalfAndBFloat16_RoundTheFloatResultOnce()
     {
