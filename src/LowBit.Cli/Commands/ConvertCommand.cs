@@ -25,10 +25,9 @@ internal static class ConvertCommand
         return command;
     }
 
-    /// <summary>Converts with a progress bar over the tensors on a terminal; Ctrl-C and SIGTERM stop it with nothing written.</summary>
+    /// <summary>Converts with a progress bar over the tensors on a terminal (the converter checks the input); Ctrl-C and SIGTERM stop it with nothing written.</summary>
     public static CheckpointConversionReport Run(string input, string output)
     {
-        if (!File.Exists(input) && !Directory.Exists(input)) throw new FileNotFoundException($"Input '{input}' does not exist.", input);
         Signals.Listen();
         return Cli.WithTensorProgress("Converting", progress => CheckpointConverter.Convert(input, output, progress, Signals.Token));
     }

@@ -425,18 +425,7 @@ public sealed class GptqAwqCheckpoint : IDisposable
             throw new InvalidDataException($"'{tensor.Name}' must have shape [{outFeatures}]; it is {tensor.ShapeText}.");
         }
 
-        var values = new float[outFeatures];
-        switch (tensor.DType)
-        {
-            case SafeTensorDType.F16: Elements<Half>.ToSingle(Span<Half>(tensor), values); break;
-            case SafeTensorDType.BF16: BFloat16.ConvertToSingle(Span<BFloat16>(tensor), values); break;
-            case SafeTensorDType.F32: Span<float>(tensor).CopyTo(values); break;
-            default: throw new InvalidDataException($"'{tensor.Name}' must be F16, BF16 or F32; it is {tensor.DType}.");
-        }
-
-        var result = new T[outFeatures];
-        Elements<T>.FromSingle(values, result);
-        return result;
+        return _owner[tensor.Name].ReadFloats<T>(tensor, outFeatures);
     }
 
     /// <summary>The first of config.json's quantization_config, quantize_config.json or quant_config.json in the folder, flattened to text.</summary>

@@ -72,13 +72,13 @@ public sealed class QuantizedCheckpoint : IDisposable
             throw new InvalidDataException($"'{prefix}' needs {groups} scales and zero points; it has {scales.ElementCount} and {zeros.ElementCount}.");
         }
 
-        T[] scaleValues = ReadFloats<T>(scales, groups);
+        T[] scaleValues = File.ReadFloats<T>(scales, groups);
         T[] bias = File.TryGetTensor(prefix + ".bias", out SafeTensorInfo? biasTensor) ? ReadVector<T>(biasTensor, outFeatures) : [];
         T[] offsets = [];
         if (File.TryGetTensor(prefix + CheckpointQuantizer.OffsetsSuffix, out SafeTensorInfo? offsetTensor))
         {
             if (offsetTensor.ElementCount != groups) throw new InvalidDataException($"'{offsetTensor.Name}' needs {groups} values; it has {offsetTensor.ElementCount}.");
-            offsets = ReadFloats<T>(offsetTensor, groups);
+            offsets = File.ReadFloats<T>(offsetTensor, groups);
         }
 
         ReadOnlySpan<int> permutation = default;
@@ -145,23 +145,7 @@ public sealed class QuantizedCheckpoint : IDisposable
             throw new InvalidDataException($"'{tensor.Name}' must have shape [{length}]; it has {tensor.ShapeText}.");
         }
 
-        return ReadFloats<T>(tensor, length);
-    }
-
-    private T[] ReadFloats<T>(SafeTensorInfo tensor, int length)
-    {
-        float[] values = new float[length];
-        switch (tensor.DType)
-        {
-            case SafeTensorDType.F32: File.GetSpan<float>(tensor.Name).CopyTo(values); break;
-            case SafeTensorDType.F16: Elements<Half>.ToSingle(File.GetSpan<Half>(tensor.Name), values); break;
-            case SafeTensorDType.BF16: BFloat16.ConvertToSingle(File.GetSpan<BFloat16>(tensor.Name), values); break;
-            default: throw new InvalidDataException($"'{tensor.Name}' must be F32, F16 or BF16; it is {tensor.DType}.");
-        }
-
-        var result = new T[length];
-        Elements<T>.FromSingle(values, result);
-        return result;
+        return File.ReadFloats<T>(tensor, length);
     }
 
     /// <summary>Closes the file. Layers already loaded keep working: they own copies of their buffers.</summary>

@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using LowBit.Internal;
 
 namespace LowBit.IO;
 
@@ -128,6 +129,27 @@ public sealed class SafeTensorsFile : IDisposable
         }
 
         return MemoryMarshal.Cast<byte, T>(GetBytes(tensor));
+    }
+
+    /// <summary>
+    /// The first <paramref name="length"/> elements of an F32, F16 or BF16 tensor of this file, widened to float and
+    /// rounded to <typeparamref name="T"/> (exact when T holds the dtype): how the loaders read scales, offsets and biases.
+    /// </summary>
+    /// <exception cref="InvalidDataException">The tensor is not F32, F16 or BF16.</exception>
+    internal T[] ReadFloats<T>(SafeTensorInfo tensor, int length)
+    {
+        float[] values = new float[length];
+        switch (tensor.DType)
+        {
+            case SafeTensorDType.F32: GetSpan<float>(tensor.Name)[..length].CopyTo(values); break;
+            case SafeTensorDType.F16: Elements<Half>.ToSingle(GetSpan<Half>(tensor.Name)[..length], values); break;
+            case SafeTensorDType.BF16: BFloat16.ConvertToSingle(GetSpan<BFloat16>(tensor.Name)[..length], values); break;
+            default: throw new InvalidDataException($"'{tensor.Name}' must be F32, F16 or BF16; it is {tensor.DType}.");
+        }
+
+        var result = new T[length];
+        Elements<T>.FromSingle(values, result);
+        return result;
     }
 
     /// <summary>A copy of the tensor's elements.</summary>
