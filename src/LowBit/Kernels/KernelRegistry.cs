@@ -20,15 +20,33 @@ internal static class KernelRegistry
     /// <param name="Kernel">The kernel.</param>
     /// <param name="MinBatch">The fewest input rows it is chosen for.</param>
     /// <param name="MaxBatch">The most input rows it is chosen for.</param>
-    /// <param name="SmallLayersOnly">Chosen only for <see cref="LayerShape.IsSmall"/> layers.</param>
+    /// <param name="Layers">Which layers it is chosen for: any, <see cref="LayerShape.IsSmall"/> ones, or ones with <see cref="LayerShape.HasShortRows"/>.</param>
     /// <param name="Why">Where the range comes from.</param>
-    internal sealed record Entry(WeightFormats Formats, MatMulKernel Kernel, int MinBatch, int MaxBatch, bool SmallLayersOnly, string Why)
+    internal sealed record Entry(WeightFormats Formats, MatMulKernel Kernel, int MinBatch, int MaxBatch, LayerSizes Layers, string Why)
     {
         /// <summary>True when this row picks its kernel for a call of <paramref name="batch"/> rows on this layer, on this machine.</summary>
         public bool Matches(in LayerShape shape, int batch, ActivationPrecision activations) =>
             Kernel.Activations == activations && (Formats & shape.FormatFlag) != 0 && batch >= MinBatch && batch <= MaxBatch
-            && (!SmallLayersOnly || shape.IsSmall) && Kernel.IsSupported && Kernel.Takes(shape);
+            && Layers switch { LayerSizes.Small => shape.IsSmall, LayerSizes.ShortRows => shape.HasShortRows, _ => true }
+            && Kernel.IsSupported && Kernel.Takes(shape);
     }
+
+    /// <summary>The layers a row of the table is for.</summary>
+    internal enum LayerSizes
+    {
+        /// <summary>Every layer.</summary>
+        Any,
+
+        /// <summary><see cref="LayerShape.IsSmall"/> layers.</summary>
+        Small,
+
+        /// <summary>Layers with <see cref="LayerShape.HasShortRows"/>.</summary>
+        ShortRows,
+    }
+
+    private const LayerSizes AnyLayer = LayerSizes.Any;
+    private const LayerSizes Small = LayerSizes.Small;
+    private const LayerSizes ShortRows = LayerSizes.ShortRows;
 
     private const int Any = int.MaxValue;
     private const WeightFormats Int8 = WeightFormats.Int8PerChannel;
@@ -73,42 +91,42 @@ internal static class KernelRegistry
     public static readonly Entry[] Entries =
     [
         // ---- Per-channel int8 --------------------------------------------------------------------------------------
-        new(Int8, Int8Gemv512,     1,   1, false, "one sequential weight stream per row: the prefetcher's best case"),
-        new(Int8, Int8Tiles512,    2, Any, false, "4 weight rows x 4 input rows: each weight vector is widened once for four inputs; 0.8 of the FMA peak from 8 rows, ahead of panel-512 at every batch (Zen 5)"),
-        new(Int8, Int8Gemv256,     1,   1, false, "as on AVX-512"),
-        new(Int8, Int8Tiles256,    2, Any, false, "4 x 3 tiles (16 registers): three FMAs per widened weight vector, 0.9 of the 256-bit peak on Zen 5, ahead of panel-256 at every batch; the 4 x 2 tiles before ran convert- and shuffle-bound on Zen 3 (0.61)"),
-        new(Int8, Int8Gemv128,     1,   1, false, "as on AVX-512"),
-        new(Int8, Int8Tiles128,    2, Any, false, "4 x 3 tiles"),
-        new(Int8, Int8Scalar,      1, Any, false, "no SIMD"),
+        new(Int8, Int8Gemv512,     1,   1, AnyLayer, "one sequential weight stream per row: the prefetcher's best case"),
+        new(Int8, Int8Tiles512,    2, Any, AnyLayer, "4 weight rows x 4 input rows: each weight vector is widened once for four inputs; 0.8 of the FMA peak from 8 rows, ahead of panel-512 at every batch (Zen 5)"),
+        new(Int8, Int8Gemv256,     1,   1, AnyLayer, "as on AVX-512"),
+        new(Int8, Int8Tiles256,    2, Any, AnyLayer, "4 x 3 tiles (16 registers): three FMAs per widened weight vector, 0.9 of the 256-bit peak on Zen 5, ahead of panel-256 at every batch; the 4 x 2 tiles before ran convert- and shuffle-bound on Zen 3 (0.61)"),
+        new(Int8, Int8Gemv128,     1,   1, AnyLayer, "as on AVX-512"),
+        new(Int8, Int8Tiles128,    2, Any, AnyLayer, "4 x 3 tiles"),
+        new(Int8, Int8Scalar,      1, Any, AnyLayer, "no SIMD"),
 
         // ---- Group-wise 2/4/8-bit ----------------------------------------------------------------------------------
-        new(Grouped, Bytes512,     1,  23, false, "8-bit groups only (GGUF Q8_0, Q5_x, Q6_K): 11008x4096 g32 1.34-1.51x the W8A16 time from batch 1 to 23 (was 3.5-4.5x through streams-512); panel-512 leads from 32 (Zen 5)"),
-        new(Grouped, Bytes256,     1,  23, false, "as bytes-512 (AVX2, 4 x 2 tiles: 1.4-1.6x the W8A16 time to batch 16, where the others took 3x)"),
-        new(Grouped, Bytes128,     1,  23, false, "as bytes-512 (Arm64 NEON, SSE)"),
-        new(Grouped, Panel512,    12, Any, false, "Zen 5, 4096x4096 and 11008x4096: equal to field-512 at 8-10 rows, 8-30% faster from 12"),
-        new(Grouped, Panel512,     4,  11, true,  "small layers (1536x384, 384x1536): 40-100% faster than field-512 from 4 rows"),
-        new(Grouped, Field512,     1,  11, false, "no dequantized copy: each field is unpacked once and shared by up to four input rows"),
-        new(Grouped, Panel256,    12, Any, false, "Zen 5 (AVX-512 off), 4096x4096 and 768x3072: 5-25% faster than field-256 from 12 rows"),
-        new(Grouped, Panel256,     6,  11, true,  "small layers (1536x384): 40% faster than field-256 from 6 rows"),
-        new(Grouped, Field256,     1,  11, false, "the field kernel at 8 lanes (also where the 16-lane layout does not fit)"),
-        new(Grouped, Lookup512,    1,  15, false, "layouts the field kernels do not take (columns not whole blocks)"),
-        new(Grouped, Lookup256,    1,  15, false, "as lookup-512, 2-bit only"),
-        new(Grouped, Block512,    16, Any, false, "layouts the panels do not take: from 16 rows, dequantizing a block once beats unpacking per input row"),
-        new(Grouped, Block256,    16, Any, false, "as block-512"),
-        new(Grouped, Block128,    16, Any, false, "as block-512 (Arm64 NEON, SSE)"),
-        new(Grouped, Streams512,   1, Any, false, "the generic fused kernel, for what nothing above takes"),
-        new(Grouped, Streams256,   1, Any, false, "as streams-512"),
-        new(Grouped, Streams128,   1, Any, false, "as streams-512"),
-        new(Grouped, GroupScalar,  1, Any, false, "no SIMD"),
+        new(Grouped, Bytes512,     1,  23, AnyLayer, "8-bit groups only (GGUF Q8_0, Q5_x, Q6_K): 11008x4096 g32 1.34-1.51x the W8A16 time from batch 1 to 23 (was 3.5-4.5x through streams-512); panel-512 leads from 32 (Zen 5)"),
+        new(Grouped, Bytes256,     1,  23, AnyLayer, "as bytes-512 (AVX2, 4 x 2 tiles: 1.4-1.6x the W8A16 time to batch 16, where the others took 3x)"),
+        new(Grouped, Bytes128,     1,  23, AnyLayer, "as bytes-512 (Arm64 NEON, SSE)"),
+        new(Grouped, Panel512,    24, Any, AnyLayer, "Zen 5, one thread: from 24 rows 0-15% faster than field-512 on 11008x4096, 8192x2048, 896x4864, 384x1536 (equal on 4096x4096 to 28)"),
+        new(Grouped, Panel512,    12,  23, ShortRows, "rows under 1024 columns (1536x384, 4864x896): 10-25% faster than field-512 from 12 rows, where field-512's per-row costs weigh more"),
+        new(Grouped, Field512,     1,  23, AnyLayer, "no dequantized copy: fields unpacked once per 2 weight rows x 4 input rows; 1.5-2.9x faster than panel-512 at 4 rows, 1.1-1.5x at 16 on rows of 1536 columns and more"),
+        new(Grouped, Panel256,    12, Any, AnyLayer, "Zen 5 (AVX-512 off), 4096x4096 and 768x3072: 5-25% faster than field-256 from 12 rows"),
+        new(Grouped, Panel256,     6,  11, Small, "small layers (1536x384): 40% faster than field-256 from 6 rows"),
+        new(Grouped, Field256,     1,  11, AnyLayer, "the field kernel at 8 lanes (also where the 16-lane layout does not fit)"),
+        new(Grouped, Lookup512,    1,  15, AnyLayer, "layouts the field kernels do not take (columns not whole blocks)"),
+        new(Grouped, Lookup256,    1,  15, AnyLayer, "as lookup-512, 2-bit only"),
+        new(Grouped, Block512,    16, Any, AnyLayer, "layouts the panels do not take: from 16 rows, dequantizing a block once beats unpacking per input row"),
+        new(Grouped, Block256,    16, Any, AnyLayer, "as block-512"),
+        new(Grouped, Block128,    16, Any, AnyLayer, "as block-512 (Arm64 NEON, SSE)"),
+        new(Grouped, Streams512,   1, Any, AnyLayer, "the generic fused kernel, for what nothing above takes"),
+        new(Grouped, Streams256,   1, Any, AnyLayer, "as streams-512"),
+        new(Grouped, Streams128,   1, Any, AnyLayer, "as streams-512"),
+        new(Grouped, GroupScalar,  1, Any, AnyLayer, "no SIMD"),
 
         // ---- Int8 activations (ActivationPrecision.Int8) -------------------------------------------------------------
-        new(Int8, IntVnni256,       1,   1, false, "int8 weights at batch 1: the 512-bit kernel streams them from DRAM at 24-26 G weights/s, the 256-bit ones at 34-38 (11008x4096, Zen 5; from L3 the 512-bit one leads by 8%, and at batch 2 and up it leads)"),
-        new(Int8, IntDot256,        1,   1, false, "as the row above, on AVX-512 CPUs without AVX-VNNI"),
-        new(All, IntDot512,        1, Any, false, "vpmaddubsw + vpmaddwd at 512 bits: ahead of 256-bit vpdpbusd on Zen 5 at every batch (11008x4096: 4-bit 262 vs 203 GFLOP/s at batch 8); .NET 10 has no 512-bit vpdpbusd"),
-        new(All, IntVnni256,       1, Any, false, "vpdpbusd (AVX-VNNI): 5-20% ahead of vpmaddubsw at 256 bits (Zen 5, AVX-512 off)"),
-        new(All, IntDot256,        1, Any, false, "vpmaddubsw + vpmaddwd (AVX2)"),
-        new(All, IntDot128,        1, Any, false, "sdot (Arm64 dot product), widening multiplies (other Arm64), pmaddubsw (SSSE3)"),
-        new(All, IntScalar,        1, Any, false, "no SIMD, and layouts the vector kernels do not take (groups under 32, short last blocks, 8-bit groups)"),
+        new(Int8, IntVnni256,       1,   1, AnyLayer, "int8 weights at batch 1: the 512-bit kernel streams them from DRAM at 24-26 G weights/s, the 256-bit ones at 34-38 (11008x4096, Zen 5; from L3 the 512-bit one leads by 8%, and at batch 2 and up it leads)"),
+        new(Int8, IntDot256,        1,   1, AnyLayer, "as the row above, on AVX-512 CPUs without AVX-VNNI"),
+        new(All, IntDot512,        1, Any, AnyLayer, "vpmaddubsw + vpmaddwd at 512 bits: ahead of 256-bit vpdpbusd on Zen 5 at every batch (11008x4096: 4-bit 262 vs 203 GFLOP/s at batch 8); .NET 10 has no 512-bit vpdpbusd"),
+        new(All, IntVnni256,       1, Any, AnyLayer, "vpdpbusd (AVX-VNNI): 5-20% ahead of vpmaddubsw at 256 bits (Zen 5, AVX-512 off)"),
+        new(All, IntDot256,        1, Any, AnyLayer, "vpmaddubsw + vpmaddwd (AVX2)"),
+        new(All, IntDot128,        1, Any, AnyLayer, "sdot (Arm64 dot product), widening multiplies (other Arm64), pmaddubsw (SSSE3)"),
+        new(All, IntScalar,        1, Any, AnyLayer, "no SIMD, and layouts the vector kernels do not take (groups under 32, short last blocks, 8-bit groups)"),
     ];
 
     /// <summary>Every distinct kernel of the table, in table order.</summary>

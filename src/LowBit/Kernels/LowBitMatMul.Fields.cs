@@ -194,8 +194,14 @@ internal static unsafe partial class LowBitMatMul
         /// <summary>Adds row o's block sums over blocks first..last for input rows row.. (2 or 4 of them) to sums.</summary>
         static abstract void Rows(in KernelArgs args, int o, int row, int valid, int first, int last, float* sums);
 
+        /// <summary>As <see cref="Rows"/> for rows o and o + 1: row o + 1's sums go to <c>sums[4..]</c>.</summary>
+        static abstract void Pairs(in KernelArgs args, int o, int row, int valid, int first, int last, float* sums);
+
         /// <summary><c>sum_g s_g z_g xsum_g</c> for row o and one input row.</summary>
         static abstract float Correction(in KernelArgs args, int o, int row);
+
+        /// <summary><see cref="Correction"/> for rows o and o + 1 and <paramref name="valid"/> input rows from row: row o + 1's at <c>c[4..]</c>.</summary>
+        static abstract void Corrections(in KernelArgs args, int o, int row, int valid, float* c);
     }
 
     /// <summary>The AVX-512 field kernel (16 lanes).</summary>
@@ -215,7 +221,21 @@ internal static unsafe partial class LowBitMatMul
         }
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static void Pairs(in KernelArgs args, int o, int row, int valid, int first, int last, float* sums)
+        {
+            switch (valid)
+            {
+                case 2: FieldsRowPairs<TBits, TScale, TwoRows>(in args, o, row, valid, first, last, sums); break;
+                case 3: FieldsRowPairs<TBits, TScale, ThreeRows>(in args, o, row, valid, first, last, sums); break;
+                default: FieldsRowPairs<TBits, TScale, FourRows>(in args, o, row, valid, first, last, sums); break;
+            }
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static float Correction(in KernelArgs args, int o, int row) => ZeroPointCorrection(in args, o, row);
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static void Corrections(in KernelArgs args, int o, int row, int valid, float* c) => PairCorrections(in args, o, row, valid, c);
     }
 
     /// <summary>
@@ -229,7 +249,7 @@ internal static unsafe partial class LowBitMatMul
         int blockWeights = TKernel.BlockBytes * 8 / args.Bits;
         int blocks = args.InFeatures / blockWeights, sliceBlocks = FieldSliceColumns / blockWeights;
         nint rowBytes = args.InFeatures * args.Bits / 8;
-        float* partial = stackalloc float[FieldChunkRows * 4];
+        float* partial = stackalloc float[FieldChunkRows * 4], corrections = stackalloc float[8];
         for (int b = 0, valid; b < args.Batch; b += valid)
         {
             // Passes of four input rows, the remainder spread so no pass repeats a row (5 = 3 + 2, 6 = 4 + 2, 9 = 3 + 4 + 2).
@@ -238,25 +258,32 @@ internal static unsafe partial class LowBitMatMul
             for (int first = 0; first < blocks; first += sliceBlocks)
             {
                 int last = Math.Min(blocks, first + sliceBlocks);
-                for (int o = start; o < end; o++)
+                for (int o = start; o < end; o += 2)
                 {
                     // The slice of each row is a short run (512 bytes at 4 bits) after a jump of a whole row, which the
-                    // hardware prefetcher does not follow in time: fetch the run a few rows ahead.
-                    if (o + FieldPrefetchRows < end)
+                    // hardware prefetcher does not follow in time: fetch the runs a few rows ahead.
+                    for (int ahead = o + FieldPrefetchRows; ahead < Math.Min(o + FieldPrefetchRows + 2, end); ahead++)
                     {
-                        PrefetchRun(args.Weights + (nint)(o + FieldPrefetchRows) * rowBytes + (nint)first * TKernel.BlockBytes, (last - first) * TKernel.BlockBytes);
+                        PrefetchRun(args.Weights + (nint)ahead * rowBytes + (nint)first * TKernel.BlockBytes, (last - first) * TKernel.BlockBytes);
                     }
 
-                    TKernel.Rows(in args, o, b, valid, first, last, partial + (o - start) * 4);
+                    if (o + 1 < end) TKernel.Pairs(in args, o, b, valid, first, last, partial + (o - start) * 4);
+                    else TKernel.Rows(in args, o, b, valid, first, last, partial + (o - start) * 4);
                 }
             }
 
-            for (int o = start; o < end; o++)
+            for (int o = start; o < end; o += 2)
             {
-                for (int k = 0; k < valid; k++)
+                int pair = Math.Min(2, end - o);
+                if (pair == 2) TKernel.Corrections(in args, o, b, valid, corrections);
+                else for (int k = 0; k < valid; k++) corrections[k] = TKernel.Correction(in args, o, b + k);
+                for (int r = 0; r < pair; r++)
                 {
-                    float y = (partial[(o - start) * 4 + k] - TKernel.Correction(in args, o, b + k)) * args.InputUnscales[b + k];
-                    args.Output[(nint)(b + k) * args.OutFeatures + o] = args.Bias is null ? y : y + args.Bias[o];
+                    for (int k = 0; k < valid; k++)
+                    {
+                        float y = (partial[(o + r - start) * 4 + k] - corrections[r * 4 + k]) * args.InputUnscales[b + k];
+                        args.Output[(nint)(b + k) * args.OutFeatures + o + r] = args.Bias is null ? y : y + args.Bias[o + r];
+                    }
                 }
             }
         }
@@ -516,12 +543,7 @@ internal static unsafe partial class LowBitMatMul
         int groups = n / args.GroupSize, blocksPerGroup = Math.Max(1, args.GroupSize / block);
         int* w = (int*)(args.Weights + (nint)o * (n * bits / 8));
         float* scales = args.Scales + (nint)o * groups;
-        BatchRows(in args, row, valid, out float* x0, out float* x1, out float* x2, out float* x3);
-        nint skip = (nint)first * block;
-        x0 += skip;
-        x1 += skip;
-        x2 += skip;
-        x3 += skip;
+        BatchRows(in args, row, valid, (nint)first * block, out float* x0, out float* x1, out float* x2, out float* x3);
         Vector512<float> t0 = default, t1 = default, t2 = default, t3 = default;
         // The masks live in registers: as constants the JIT folds each into its AND as a broadcast load, 15 extra loads
         // per 64 bytes at 2 bits (measured 2-3% faster with the weights in cache, no change streaming them).

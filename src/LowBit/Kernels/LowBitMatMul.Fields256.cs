@@ -139,8 +139,26 @@ internal static unsafe partial class LowBitMatMul
             }
         }
 
+        /// <summary>One row at a time: on 16 registers a second weight row's accumulators would spill.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static void Pairs(in KernelArgs args, int o, int row, int valid, int first, int last, float* sums)
+        {
+            Rows(in args, o, row, valid, first, last, sums);
+            Rows(in args, o + 1, row, valid, first, last, sums + 4);
+        }
+
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static float Correction(in KernelArgs args, int o, int row) => ZeroPointCorrection256(in args, o, row);
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static void Corrections(in KernelArgs args, int o, int row, int valid, float* c)
+        {
+            for (int k = 0; k < valid; k++)
+            {
+                c[k] = Correction(in args, o, row + k);
+                c[4 + k] = Correction(in args, o + 1, row + k);
+            }
+        }
     }
 
     /// <summary>Row o, blocks first to last, against 2 or 4 input rows (see the AVX-512 FieldsRows); 16 registers, so one accumulator per row.</summary>
@@ -152,12 +170,7 @@ internal static unsafe partial class LowBitMatMul
         int groups = n / args.GroupSize, blocksPerGroup = Math.Max(1, args.GroupSize / block);
         int* w = (int*)(args.Weights + (nint)o * (n * bits / 8));
         float* scales = args.Scales + (nint)o * groups;
-        BatchRows(in args, row, valid, out float* x0, out float* x1, out float* x2, out float* x3);
-        nint skip = (nint)first * block;
-        x0 += skip;
-        x1 += skip;
-        x2 += skip;
-        x3 += skip;
+        BatchRows(in args, row, valid, (nint)first * block, out float* x0, out float* x1, out float* x2, out float* x3);
         Vector256<float> t0 = default, t1 = default, t2 = default, t3 = default;
         for (int b = first; b < last; b++, x0 += block, x1 += block, x2 += block, x3 += block)
         {

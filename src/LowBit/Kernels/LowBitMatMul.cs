@@ -117,9 +117,14 @@ internal static unsafe partial class LowBitMatMul
 
     /// <summary>The stream pointers of up to four batch rows; missing rows repeat the first (their results are not stored).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void BatchRows(in KernelArgs args, int b, int valid, out float* x0, out float* x1, out float* x2, out float* x3)
+    private static void BatchRows(in KernelArgs args, int b, int valid, out float* x0, out float* x1, out float* x2, out float* x3) =>
+        BatchRows(in args, b, valid, 0, out x0, out x1, out x2, out x3);
+
+    /// <summary>As <see cref="BatchRows(in KernelArgs, int, int, out float*, out float*, out float*, out float*)"/>, from column <paramref name="column"/> of each row.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void BatchRows(in KernelArgs args, int b, int valid, nint column, out float* x0, out float* x1, out float* x2, out float* x3)
     {
-        x0 = args.Input + (nint)b * args.InFeatures;
+        x0 = args.Input + (nint)b * args.InFeatures + column;
         x1 = valid > 1 ? x0 + args.InFeatures : x0;
         x2 = valid > 2 ? x1 + args.InFeatures : x0;
         x3 = valid > 3 ? x2 + args.InFeatures : x0;

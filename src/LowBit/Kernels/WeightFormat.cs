@@ -79,5 +79,8 @@ internal readonly record struct LayerShape(WeightFormat Format, int OutFeatures,
     /// </summary>
     public bool IsSmall => InFeatures < 1024 || (long)OutFeatures * InFeatures < 2 * 1024 * 1024;
 
+    /// <summary>Rows of fewer than 1024 columns, where a kernel's fixed costs per weight row weigh most.</summary>
+    public bool HasShortRows => InFeatures < 1024;
+
     public override string ToString() => $"{Format} {OutFeatures}x{InFeatures}" + (Format == WeightFormat.Int8PerChannel ? "" : $" group {GroupSize}");
 }

@@ -1,0 +1,222 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
+namespace LowBit.Kernels;
+
+// Two weight rows x up to four input rows through the AVX-512 field layout (see LowBitMatMul.Fields.cs), for batches of
+// 2 and more. With one weight row per tile every FMA needs its own input load, so loads and FMAs both ran at two per
+// cycle and the kernel reached 0.55 of the FMA peak (4096 x 4096 4-bit g64 at batch 8: 148 GFLOP/s, W8A16's tiles
+// 206). Two weight rows share each input load: per field two masks and two converts feed eight FMAs from four loads.
+internal static unsafe partial class LowBitMatMul
+{
+    /// <summary>
+    /// Rows o and o + 1, blocks <paramref name="first"/> to <paramref name="last"/>, against 2 to 4 input rows from
+    /// <paramref name="row"/> (missing rows repeat the first and are not stored): adds row o's scaled block sums to
+    /// <c>sums[0..valid)</c> and row o + 1's to <c>sums[4..4 + valid)</c>.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void FieldsRowPairs<TBits, TScale, TRows>(in KernelArgs args, int o, int row, int valid, int first, int last, float* sums)
+        where TBits : IBits where TScale : IBlockScale where TRows : IRows
+    {
+        int bits = TBits.Bits, block = 512 / bits, n = args.InFeatures;
+        int groups = n / args.GroupSize, blocksPerGroup = Math.Max(1, args.GroupSize / block);
+        nint rowInts = n * bits / 32;
+        int* w = (int*)(args.Weights + (nint)o * (n * bits / 8));
+        float* scales = args.Scales + (nint)o * groups;
+        BatchRows(in args, row, valid, (nint)first * block, out float* x0, out float* x1, out float* x2, out float* x3);
+        Vector512<float> t0 = default, t1 = default, t2 = default, t3 = default, u0 = default, u1 = default, u2 = default, u3 = default;
+        // Masks in registers (as constants the JIT folds each into its AND as a broadcast load); at 2 bits the register
+        // file cannot hold all fifteen beside the sixteen accumulators, and the JIT keeps the rest on the stack.
+        Vector512<int> m0 = Vector512.Create((1 << bits) - 1), m1 = m0 << bits, m2 = m0 << (2 * bits), m3 = m0 << (3 * bits);
+        Vector512<int> m4 = m0 << (4 * bits), m5 = m0 << (5 * bits), m6 = m0 << (6 * bits), m7 = m0 << (7 * bits), m8 = m0 << (8 * bits);
+        Vector512<int> m9 = m0 << (9 * bits), m10 = m0 << (10 * bits), m11 = m0 << (11 * bits), m12 = m0 << (12 * bits), m13 = m0 << (13 * bits), m14 = m0 << (14 * bits);
+        for (int b = first; b < last; b++, x0 += block, x1 += block, x2 += block, x3 += block)
+        {
+            Vector512<int> v = Vector512.Load(w + b * 16), u = Vector512.Load(w + rowInts + b * 16);
+            // The block sums of row o (a) and row o + 1 (c) per input row: eight independent FMA chains.
+            Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default, c0 = default, c1 = default, c2 = default, c3 = default;
+            PairField<TRows>(v & m0, u & m0, x0, x1, x2, x3, 0, ref a0, ref a1, ref a2, ref a3, ref c0, ref c1, ref c2, ref c3);
+            OddField<TRows>(v & m1, u & m1, x0, x1, x2, x3, 16, ref a0, ref a1, ref a2, ref a3, ref c0, ref c1, ref c2, ref c3);
+            PairField<TRows>(v & m2, u & m2, x0, x1, x2, x3, 32, ref a0, ref a1, ref a2, ref a3, ref c0, ref c1, ref c2, ref c3);
+            OddField<TRows>(v & m3, u & m3, x0, x1, x2, x3, 48, ref a0, ref a1, ref a2, ref a3, ref c0, ref c1, ref c2, ref c3);
+            PairField<TRows>(v & m4, u & m4, x0, x1, x2, x3, 64, ref a0, ref a1, ref a2, ref a3, ref c0, ref c1, ref c2, ref c3);
+            OddField<TRows>(v & m5, u & m5, x0, x1, x2, x3, 80, ref a0, ref a1, ref a2, ref a3, ref c0, ref c1, ref c2, ref c3);
+            PairField<TRows>(v & m6, u & m6, x0, x1, x2, x3, 96, ref a0, ref a1, ref a2, ref a3, ref c0, ref c1, ref c2, ref c3);
+            if (bits == 4)
+            {
+                OddField<TRows>(Avx512F.ShiftRightLogical(v, 28), Avx512F.ShiftRightLogical(u, 28), x0, x1, x2, x3, 112,
+                                 ref a0, ref a1, ref a2, ref a3, ref c0, ref c1, ref c2, ref c3);
+            }
+            else
+            {
+                OddField<TRows>(v & m7, u & m7, x0, x1, x2, x3, 112, ref a0, ref a1, ref a2, ref a3, ref c0, ref c1, ref c2, ref c3);
+                PairField<TRows>(v & m8, u & m8, x0, x1, x2, x3, 128, ref a0, ref a1, ref a2, ref a3, ref c0, ref c1, ref c2, ref c3);
+                OddField<TRows>(v & m9, u & m9, x0, x1, x2, x3, 144, ref a0, ref a1, ref a2, ref a3, ref c0, ref c1, ref c2, ref c3);
+                PairField<TRows>(v & m10, u & m10, x0, x1, x2, x3, 160, ref a0, ref a1, ref a2, ref a3, ref c0, ref c1, ref c2, ref c3);
+                OddField<TRows>(v & m11, u & m11, x0, x1, x2, x3, 176, ref a0, ref a1, ref a2, ref a3, ref c0, ref c1, ref c2, ref c3);
+                PairField<TRows>(v & m12, u & m12, x0, x1, x2, x3, 192, ref a0, ref a1, ref a2, ref a3, ref c0, ref c1, ref c2, ref c3);
+                OddField<TRows>(v & m13, u & m13, x0, x1, x2, x3, 208, ref a0, ref a1, ref a2, ref a3, ref c0, ref c1, ref c2, ref c3);
+                PairField<TRows>(v & m14, u & m14, x0, x1, x2, x3, 224, ref a0, ref a1, ref a2, ref a3, ref c0, ref c1, ref c2, ref c3);
+                OddField<TRows>(Avx512F.ShiftRightLogical(v, 30), Avx512F.ShiftRightLogical(u, 30), x0, x1, x2, x3, 240,
+                                 ref a0, ref a1, ref a2, ref a3, ref c0, ref c1, ref c2, ref c3);
+            }
+
+            if (TRows.Count <= 2)
+            {
+                a0 += a2;
+                a1 += a3;
+                c0 += c2;
+                c1 += c3;
+            }
+
+            Vector512<float> s = TScale.Load(scales, b, blocksPerGroup), r = TScale.Load(scales + groups, b, blocksPerGroup);
+            t0 = Avx512F.FusedMultiplyAdd(a0, s, t0);
+            u0 = Avx512F.FusedMultiplyAdd(c0, r, u0);
+            if (TRows.Count > 1) { t1 = Avx512F.FusedMultiplyAdd(a1, s, t1); u1 = Avx512F.FusedMultiplyAdd(c1, r, u1); }
+            if (TRows.Count > 2) { t2 = Avx512F.FusedMultiplyAdd(a2, s, t2); u2 = Avx512F.FusedMultiplyAdd(c2, r, u2); }
+            if (TRows.Count > 3) { t3 = Avx512F.FusedMultiplyAdd(a3, s, t3); u3 = Avx512F.FusedMultiplyAdd(c3, r, u3); }
+        }
+
+        // Unused rows summed zeros; the caller ignores their slots.
+        (Vector256.Load(sums) + Sum8(t0, t1, t2, t3, u0, u1, u2, u3)).Store(sums);
+    }
+
+    /// <summary>
+    /// The zero-point terms <c>sum_g zt_g xsum_g</c> (zt = s z, plus the offset when the layer has offsets) of rows o and
+    /// o + 1 against 2 to 4 input rows from <paramref name="row"/>: row o's in <c>c[0..4)</c>, row o + 1's in <c>c[4..8)</c>.
+    /// Eight at once, in vectors over the groups: one at a time, a short loop and a horizontal sum each, they took a
+    /// tenth of a batch-8 call on 4096 x 4096 and a fifth on 768 x 3072.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void PairCorrections(in KernelArgs args, int o, int row, int valid, float* c)
+    {
+        int groups = args.InFeatures / args.GroupSize, g = 0;
+        float* z0 = args.ScaledZeros + (nint)o * groups, z1 = z0 + groups;
+        float* x0 = args.GroupSums + (nint)row * groups;
+        float* x1 = valid > 1 ? x0 + groups : x0, x2 = valid > 2 ? x1 + groups : x0, x3 = valid > 3 ? x2 + groups : x0;
+        Vector512<float> k0 = default, k1 = default, k2 = default, k3 = default, l0 = default, l1 = default, l2 = default, l3 = default;
+        // Whole vectors, then the rest as one 8- and one 4-wide piece widened with zeros (groups need not fill a vector:
+        // 768 columns in groups of 64 are 12), then at most three one by one. A scalar loop over the rest into c[] ran
+        // through memory and took a third of a batch-2 call on 3072 x 768.
+        for (; g + 16 <= groups; g += 16)
+        {
+            CorrectionStep(Vector512.Load(z0 + g), Vector512.Load(z1 + g), Vector512.Load(x0 + g), Vector512.Load(x1 + g), Vector512.Load(x2 + g),
+                           Vector512.Load(x3 + g), ref k0, ref k1, ref k2, ref k3, ref l0, ref l1, ref l2, ref l3);
+        }
+
+        if (g + 8 <= groups)
+        {
+            CorrectionStep(Load8(z0 + g), Load8(z1 + g), Load8(x0 + g),
+                           Load8(x1 + g), Load8(x2 + g), Load8(x3 + g),
+                           ref k0, ref k1, ref k2, ref k3, ref l0, ref l1, ref l2, ref l3);
+            g += 8;
+        }
+
+        if (g + 4 <= groups)
+        {
+            CorrectionStep(Load4(z0 + g), Load4(z1 + g), Load4(x0 + g),
+                           Load4(x1 + g), Load4(x2 + g), Load4(x3 + g),
+                           ref k0, ref k1, ref k2, ref k3, ref l0, ref l1, ref l2, ref l3);
+            g += 4;
+        }
+
+        for (; g < groups; g++)
+        {
+            CorrectionStep(Vector512.CreateScalar(z0[g]), Vector512.CreateScalar(z1[g]), Vector512.CreateScalar(x0[g]), Vector512.CreateScalar(x1[g]),
+                           Vector512.CreateScalar(x2[g]), Vector512.CreateScalar(x3[g]), ref k0, ref k1, ref k2, ref k3, ref l0, ref l1, ref l2, ref l3);
+        }
+
+        Sum8(k0, k1, k2, k3, l0, l1, l2, l3).Store(c);
+    }
+
+    /// <summary>Eight floats, the upper lanes zero.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<float> Load8(float* p) => Vector512.Create(Vector256.Load(p), Vector256<float>.Zero);
+
+    /// <summary>Four floats, the upper lanes zero.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<float> Load4(float* p) => Vector512.Create(Vector256.Create(Vector128.Load(p), Vector128<float>.Zero), Vector256<float>.Zero);
+
+    /// <summary>One vector of groups of <see cref="PairCorrections"/>: both rows' zero terms against four input rows' group sums.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void CorrectionStep(Vector512<float> p, Vector512<float> q, Vector512<float> x0, Vector512<float> x1, Vector512<float> x2, Vector512<float> x3,
+                                       ref Vector512<float> k0, ref Vector512<float> k1, ref Vector512<float> k2, ref Vector512<float> k3,
+                                       ref Vector512<float> l0, ref Vector512<float> l1, ref Vector512<float> l2, ref Vector512<float> l3)
+    {
+        k0 = Avx512F.FusedMultiplyAdd(p, x0, k0);
+        l0 = Avx512F.FusedMultiplyAdd(q, x0, l0);
+        k1 = Avx512F.FusedMultiplyAdd(p, x1, k1);
+        l1 = Avx512F.FusedMultiplyAdd(q, x1, l1);
+        k2 = Avx512F.FusedMultiplyAdd(p, x2, k2);
+        l2 = Avx512F.FusedMultiplyAdd(q, x2, l2);
+        k3 = Avx512F.FusedMultiplyAdd(p, x3, k3);
+        l3 = Avx512F.FusedMultiplyAdd(q, x3, l3);
+    }
+
+    /// <summary>
+    /// The sums of eight vectors as one vector, in order: a transposing reduction of about 30 instructions where eight
+    /// Vector512.Sum calls took about 200, as many as the FMAs of a 1024-column slice at 4 bits.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> Sum8(Vector512<float> v0, Vector512<float> v1, Vector512<float> v2, Vector512<float> v3,
+                                         Vector512<float> v4, Vector512<float> v5, Vector512<float> v6, Vector512<float> v7)
+    {
+        // Per 128-bit lane, HorizontalAdd(a, b) = [a0+a1, a2+a3, b0+b1, b2+b3]; twice over four vectors leaves each
+        // vector's partial sums in its own slot of both lanes.
+        Vector256<float> s01 = Avx.HorizontalAdd(Halves(v0), Halves(v1)), s23 = Avx.HorizontalAdd(Halves(v2), Halves(v3));
+        Vector256<float> s45 = Avx.HorizontalAdd(Halves(v4), Halves(v5)), s67 = Avx.HorizontalAdd(Halves(v6), Halves(v7));
+        Vector256<float> low = Avx.HorizontalAdd(s01, s23), high = Avx.HorizontalAdd(s45, s67);
+        return Avx.Permute2x128(low, high, 0x20) + Avx.Permute2x128(low, high, 0x31);
+    }
+
+    /// <summary>The two 256-bit halves of a vector, added.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> Halves(Vector512<float> v) => v.GetLower() + v.GetUpper();
+
+    /// <summary>
+    /// An odd field: with up to two input rows it goes to the accumulators of rows 2 and 3 (added in at the end of the
+    /// block), so that eight FMA chains run, not four: four chains of eight dependent FMAs a block ran at half the FMA rate.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void OddField<TRows>(Vector512<int> p, Vector512<int> q, float* x0, float* x1, float* x2, float* x3, int at,
+                                        ref Vector512<float> a0, ref Vector512<float> a1, ref Vector512<float> a2, ref Vector512<float> a3,
+                                        ref Vector512<float> c0, ref Vector512<float> c1, ref Vector512<float> c2, ref Vector512<float> c3)
+        where TRows : IRows
+    {
+        if (TRows.Count <= 2) PairField<TRows>(p, q, x0, x1, x2, x3, at, ref a2, ref a3, ref a0, ref a1, ref c2, ref c3, ref c0, ref c1);
+        else PairField<TRows>(p, q, x0, x1, x2, x3, at, ref a0, ref a1, ref a2, ref a3, ref c0, ref c1, ref c2, ref c3);
+    }
+
+    /// <summary>One field of both weight rows (masked in place, <paramref name="p"/> and <paramref name="q"/>) into the block sums of every input row.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void PairField<TRows>(Vector512<int> p, Vector512<int> q, float* x0, float* x1, float* x2, float* x3, int at,
+                                         ref Vector512<float> a0, ref Vector512<float> a1, ref Vector512<float> a2, ref Vector512<float> a3,
+                                         ref Vector512<float> c0, ref Vector512<float> c1, ref Vector512<float> c2, ref Vector512<float> c3)
+        where TRows : IRows
+    {
+        Vector512<float> f = Avx512F.ConvertToVector512Single(p), g = Avx512F.ConvertToVector512Single(q), x = Vector512.Load(x0 + at);
+        a0 = Avx512F.FusedMultiplyAdd(f, x, a0);
+        c0 = Avx512F.FusedMultiplyAdd(g, x, c0);
+        if (TRows.Count > 1)
+        {
+            x = Vector512.Load(x1 + at);
+            a1 = Avx512F.FusedMultiplyAdd(f, x, a1);
+            c1 = Avx512F.FusedMultiplyAdd(g, x, c1);
+        }
+
+        if (TRows.Count > 2)
+        {
+            x = Vector512.Load(x2 + at);
+            a2 = Avx512F.FusedMultiplyAdd(f, x, a2);
+            c2 = Avx512F.FusedMultiplyAdd(g, x, c2);
+        }
+
+        if (TRows.Count > 3)
+        {
+            x = Vector512.Load(x3 + at);
+            a3 = Avx512F.FusedMultiplyAdd(f, x, a3);
+            c3 = Avx512F.FusedMultiplyAdd(g, x, c3);
+        }
+    }
+}
