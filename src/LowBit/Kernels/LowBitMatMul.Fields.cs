@@ -21,6 +21,13 @@ internal static unsafe partial class LowBitMatMul
     /// <summary>Input columns per slice when several input rows share the field kernel: 4 rows x 1024 floats = 16 KiB of L1.</summary>
     private const int FieldSliceColumns = 1024;
 
+    /// <summary>
+    /// Packed bytes of each weight row per slice on AVX-512: 1024 columns at 4 bits, 2048 at 2 bits. At 1024 columns the
+    /// 2-bit rows came in runs of 256 bytes, too short to stream from memory (11008 x 4096 2-bit g32 at batch 8: 1.37x ->
+    /// 1.25x the W8A16 time, Zen 5, 48 KiB of L1 data: the four input rows take 32 KiB).
+    /// </summary>
+    private const int WideSliceBytes = 512;
+
     /// <summary>Weight rows per work item of the field kernel, which bounds its buffer of partial sums.</summary>
     private const int FieldChunkRows = 256;
 
@@ -191,6 +198,9 @@ internal static unsafe partial class LowBitMatMul
         /// <summary>Packed bytes per block (one vector of dword lanes).</summary>
         static abstract int BlockBytes { get; }
 
+        /// <summary>Input columns per slice (a multiple of the block).</summary>
+        static abstract int SliceColumns(int bits);
+
         /// <summary>Adds row o's block sums over blocks first..last for input rows row.. (2 or 4 of them) to sums.</summary>
         static abstract void Rows(in KernelArgs args, int o, int row, int valid, int first, int last, float* sums);
 
@@ -208,6 +218,8 @@ internal static unsafe partial class LowBitMatMul
     private readonly struct Wide<TBits, TScale> : IFieldRows where TBits : IBits where TScale : IBlockScale
     {
         public static int BlockBytes => 64;
+
+        public static int SliceColumns(int bits) => WideSliceBytes * 8 / bits;
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static void Rows(in KernelArgs args, int o, int row, int valid, int first, int last, float* sums)
@@ -240,15 +252,16 @@ internal static unsafe partial class LowBitMatMul
 
     /// <summary>
     /// Several input rows through a field kernel: their whole prepared input (16 KiB per row at 4096 columns) would not
-    /// stay in L1, so the columns go in slices of FieldSliceColumns, the inner loop over the chunk's weight rows, and
+    /// stay in L1, so the columns go in slices (TKernel.SliceColumns), the inner loop over the chunk's weight rows, and
     /// partial sums wait in a small buffer (at most FieldChunkRows x 4 floats).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void FieldsSliced<TKernel>(in KernelArgs args, int start, int end) where TKernel : IFieldRows
     {
         int blockWeights = TKernel.BlockBytes * 8 / args.Bits;
-        int blocks = args.InFeatures / blockWeights, sliceBlocks = FieldSliceColumns / blockWeights;
+        int blocks = args.InFeatures / blockWeights, sliceBlocks = TKernel.SliceColumns(args.Bits) / blockWeights;
         nint rowBytes = args.InFeatures * args.Bits / 8;
+        int groups = args.InFeatures / args.GroupSize, scaleBytes = Math.Max(4, sliceBlocks * blockWeights / args.GroupSize * 4);
         float* partial = stackalloc float[FieldChunkRows * 4], corrections = stackalloc float[8];
         for (int b = 0, valid; b < args.Batch; b += valid)
         {
@@ -262,9 +275,11 @@ internal static unsafe partial class LowBitMatMul
                 {
                     // The slice of each row is a short run (512 bytes at 4 bits) after a jump of a whole row, which the
                     // hardware prefetcher does not follow in time: fetch the runs a few rows ahead.
+                    // Their scales too (2-bit groups of 32: a quarter of the weights' bytes), or 11008 x 4096 waits on them.
                     for (int ahead = o + FieldPrefetchRows; ahead < Math.Min(o + FieldPrefetchRows + 2, end); ahead++)
                     {
                         PrefetchRun(args.Weights + (nint)ahead * rowBytes + (nint)first * TKernel.BlockBytes, (last - first) * TKernel.BlockBytes);
+                        PrefetchRun((byte*)(args.Scales + (nint)ahead * groups + first * blockWeights / args.GroupSize), scaleBytes);
                     }
 
                     if (o + 1 < end) TKernel.Pairs(in args, o, b, valid, first, last, partial + (o - start) * 4);

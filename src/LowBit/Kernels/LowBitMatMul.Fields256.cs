@@ -128,6 +128,9 @@ internal static unsafe partial class LowBitMatMul
     {
         public static int BlockBytes => 32;
 
+        /// <summary>1024 at either width: 4 input rows then take 16 KiB, half of Zen 3's L1 data.</summary>
+        public static int SliceColumns(int bits) => FieldSliceColumns;
+
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static void Rows(in KernelArgs args, int o, int row, int valid, int first, int last, float* sums)
         {
