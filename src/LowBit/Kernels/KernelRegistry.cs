@@ -20,14 +20,14 @@ internal static class KernelRegistry
     /// <param name="Kernel">The kernel.</param>
     /// <param name="MinBatch">The fewest input rows it is chosen for.</param>
     /// <param name="MaxBatch">The most input rows it is chosen for.</param>
-    /// <param name="Layers">Which layers it is chosen for: any, <see cref="LayerShape.IsSmall"/> ones, or ones with <see cref="LayerShape.HasShortRows"/>.</param>
+    /// <param name="Layers">Which layers it is chosen for: any, or only those with <see cref="LayerShape.HasShortRows"/>.</param>
     /// <param name="Why">Where the range comes from.</param>
     internal sealed record Entry(WeightFormats Formats, MatMulKernel Kernel, int MinBatch, int MaxBatch, LayerSizes Layers, string Why)
     {
         /// <summary>True when this row picks its kernel for a call of <paramref name="batch"/> rows on this layer, on this machine.</summary>
         public bool Matches(in LayerShape shape, int batch, ActivationPrecision activations) =>
             Kernel.Activations == activations && (Formats & shape.FormatFlag) != 0 && batch >= MinBatch && batch <= MaxBatch
-            && Layers switch { LayerSizes.Small => shape.IsSmall, LayerSizes.ShortRows => shape.HasShortRows, _ => true }
+            && (Layers == LayerSizes.Any || shape.HasShortRows)
             && Kernel.IsSupported && Kernel.Takes(shape);
     }
 
@@ -37,15 +37,11 @@ internal static class KernelRegistry
         /// <summary>Every layer.</summary>
         Any,
 
-        /// <summary><see cref="LayerShape.IsSmall"/> layers.</summary>
-        Small,
-
         /// <summary>Layers with <see cref="LayerShape.HasShortRows"/>.</summary>
         ShortRows,
     }
 
     private const LayerSizes AnyLayer = LayerSizes.Any;
-    private const LayerSizes Small = LayerSizes.Small;
     private const LayerSizes ShortRows = LayerSizes.ShortRows;
 
     private const int Any = int.MaxValue;
@@ -106,9 +102,9 @@ internal static class KernelRegistry
         new(Grouped, Panel512,    24, Any, AnyLayer, "Zen 5, one thread: from 24 rows 0-15% faster than field-512 on 11008x4096, 8192x2048, 896x4864, 384x1536 (equal on 4096x4096 to 28)"),
         new(Grouped, Panel512,    12,  23, ShortRows, "rows under 1024 columns (1536x384, 4864x896): 10-25% faster than field-512 from 12 rows, where field-512's per-row costs weigh more"),
         new(Grouped, Field512,     1,  23, AnyLayer, "no dequantized copy: fields unpacked once per 2 weight rows x 4 input rows; 1.5-2.9x faster than panel-512 at 4 rows, 1.1-1.5x at 16 on rows of 1536 columns and more"),
-        new(Grouped, Panel256,    12, Any, AnyLayer, "Zen 5 (AVX-512 off), 4096x4096 and 768x3072: 5-25% faster than field-256 from 12 rows"),
-        new(Grouped, Panel256,     6,  11, Small, "small layers (1536x384): 40% faster than field-256 from 6 rows"),
-        new(Grouped, Field256,     1,  11, AnyLayer, "the field kernel at 8 lanes (also where the 16-lane layout does not fit)"),
+        new(Grouped, Panel256,    16, Any, AnyLayer, "Zen 5 (AVX-512 off), one thread: from 16 rows 3-25% faster than field-256 on 4096x4096, 768x3072, 384x1536 (equal on 11008x4096 to 24)"),
+        new(Grouped, Panel256,    12,  15, ShortRows, "rows under 1024 columns (1536x384, 3072x768, 4864x896): 5-15% faster than field-256 from 12 rows"),
+        new(Grouped, Field256,     1,  15, AnyLayer, "the 2 x 4 field tile at 8 lanes, totals in L1 (also where the 16-lane layout does not fit): 1.4-1.8x faster than panel-256 at 4 rows"),
         new(Grouped, Lookup512,    1,  15, AnyLayer, "layouts the field kernels do not take (columns not whole blocks)"),
         new(Grouped, Lookup256,    1,  15, AnyLayer, "as lookup-512, 2-bit only"),
         new(Grouped, Block512,    16, Any, AnyLayer, "layouts the panels do not take: from 16 rows, dequantizing a block once beats unpacking per input row"),

@@ -36,29 +36,29 @@ internal static unsafe partial class LowBitMatMul
             Vector512<int> v = Vector512.Load(w + b * 16), u = Vector512.Load(w + rowInts + b * 16);
             // The block sums of row o (a) and row o + 1 (c) per input row: eight independent FMA chains.
             Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default, c0 = default, c1 = default, c2 = default, c3 = default;
-            PairField<TRows>(v & m0, u & m0, x0, x1, x2, x3, 0, ref a0, ref a1, ref a2, ref a3, ref c0, ref c1, ref c2, ref c3);
-            OddField<TRows>(v & m1, u & m1, x0, x1, x2, x3, 16, ref a0, ref a1, ref a2, ref a3, ref c0, ref c1, ref c2, ref c3);
-            PairField<TRows>(v & m2, u & m2, x0, x1, x2, x3, 32, ref a0, ref a1, ref a2, ref a3, ref c0, ref c1, ref c2, ref c3);
-            OddField<TRows>(v & m3, u & m3, x0, x1, x2, x3, 48, ref a0, ref a1, ref a2, ref a3, ref c0, ref c1, ref c2, ref c3);
-            PairField<TRows>(v & m4, u & m4, x0, x1, x2, x3, 64, ref a0, ref a1, ref a2, ref a3, ref c0, ref c1, ref c2, ref c3);
-            OddField<TRows>(v & m5, u & m5, x0, x1, x2, x3, 80, ref a0, ref a1, ref a2, ref a3, ref c0, ref c1, ref c2, ref c3);
-            PairField<TRows>(v & m6, u & m6, x0, x1, x2, x3, 96, ref a0, ref a1, ref a2, ref a3, ref c0, ref c1, ref c2, ref c3);
+            PairField<Lanes512, Vector512<float>, TRows>(F(v & m0), F(u & m0), x0, x1, x2, x3, 0, ref a0, ref a1, ref a2, ref a3, ref c0, ref c1, ref c2, ref c3);
+            OddField<Lanes512, Vector512<float>, TRows>(F(v & m1), F(u & m1), x0, x1, x2, x3, 16, ref a0, ref a1, ref a2, ref a3, ref c0, ref c1, ref c2, ref c3);
+            PairField<Lanes512, Vector512<float>, TRows>(F(v & m2), F(u & m2), x0, x1, x2, x3, 32, ref a0, ref a1, ref a2, ref a3, ref c0, ref c1, ref c2, ref c3);
+            OddField<Lanes512, Vector512<float>, TRows>(F(v & m3), F(u & m3), x0, x1, x2, x3, 48, ref a0, ref a1, ref a2, ref a3, ref c0, ref c1, ref c2, ref c3);
+            PairField<Lanes512, Vector512<float>, TRows>(F(v & m4), F(u & m4), x0, x1, x2, x3, 64, ref a0, ref a1, ref a2, ref a3, ref c0, ref c1, ref c2, ref c3);
+            OddField<Lanes512, Vector512<float>, TRows>(F(v & m5), F(u & m5), x0, x1, x2, x3, 80, ref a0, ref a1, ref a2, ref a3, ref c0, ref c1, ref c2, ref c3);
+            PairField<Lanes512, Vector512<float>, TRows>(F(v & m6), F(u & m6), x0, x1, x2, x3, 96, ref a0, ref a1, ref a2, ref a3, ref c0, ref c1, ref c2, ref c3);
             if (bits == 4)
             {
-                OddField<TRows>(Avx512F.ShiftRightLogical(v, 28), Avx512F.ShiftRightLogical(u, 28), x0, x1, x2, x3, 112,
+                OddField<Lanes512, Vector512<float>, TRows>(F(Avx512F.ShiftRightLogical(v, 28)), F(Avx512F.ShiftRightLogical(u, 28)), x0, x1, x2, x3, 112,
                                  ref a0, ref a1, ref a2, ref a3, ref c0, ref c1, ref c2, ref c3);
             }
             else
             {
-                OddField<TRows>(v & m7, u & m7, x0, x1, x2, x3, 112, ref a0, ref a1, ref a2, ref a3, ref c0, ref c1, ref c2, ref c3);
-                PairField<TRows>(v & m8, u & m8, x0, x1, x2, x3, 128, ref a0, ref a1, ref a2, ref a3, ref c0, ref c1, ref c2, ref c3);
-                OddField<TRows>(v & m9, u & m9, x0, x1, x2, x3, 144, ref a0, ref a1, ref a2, ref a3, ref c0, ref c1, ref c2, ref c3);
-                PairField<TRows>(v & m10, u & m10, x0, x1, x2, x3, 160, ref a0, ref a1, ref a2, ref a3, ref c0, ref c1, ref c2, ref c3);
-                OddField<TRows>(v & m11, u & m11, x0, x1, x2, x3, 176, ref a0, ref a1, ref a2, ref a3, ref c0, ref c1, ref c2, ref c3);
-                PairField<TRows>(v & m12, u & m12, x0, x1, x2, x3, 192, ref a0, ref a1, ref a2, ref a3, ref c0, ref c1, ref c2, ref c3);
-                OddField<TRows>(v & m13, u & m13, x0, x1, x2, x3, 208, ref a0, ref a1, ref a2, ref a3, ref c0, ref c1, ref c2, ref c3);
-                PairField<TRows>(v & m14, u & m14, x0, x1, x2, x3, 224, ref a0, ref a1, ref a2, ref a3, ref c0, ref c1, ref c2, ref c3);
-                OddField<TRows>(Avx512F.ShiftRightLogical(v, 30), Avx512F.ShiftRightLogical(u, 30), x0, x1, x2, x3, 240,
+                OddField<Lanes512, Vector512<float>, TRows>(F(v & m7), F(u & m7), x0, x1, x2, x3, 112, ref a0, ref a1, ref a2, ref a3, ref c0, ref c1, ref c2, ref c3);
+                PairField<Lanes512, Vector512<float>, TRows>(F(v & m8), F(u & m8), x0, x1, x2, x3, 128, ref a0, ref a1, ref a2, ref a3, ref c0, ref c1, ref c2, ref c3);
+                OddField<Lanes512, Vector512<float>, TRows>(F(v & m9), F(u & m9), x0, x1, x2, x3, 144, ref a0, ref a1, ref a2, ref a3, ref c0, ref c1, ref c2, ref c3);
+                PairField<Lanes512, Vector512<float>, TRows>(F(v & m10), F(u & m10), x0, x1, x2, x3, 160, ref a0, ref a1, ref a2, ref a3, ref c0, ref c1, ref c2, ref c3);
+                OddField<Lanes512, Vector512<float>, TRows>(F(v & m11), F(u & m11), x0, x1, x2, x3, 176, ref a0, ref a1, ref a2, ref a3, ref c0, ref c1, ref c2, ref c3);
+                PairField<Lanes512, Vector512<float>, TRows>(F(v & m12), F(u & m12), x0, x1, x2, x3, 192, ref a0, ref a1, ref a2, ref a3, ref c0, ref c1, ref c2, ref c3);
+                OddField<Lanes512, Vector512<float>, TRows>(F(v & m13), F(u & m13), x0, x1, x2, x3, 208, ref a0, ref a1, ref a2, ref a3, ref c0, ref c1, ref c2, ref c3);
+                PairField<Lanes512, Vector512<float>, TRows>(F(v & m14), F(u & m14), x0, x1, x2, x3, 224, ref a0, ref a1, ref a2, ref a3, ref c0, ref c1, ref c2, ref c3);
+                OddField<Lanes512, Vector512<float>, TRows>(F(Avx512F.ShiftRightLogical(v, 30)), F(Avx512F.ShiftRightLogical(u, 30)), x0, x1, x2, x3, 240,
                                  ref a0, ref a1, ref a2, ref a3, ref c0, ref c1, ref c2, ref c3);
             }
 
@@ -82,6 +82,10 @@ internal static unsafe partial class LowBitMatMul
         (Vector256.Load(sums) + Sum8(t0, t1, t2, t3, u0, u1, u2, u3)).Store(sums);
     }
 
+    /// <summary>Masked fields as floats.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<float> F(Vector512<int> field) => Avx512F.ConvertToVector512Single(field);
+
     /// <summary>
     /// The zero-point terms <c>sum_g zt_g xsum_g</c> (zt = s z, plus the offset when the layer has offsets) of rows o and
     /// o + 1 against 2 to 4 input rows from <paramref name="row"/>: row o's in <c>c[0..4)</c>, row o + 1's in <c>c[4..8)</c>.
@@ -101,13 +105,13 @@ internal static unsafe partial class LowBitMatMul
         // through memory and took a third of a batch-2 call on 3072 x 768.
         for (; g + 16 <= groups; g += 16)
         {
-            CorrectionStep(Vector512.Load(z0 + g), Vector512.Load(z1 + g), Vector512.Load(x0 + g), Vector512.Load(x1 + g), Vector512.Load(x2 + g),
+            CorrectionStep<Lanes512, Vector512<float>>(Vector512.Load(z0 + g), Vector512.Load(z1 + g), Vector512.Load(x0 + g), Vector512.Load(x1 + g), Vector512.Load(x2 + g),
                            Vector512.Load(x3 + g), ref k0, ref k1, ref k2, ref k3, ref l0, ref l1, ref l2, ref l3);
         }
 
         if (g + 8 <= groups)
         {
-            CorrectionStep(Load8(z0 + g), Load8(z1 + g), Load8(x0 + g),
+            CorrectionStep<Lanes512, Vector512<float>>(Load8(z0 + g), Load8(z1 + g), Load8(x0 + g),
                            Load8(x1 + g), Load8(x2 + g), Load8(x3 + g),
                            ref k0, ref k1, ref k2, ref k3, ref l0, ref l1, ref l2, ref l3);
             g += 8;
@@ -115,7 +119,7 @@ internal static unsafe partial class LowBitMatMul
 
         if (g + 4 <= groups)
         {
-            CorrectionStep(Load4(z0 + g), Load4(z1 + g), Load4(x0 + g),
+            CorrectionStep<Lanes512, Vector512<float>>(Load4(z0 + g), Load4(z1 + g), Load4(x0 + g),
                            Load4(x1 + g), Load4(x2 + g), Load4(x3 + g),
                            ref k0, ref k1, ref k2, ref k3, ref l0, ref l1, ref l2, ref l3);
             g += 4;
@@ -123,7 +127,7 @@ internal static unsafe partial class LowBitMatMul
 
         for (; g < groups; g++)
         {
-            CorrectionStep(Vector512.CreateScalar(z0[g]), Vector512.CreateScalar(z1[g]), Vector512.CreateScalar(x0[g]), Vector512.CreateScalar(x1[g]),
+            CorrectionStep<Lanes512, Vector512<float>>(Vector512.CreateScalar(z0[g]), Vector512.CreateScalar(z1[g]), Vector512.CreateScalar(x0[g]), Vector512.CreateScalar(x1[g]),
                            Vector512.CreateScalar(x2[g]), Vector512.CreateScalar(x3[g]), ref k0, ref k1, ref k2, ref k3, ref l0, ref l1, ref l2, ref l3);
         }
 
@@ -140,18 +144,18 @@ internal static unsafe partial class LowBitMatMul
 
     /// <summary>One vector of groups of <see cref="PairCorrections"/>: both rows' zero terms against four input rows' group sums.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void CorrectionStep(Vector512<float> p, Vector512<float> q, Vector512<float> x0, Vector512<float> x1, Vector512<float> x2, Vector512<float> x3,
-                                       ref Vector512<float> k0, ref Vector512<float> k1, ref Vector512<float> k2, ref Vector512<float> k3,
-                                       ref Vector512<float> l0, ref Vector512<float> l1, ref Vector512<float> l2, ref Vector512<float> l3)
+    private static void CorrectionStep<TLanes, TV>(TV p, TV q, TV x0, TV x1, TV x2, TV x3,
+                                                   ref TV k0, ref TV k1, ref TV k2, ref TV k3, ref TV l0, ref TV l1, ref TV l2, ref TV l3)
+        where TLanes : unmanaged, IFloatLanes<TV> where TV : unmanaged
     {
-        k0 = Avx512F.FusedMultiplyAdd(p, x0, k0);
-        l0 = Avx512F.FusedMultiplyAdd(q, x0, l0);
-        k1 = Avx512F.FusedMultiplyAdd(p, x1, k1);
-        l1 = Avx512F.FusedMultiplyAdd(q, x1, l1);
-        k2 = Avx512F.FusedMultiplyAdd(p, x2, k2);
-        l2 = Avx512F.FusedMultiplyAdd(q, x2, l2);
-        k3 = Avx512F.FusedMultiplyAdd(p, x3, k3);
-        l3 = Avx512F.FusedMultiplyAdd(q, x3, l3);
+        k0 = TLanes.MultiplyAdd(p, x0, k0);
+        l0 = TLanes.MultiplyAdd(q, x0, l0);
+        k1 = TLanes.MultiplyAdd(p, x1, k1);
+        l1 = TLanes.MultiplyAdd(q, x1, l1);
+        k2 = TLanes.MultiplyAdd(p, x2, k2);
+        l2 = TLanes.MultiplyAdd(q, x2, l2);
+        k3 = TLanes.MultiplyAdd(p, x3, k3);
+        l3 = TLanes.MultiplyAdd(q, x3, l3);
     }
 
     /// <summary>
@@ -179,44 +183,42 @@ internal static unsafe partial class LowBitMatMul
     /// block), so that eight FMA chains run, not four: four chains of eight dependent FMAs a block ran at half the FMA rate.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void OddField<TRows>(Vector512<int> p, Vector512<int> q, float* x0, float* x1, float* x2, float* x3, int at,
-                                        ref Vector512<float> a0, ref Vector512<float> a1, ref Vector512<float> a2, ref Vector512<float> a3,
-                                        ref Vector512<float> c0, ref Vector512<float> c1, ref Vector512<float> c2, ref Vector512<float> c3)
-        where TRows : IRows
+    private static void OddField<TLanes, TV, TRows>(TV f, TV g, float* x0, float* x1, float* x2, float* x3, int at,
+                                                    ref TV a0, ref TV a1, ref TV a2, ref TV a3, ref TV c0, ref TV c1, ref TV c2, ref TV c3)
+        where TLanes : unmanaged, IFloatLanes<TV> where TV : unmanaged where TRows : IRows
     {
-        if (TRows.Count <= 2) PairField<TRows>(p, q, x0, x1, x2, x3, at, ref a2, ref a3, ref a0, ref a1, ref c2, ref c3, ref c0, ref c1);
-        else PairField<TRows>(p, q, x0, x1, x2, x3, at, ref a0, ref a1, ref a2, ref a3, ref c0, ref c1, ref c2, ref c3);
+        if (TRows.Count <= 2) PairField<TLanes, TV, TRows>(f, g, x0, x1, x2, x3, at, ref a2, ref a3, ref a0, ref a1, ref c2, ref c3, ref c0, ref c1);
+        else PairField<TLanes, TV, TRows>(f, g, x0, x1, x2, x3, at, ref a0, ref a1, ref a2, ref a3, ref c0, ref c1, ref c2, ref c3);
     }
 
-    /// <summary>One field of both weight rows (masked in place, <paramref name="p"/> and <paramref name="q"/>) into the block sums of every input row.</summary>
+    /// <summary>One field of both weight rows (masked in place and converted: <paramref name="f"/>, <paramref name="g"/>) into the block sums of every input row.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void PairField<TRows>(Vector512<int> p, Vector512<int> q, float* x0, float* x1, float* x2, float* x3, int at,
-                                         ref Vector512<float> a0, ref Vector512<float> a1, ref Vector512<float> a2, ref Vector512<float> a3,
-                                         ref Vector512<float> c0, ref Vector512<float> c1, ref Vector512<float> c2, ref Vector512<float> c3)
-        where TRows : IRows
+    private static void PairField<TLanes, TV, TRows>(TV f, TV g, float* x0, float* x1, float* x2, float* x3, int at,
+                                                     ref TV a0, ref TV a1, ref TV a2, ref TV a3, ref TV c0, ref TV c1, ref TV c2, ref TV c3)
+        where TLanes : unmanaged, IFloatLanes<TV> where TV : unmanaged where TRows : IRows
     {
-        Vector512<float> f = Avx512F.ConvertToVector512Single(p), g = Avx512F.ConvertToVector512Single(q), x = Vector512.Load(x0 + at);
-        a0 = Avx512F.FusedMultiplyAdd(f, x, a0);
-        c0 = Avx512F.FusedMultiplyAdd(g, x, c0);
+        TV x = TLanes.Load(x0 + at);
+        a0 = TLanes.MultiplyAdd(f, x, a0);
+        c0 = TLanes.MultiplyAdd(g, x, c0);
         if (TRows.Count > 1)
         {
-            x = Vector512.Load(x1 + at);
-            a1 = Avx512F.FusedMultiplyAdd(f, x, a1);
-            c1 = Avx512F.FusedMultiplyAdd(g, x, c1);
+            x = TLanes.Load(x1 + at);
+            a1 = TLanes.MultiplyAdd(f, x, a1);
+            c1 = TLanes.MultiplyAdd(g, x, c1);
         }
 
         if (TRows.Count > 2)
         {
-            x = Vector512.Load(x2 + at);
-            a2 = Avx512F.FusedMultiplyAdd(f, x, a2);
-            c2 = Avx512F.FusedMultiplyAdd(g, x, c2);
+            x = TLanes.Load(x2 + at);
+            a2 = TLanes.MultiplyAdd(f, x, a2);
+            c2 = TLanes.MultiplyAdd(g, x, c2);
         }
 
         if (TRows.Count > 3)
         {
-            x = Vector512.Load(x3 + at);
-            a3 = Avx512F.FusedMultiplyAdd(f, x, a3);
-            c3 = Avx512F.FusedMultiplyAdd(g, x, c3);
+            x = TLanes.Load(x3 + at);
+            a3 = TLanes.MultiplyAdd(f, x, a3);
+            c3 = TLanes.MultiplyAdd(g, x, c3);
         }
     }
 }

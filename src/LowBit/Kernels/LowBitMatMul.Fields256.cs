@@ -142,26 +142,22 @@ internal static unsafe partial class LowBitMatMul
             }
         }
 
-        /// <summary>One row at a time: on 16 registers a second weight row's accumulators would spill.</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static void Pairs(in KernelArgs args, int o, int row, int valid, int first, int last, float* sums)
         {
-            Rows(in args, o, row, valid, first, last, sums);
-            Rows(in args, o + 1, row, valid, first, last, sums + 4);
+            switch (valid)
+            {
+                case 2: FieldsRowPairs256<TBits, TScale, TwoRows>(in args, o, row, valid, first, last, sums); break;
+                case 3: FieldsRowPairs256<TBits, TScale, ThreeRows>(in args, o, row, valid, first, last, sums); break;
+                default: FieldsRowPairs256<TBits, TScale, FourRows>(in args, o, row, valid, first, last, sums); break;
+            }
         }
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static float Correction(in KernelArgs args, int o, int row) => ZeroPointCorrection256(in args, o, row);
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static void Corrections(in KernelArgs args, int o, int row, int valid, float* c)
-        {
-            for (int k = 0; k < valid; k++)
-            {
-                c[k] = Correction(in args, o, row + k);
-                c[4 + k] = Correction(in args, o + 1, row + k);
-            }
-        }
+        public static void Corrections(in KernelArgs args, int o, int row, int valid, float* c) => PairCorrections256(in args, o, row, valid, c);
     }
 
     /// <summary>Row o, blocks first to last, against 2 or 4 input rows (see the AVX-512 FieldsRows); 16 registers, so one accumulator per row.</summary>

@@ -73,13 +73,7 @@ internal readonly record struct LayerShape(WeightFormat Format, int OutFeatures,
     /// <summary>The format as a one-member set.</summary>
     public WeightFormats FormatFlag => (WeightFormats)(1 << (int)Format);
 
-    /// <summary>
-    /// A layer whose per-row and per-input-row costs weigh more than on big ones: fewer than 1024 columns or 2 M weights
-    /// (measured on the panel crossover, LowBitMatMul.Panel.cs).
-    /// </summary>
-    public bool IsSmall => InFeatures < 1024 || (long)OutFeatures * InFeatures < 2 * 1024 * 1024;
-
-    /// <summary>Rows of fewer than 1024 columns, where a kernel's fixed costs per weight row weigh most.</summary>
+    /// <summary>Rows of fewer than 1024 columns, where a kernel's fixed costs per weight row weigh most (the panel kernels lead there from fewer input rows).</summary>
     public bool HasShortRows => InFeatures < 1024;
 
     public override string ToString() => $"{Format} {OutFeatures}x{InFeatures}" + (Format == WeightFormat.Int8PerChannel ? "" : $" group {GroupSize}");
