@@ -102,6 +102,7 @@ internal static class KernelRegistry
         new(Grouped, Panel512,    24, Any, AnyLayer, "Zen 5, one thread: from 24 rows 0-15% faster than field-512 on 11008x4096, 8192x2048, 896x4864, 384x1536 (equal on 4096x4096 to 28)"),
         new(Grouped, Panel512,    12,  23, ShortRows, "rows under 1024 columns (1536x384, 4864x896): 10-25% faster than field-512 from 12 rows, where field-512's per-row costs weigh more"),
         new(Grouped, Field512,     1,  23, AnyLayer, "no dequantized copy: fields unpacked once per 2 weight rows x 4 input rows; 1.5-2.9x faster than panel-512 at 4 rows, 1.1-1.5x at 16 on rows of 1536 columns and more"),
+        new(Grouped, Panel512,     4,  23, AnyLayer, "layouts field-512 does not take (2-bit rows of 384 or 896 columns: not whole 256-weight blocks): from 4 rows equal to field-256, from 6 1.4x faster"),
         new(Grouped, Panel256,    16, Any, AnyLayer, "Zen 5 (AVX-512 off), one thread: from 16 rows 3-25% faster than field-256 on 4096x4096, 768x3072, 384x1536 (equal on 11008x4096 to 24)"),
         new(Grouped, Panel256,    12,  15, ShortRows, "rows under 1024 columns (1536x384, 3072x768, 4864x896): 5-15% faster than field-256 from 12 rows"),
         new(Grouped, Field256,     1,  15, AnyLayer, "the 2 x 4 field tile at 8 lanes, totals in L1 (also where the 16-lane layout does not fit): 1.4-1.8x faster than panel-256 at 4 rows"),
