@@ -1,5 +1,8 @@
 using System.Buffers;
 using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
 using LowBit.Internal;
 
 namespace LowBit;
@@ -52,23 +55,22 @@ public static partial class GroupQuantizer
         float qmax = (1 << bits) - 1;
         int groupsPerRow = columns / groupSize;
         float[] rowFloats = ArrayPool<float>.Shared.Rent(columns);
-        float[] rowCodes = ArrayPool<float>.Shared.Rent(columns);
+        float[] groupFloats = ArrayPool<float>.Shared.Rent(groupSize);
         try
         {
             for (int r = 0; r < rows; r++)
             {
                 Span<float> w = rowFloats.AsSpan(0, columns);
                 Elements<T>.ToSingle(weights.Slice(r * columns, columns), w);
-                Span<float> q = rowCodes.AsSpan(0, columns);
                 for (int g = 0; g < groupsPerRow; g++)
                 {
                     ReadOnlySpan<float> group = w.Slice(g * groupSize, groupSize);
-                    float lo = MathF.Min(0, TensorPrimitives.Min(group));
-                    float hi = MathF.Max(0, TensorPrimitives.Max(group));
+                    Span<byte> groupCodes = codes.Slice(r * columns + g * groupSize, groupSize);
+                    (float min, float max) = Range(group);
+                    float lo = MathF.Min(0, min), hi = MathF.Max(0, max);
                     T scale = Elements<T>.FromSingle((hi - lo) / qmax);
                     float s = Elements<T>.ToSingle(scale);
                     scales[r * groupsPerRow + g] = scale;
-                    Span<float> groupCodes = q.Slice(g * groupSize, groupSize);
                     if (s == 0)
                     {
                         zeroPoints[r * groupsPerRow + g] = 0;
@@ -78,21 +80,73 @@ public static partial class GroupQuantizer
 
                     float z = Math.Clamp(MathF.Round(-lo / s, MidpointRounding.ToEven), 0, qmax);
                     zeroPoints[r * groupsPerRow + g] = (byte)z;
-                    // q = clamp(round(w / s) + z, 0, qmax): IEEE division, so every lane equals the scalar reference.
-                    TensorPrimitives.Divide(group, s, groupCodes);
-                    TensorPrimitives.Round(groupCodes, groupCodes);
-                    TensorPrimitives.Add(groupCodes, z, groupCodes);
-                    TensorPrimitives.Max(groupCodes, 0f, groupCodes);
-                    TensorPrimitives.Min(groupCodes, qmax, groupCodes);
+                    WriteCodes(group, s, z, qmax, groupCodes, groupFloats);
                 }
-
-                TensorPrimitives.ConvertTruncating<float, byte>(q, codes.Slice(r * columns, columns));
             }
         }
         finally
         {
             ArrayPool<float>.Shared.Return(rowFloats);
-            ArrayPool<float>.Shared.Return(rowCodes);
+            ArrayPool<float>.Shared.Return(groupFloats);
+        }
+    }
+
+    /// <summary>
+    /// The least and greatest weight of a group (finite: checked before). In 256-bit vectors where they are accelerated
+    /// (every group is a multiple of 8 wide): two TensorPrimitives calls per group of 32 or 64 cost more in call
+    /// overhead than in arithmetic.
+    /// </summary>
+    private static (float Min, float Max) Range(ReadOnlySpan<float> group)
+    {
+        if (!Vector256.IsHardwareAccelerated) return (TensorPrimitives.Min(group), TensorPrimitives.Max(group));
+        ref float start = ref MemoryMarshal.GetReference(group);
+        Vector256<float> min = Vector256.LoadUnsafe(ref start), max = min;
+        for (int i = 8; i < group.Length; i += 8)
+        {
+            Vector256<float> v = Vector256.LoadUnsafe(ref start, (nuint)i);
+            min = Vector256.Min(min, v);
+            max = Vector256.Max(max, v);
+        }
+
+        float lo = min[0], hi = max[0];
+        for (int k = 1; k < 8; k++)
+        {
+            lo = MathF.Min(lo, min[k]);
+            hi = MathF.Max(hi, max[k]);
+        }
+
+        return (lo, hi);
+    }
+
+    /// <summary>
+    /// <c>codes = (byte)clamp(RoundToEven(w / s) + z, 0, qmax)</c>: IEEE division and the same operations in the same order
+    /// as the scalar reference, so every code equals it. Vectors of 8 written straight as bytes where 256-bit vectors are
+    /// accelerated (group quantization ran at 0.08 G weights/s through per-group TensorPrimitives calls and a scalar
+    /// float-to-byte conversion); <paramref name="scratch"/> (a group of floats) for the portable path.
+    /// </summary>
+    private static void WriteCodes(ReadOnlySpan<float> group, float s, float z, float qmax, Span<byte> codes, float[] scratch)
+    {
+        if (!Vector256.IsHardwareAccelerated)
+        {
+            Span<float> q = scratch.AsSpan(0, group.Length);
+            TensorPrimitives.Divide(group, s, q);
+            TensorPrimitives.Round(q, q);
+            TensorPrimitives.Add(q, z, q);
+            TensorPrimitives.Max(q, 0f, q);
+            TensorPrimitives.Min(q, qmax, q);
+            TensorPrimitives.ConvertTruncating<float, byte>(q, codes);
+            return;
+        }
+
+        ref float start = ref MemoryMarshal.GetReference(group);
+        ref byte target = ref MemoryMarshal.GetReference(codes);
+        Vector256<float> scale = Vector256.Create(s), zero = Vector256.Create(z), top = Vector256.Create(qmax);
+        for (int i = 0; i < group.Length; i += 8)
+        {
+            Vector256<float> q = Vector256.Round(Vector256.LoadUnsafe(ref start, (nuint)i) / scale) + zero;
+            Vector256<int> whole = Vector256.ConvertToInt32(Vector256.Min(Vector256.Max(q, Vector256<float>.Zero), top));
+            Vector128<ushort> shorts = Vector128.Narrow(whole.GetLower(), whole.GetUpper()).AsUInt16();
+            Unsafe.WriteUnaligned(ref Unsafe.Add(ref target, i), Vector128.Narrow(shorts, shorts).AsUInt64().ToScalar());
         }
     }
 
