@@ -14,8 +14,9 @@ namespace LowBit.Kernels;
 // at most one shuffle per 64 bytes), and the zero points are folded out with the input's group sums.
 // Measured on Zen 5: shifts and int-to-float converts share two pipes and FMAs use two others, so dropping the seven
 // shifts per 64 bytes took 2-bit from 40 to 45 G weights/s; four accumulators per block keep the FMA chains short.
-// Up to four input rows per pass share each converted field (the converts are paid once); their prepared inputs would not
-// fit L1 together, so the columns go in 1024-wide slices.
+// From two input rows, tiles of 2 weight rows x up to 4 input rows (LowBitMatMul.FieldPairs.cs) share each converted field
+// among the input rows and each input load between the weight rows; the prepared inputs of four rows would not fit L1
+// together, so the columns go in slices (IFieldRows.SliceColumns).
 internal static unsafe partial class LowBitMatMul
 {
     /// <summary>Input columns per slice when several input rows share the field kernel: 4 rows x 1024 floats = 16 KiB of L1.</summary>
