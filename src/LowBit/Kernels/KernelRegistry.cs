@@ -20,14 +20,14 @@ internal static class KernelRegistry
     /// <param name="Kernel">The kernel.</param>
     /// <param name="MinBatch">The fewest input rows it is chosen for.</param>
     /// <param name="MaxBatch">The most input rows it is chosen for.</param>
-    /// <param name="Layers">Which layers it is chosen for: any, or only those with <see cref="LayerShape.HasShortRows"/>.</param>
+    /// <param name="Layers">Which layers it is chosen for: any, or only those with <see cref="LayerShape.HasShortRows"/> (or <see cref="LayerShape.HasVeryShortRows"/>).</param>
     /// <param name="Why">Where the range comes from.</param>
     internal sealed record Entry(WeightFormats Formats, MatMulKernel Kernel, int MinBatch, int MaxBatch, LayerSizes Layers, string Why)
     {
         /// <summary>True when this row picks its kernel for a call of <paramref name="batch"/> rows on this layer, on this machine.</summary>
         public bool Matches(in LayerShape shape, int batch, ActivationPrecision activations) =>
             Kernel.Activations == activations && (Formats & shape.FormatFlag) != 0 && batch >= MinBatch && batch <= MaxBatch
-            && (Layers == LayerSizes.Any || shape.HasShortRows)
+            && Layers switch { LayerSizes.ShortRows => shape.HasShortRows, LayerSizes.VeryShortRows => shape.HasVeryShortRows, _ => true }
             && Kernel.IsSupported && Kernel.Takes(shape);
     }
 
@@ -39,10 +39,14 @@ internal static class KernelRegistry
 
         /// <summary>Layers with <see cref="LayerShape.HasShortRows"/>.</summary>
         ShortRows,
+
+        /// <summary>Layers with <see cref="LayerShape.HasVeryShortRows"/>.</summary>
+        VeryShortRows,
     }
 
     private const LayerSizes AnyLayer = LayerSizes.Any;
     private const LayerSizes ShortRows = LayerSizes.ShortRows;
+    private const LayerSizes VeryShort = LayerSizes.VeryShortRows;
 
     private const int Any = int.MaxValue;
     private const WeightFormats Int8 = WeightFormats.Int8PerChannel;
@@ -100,12 +104,13 @@ internal static class KernelRegistry
         new(Grouped, Bytes256,     1,  23, AnyLayer, "as bytes-512 (AVX2, 4 x 2 tiles: 1.4-1.6x the W8A16 time to batch 16, where the others took 3x)"),
         new(Grouped, Bytes128,     1,  23, AnyLayer, "as bytes-512 (Arm64 NEON, SSE)"),
         new(Grouped, Panel512,    24, Any, AnyLayer, "Zen 5, one thread: from 24 rows 0-15% faster than field-512 on 11008x4096, 8192x2048, 896x4864, 384x1536 (equal on 4096x4096 to 28)"),
-        new(Grouped, Panel512,    12,  23, ShortRows, "rows under 1024 columns (1536x384, 4864x896): 10-25% faster than field-512 from 12 rows, where field-512's per-row costs weigh more"),
-        new(Grouped, Field512,     1,  23, AnyLayer, "no dequantized copy: fields unpacked once per 2 weight rows x 4 input rows; 1.5-2.9x faster than panel-512 at 4 rows, 1.1-1.5x at 16 on rows of 1536 columns and more"),
-        new(Grouped, Panel512,     4,  23, AnyLayer, "layouts field-512 does not take (2-bit rows of 384 or 896 columns: not whole 256-weight blocks): from 4 rows equal to field-256, from 6 1.4x faster"),
+        new(Grouped, Panel512,     6,  23, VeryShort, "rows of 512 columns or fewer (1536x384): from 6 rows 1.2-1.5x faster than field-512, where field-512's per-row costs weigh most"),
+        new(Grouped, Panel512,    10,  23, ShortRows, "rows under 1024 columns (3072x768, 4864x896): from 10 rows 5-15% faster than field-512 (equal at 8)"),
+        new(Grouped, Field512,     1,  23, AnyLayer, "no dequantized copy: fields unpacked once per 2 weight rows x 4 input rows; 1.5-2.9x faster than panel-512 at 4 rows, 1.1-1.5x at 16 on rows of 1536 columns and more; rows ending in half a block (2-bit 384 / 896 columns) as fast as field-256 to 1.5x faster at 1 to 4 rows"),
+        new(Grouped, Panel512,     4,  23, AnyLayer, "layouts field-512 does not take (columns not whole 32-byte half blocks, 2-bit groups of 8); the range was measured on 2-bit 384 / 896 columns before field-512 took them (equal to field-256 at 4 rows, 1.4x faster from 6)"),
         new(Grouped, Panel256,    16, Any, AnyLayer, "Zen 5 (AVX-512 off), one thread: from 16 rows 3-25% faster than field-256 on 4096x4096, 768x3072, 384x1536 (equal on 11008x4096 to 24)"),
         new(Grouped, Panel256,    12,  15, ShortRows, "rows under 1024 columns (1536x384, 3072x768, 4864x896): 5-15% faster than field-256 from 12 rows"),
-        new(Grouped, Field256,     1,  15, AnyLayer, "the 2 x 4 field tile at 8 lanes, totals in L1 (also where the 16-lane layout does not fit): 1.4-1.8x faster than panel-256 at 4 rows"),
+        new(Grouped, Field256,     1,  15, AnyLayer, "the 2 x 4 field tile at 8 lanes, totals in L1: 1.4-1.8x faster than panel-256 at 4 rows"),
         new(Grouped, Lookup512,    1,  15, AnyLayer, "layouts the field kernels do not take (columns not whole blocks)"),
         new(Grouped, Lookup256,    1,  15, AnyLayer, "as lookup-512, 2-bit only"),
         new(Grouped, Block512,    16, Any, AnyLayer, "layouts the panels do not take: from 16 rows, dequantizing a block once beats unpacking per input row"),

@@ -87,6 +87,97 @@ internal static unsafe partial class LowBitMatMul
     private static Vector512<float> F(Vector512<int> field) => Avx512F.ConvertToVector512Single(field);
 
     /// <summary>
+    /// The closing half blocks (8 lanes, see Field512Kernel.Fits) of rows o and o + 1 against 1 to 4 input rows from
+    /// <paramref name="row"/>, both in one 512-bit vector: row o's lanes below, row o + 1's above, each input vector (in
+    /// the 8-lane layout) broadcast to both halves. Adds row o's scaled sums to <c>sums[0..valid)</c>, row o + 1's to
+    /// <c>sums[4..4 + valid)</c>. Through the 256-bit pair tile a half block cost as many instructions as a whole one.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void HalfBlockPair<TBits, TScale, TRows>(in KernelArgs args, int o, int row, int valid, float* sums)
+        where TBits : IBits where TScale : IBlockScale where TRows : IRows
+    {
+        int bits = TBits.Bits, halfBlock = 256 / bits, n = args.InFeatures, half = n / halfBlock - 1;
+        int groups = n / args.GroupSize, halvesPerGroup = Math.Max(1, args.GroupSize / halfBlock);
+        nint rowBytes = n * bits / 8;
+        byte* w = args.Weights + o * rowBytes + half * 32;
+        float* scales = args.Scales + (nint)o * groups;
+        Vector512<int> v = Vector512.Create(Vector256.Load((int*)w), Vector256.Load((int*)(w + rowBytes)));
+        BatchRows(in args, row, valid, (nint)half * halfBlock, out float* x0, out float* x1, out float* x2, out float* x3);
+        // Even fields into a, odd into c: eight FMA chains, not four.
+        Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default, c0 = default, c1 = default, c2 = default, c3 = default;
+        HalfField<TRows>(F(v & Mask512(bits, 0)), x0, x1, x2, x3, 0, ref a0, ref a1, ref a2, ref a3);
+        HalfField<TRows>(F(v & Mask512(bits, 1)), x0, x1, x2, x3, 8, ref c0, ref c1, ref c2, ref c3);
+        SpreadHalfField<TRows>(F(v & Mask512(bits, 2)), x0, x1, x2, x3, 16, ref a0, ref a1, ref a2, ref a3);
+        SpreadHalfField<TRows>(F(v & Mask512(bits, 3)), x0, x1, x2, x3, 24, ref c0, ref c1, ref c2, ref c3);
+        HalfField<TRows>(F(v & Mask512(bits, 4)), x0, x1, x2, x3, 32, ref a0, ref a1, ref a2, ref a3);
+        HalfField<TRows>(F(v & Mask512(bits, 5)), x0, x1, x2, x3, 40, ref c0, ref c1, ref c2, ref c3);
+        SpreadHalfField<TRows>(F(v & Mask512(bits, 6)), x0, x1, x2, x3, 48, ref a0, ref a1, ref a2, ref a3);
+        if (bits == 4)
+        {
+            SpreadHalfField<TRows>(F(Avx512F.ShiftRightLogical(v, 28)), x0, x1, x2, x3, 56, ref c0, ref c1, ref c2, ref c3);
+        }
+        else
+        {
+            SpreadHalfField<TRows>(F(v & Mask512(bits, 7)), x0, x1, x2, x3, 56, ref c0, ref c1, ref c2, ref c3);
+            HalfField<TRows>(F(v & Mask512(bits, 8)), x0, x1, x2, x3, 64, ref a0, ref a1, ref a2, ref a3);
+            HalfField<TRows>(F(v & Mask512(bits, 9)), x0, x1, x2, x3, 72, ref c0, ref c1, ref c2, ref c3);
+            SpreadHalfField<TRows>(F(v & Mask512(bits, 10)), x0, x1, x2, x3, 80, ref a0, ref a1, ref a2, ref a3);
+            SpreadHalfField<TRows>(F(v & Mask512(bits, 11)), x0, x1, x2, x3, 88, ref c0, ref c1, ref c2, ref c3);
+            HalfField<TRows>(F(v & Mask512(bits, 12)), x0, x1, x2, x3, 96, ref a0, ref a1, ref a2, ref a3);
+            HalfField<TRows>(F(v & Mask512(bits, 13)), x0, x1, x2, x3, 104, ref c0, ref c1, ref c2, ref c3);
+            SpreadHalfField<TRows>(F(v & Mask512(bits, 14)), x0, x1, x2, x3, 112, ref a0, ref a1, ref a2, ref a3);
+            SpreadHalfField<TRows>(F(Avx512F.ShiftRightLogical(v, 30)), x0, x1, x2, x3, 120, ref c0, ref c1, ref c2, ref c3);
+        }
+
+        if (TRows.Count <= 2)
+        {
+            a0 += a2;
+            a1 += a3;
+            c0 += c2;
+            c1 += c3;
+        }
+
+        Vector512<float> s = Vector512.Create(TScale.LoadHalf(scales, half, halvesPerGroup), TScale.LoadHalf(scales + groups, half, halvesPerGroup));
+        a0 = (a0 + c0) * s;
+        a1 = (a1 + c1) * s;
+        a2 = (a2 + c2) * s;
+        a3 = (a3 + c3) * s;
+        // Unused rows summed zeros; the caller ignores their slots.
+        (Vector256.Load(sums) + Sum8(a0.GetLower(), a1.GetLower(), a2.GetLower(), a3.GetLower(), a0.GetUpper(), a1.GetUpper(), a2.GetUpper(), a3.GetUpper())).Store(sums);
+    }
+
+    /// <summary>
+    /// As <see cref="HalfField"/>; with up to two input rows into the accumulators of rows 2 and 3 (added in at the end),
+    /// so that even one input row runs four FMA chains: a 384-column row is one block and a half, too short to hide latency.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void SpreadHalfField<TRows>(Vector512<float> f, float* x0, float* x1, float* x2, float* x3, int at,
+                                               ref Vector512<float> a0, ref Vector512<float> a1, ref Vector512<float> a2, ref Vector512<float> a3) where TRows : IRows
+    {
+        if (TRows.Count <= 2) HalfField<TRows>(f, x0, x1, x2, x3, at, ref a2, ref a3, ref a0, ref a1);
+        else HalfField<TRows>(f, x0, x1, x2, x3, at, ref a0, ref a1, ref a2, ref a3);
+    }
+
+    /// <summary>Field k's mask at <paramref name="bits"/> bits per field (a constant once the JIT knows both).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<int> Mask512(int bits, int k) => Vector512.Create(((1 << bits) - 1) << (bits * k));
+
+    /// <summary>One field of <see cref="HalfBlockPair"/> into the sums of every input row.</summary>
+    /// <remarks>
+    /// vbroadcastf32x8 (AVX512DQ): .NET 10.0.12 encodes Avx512F.BroadcastVector256ToVector512(double*) with a displacement
+    /// at the wrong address (its 8-bit displacement scaled as for 16 bytes, not 32), so fields 1 and up read the wrong inputs.
+    /// </remarks>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void HalfField<TRows>(Vector512<float> f, float* x0, float* x1, float* x2, float* x3, int at,
+                                         ref Vector512<float> a0, ref Vector512<float> a1, ref Vector512<float> a2, ref Vector512<float> a3) where TRows : IRows
+    {
+        a0 = Avx512F.FusedMultiplyAdd(f, Avx512DQ.BroadcastVector256ToVector512(x0 + at), a0);
+        if (TRows.Count > 1) a1 = Avx512F.FusedMultiplyAdd(f, Avx512DQ.BroadcastVector256ToVector512(x1 + at), a1);
+        if (TRows.Count > 2) a2 = Avx512F.FusedMultiplyAdd(f, Avx512DQ.BroadcastVector256ToVector512(x2 + at), a2);
+        if (TRows.Count > 3) a3 = Avx512F.FusedMultiplyAdd(f, Avx512DQ.BroadcastVector256ToVector512(x3 + at), a3);
+    }
+
+    /// <summary>
     /// The zero-point terms <c>sum_g zt_g xsum_g</c> (zt = s z, plus the offset when the layer has offsets) of rows o and
     /// o + 1 against 2 to 4 input rows from <paramref name="row"/>: row o's in <c>c[0..4)</c>, row o + 1's in <c>c[4..8)</c>.
     /// Eight at once, in vectors over the groups: one at a time, a short loop and a horizontal sum each, they took a

@@ -38,11 +38,20 @@ internal static unsafe partial class LowBitMatMul
 
     /// <summary>The field kernel on AVX-512: 16 dword lanes per 64 packed bytes; one to four input rows per pass.</summary>
     internal sealed class Field512Kernel() : MatMulKernel("field-512", KernelIsa.Avx512, WeightFormats.Group4 | WeightFormats.Group2,
-        "columns a multiple of 128 (4-bit) or 256 (2-bit); a group spans whole 64-byte blocks or whole 4-byte lanes")
+        "columns a multiple of 64 (4-bit) or 128 (2-bit); a group spans whole 64-byte blocks or whole 4-byte lanes")
     {
-        public override bool IsSupported => Avx512F.IsSupported && Vector512.IsHardwareAccelerated;
+        public override bool IsSupported => Avx512F.IsSupported && Avx512DQ.IsSupported && Vector512.IsHardwareAccelerated && Avx2.IsSupported && Fma.IsSupported;
 
-        protected override bool Fits(in LayerShape shape) => FieldLayoutFits(shape.InFeatures, shape.Bits, shape.GroupSize, lanes: 16);
+        /// <remarks>
+        /// Rows may end in half a block (8 lanes: 384 or 896 columns at 2 bits), which the 256-bit tiles sum; without it
+        /// those layers ran field-256 at batch 1 to 3, 1.5-2.4x the W8A16 time.
+        /// </remarks>
+        protected override bool Fits(in LayerShape shape)
+        {
+            int block = 16 * 32 / shape.Bits, roundedUp = (shape.InFeatures + block - 1) / block * block;
+            return FieldLayoutFits(shape.InFeatures, shape.Bits, shape.GroupSize, lanes: 8)
+                && FieldLayoutFits(roundedUp, shape.Bits, shape.GroupSize, lanes: 16);
+        }
 
         public override long PreparedFloats(in LayerShape shape, int batch) => (long)batch * shape.InFeatures;
 
@@ -106,14 +115,16 @@ internal static unsafe partial class LowBitMatMul
         fixed (float* px = x, pd = destination, ps = groupSums, pl = laneSums)
         {
             // Each block is a lanes x perLane matrix (row l: the inputs of lane l) written transposed, in 8 x 8 pieces.
+            // A row's last block may be a half block of 8 lanes (see Field512Kernel.Fits), arranged as the 8-lane layout.
             for (int start = 0; start < x.Length; start += block)
             {
-                for (int l0 = 0; l0 < lanes; l0 += 8)
+                int blockLanes = Math.Min(lanes, (x.Length - start) / perLane);
+                for (int l0 = 0; l0 < blockLanes; l0 += 8)
                 {
                     Vector256<float> sums = default;
                     for (int k0 = 0; k0 < perLane; k0 += 8)
                     {
-                        sums += InputArrangement.Transpose8x8(px + start + l0 * perLane + k0, perLane, pd + start + k0 * lanes + l0, lanes, factors + k0);
+                        sums += InputArrangement.Transpose8x8(px + start + l0 * perLane + k0, perLane, pd + start + k0 * blockLanes + l0, blockLanes, factors + k0);
                     }
 
                     (sums * Vector256.Create(scale)).Store(pl + start / perLane + l0);
@@ -172,19 +183,11 @@ internal static unsafe partial class LowBitMatMul
         int start = chunk * args.RowsPerChunk, end = Math.Min(start + args.RowsPerChunk, args.OutFeatures);
         if (args.Batch == 1)
         {
-            float* pair = stackalloc float[2];
-            int o = start;
-            for (; o + 2 <= end; o += 2)
+            for (int o = start; o + 1 < end; o += 2) FieldsRowPair<TBits, TScale>(in args, o);
+            if ((end - start) % 2 != 0)
             {
-                FieldsRowPair<TBits, TScale>(in args, o, pair);
-                args.Output[o] = args.Bias is null ? pair[0] : pair[0] + args.Bias[o];
-                args.Output[o + 1] = args.Bias is null ? pair[1] : pair[1] + args.Bias[o + 1];
-            }
-
-            for (; o < end; o++)
-            {
-                float y = FieldsRow<TBits, TScale>(in args, o, 0);
-                args.Output[o] = args.Bias is null ? y : y + args.Bias[o];
+                float y = FieldsRow<TBits, TScale>(in args, end - 1, 0);
+                args.Output[end - 1] = args.Bias is null ? y : y + args.Bias[end - 1];
             }
 
             return;
@@ -222,25 +225,47 @@ internal static unsafe partial class LowBitMatMul
 
         public static int SliceColumns(int bits) => WideSliceBytes * 8 / bits;
 
+        /// <remarks>Block <c>last - 1</c> may be a row's closing half block (see Field512Kernel.Fits), summed by the 256-bit tile.</remarks>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static void Rows(in KernelArgs args, int o, int row, int valid, int first, int last, float* sums)
         {
+            int full = Math.Min(last, args.InFeatures / (512 / TBits.Bits)), half = 2 * full;
             switch (valid)
             {
-                case 2: FieldsRows<TBits, TScale, TwoRows>(in args, o, row, valid, first, last, sums); break;
-                case 3: FieldsRows<TBits, TScale, ThreeRows>(in args, o, row, valid, first, last, sums); break;
-                default: FieldsRows<TBits, TScale, FourRows>(in args, o, row, valid, first, last, sums); break;
+                case 2:
+                    if (first < full) FieldsRows<TBits, TScale, TwoRows>(in args, o, row, valid, first, full, sums);
+                    if (full < last) FieldsRows256<TBits, Half<TScale>, TwoRows>(in args, o, row, valid, half, half + 1, sums);
+                    break;
+                case 3:
+                    if (first < full) FieldsRows<TBits, TScale, ThreeRows>(in args, o, row, valid, first, full, sums);
+                    if (full < last) FieldsRows256<TBits, Half<TScale>, ThreeRows>(in args, o, row, valid, half, half + 1, sums);
+                    break;
+                default:
+                    if (first < full) FieldsRows<TBits, TScale, FourRows>(in args, o, row, valid, first, full, sums);
+                    if (full < last) FieldsRows256<TBits, Half<TScale>, FourRows>(in args, o, row, valid, half, half + 1, sums);
+                    break;
             }
         }
 
+        /// <remarks>As <see cref="Rows"/>; both rows' closing half blocks go in one 512-bit vector (<see cref="HalfBlockPair"/>).</remarks>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static void Pairs(in KernelArgs args, int o, int row, int valid, int first, int last, float* sums)
         {
+            int full = Math.Min(last, args.InFeatures / (512 / TBits.Bits)), half = 2 * full;
             switch (valid)
             {
-                case 2: FieldsRowPairs<TBits, TScale, TwoRows>(in args, o, row, valid, first, last, sums); break;
-                case 3: FieldsRowPairs<TBits, TScale, ThreeRows>(in args, o, row, valid, first, last, sums); break;
-                default: FieldsRowPairs<TBits, TScale, FourRows>(in args, o, row, valid, first, last, sums); break;
+                case 2:
+                    if (first < full) FieldsRowPairs<TBits, TScale, TwoRows>(in args, o, row, valid, first, full, sums);
+                    if (full < last) HalfBlockPair<TBits, TScale, TwoRows>(in args, o, row, valid, sums);
+                    break;
+                case 3:
+                    if (first < full) FieldsRowPairs<TBits, TScale, ThreeRows>(in args, o, row, valid, first, full, sums);
+                    if (full < last) HalfBlockPair<TBits, TScale, ThreeRows>(in args, o, row, valid, sums);
+                    break;
+                default:
+                    if (first < full) FieldsRowPairs<TBits, TScale, FourRows>(in args, o, row, valid, first, full, sums);
+                    if (full < last) HalfBlockPair<TBits, TScale, FourRows>(in args, o, row, valid, sums);
+                    break;
             }
         }
 
@@ -260,7 +285,8 @@ internal static unsafe partial class LowBitMatMul
     private static void FieldsSliced<TKernel>(in KernelArgs args, int start, int end) where TKernel : IFieldRows
     {
         int blockWeights = TKernel.BlockBytes * 8 / args.Bits;
-        int blocks = args.InFeatures / blockWeights, sliceBlocks = TKernel.SliceColumns(args.Bits) / blockWeights;
+        // A closing half block counts as a block (TKernel sums it).
+        int blocks = (args.InFeatures + blockWeights - 1) / blockWeights, sliceBlocks = TKernel.SliceColumns(args.Bits) / blockWeights;
         nint rowBytes = args.InFeatures * args.Bits / 8;
         int groups = args.InFeatures / args.GroupSize, scaleBytes = Math.Max(4, sliceBlocks * blockWeights / args.GroupSize * 4);
         float* partial = stackalloc float[FieldChunkRows * 4], corrections = stackalloc float[8];
@@ -357,32 +383,45 @@ internal static unsafe partial class LowBitMatMul
             if (laneZeros) k0 = Avx512F.FusedMultiplyAdd(TScale.Load(scaledZeros, b, blocksPerGroup), Vector512.Load(laneSums + b * 16), k0);
         }
 
+        if (n % block != 0)
+        {
+            // The row ends in half a block (see Field512Kernel.Fits): the 256-bit tile sums it.
+            int half = 2 * (n / block), halvesPerGroup = Math.Max(1, args.GroupSize / (block / 2));
+            float tail = 0;
+            FieldsRows256<TBits, Half<TScale>, OneRow>(in args, o, row, 1, half, half + 1, &tail);
+            t0 += Vector512.CreateScalar(tail);
+            if (laneZeros) k0 += (TScale.LoadHalf(scaledZeros, half, halvesPerGroup) * Vector256.Load(laneSums + half * 8)).ToVector512();
+        }
+
         // The zero points: minus sum_g (s z)_g * xsum_g, lane by lane in the loop or group by group here.
         return laneZeros ? Vector512.Sum((t0 + t1) - k0) * args.InputUnscales[row] : ZeroPointTerm(in args, o, row, t0 + t1);
     }
 
     /// <summary>
-    /// Rows o and o + 1 against one input row: two independent chains of work share each input vector load
-    /// (measured: +15% with the weights in cache, +5-7% streaming them from memory).
+    /// Rows o and o + 1 against the one input row, results to the output: two independent chains of work share each input
+    /// vector load (measured: +15% with the weights in cache, +5-7% streaming them from memory). One call per pair: with
+    /// the loop over pairs inside, the calls after the block loop (the closing half block, float zero terms) made the JIT
+    /// keep the masks on the stack and reload all fifteen every block.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void FieldsRowPair<TBits, TScale>(in KernelArgs args, int o, float* sums) where TBits : IBits where TScale : IBlockScale
+    private static void FieldsRowPair<TBits, TScale>(in KernelArgs args, int o) where TBits : IBits where TScale : IBlockScale
     {
         int bits = TBits.Bits, block = 512 / bits, n = args.InFeatures;
         int groups = n / args.GroupSize, blocksPerGroup = Math.Max(1, args.GroupSize / block);
         nint rowInts = n * bits / 32;
-        int* w = (int*)(args.Weights + (nint)o * (n * bits / 8));
-        float* scales = args.Scales + (nint)o * groups;
-        float* x = args.Input;
-        Vector512<float> t0 = default, t1 = default, k0 = default, k1 = default;
         bool laneZeros = LaneZeroPoints(in args, lanes: 16);
-        float* scaledZeros = args.ScaledZeros + (nint)o * groups, laneSums = args.LaneSums;
-        int zeroLines = args.Offsets is null ? 0 : (2 * groups + 15) / 16, zeroLinesPerBlock = (zeroLines + n / block - 1) / (n / block);
+        int fullBlocks = Math.Max(1, n / block), zeroLines = args.Offsets is null ? 0 : (2 * groups + 15) / 16, zeroLinesPerBlock = (zeroLines + fullBlocks - 1) / fullBlocks;
         // The masks live in registers: as constants the JIT folds each into its AND as a broadcast load, 15 extra loads
         // per 64 bytes at 2 bits (measured 2-3% faster with the weights in cache, no change streaming them).
         Vector512<int> m0 = Vector512.Create((1 << args.Bits) - 1), m1 = m0 << bits, m2 = m0 << (2 * bits), m3 = m0 << (3 * bits);
         Vector512<int> m4 = m0 << (4 * bits), m5 = m0 << (5 * bits), m6 = m0 << (6 * bits), m7 = m0 << (7 * bits), m8 = m0 << (8 * bits);
         Vector512<int> m9 = m0 << (9 * bits), m10 = m0 << (10 * bits), m11 = m0 << (11 * bits), m12 = m0 << (12 * bits), m13 = m0 << (13 * bits), m14 = m0 << (14 * bits);
+        float* laneSums = args.LaneSums;
+        int* w = (int*)(args.Weights + (nint)o * (n * bits / 8));
+        float* scales = args.Scales + (nint)o * groups;
+        float* x = args.Input;
+        Vector512<float> t0 = default, t1 = default, k0 = default, k1 = default;
+        float* scaledZeros = args.ScaledZeros + (nint)o * groups;
         for (int b = 0, blocks = n / block; b < blocks; b++, x += block)
         {
             Vector512<int> v = Vector512.Load(w + b * 16), u = Vector512.Load(w + rowInts + b * 16);
@@ -466,15 +505,26 @@ internal static unsafe partial class LowBitMatMul
             }
         }
 
-        if (laneZeros)
+        if (n % block != 0)
         {
-            sums[0] = Vector512.Sum(t0 - k0) * args.InputUnscales[0];
-            sums[1] = Vector512.Sum(t1 - k1) * args.InputUnscales[0];
-            return;
+            // The rows end in half a block (see Field512Kernel.Fits).
+            int half = 2 * (n / block), halvesPerGroup = Math.Max(1, args.GroupSize / (block / 2));
+            Vector256<float> tail = default;
+            HalfBlockPair<TBits, TScale, OneRow>(in args, o, 0, 1, (float*)&tail);
+            t0 += Vector512.CreateScalar(tail[0]);
+            t1 += Vector512.CreateScalar(tail[4]);
+            if (laneZeros)
+            {
+                Vector256<float> laneSum = Vector256.Load(laneSums + half * 8);
+                k0 += (TScale.LoadHalf(scaledZeros, half, halvesPerGroup) * laneSum).ToVector512();
+                k1 += (TScale.LoadHalf(scaledZeros + groups, half, halvesPerGroup) * laneSum).ToVector512();
+            }
         }
 
-        sums[0] = ZeroPointTerm(in args, o, 0, t0);
-        sums[1] = ZeroPointTerm(in args, o + 1, 0, t1);
+        float y0 = laneZeros ? Vector512.Sum(t0 - k0) * args.InputUnscales[0] : ZeroPointTerm(in args, o, 0, t0);
+        float y1 = laneZeros ? Vector512.Sum(t1 - k1) * args.InputUnscales[0] : ZeroPointTerm(in args, o + 1, 0, t1);
+        args.Output[o] = args.Bias is null ? y0 : y0 + args.Bias[o];
+        args.Output[o + 1] = args.Bias is null ? y1 : y1 + args.Bias[o + 1];
     }
 
     /// <summary>
@@ -681,6 +731,19 @@ internal static unsafe partial class LowBitMatMul
     private interface IBlockScale
     {
         static abstract Vector512<float> Load(float* scales, int b, int blocksPerGroup);
+
+        /// <summary>
+        /// The scales of half block b (8 lanes; b and <paramref name="blocksPerGroup"/> count half blocks): a row whose
+        /// length is an odd number of half blocks ends in one, which the 256-bit tile sums (see <see cref="Half{TScale}"/>).
+        /// </summary>
+        static abstract Vector256<float> LoadHalf(float* scales, int b, int blocksPerGroup);
+    }
+
+    /// <summary>The half-block scales of an AVX-512 scale layout, as the 256-bit field tiles take them.</summary>
+    private readonly struct Half<TScale> : IBlockScale256 where TScale : IBlockScale
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector256<float> Load(float* scales, int b, int blocksPerGroup) => TScale.LoadHalf(scales, b, blocksPerGroup);
     }
 
     /// <summary>A group spans one block or more: one scale.</summary>
@@ -688,6 +751,9 @@ internal static unsafe partial class LowBitMatMul
     {
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static Vector512<float> Load(float* scales, int b, int blocksPerGroup) => Vector512.Create(scales[b / blocksPerGroup]);
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector256<float> LoadHalf(float* scales, int b, int blocksPerGroup) => Scale256PerBlock.Load(scales, b, blocksPerGroup);
     }
 
     /// <summary>Two groups per block, 8 lanes each: one 8-byte broadcast and one permute (two 256-bit inserts would chain through the register).</summary>
@@ -696,6 +762,9 @@ internal static unsafe partial class LowBitMatMul
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static Vector512<float> Load(float* scales, int b, int blocksPerGroup) =>
             Avx512F.PermuteVar16x32(Vector512.Create(*(double*)(scales + 2 * b)).AsSingle(), Vector512.Create(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1));
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector256<float> LoadHalf(float* scales, int b, int blocksPerGroup) => Scale256PerBlock.Load(scales, b, blocksPerGroup);
     }
 
     /// <summary>Four groups per block, 4 lanes each.</summary>
@@ -704,6 +773,9 @@ internal static unsafe partial class LowBitMatMul
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static Vector512<float> Load(float* scales, int b, int blocksPerGroup) =>
             Avx512F.PermuteVar16x32(Avx512F.BroadcastVector128ToVector512(scales + 4 * b), Vector512.Create(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3));
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector256<float> LoadHalf(float* scales, int b, int blocksPerGroup) => Scale256Per4Lanes.Load(scales, b, blocksPerGroup);
     }
 
     /// <summary>Eight groups per block, 2 lanes each.</summary>
@@ -712,6 +784,9 @@ internal static unsafe partial class LowBitMatMul
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static Vector512<float> Load(float* scales, int b, int blocksPerGroup) =>
             Avx512F.PermuteVar16x32(Vector256.Load(scales + 8 * b).ToVector512Unsafe(), Vector512.Create(0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7));
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector256<float> LoadHalf(float* scales, int b, int blocksPerGroup) => Scale256Per2Lanes.Load(scales, b, blocksPerGroup);
     }
 
     /// <summary>Sixteen groups per block: a group per lane.</summary>
@@ -719,5 +794,8 @@ internal static unsafe partial class LowBitMatMul
     {
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static Vector512<float> Load(float* scales, int b, int blocksPerGroup) => Vector512.Load(scales + 16 * b);
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector256<float> LoadHalf(float* scales, int b, int blocksPerGroup) => Scale256PerLane.Load(scales, b, blocksPerGroup);
     }
 }

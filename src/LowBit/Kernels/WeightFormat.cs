@@ -76,5 +76,8 @@ internal readonly record struct LayerShape(WeightFormat Format, int OutFeatures,
     /// <summary>Rows of fewer than 1024 columns, where a kernel's fixed costs per weight row weigh most (the panel kernels lead there from fewer input rows).</summary>
     public bool HasShortRows => InFeatures < 1024;
 
+    /// <summary>Rows of 512 columns or fewer (MiniLM's 1536x384): shorter still, the panel kernels lead from fewer input rows again.</summary>
+    public bool HasVeryShortRows => InFeatures <= 512;
+
     public override string ToString() => $"{Format} {OutFeatures}x{InFeatures}" + (Format == WeightFormat.Int8PerChannel ? "" : $" group {GroupSize}");
 }

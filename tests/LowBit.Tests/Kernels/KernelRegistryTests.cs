@@ -103,6 +103,28 @@ public class KernelRegistryTests
         }
     }
 
+    /// <summary>
+    /// Rows that end in half a 64-byte block (384 and 896 columns at 2 bits; 192 at 4 bits): field-512 sums that half
+    /// through the 256-bit tiles, alone (128 columns), after whole blocks, and alone in the last column slice (2176 columns
+    /// at 2 bits: a slice of 2048, then the half block), at every batch pass (1, pairs, 2 to 4 input rows), every scale layout.
+    /// </summary>
+    [TestCase(2, 37, 128, 16)]
+    [TestCase(2, 300, 384, 32)]
+    [TestCase(2, 61, 896, 64)]
+    [TestCase(2, 45, 640, 128)]
+    [TestCase(2, 71, 2176, 32)]
+    [TestCase(4, 33, 192, 8)]
+    [TestCase(4, 40, 320, 32)]
+    [TestCase(4, 29, 448, 64)]
+    public void Field512_RowsEndingInHalfABlock_MatchFloat64Oracle(int bits, int outFeatures, int inFeatures, int groupSize)
+    {
+        MatMulKernel kernel = KernelRegistry.Field512;
+        if (!kernel.IsSupported) Assert.Ignore($"field-512 needs {kernel.Isa}, which this machine (or the runtime's settings) does not run");
+        var shape = LayerShape.Grouped(bits, outFeatures, inFeatures, groupSize);
+        Assert.That(kernel.Takes(shape), $"field-512 should take {shape}");
+        Check(kernel, shape, seed: inFeatures + groupSize, [1, 2, 3, 4, 5, 8, 17]);
+    }
+
     [Test]
     public void Plans_PickTheFirstMatchingRow_AndEveryBatchHasAKernel()
     {
