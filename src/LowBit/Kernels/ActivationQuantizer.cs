@@ -51,6 +51,7 @@ internal static unsafe class ActivationQuantizer
     /// <c>sx * xq</c> per block: for layouts no integer kernel takes, a float kernel on these activations computes what
     /// the int8 path defines (the integer sums are exact in float32 up to its rounding, as the contract's oracle is).
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void DequantizedRows(ReadOnlySpan<float> input, Span<float> destination, int features)
     {
         int blocks = Blocks(features);

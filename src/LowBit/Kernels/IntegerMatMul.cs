@@ -132,6 +132,7 @@ internal static unsafe partial class IntegerMatMul
     /// scales (sx of each int32 lane's block) and the dequantized group sums <c>sum_(blocks in g) sx * sum(xq)</c>
     /// (per-channel int8: one "group", the whole row).
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void QuantizeAndArrange(float* input, ref KernelArgs args, int vectorBytes)
     {
         int n = args.InFeatures, bits = args.Bits, rowBytes = RowBytes(n), blocks = ActivationQuantizer.Blocks(n);

@@ -11,7 +11,8 @@ namespace LowBit.Kernels;
 /// <remarks>
 /// Every kernel reads the weights in the layers' canonical layout (row-major codes, <see cref="BitPacking"/>-packed
 /// rows), so a layer keeps one copy of its weights and <c>PackedWeights</c> / <c>Int8Weights</c> are what the kernels use.
-/// Batch ranges come from measurements on AMD Zen 5 (AVX-512, and AVX2 with DOTNET_EnableAVX512=0); each row says why.
+/// Batch ranges come from measurements on AMD Zen 5 (AVX-512, and AVX2 with DOTNET_EnableAVX512=0), made with every
+/// method fully optimized (DOTNET_TieredCompilation=0, or BenchmarkDotNet after warm-up); each row says why.
 /// </remarks>
 internal static class KernelRegistry
 {
@@ -20,14 +21,20 @@ internal static class KernelRegistry
     /// <param name="Kernel">The kernel.</param>
     /// <param name="MinBatch">The fewest input rows it is chosen for.</param>
     /// <param name="MaxBatch">The most input rows it is chosen for.</param>
-    /// <param name="Layers">Which layers it is chosen for: any, or only those with <see cref="LayerShape.HasShortRows"/> (or <see cref="LayerShape.HasVeryShortRows"/>).</param>
+    /// <param name="Layers">Which layers it is chosen for: any, or only those with <see cref="LayerShape.HasShortRows"/>, <see cref="LayerShape.HasVeryShortRows"/> or <see cref="LayerShape.IsCacheSized"/>.</param>
     /// <param name="Why">Where the range comes from.</param>
     internal sealed record Entry(WeightFormats Formats, MatMulKernel Kernel, int MinBatch, int MaxBatch, LayerSizes Layers, string Why)
     {
         /// <summary>True when this row picks its kernel for a call of <paramref name="batch"/> rows on this layer, on this machine.</summary>
         public bool Matches(in LayerShape shape, int batch, ActivationPrecision activations) =>
             Kernel.Activations == activations && (Formats & shape.FormatFlag) != 0 && batch >= MinBatch && batch <= MaxBatch
-            && Layers switch { LayerSizes.ShortRows => shape.HasShortRows, LayerSizes.VeryShortRows => shape.HasVeryShortRows, _ => true }
+            && Layers switch
+            {
+                LayerSizes.ShortRows => shape.HasShortRows,
+                LayerSizes.VeryShortRows => shape.HasVeryShortRows,
+                LayerSizes.CacheSized => shape.IsCacheSized,
+                _ => true,
+            }
             && Kernel.IsSupported && Kernel.Takes(shape);
     }
 
@@ -42,11 +49,15 @@ internal static class KernelRegistry
 
         /// <summary>Layers with <see cref="LayerShape.HasVeryShortRows"/>.</summary>
         VeryShortRows,
+
+        /// <summary>Layers with <see cref="LayerShape.IsCacheSized"/>.</summary>
+        CacheSized,
     }
 
     private const LayerSizes AnyLayer = LayerSizes.Any;
     private const LayerSizes ShortRows = LayerSizes.ShortRows;
     private const LayerSizes VeryShort = LayerSizes.VeryShortRows;
+    private const LayerSizes CacheSized = LayerSizes.CacheSized;
 
     private const int Any = int.MaxValue;
     private const WeightFormats Int8 = WeightFormats.Int8PerChannel;
@@ -103,14 +114,16 @@ internal static class KernelRegistry
         new(Grouped, Bytes512,     1,  23, AnyLayer, "8-bit groups only (GGUF Q8_0, Q5_x, Q6_K): 11008x4096 g32 1.34-1.51x the W8A16 time from batch 1 to 23 (was 3.5-4.5x through streams-512); panel-512 leads from 32 (Zen 5)"),
         new(Grouped, Bytes256,     1,  23, AnyLayer, "as bytes-512 (AVX2, 4 x 2 tiles: 1.4-1.6x the W8A16 time to batch 16, where the others took 3x)"),
         new(Grouped, Bytes128,     1,  23, AnyLayer, "as bytes-512 (Arm64 NEON, SSE)"),
-        new(Grouped, Panel512,    24, Any, AnyLayer, "Zen 5, one thread: from 24 rows 0-15% faster than field-512 on 11008x4096, 8192x2048, 896x4864, 384x1536 (equal on 4096x4096 to 28)"),
-        new(Grouped, Panel512,     6,  23, VeryShort, "rows of 512 columns or fewer (1536x384): from 6 rows 1.2-1.5x faster than field-512, where field-512's per-row costs weigh most"),
-        new(Grouped, Panel512,    10,  23, ShortRows, "rows under 1024 columns (3072x768, 4864x896): from 10 rows 5-15% faster than field-512 (equal at 8)"),
-        new(Grouped, Field512,     1,  23, AnyLayer, "no dequantized copy: fields unpacked once per 2 weight rows x 4 input rows; 1.5-2.9x faster than panel-512 at 4 rows, 1.1-1.5x at 16 on rows of 1536 columns and more; rows ending in half a block (2-bit 384 / 896 columns) as fast as field-256 to 1.5x faster at 1 to 4 rows"),
+        new(Grouped, Panel512,    24, Any, AnyLayer, "Zen 5, one thread: on 11008x4096 field-512 leads to 24 rows (4-bit 1.32x the W8A16 time, panel-512 1.37x; at 20: 1.31x, 1.49x)"),
+        new(Grouped, Panel512,    16,  23, CacheSized, "layers of 16 M weights or fewer: from 16 rows as fast as field-512 or up to 8% faster, from 20 5-17% faster (4096x4096, 8192x2048, 896x4864, 768x3072, 384x1536)"),
+        new(Grouped, Panel512,     6,  23, VeryShort, "rows of 512 columns or fewer (1536x384): from 6 rows 1.25-1.55x faster than field-512, where field-512's per-row costs weigh most"),
+        new(Grouped, Panel512,    10,  23, ShortRows, "rows under 1024 columns (3072x768, 4864x896): from 10 rows 10-17% faster than field-512 (equal at 8)"),
+        new(Grouped, Field512,     1,  23, AnyLayer, "no dequantized copy: fields unpacked once per 2 weight rows x 4 input rows; 1.7-1.9x faster than panel-512 at 4 rows, 1.1-1.26x at 8 on rows of 1536 columns and more; rows ending in half a block (2-bit 384 / 896 columns) as fast as field-256 to 1.5x faster at 1 to 4 rows"),
         new(Grouped, Panel512,     4,  23, AnyLayer, "layouts field-512 does not take (columns not whole 32-byte half blocks, 2-bit groups of 8); the range was measured on 2-bit 384 / 896 columns before field-512 took them (equal to field-256 at 4 rows, 1.4x faster from 6)"),
-        new(Grouped, Panel256,    16, Any, AnyLayer, "Zen 5 (AVX-512 off), one thread: from 16 rows 3-25% faster than field-256 on 4096x4096, 768x3072, 384x1536 (equal on 11008x4096 to 24)"),
-        new(Grouped, Panel256,    12,  15, ShortRows, "rows under 1024 columns (1536x384, 3072x768, 4864x896): 5-15% faster than field-256 from 12 rows"),
-        new(Grouped, Field256,     1,  15, AnyLayer, "the 2 x 4 field tile at 8 lanes, totals in L1: 1.4-1.8x faster than panel-256 at 4 rows"),
+        new(Grouped, Panel256,    16, Any, AnyLayer, "Zen 5 (AVX-512 off), one thread: from 16 rows 2-11% faster than field-256 on 4096x4096, 8192x2048, 768x3072, 384x1536, 896x4864"),
+        new(Grouped, Panel256,     6,  15, VeryShort, "rows of 512 columns or fewer (1536x384): from 6 rows 1.2-1.4x faster than field-256"),
+        new(Grouped, Panel256,    10,  15, ShortRows, "rows under 1024 columns (3072x768, 4864x896): from 10 rows 4-10% faster than field-256 (field-256 ahead at 8)"),
+        new(Grouped, Field256,     1,  15, AnyLayer, "the 2 x 4 field tile at 8 lanes, totals in L1: 1.1-1.5x faster than panel-256 at 4 rows"),
         new(Grouped, Lookup512,    1,  15, AnyLayer, "layouts the field kernels do not take (columns not whole blocks)"),
         new(Grouped, Lookup256,    1,  15, AnyLayer, "as lookup-512, 2-bit only"),
         new(Grouped, Block512,    16, Any, AnyLayer, "layouts the panels do not take: from 16 rows, dequantizing a block once beats unpacking per input row"),

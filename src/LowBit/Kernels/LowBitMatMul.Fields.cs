@@ -81,6 +81,7 @@ internal static unsafe partial class LowBitMatMul
     }
 
     /// <summary>Arranges every input row for a field kernel of <paramref name="lanes"/> lanes (see <see cref="PrepareFieldInput"/>).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void PrepareFieldRows(float* input, ref KernelArgs args, int lanes)
     {
         int n = args.InFeatures, groups = n / args.GroupSize;

@@ -68,6 +68,7 @@ internal static unsafe partial class LowBitMatMul
     /// Packs the input (as float) tile by tile: the tile of <c>w</c> rows starting at row b occupies <c>w * n</c> floats
     /// from <c>b * n</c>, laid out [column][w], so a tile reads one base pointer with constant offsets.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void PackInputTiles(float* input, ref KernelArgs args, int tileRows)
     {
         int n = args.InFeatures;

@@ -79,5 +79,11 @@ internal readonly record struct LayerShape(WeightFormat Format, int OutFeatures,
     /// <summary>Rows of 512 columns or fewer (MiniLM's 1536x384): shorter still, the panel kernels lead from fewer input rows again.</summary>
     public bool HasVeryShortRows => InFeatures <= 512;
 
+    /// <summary>
+    /// Layers of 16 M weights or fewer (4096x4096, 8192x2048 and smaller; 8 MiB at 4 bits): the panel kernels lead there
+    /// from fewer input rows than on larger layers such as 11008x4096, whose weights stream from memory.
+    /// </summary>
+    public bool IsCacheSized => (long)OutFeatures * InFeatures <= 1 << 24;
+
     public override string ToString() => $"{Format} {OutFeatures}x{InFeatures}" + (Format == WeightFormat.Int8PerChannel ? "" : $" group {GroupSize}");
 }
