@@ -96,6 +96,20 @@ internal static unsafe partial class LowBitMatMul
     private static void HalfBlockPair<TBits, TScale, TRows>(in KernelArgs args, int o, int row, int valid, float* sums)
         where TBits : IBits where TScale : IBlockScale where TRows : IRows
     {
+        HalfBlockPairSums<TBits, TScale, TRows>(in args, o, row, valid, out Vector512<float> t0, out Vector512<float> t1, out Vector512<float> t2, out Vector512<float> t3);
+        // Unused rows summed zeros; the caller ignores their slots.
+        (Vector256.Load(sums) + Sum8(t0.GetLower(), t1.GetLower(), t2.GetLower(), t3.GetLower(), t0.GetUpper(), t1.GetUpper(), t2.GetUpper(), t3.GetUpper())).Store(sums);
+    }
+
+    /// <summary>
+    /// The scaled lane sums of <see cref="HalfBlockPair"/>, per input row: row o's in the lower 8 lanes, row o + 1's in the
+    /// upper (the one-row GEMV adds them to its totals as they are, without a horizontal sum).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void HalfBlockPairSums<TBits, TScale, TRows>(in KernelArgs args, int o, int row, int valid,
+                                                                out Vector512<float> t0, out Vector512<float> t1, out Vector512<float> t2, out Vector512<float> t3)
+        where TBits : IBits where TScale : IBlockScale where TRows : IRows
+    {
         int bits = TBits.Bits, halfBlock = 256 / bits, n = args.InFeatures, half = n / halfBlock - 1;
         int groups = n / args.GroupSize, halvesPerGroup = Math.Max(1, args.GroupSize / halfBlock);
         nint rowBytes = n * bits / 8;
@@ -138,12 +152,10 @@ internal static unsafe partial class LowBitMatMul
         }
 
         Vector512<float> s = Vector512.Create(TScale.LoadHalf(scales, half, halvesPerGroup), TScale.LoadHalf(scales + groups, half, halvesPerGroup));
-        a0 = (a0 + c0) * s;
-        a1 = (a1 + c1) * s;
-        a2 = (a2 + c2) * s;
-        a3 = (a3 + c3) * s;
-        // Unused rows summed zeros; the caller ignores their slots.
-        (Vector256.Load(sums) + Sum8(a0.GetLower(), a1.GetLower(), a2.GetLower(), a3.GetLower(), a0.GetUpper(), a1.GetUpper(), a2.GetUpper(), a3.GetUpper())).Store(sums);
+        t0 = (a0 + c0) * s;
+        t1 = (a1 + c1) * s;
+        t2 = (a2 + c2) * s;
+        t3 = (a3 + c3) * s;
     }
 
     /// <summary>
