@@ -11,75 +11,85 @@ namespace LowBit.Kernels;
 internal static unsafe partial class LowBitMatMul
 {
     /// <summary>
-    /// Rows o and o + 1, blocks <paramref name="first"/> to <paramref name="last"/>, against 2 to 4 input rows from
-    /// <paramref name="row"/> (missing rows repeat the first and are not stored): adds row o's scaled block sums to
-    /// <c>sums[0..valid)</c> and row o + 1's to <c>sums[4..4 + valid)</c>.
+    /// The pairs of rows from <paramref name="start"/> to <paramref name="end"/>, the blocks of <paramref name="slice"/>,
+    /// against 2 to 4 input rows from <paramref name="row"/> (missing rows repeat the first and are not stored): adds row
+    /// o's scaled block sums to <c>partial[(o - start) * 4..][0..valid)</c> and row o + 1's to the next 4 floats.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void FieldsRowPairs<TBits, TScale, TRows>(in KernelArgs args, int o, int row, int valid, int first, int last, float* sums)
+    private static void FieldsRowPairs<TBits, TScale, TRows>(in KernelArgs args, in FieldSlice slice, int start, int end, int row, int valid, float* partial)
         where TBits : IBits where TScale : IBlockScale where TRows : IRows
     {
         int bits = TBits.Bits, block = 512 / bits, n = args.InFeatures;
         int groups = n / args.GroupSize, blocksPerGroup = Math.Max(1, args.GroupSize / block);
         nint rowInts = n * bits / 32;
-        int* w = (int*)(args.Weights + (nint)o * (n * bits / 8));
-        float* scales = args.Scales + (nint)o * groups;
-        BatchRows(in args, row, valid, (nint)first * block, out float* x0, out float* x1, out float* x2, out float* x3);
-        Vector512<float> t0 = default, t1 = default, t2 = default, t3 = default, u0 = default, u1 = default, u2 = default, u3 = default;
         // Masks in registers (as constants the JIT folds each into its AND as a broadcast load); at 2 bits the register
         // file cannot hold all fifteen beside the sixteen accumulators, and the JIT keeps the rest on the stack.
         Vector512<int> m0 = Vector512.Create((1 << bits) - 1), m1 = m0 << bits, m2 = m0 << (2 * bits), m3 = m0 << (3 * bits);
         Vector512<int> m4 = m0 << (4 * bits), m5 = m0 << (5 * bits), m6 = m0 << (6 * bits), m7 = m0 << (7 * bits), m8 = m0 << (8 * bits);
         Vector512<int> m9 = m0 << (9 * bits), m10 = m0 << (10 * bits), m11 = m0 << (11 * bits), m12 = m0 << (12 * bits), m13 = m0 << (13 * bits), m14 = m0 << (14 * bits);
-        for (int b = first; b < last; b++, x0 += block, x1 += block, x2 += block, x3 += block)
+        int full = Math.Min(slice.Last, n / block);
+        for (int o = start; o + 1 < end; o += 2)
         {
-            Vector512<int> v = Vector512.Load(w + b * 16), u = Vector512.Load(w + rowInts + b * 16);
-            // The block sums of row o (a) and row o + 1 (c) per input row: eight independent FMA chains.
-            Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default, c0 = default, c1 = default, c2 = default, c3 = default;
-            PairField<Lanes512, Vector512<float>, TRows>(F(v & m0), F(u & m0), x0, x1, x2, x3, 0, ref a0, ref a1, ref a2, ref a3, ref c0, ref c1, ref c2, ref c3);
-            OddField<Lanes512, Vector512<float>, TRows>(F(v & m1), F(u & m1), x0, x1, x2, x3, 16, ref a0, ref a1, ref a2, ref a3, ref c0, ref c1, ref c2, ref c3);
-            PairField<Lanes512, Vector512<float>, TRows>(F(v & m2), F(u & m2), x0, x1, x2, x3, 32, ref a0, ref a1, ref a2, ref a3, ref c0, ref c1, ref c2, ref c3);
-            OddField<Lanes512, Vector512<float>, TRows>(F(v & m3), F(u & m3), x0, x1, x2, x3, 48, ref a0, ref a1, ref a2, ref a3, ref c0, ref c1, ref c2, ref c3);
-            PairField<Lanes512, Vector512<float>, TRows>(F(v & m4), F(u & m4), x0, x1, x2, x3, 64, ref a0, ref a1, ref a2, ref a3, ref c0, ref c1, ref c2, ref c3);
-            OddField<Lanes512, Vector512<float>, TRows>(F(v & m5), F(u & m5), x0, x1, x2, x3, 80, ref a0, ref a1, ref a2, ref a3, ref c0, ref c1, ref c2, ref c3);
-            PairField<Lanes512, Vector512<float>, TRows>(F(v & m6), F(u & m6), x0, x1, x2, x3, 96, ref a0, ref a1, ref a2, ref a3, ref c0, ref c1, ref c2, ref c3);
-            if (bits == 4)
+            PrefetchSliceAhead(in args, in slice, o, end);
+            float* sums = partial + (o - start) * 4;
+            int* w = (int*)(args.Weights + (nint)o * (n * bits / 8));
+            float* scales = args.Scales + (nint)o * groups;
+            BatchRows(in args, row, valid, (nint)slice.First * block, out float* x0, out float* x1, out float* x2, out float* x3);
+            Vector512<float> t0 = default, t1 = default, t2 = default, t3 = default, u0 = default, u1 = default, u2 = default, u3 = default;
+            for (int b = slice.First; b < full; b++, x0 += block, x1 += block, x2 += block, x3 += block)
             {
-                OddField<Lanes512, Vector512<float>, TRows>(F(Avx512F.ShiftRightLogical(v, 28)), F(Avx512F.ShiftRightLogical(u, 28)), x0, x1, x2, x3, 112,
-                                 ref a0, ref a1, ref a2, ref a3, ref c0, ref c1, ref c2, ref c3);
-            }
-            else
-            {
-                OddField<Lanes512, Vector512<float>, TRows>(F(v & m7), F(u & m7), x0, x1, x2, x3, 112, ref a0, ref a1, ref a2, ref a3, ref c0, ref c1, ref c2, ref c3);
-                PairField<Lanes512, Vector512<float>, TRows>(F(v & m8), F(u & m8), x0, x1, x2, x3, 128, ref a0, ref a1, ref a2, ref a3, ref c0, ref c1, ref c2, ref c3);
-                OddField<Lanes512, Vector512<float>, TRows>(F(v & m9), F(u & m9), x0, x1, x2, x3, 144, ref a0, ref a1, ref a2, ref a3, ref c0, ref c1, ref c2, ref c3);
-                PairField<Lanes512, Vector512<float>, TRows>(F(v & m10), F(u & m10), x0, x1, x2, x3, 160, ref a0, ref a1, ref a2, ref a3, ref c0, ref c1, ref c2, ref c3);
-                OddField<Lanes512, Vector512<float>, TRows>(F(v & m11), F(u & m11), x0, x1, x2, x3, 176, ref a0, ref a1, ref a2, ref a3, ref c0, ref c1, ref c2, ref c3);
-                PairField<Lanes512, Vector512<float>, TRows>(F(v & m12), F(u & m12), x0, x1, x2, x3, 192, ref a0, ref a1, ref a2, ref a3, ref c0, ref c1, ref c2, ref c3);
-                OddField<Lanes512, Vector512<float>, TRows>(F(v & m13), F(u & m13), x0, x1, x2, x3, 208, ref a0, ref a1, ref a2, ref a3, ref c0, ref c1, ref c2, ref c3);
-                PairField<Lanes512, Vector512<float>, TRows>(F(v & m14), F(u & m14), x0, x1, x2, x3, 224, ref a0, ref a1, ref a2, ref a3, ref c0, ref c1, ref c2, ref c3);
-                OddField<Lanes512, Vector512<float>, TRows>(F(Avx512F.ShiftRightLogical(v, 30)), F(Avx512F.ShiftRightLogical(u, 30)), x0, x1, x2, x3, 240,
-                                 ref a0, ref a1, ref a2, ref a3, ref c0, ref c1, ref c2, ref c3);
+                Vector512<int> v = Vector512.Load(w + b * 16), u = Vector512.Load(w + rowInts + b * 16);
+                // The block sums of row o (a) and row o + 1 (c) per input row: eight independent FMA chains.
+                Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default, c0 = default, c1 = default, c2 = default, c3 = default;
+                PairField<Lanes512, Vector512<float>, TRows>(F(v & m0), F(u & m0), x0, x1, x2, x3, 0, ref a0, ref a1, ref a2, ref a3, ref c0, ref c1, ref c2, ref c3);
+                OddField<Lanes512, Vector512<float>, TRows>(F(v & m1), F(u & m1), x0, x1, x2, x3, 16, ref a0, ref a1, ref a2, ref a3, ref c0, ref c1, ref c2, ref c3);
+                PairField<Lanes512, Vector512<float>, TRows>(F(v & m2), F(u & m2), x0, x1, x2, x3, 32, ref a0, ref a1, ref a2, ref a3, ref c0, ref c1, ref c2, ref c3);
+                OddField<Lanes512, Vector512<float>, TRows>(F(v & m3), F(u & m3), x0, x1, x2, x3, 48, ref a0, ref a1, ref a2, ref a3, ref c0, ref c1, ref c2, ref c3);
+                PairField<Lanes512, Vector512<float>, TRows>(F(v & m4), F(u & m4), x0, x1, x2, x3, 64, ref a0, ref a1, ref a2, ref a3, ref c0, ref c1, ref c2, ref c3);
+                OddField<Lanes512, Vector512<float>, TRows>(F(v & m5), F(u & m5), x0, x1, x2, x3, 80, ref a0, ref a1, ref a2, ref a3, ref c0, ref c1, ref c2, ref c3);
+                PairField<Lanes512, Vector512<float>, TRows>(F(v & m6), F(u & m6), x0, x1, x2, x3, 96, ref a0, ref a1, ref a2, ref a3, ref c0, ref c1, ref c2, ref c3);
+                if (bits == 4)
+                {
+                    OddField<Lanes512, Vector512<float>, TRows>(F(Avx512F.ShiftRightLogical(v, 28)), F(Avx512F.ShiftRightLogical(u, 28)), x0, x1, x2, x3, 112,
+                                     ref a0, ref a1, ref a2, ref a3, ref c0, ref c1, ref c2, ref c3);
+                }
+                else
+                {
+                    OddField<Lanes512, Vector512<float>, TRows>(F(v & m7), F(u & m7), x0, x1, x2, x3, 112, ref a0, ref a1, ref a2, ref a3, ref c0, ref c1, ref c2, ref c3);
+                    PairField<Lanes512, Vector512<float>, TRows>(F(v & m8), F(u & m8), x0, x1, x2, x3, 128, ref a0, ref a1, ref a2, ref a3, ref c0, ref c1, ref c2, ref c3);
+                    OddField<Lanes512, Vector512<float>, TRows>(F(v & m9), F(u & m9), x0, x1, x2, x3, 144, ref a0, ref a1, ref a2, ref a3, ref c0, ref c1, ref c2, ref c3);
+                    PairField<Lanes512, Vector512<float>, TRows>(F(v & m10), F(u & m10), x0, x1, x2, x3, 160, ref a0, ref a1, ref a2, ref a3, ref c0, ref c1, ref c2, ref c3);
+                    OddField<Lanes512, Vector512<float>, TRows>(F(v & m11), F(u & m11), x0, x1, x2, x3, 176, ref a0, ref a1, ref a2, ref a3, ref c0, ref c1, ref c2, ref c3);
+                    PairField<Lanes512, Vector512<float>, TRows>(F(v & m12), F(u & m12), x0, x1, x2, x3, 192, ref a0, ref a1, ref a2, ref a3, ref c0, ref c1, ref c2, ref c3);
+                    OddField<Lanes512, Vector512<float>, TRows>(F(v & m13), F(u & m13), x0, x1, x2, x3, 208, ref a0, ref a1, ref a2, ref a3, ref c0, ref c1, ref c2, ref c3);
+                    PairField<Lanes512, Vector512<float>, TRows>(F(v & m14), F(u & m14), x0, x1, x2, x3, 224, ref a0, ref a1, ref a2, ref a3, ref c0, ref c1, ref c2, ref c3);
+                    OddField<Lanes512, Vector512<float>, TRows>(F(Avx512F.ShiftRightLogical(v, 30)), F(Avx512F.ShiftRightLogical(u, 30)), x0, x1, x2, x3, 240,
+                                     ref a0, ref a1, ref a2, ref a3, ref c0, ref c1, ref c2, ref c3);
+                }
+
+                if (TRows.Count <= 2)
+                {
+                    a0 += a2;
+                    a1 += a3;
+                    c0 += c2;
+                    c1 += c3;
+                }
+
+                Vector512<float> s = TScale.Load(scales, b, blocksPerGroup), r = TScale.Load(scales + groups, b, blocksPerGroup);
+                t0 = Avx512F.FusedMultiplyAdd(a0, s, t0);
+                u0 = Avx512F.FusedMultiplyAdd(c0, r, u0);
+                if (TRows.Count > 1) { t1 = Avx512F.FusedMultiplyAdd(a1, s, t1); u1 = Avx512F.FusedMultiplyAdd(c1, r, u1); }
+                if (TRows.Count > 2) { t2 = Avx512F.FusedMultiplyAdd(a2, s, t2); u2 = Avx512F.FusedMultiplyAdd(c2, r, u2); }
+                if (TRows.Count > 3) { t3 = Avx512F.FusedMultiplyAdd(a3, s, t3); u3 = Avx512F.FusedMultiplyAdd(c3, r, u3); }
             }
 
-            if (TRows.Count <= 2)
-            {
-                a0 += a2;
-                a1 += a3;
-                c0 += c2;
-                c1 += c3;
-            }
 
-            Vector512<float> s = TScale.Load(scales, b, blocksPerGroup), r = TScale.Load(scales + groups, b, blocksPerGroup);
-            t0 = Avx512F.FusedMultiplyAdd(a0, s, t0);
-            u0 = Avx512F.FusedMultiplyAdd(c0, r, u0);
-            if (TRows.Count > 1) { t1 = Avx512F.FusedMultiplyAdd(a1, s, t1); u1 = Avx512F.FusedMultiplyAdd(c1, r, u1); }
-            if (TRows.Count > 2) { t2 = Avx512F.FusedMultiplyAdd(a2, s, t2); u2 = Avx512F.FusedMultiplyAdd(c2, r, u2); }
-            if (TRows.Count > 3) { t3 = Avx512F.FusedMultiplyAdd(a3, s, t3); u3 = Avx512F.FusedMultiplyAdd(c3, r, u3); }
+            // Unused rows summed zeros; the caller ignores their slots.
+            (Vector256.Load(sums) + Sum8(t0, t1, t2, t3, u0, u1, u2, u3)).Store(sums);
+
+            // A row's closing half block (see Field512Kernel.Fits): both rows' lanes in one vector.
+            if (full < slice.Last) HalfBlockPair<TBits, TScale, TRows>(in args, o, row, valid, sums);
         }
-
-        // Unused rows summed zeros; the caller ignores their slots.
-        (Vector256.Load(sums) + Sum8(t0, t1, t2, t3, u0, u1, u2, u3)).Store(sums);
     }
 
     /// <summary>Masked fields as floats.</summary>

@@ -11,71 +11,77 @@ namespace LowBit.Kernels;
 internal static unsafe partial class LowBitMatMul
 {
     /// <summary>
-    /// Rows o and o + 1, blocks <paramref name="first"/> to <paramref name="last"/>, against 2 to 4 input rows from
-    /// <paramref name="row"/>, on 256-bit vectors: row o's scaled block sums are added to <c>sums[0..valid)</c>, row
-    /// o + 1's to <c>sums[4..4 + valid)</c>.
+    /// The pairs of rows from <paramref name="start"/> to <paramref name="end"/>, the blocks of <paramref name="slice"/>,
+    /// against 2 to 4 input rows from <paramref name="row"/>, on 256-bit vectors: row o's scaled block sums are added to
+    /// <c>partial[(o - start) * 4..][0..valid)</c>, row o + 1's to the next 4 floats.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void FieldsRowPairs256<TBits, TScale, TRows>(in KernelArgs args, int o, int row, int valid, int first, int last, float* sums)
+    private static void FieldsRowPairs256<TBits, TScale, TRows>(in KernelArgs args, in FieldSlice slice, int start, int end, int row, int valid, float* partial)
         where TBits : IBits where TScale : IBlockScale256 where TRows : IRows
     {
         int bits = TBits.Bits, block = 256 / bits, n = args.InFeatures;
         int groups = n / args.GroupSize, blocksPerGroup = Math.Max(1, args.GroupSize / block);
         nint rowInts = n * bits / 32;
-        int* w = (int*)(args.Weights + (nint)o * (n * bits / 8));
-        float* scales = args.Scales + (nint)o * groups;
-        BatchRows(in args, row, valid, (nint)first * block, out float* x0, out float* x1, out float* x2, out float* x3);
         // The scaled totals: row o against input rows 0-3, then row o + 1.
         Vector256<float>* totals = stackalloc Vector256<float>[8];
-        for (int k = 0; k < 8; k++) totals[k] = default;
-        for (int b = first; b < last; b++, x0 += block, x1 += block, x2 += block, x3 += block)
+        for (int o = start; o + 1 < end; o += 2)
         {
-            Vector256<int> v = Vector256.Load(w + b * 8), u = Vector256.Load(w + rowInts + b * 8);
-            Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default, c0 = default, c1 = default, c2 = default, c3 = default;
-            PairField<Lanes256, Vector256<float>, TRows>(F(v & Mask256(bits, 0)), F(u & Mask256(bits, 0)), x0, x1, x2, x3, 0, ref a0, ref a1, ref a2, ref a3, ref c0, ref c1, ref c2, ref c3);
-            OddField<Lanes256, Vector256<float>, TRows>(F(v & Mask256(bits, 1)), F(u & Mask256(bits, 1)), x0, x1, x2, x3, 8, ref a0, ref a1, ref a2, ref a3, ref c0, ref c1, ref c2, ref c3);
-            PairField<Lanes256, Vector256<float>, TRows>(F(v & Mask256(bits, 2)), F(u & Mask256(bits, 2)), x0, x1, x2, x3, 16, ref a0, ref a1, ref a2, ref a3, ref c0, ref c1, ref c2, ref c3);
-            OddField<Lanes256, Vector256<float>, TRows>(F(v & Mask256(bits, 3)), F(u & Mask256(bits, 3)), x0, x1, x2, x3, 24, ref a0, ref a1, ref a2, ref a3, ref c0, ref c1, ref c2, ref c3);
-            PairField<Lanes256, Vector256<float>, TRows>(F(v & Mask256(bits, 4)), F(u & Mask256(bits, 4)), x0, x1, x2, x3, 32, ref a0, ref a1, ref a2, ref a3, ref c0, ref c1, ref c2, ref c3);
-            OddField<Lanes256, Vector256<float>, TRows>(F(v & Mask256(bits, 5)), F(u & Mask256(bits, 5)), x0, x1, x2, x3, 40, ref a0, ref a1, ref a2, ref a3, ref c0, ref c1, ref c2, ref c3);
-            PairField<Lanes256, Vector256<float>, TRows>(F(v & Mask256(bits, 6)), F(u & Mask256(bits, 6)), x0, x1, x2, x3, 48, ref a0, ref a1, ref a2, ref a3, ref c0, ref c1, ref c2, ref c3);
-            if (bits == 4)
+            PrefetchSliceAhead(in args, in slice, o, end);
+            float* sums = partial + (o - start) * 4;
+            int* w = (int*)(args.Weights + (nint)o * (n * bits / 8));
+            float* scales = args.Scales + (nint)o * groups;
+            BatchRows(in args, row, valid, (nint)slice.First * block, out float* x0, out float* x1, out float* x2, out float* x3);
+            for (int k = 0; k < 8; k++) totals[k] = default;
+            for (int b = slice.First; b < slice.Last; b++, x0 += block, x1 += block, x2 += block, x3 += block)
             {
-                OddField<Lanes256, Vector256<float>, TRows>(F(Avx2.ShiftRightLogical(v, 28)), F(Avx2.ShiftRightLogical(u, 28)), x0, x1, x2, x3, 56,
-                                   ref a0, ref a1, ref a2, ref a3, ref c0, ref c1, ref c2, ref c3);
-            }
-            else
-            {
-                OddField<Lanes256, Vector256<float>, TRows>(F(v & Mask256(bits, 7)), F(u & Mask256(bits, 7)), x0, x1, x2, x3, 56, ref a0, ref a1, ref a2, ref a3, ref c0, ref c1, ref c2, ref c3);
-                PairField<Lanes256, Vector256<float>, TRows>(F(v & Mask256(bits, 8)), F(u & Mask256(bits, 8)), x0, x1, x2, x3, 64, ref a0, ref a1, ref a2, ref a3, ref c0, ref c1, ref c2, ref c3);
-                OddField<Lanes256, Vector256<float>, TRows>(F(v & Mask256(bits, 9)), F(u & Mask256(bits, 9)), x0, x1, x2, x3, 72, ref a0, ref a1, ref a2, ref a3, ref c0, ref c1, ref c2, ref c3);
-                PairField<Lanes256, Vector256<float>, TRows>(F(v & Mask256(bits, 10)), F(u & Mask256(bits, 10)), x0, x1, x2, x3, 80, ref a0, ref a1, ref a2, ref a3, ref c0, ref c1, ref c2, ref c3);
-                OddField<Lanes256, Vector256<float>, TRows>(F(v & Mask256(bits, 11)), F(u & Mask256(bits, 11)), x0, x1, x2, x3, 88, ref a0, ref a1, ref a2, ref a3, ref c0, ref c1, ref c2, ref c3);
-                PairField<Lanes256, Vector256<float>, TRows>(F(v & Mask256(bits, 12)), F(u & Mask256(bits, 12)), x0, x1, x2, x3, 96, ref a0, ref a1, ref a2, ref a3, ref c0, ref c1, ref c2, ref c3);
-                OddField<Lanes256, Vector256<float>, TRows>(F(v & Mask256(bits, 13)), F(u & Mask256(bits, 13)), x0, x1, x2, x3, 104, ref a0, ref a1, ref a2, ref a3, ref c0, ref c1, ref c2, ref c3);
-                PairField<Lanes256, Vector256<float>, TRows>(F(v & Mask256(bits, 14)), F(u & Mask256(bits, 14)), x0, x1, x2, x3, 112, ref a0, ref a1, ref a2, ref a3, ref c0, ref c1, ref c2, ref c3);
-                OddField<Lanes256, Vector256<float>, TRows>(F(Avx2.ShiftRightLogical(v, 30)), F(Avx2.ShiftRightLogical(u, 30)), x0, x1, x2, x3, 120,
-                                   ref a0, ref a1, ref a2, ref a3, ref c0, ref c1, ref c2, ref c3);
+                Vector256<int> v = Vector256.Load(w + b * 8), u = Vector256.Load(w + rowInts + b * 8);
+                Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default, c0 = default, c1 = default, c2 = default, c3 = default;
+                PairField<Lanes256, Vector256<float>, TRows>(F(v & Mask256(bits, 0)), F(u & Mask256(bits, 0)), x0, x1, x2, x3, 0, ref a0, ref a1, ref a2, ref a3, ref c0, ref c1, ref c2, ref c3);
+                OddField<Lanes256, Vector256<float>, TRows>(F(v & Mask256(bits, 1)), F(u & Mask256(bits, 1)), x0, x1, x2, x3, 8, ref a0, ref a1, ref a2, ref a3, ref c0, ref c1, ref c2, ref c3);
+                PairField<Lanes256, Vector256<float>, TRows>(F(v & Mask256(bits, 2)), F(u & Mask256(bits, 2)), x0, x1, x2, x3, 16, ref a0, ref a1, ref a2, ref a3, ref c0, ref c1, ref c2, ref c3);
+                OddField<Lanes256, Vector256<float>, TRows>(F(v & Mask256(bits, 3)), F(u & Mask256(bits, 3)), x0, x1, x2, x3, 24, ref a0, ref a1, ref a2, ref a3, ref c0, ref c1, ref c2, ref c3);
+                PairField<Lanes256, Vector256<float>, TRows>(F(v & Mask256(bits, 4)), F(u & Mask256(bits, 4)), x0, x1, x2, x3, 32, ref a0, ref a1, ref a2, ref a3, ref c0, ref c1, ref c2, ref c3);
+                OddField<Lanes256, Vector256<float>, TRows>(F(v & Mask256(bits, 5)), F(u & Mask256(bits, 5)), x0, x1, x2, x3, 40, ref a0, ref a1, ref a2, ref a3, ref c0, ref c1, ref c2, ref c3);
+                PairField<Lanes256, Vector256<float>, TRows>(F(v & Mask256(bits, 6)), F(u & Mask256(bits, 6)), x0, x1, x2, x3, 48, ref a0, ref a1, ref a2, ref a3, ref c0, ref c1, ref c2, ref c3);
+                if (bits == 4)
+                {
+                    OddField<Lanes256, Vector256<float>, TRows>(F(Avx2.ShiftRightLogical(v, 28)), F(Avx2.ShiftRightLogical(u, 28)), x0, x1, x2, x3, 56,
+                                       ref a0, ref a1, ref a2, ref a3, ref c0, ref c1, ref c2, ref c3);
+                }
+                else
+                {
+                    OddField<Lanes256, Vector256<float>, TRows>(F(v & Mask256(bits, 7)), F(u & Mask256(bits, 7)), x0, x1, x2, x3, 56, ref a0, ref a1, ref a2, ref a3, ref c0, ref c1, ref c2, ref c3);
+                    PairField<Lanes256, Vector256<float>, TRows>(F(v & Mask256(bits, 8)), F(u & Mask256(bits, 8)), x0, x1, x2, x3, 64, ref a0, ref a1, ref a2, ref a3, ref c0, ref c1, ref c2, ref c3);
+                    OddField<Lanes256, Vector256<float>, TRows>(F(v & Mask256(bits, 9)), F(u & Mask256(bits, 9)), x0, x1, x2, x3, 72, ref a0, ref a1, ref a2, ref a3, ref c0, ref c1, ref c2, ref c3);
+                    PairField<Lanes256, Vector256<float>, TRows>(F(v & Mask256(bits, 10)), F(u & Mask256(bits, 10)), x0, x1, x2, x3, 80, ref a0, ref a1, ref a2, ref a3, ref c0, ref c1, ref c2, ref c3);
+                    OddField<Lanes256, Vector256<float>, TRows>(F(v & Mask256(bits, 11)), F(u & Mask256(bits, 11)), x0, x1, x2, x3, 88, ref a0, ref a1, ref a2, ref a3, ref c0, ref c1, ref c2, ref c3);
+                    PairField<Lanes256, Vector256<float>, TRows>(F(v & Mask256(bits, 12)), F(u & Mask256(bits, 12)), x0, x1, x2, x3, 96, ref a0, ref a1, ref a2, ref a3, ref c0, ref c1, ref c2, ref c3);
+                    OddField<Lanes256, Vector256<float>, TRows>(F(v & Mask256(bits, 13)), F(u & Mask256(bits, 13)), x0, x1, x2, x3, 104, ref a0, ref a1, ref a2, ref a3, ref c0, ref c1, ref c2, ref c3);
+                    PairField<Lanes256, Vector256<float>, TRows>(F(v & Mask256(bits, 14)), F(u & Mask256(bits, 14)), x0, x1, x2, x3, 112, ref a0, ref a1, ref a2, ref a3, ref c0, ref c1, ref c2, ref c3);
+                    OddField<Lanes256, Vector256<float>, TRows>(F(Avx2.ShiftRightLogical(v, 30)), F(Avx2.ShiftRightLogical(u, 30)), x0, x1, x2, x3, 120,
+                                       ref a0, ref a1, ref a2, ref a3, ref c0, ref c1, ref c2, ref c3);
+                }
+
+                if (TRows.Count <= 2)
+                {
+                    a0 += a2;
+                    a1 += a3;
+                    c0 += c2;
+                    c1 += c3;
+                }
+
+                Vector256<float> s = TScale.Load(scales, b, blocksPerGroup), r = TScale.Load(scales + groups, b, blocksPerGroup);
+                totals[0] = Fma.MultiplyAdd(a0, s, totals[0]);
+                totals[4] = Fma.MultiplyAdd(c0, r, totals[4]);
+                if (TRows.Count > 1) { totals[1] = Fma.MultiplyAdd(a1, s, totals[1]); totals[5] = Fma.MultiplyAdd(c1, r, totals[5]); }
+                if (TRows.Count > 2) { totals[2] = Fma.MultiplyAdd(a2, s, totals[2]); totals[6] = Fma.MultiplyAdd(c2, r, totals[6]); }
+                if (TRows.Count > 3) { totals[3] = Fma.MultiplyAdd(a3, s, totals[3]); totals[7] = Fma.MultiplyAdd(c3, r, totals[7]); }
             }
 
-            if (TRows.Count <= 2)
-            {
-                a0 += a2;
-                a1 += a3;
-                c0 += c2;
-                c1 += c3;
-            }
 
-            Vector256<float> s = TScale.Load(scales, b, blocksPerGroup), r = TScale.Load(scales + groups, b, blocksPerGroup);
-            totals[0] = Fma.MultiplyAdd(a0, s, totals[0]);
-            totals[4] = Fma.MultiplyAdd(c0, r, totals[4]);
-            if (TRows.Count > 1) { totals[1] = Fma.MultiplyAdd(a1, s, totals[1]); totals[5] = Fma.MultiplyAdd(c1, r, totals[5]); }
-            if (TRows.Count > 2) { totals[2] = Fma.MultiplyAdd(a2, s, totals[2]); totals[6] = Fma.MultiplyAdd(c2, r, totals[6]); }
-            if (TRows.Count > 3) { totals[3] = Fma.MultiplyAdd(a3, s, totals[3]); totals[7] = Fma.MultiplyAdd(c3, r, totals[7]); }
+            // Unused rows summed zeros; the caller ignores their slots.
+            (Vector256.Load(sums) + Sum8(totals[0], totals[1], totals[2], totals[3], totals[4], totals[5], totals[6], totals[7])).Store(sums);
         }
-
-        // Unused rows summed zeros; the caller ignores their slots.
-        (Vector256.Load(sums) + Sum8(totals[0], totals[1], totals[2], totals[3], totals[4], totals[5], totals[6], totals[7])).Store(sums);
     }
 
     /// <summary>The zero-point terms of rows o and o + 1 against 2 to 4 input rows, eight at once (see the 512-bit PairCorrections).</summary>

@@ -209,8 +209,13 @@ internal static unsafe partial class LowBitMatMul
         /// <summary>Adds row o's block sums over blocks first..last for input rows row.. (2 or 4 of them) to sums.</summary>
         static abstract void Rows(in KernelArgs args, int o, int row, int valid, int first, int last, float* sums);
 
-        /// <summary>As <see cref="Rows"/> for rows o and o + 1: row o + 1's sums go to <c>sums[4..]</c>.</summary>
-        static abstract void Pairs(in KernelArgs args, int o, int row, int valid, int first, int last, float* sums);
+        /// <summary>
+        /// As <see cref="Rows"/> for the pairs of rows from <paramref name="start"/> (rows o and o + 1 while o + 1 &lt;
+        /// <paramref name="end"/>) over the blocks of <paramref name="slice"/>: row o's sums go to
+        /// <c>partial[(o - start) * 4..]</c>, row o + 1's 4 floats further. The loop over the pairs is inside the kernel, so
+        /// its masks and divisions are set up once per slice, not once per pair.
+        /// </summary>
+        static abstract void Pairs(in KernelArgs args, in FieldSlice slice, int start, int end, int row, int valid, float* partial);
 
         /// <summary><c>sum_g s_g z_g xsum_g</c> for row o and one input row.</summary>
         static abstract float Correction(in KernelArgs args, int o, int row);
@@ -248,25 +253,14 @@ internal static unsafe partial class LowBitMatMul
             }
         }
 
-        /// <remarks>As <see cref="Rows"/>; both rows' closing half blocks go in one 512-bit vector (<see cref="HalfBlockPair"/>).</remarks>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static void Pairs(in KernelArgs args, int o, int row, int valid, int first, int last, float* sums)
+        public static void Pairs(in KernelArgs args, in FieldSlice slice, int start, int end, int row, int valid, float* partial)
         {
-            int full = Math.Min(last, args.InFeatures / (512 / TBits.Bits)), half = 2 * full;
             switch (valid)
             {
-                case 2:
-                    if (first < full) FieldsRowPairs<TBits, TScale, TwoRows>(in args, o, row, valid, first, full, sums);
-                    if (full < last) HalfBlockPair<TBits, TScale, TwoRows>(in args, o, row, valid, sums);
-                    break;
-                case 3:
-                    if (first < full) FieldsRowPairs<TBits, TScale, ThreeRows>(in args, o, row, valid, first, full, sums);
-                    if (full < last) HalfBlockPair<TBits, TScale, ThreeRows>(in args, o, row, valid, sums);
-                    break;
-                default:
-                    if (first < full) FieldsRowPairs<TBits, TScale, FourRows>(in args, o, row, valid, first, full, sums);
-                    if (full < last) HalfBlockPair<TBits, TScale, FourRows>(in args, o, row, valid, sums);
-                    break;
+                case 2: FieldsRowPairs<TBits, TScale, TwoRows>(in args, in slice, start, end, row, valid, partial); break;
+                case 3: FieldsRowPairs<TBits, TScale, ThreeRows>(in args, in slice, start, end, row, valid, partial); break;
+                default: FieldsRowPairs<TBits, TScale, FourRows>(in args, in slice, start, end, row, valid, partial); break;
             }
         }
 
@@ -288,8 +282,11 @@ internal static unsafe partial class LowBitMatMul
         int blockWeights = TKernel.BlockBytes * 8 / args.Bits;
         // A closing half block counts as a block (TKernel sums it).
         int blocks = (args.InFeatures + blockWeights - 1) / blockWeights, sliceBlocks = TKernel.SliceColumns(args.Bits) / blockWeights;
-        nint rowBytes = args.InFeatures * args.Bits / 8;
-        int groups = args.InFeatures / args.GroupSize, scaleBytes = Math.Max(4, sliceBlocks * blockWeights / args.GroupSize * 4);
+        FieldSlice slice = default;
+        slice.RowBytes = args.InFeatures * args.Bits / 8;
+        slice.Groups = args.InFeatures / args.GroupSize;
+        slice.BlockBytes = TKernel.BlockBytes;
+        slice.ScaleBytes = Math.Max(4, sliceBlocks * blockWeights / args.GroupSize * 4);
         float* partial = stackalloc float[FieldChunkRows * 4], corrections = stackalloc float[8];
         for (int b = 0, valid; b < args.Batch; b += valid)
         {
@@ -298,21 +295,11 @@ internal static unsafe partial class LowBitMatMul
             new Span<float>(partial, FieldChunkRows * 4).Clear();
             for (int first = 0; first < blocks; first += sliceBlocks)
             {
-                int last = Math.Min(blocks, first + sliceBlocks);
-                for (int o = start; o < end; o += 2)
-                {
-                    // The slice of each row is a short run (512 bytes at 4 bits) after a jump of a whole row, which the
-                    // hardware prefetcher does not follow in time: fetch the runs a few rows ahead.
-                    // Their scales too (2-bit groups of 32: a quarter of the weights' bytes), or 11008 x 4096 waits on them.
-                    for (int ahead = o + FieldPrefetchRows; ahead < Math.Min(o + FieldPrefetchRows + 2, end); ahead++)
-                    {
-                        PrefetchRun(args.Weights + (nint)ahead * rowBytes + (nint)first * TKernel.BlockBytes, (last - first) * TKernel.BlockBytes);
-                        PrefetchRun((byte*)(args.Scales + (nint)ahead * groups + first * blockWeights / args.GroupSize), scaleBytes);
-                    }
-
-                    if (o + 1 < end) TKernel.Pairs(in args, o, b, valid, first, last, partial + (o - start) * 4);
-                    else TKernel.Rows(in args, o, b, valid, first, last, partial + (o - start) * 4);
-                }
+                slice.First = first;
+                slice.Last = Math.Min(blocks, first + sliceBlocks);
+                slice.FirstScale = first * blockWeights / args.GroupSize;
+                TKernel.Pairs(in args, in slice, start, end, b, valid, partial);
+                if ((end - start) % 2 != 0) TKernel.Rows(in args, end - 1, b, valid, slice.First, slice.Last, partial + (end - 1 - start) * 4);
             }
 
             for (int o = start; o < end; o += 2)
@@ -329,6 +316,34 @@ internal static unsafe partial class LowBitMatMul
                     }
                 }
             }
+        }
+    }
+
+    /// <summary>One column slice of <see cref="FieldsSliced{TKernel}"/>: its blocks, and what the prefetches ahead need.</summary>
+    private struct FieldSlice
+    {
+        /// <summary>The slice's first block and the block after its last (the last may be a closing half block).</summary>
+        public int First, Last;
+
+        /// <summary>The scale index of the slice's first weight.</summary>
+        public int FirstScale;
+
+        public int Groups, BlockBytes, ScaleBytes;
+        public nint RowBytes;
+    }
+
+    /// <summary>
+    /// Prefetches the slice of the rows a few rows after o: each row's slice is a short run (512 bytes at 4 bits) after a
+    /// jump of a whole row, which the hardware prefetcher does not follow in time. Their scales too (2-bit groups of 32: a
+    /// quarter of the weights' bytes), or 11008 x 4096 waits on them.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void PrefetchSliceAhead(in KernelArgs args, in FieldSlice slice, int o, int end)
+    {
+        for (int ahead = o + FieldPrefetchRows; ahead < Math.Min(o + FieldPrefetchRows + 2, end); ahead++)
+        {
+            PrefetchRun(args.Weights + ahead * slice.RowBytes + (nint)slice.First * slice.BlockBytes, (slice.Last - slice.First) * slice.BlockBytes);
+            PrefetchRun((byte*)(args.Scales + (nint)ahead * slice.Groups + slice.FirstScale), slice.ScaleBytes);
         }
     }
 

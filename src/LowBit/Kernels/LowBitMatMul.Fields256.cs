@@ -150,13 +150,13 @@ internal static unsafe partial class LowBitMatMul
         }
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static void Pairs(in KernelArgs args, int o, int row, int valid, int first, int last, float* sums)
+        public static void Pairs(in KernelArgs args, in FieldSlice slice, int start, int end, int row, int valid, float* partial)
         {
             switch (valid)
             {
-                case 2: FieldsRowPairs256<TBits, TScale, TwoRows>(in args, o, row, valid, first, last, sums); break;
-                case 3: FieldsRowPairs256<TBits, TScale, ThreeRows>(in args, o, row, valid, first, last, sums); break;
-                default: FieldsRowPairs256<TBits, TScale, FourRows>(in args, o, row, valid, first, last, sums); break;
+                case 2: FieldsRowPairs256<TBits, TScale, TwoRows>(in args, in slice, start, end, row, valid, partial); break;
+                case 3: FieldsRowPairs256<TBits, TScale, ThreeRows>(in args, in slice, start, end, row, valid, partial); break;
+                default: FieldsRowPairs256<TBits, TScale, FourRows>(in args, in slice, start, end, row, valid, partial); break;
             }
         }
 
