@@ -11,8 +11,9 @@ namespace LowBit.Kernels;
 /// <remarks>
 /// Every kernel reads the weights in the layers' canonical layout (row-major codes, <see cref="BitPacking"/>-packed
 /// rows), so a layer keeps one copy of its weights and <c>PackedWeights</c> / <c>Int8Weights</c> are what the kernels use.
-/// Batch ranges come from measurements on AMD Zen 5 (AVX-512, and AVX2 with DOTNET_EnableAVX512=0), made with every
-/// method fully optimized (DOTNET_TieredCompilation=0, or BenchmarkDotNet after warm-up); each row says why.
+/// Batch ranges come from measurements on AMD Zen 5 (AVX-512, and AVX2 with DOTNET_EnableAVX512=0), made after warm-up
+/// (tiered code at tier 1, as BenchmarkDotNet measures; DOTNET_TieredCompilation=0 flattered panel-512 by up to 15%);
+/// each row says why.
 /// </remarks>
 internal static class KernelRegistry
 {
@@ -114,13 +115,13 @@ internal static class KernelRegistry
         new(Grouped, Bytes512,     1,  23, AnyLayer, "8-bit groups only (GGUF Q8_0, Q5_x, Q6_K): 11008x4096 g32 1.34-1.51x the W8A16 time from batch 1 to 23 (was 3.5-4.5x through streams-512); panel-512 leads from 32 (Zen 5)"),
         new(Grouped, Bytes256,     1,  23, AnyLayer, "as bytes-512 (AVX2, 4 x 2 tiles: 1.4-1.6x the W8A16 time to batch 16, where the others took 3x)"),
         new(Grouped, Bytes128,     1,  23, AnyLayer, "as bytes-512 (Arm64 NEON, SSE)"),
-        new(Grouped, Panel512,    24, Any, AnyLayer, "Zen 5, one thread: on 11008x4096 field-512 leads to 24 rows (4-bit 1.32x the W8A16 time, panel-512 1.37x; at 20: 1.31x, 1.49x)"),
-        new(Grouped, Panel512,    16,  23, CacheSized, "layers of 16 M weights or fewer: from 16 rows as fast as field-512 or up to 8% faster, from 20 5-17% faster (4096x4096, 8192x2048, 896x4864, 768x3072, 384x1536)"),
+        new(Grouped, Panel512,    24, Any, AnyLayer, "Zen 5, one thread, after warm-up: on 4096x4096, 8192x2048 and 11008x4096 field-512 leads to 24 rows at 2 bits and within 5% at 4 bits (4096x4096 batch 20: field-512 1.17x / 1.16x the W8A16 time, panel-512 1.22x / 1.33x)"),
+        new(Grouped, Panel512,    20,  23, CacheSized, "layers of 8 M weights or fewer (768x3072, 896x4864, 384x1536): from 20 rows 0-17% faster than field-512"),
         new(Grouped, Panel512,     6,  23, VeryShort, "rows of 512 columns or fewer (1536x384): from 6 rows 1.25-1.55x faster than field-512, where field-512's per-row costs weigh most"),
-        new(Grouped, Panel512,    10,  23, ShortRows, "rows under 1024 columns (3072x768, 4864x896): from 10 rows 10-17% faster than field-512 (equal at 8)"),
+        new(Grouped, Panel512,    10,  23, ShortRows, "rows under 1024 columns (3072x768, 4864x896): from 10 rows 7-19% faster than field-512 (equal at 8)"),
         new(Grouped, Field512,     1,  23, AnyLayer, "no dequantized copy: fields unpacked once per 2 weight rows x 4 input rows; 1.7-1.9x faster than panel-512 at 4 rows, 1.1-1.26x at 8 on rows of 1536 columns and more; rows ending in half a block (2-bit 384 / 896 columns) as fast as field-256 to 1.5x faster at 1 to 4 rows"),
         new(Grouped, Panel512,     4,  23, AnyLayer, "layouts field-512 does not take (columns not whole 32-byte half blocks, 2-bit groups of 8); the range was measured on 2-bit 384 / 896 columns before field-512 took them (equal to field-256 at 4 rows, 1.4x faster from 6)"),
-        new(Grouped, Panel256,    16, Any, AnyLayer, "Zen 5 (AVX-512 off), one thread: from 16 rows 2-11% faster than field-256 on 4096x4096, 8192x2048, 768x3072, 384x1536, 896x4864"),
+        new(Grouped, Panel256,    16, Any, AnyLayer, "Zen 5 (AVX-512 off), one thread, after warm-up: from 16 rows as fast as field-256 (4096x4096) or 2-12% faster (768x3072, 3072x768, 8192x2048, 384x1536, 896x4864)"),
         new(Grouped, Panel256,     6,  15, VeryShort, "rows of 512 columns or fewer (1536x384): from 6 rows 1.2-1.4x faster than field-256"),
         new(Grouped, Panel256,    10,  15, ShortRows, "rows under 1024 columns (3072x768, 4864x896): from 10 rows 4-10% faster than field-256 (field-256 ahead at 8)"),
         new(Grouped, Field256,     1,  15, AnyLayer, "the 2 x 4 field tile at 8 lanes, totals in L1: 1.1-1.5x faster than panel-256 at 4 rows"),

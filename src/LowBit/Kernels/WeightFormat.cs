@@ -80,10 +80,10 @@ internal readonly record struct LayerShape(WeightFormat Format, int OutFeatures,
     public bool HasVeryShortRows => InFeatures <= 512;
 
     /// <summary>
-    /// Layers of 16 M weights or fewer (4096x4096, 8192x2048 and smaller; 8 MiB at 4 bits): the panel kernels lead there
-    /// from fewer input rows than on larger layers such as 11008x4096, whose weights stream from memory.
+    /// Layers of 8 M weights or fewer (768x3072, 896x4864, 384x1536; 4 MiB at 4 bits): the panel kernels lead there from
+    /// fewer input rows than on larger layers (4096x4096, 8192x2048, 11008x4096), where the field kernels stay ahead longer.
     /// </summary>
-    public bool IsCacheSized => (long)OutFeatures * InFeatures <= 1 << 24;
+    public bool IsCacheSized => (long)OutFeatures * InFeatures <= 1 << 23;
 
     public override string ToString() => $"{Format} {OutFeatures}x{InFeatures}" + (Format == WeightFormat.Int8PerChannel ? "" : $" group {GroupSize}");
 }
