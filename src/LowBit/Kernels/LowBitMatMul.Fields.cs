@@ -43,8 +43,9 @@ internal static unsafe partial class LowBitMatMul
         public override bool IsSupported => Avx512F.IsSupported && Avx512DQ.IsSupported && Vector512.IsHardwareAccelerated && Avx2.IsSupported && Fma.IsSupported;
 
         /// <remarks>
-        /// Rows may end in half a block (8 lanes: 384 or 896 columns at 2 bits), which the 256-bit tiles sum; without it
-        /// those layers ran field-256 at batch 1 to 3, 1.5-2.4x the W8A16 time.
+        /// Rows may end in half a block (8 lanes: 384 or 896 columns at 2 bits): a pair of rows sums both halves in one
+        /// 512-bit vector (<see cref="HalfBlockPair"/>), a single row through the 256-bit tile. Without it those layers ran
+        /// field-256 at batch 1 to 3, 1.5-2.4x the W8A16 time.
         /// </remarks>
         protected override bool Fits(in LayerShape shape)
         {
@@ -547,8 +548,8 @@ internal static unsafe partial class LowBitMatMul
             }
             else if (args.Offsets is not null)
             {
-                y0 = Vector512.Sum(t0) - InlineFloatZeroTerm(scaledZeros, args.GroupSums, groups);
-                y1 = Vector512.Sum(t1) - InlineFloatZeroTerm(scaledZeros + groups, args.GroupSums, groups);
+                y0 = Vector512.Sum(t0) - ZeroTermDot<Lanes512, Vector512<float>>(scaledZeros, args.GroupSums, groups);
+                y1 = Vector512.Sum(t1) - ZeroTermDot<Lanes512, Vector512<float>>(scaledZeros + groups, args.GroupSums, groups);
             }
             else
             {
@@ -613,14 +614,18 @@ internal static unsafe partial class LowBitMatMul
         return correction;
     }
 
-    /// <summary><see cref="FloatZeroTerm"/> in 512-bit vectors, inlined: the batch-1 field kernel's loop over rows holds no call.</summary>
+    /// <summary>
+    /// <see cref="FloatZeroTerm"/> at one vector width, inlined where the caller's loop must hold no call (the batch-1
+    /// field kernels: a call in their loop over rows made the JIT keep the masks on the stack).
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static float InlineFloatZeroTerm(float* zeroTerms, float* groupSums, int groups)
+    internal static float ZeroTermDot<TLanes, TV>(float* zeroTerms, float* groupSums, int groups)
+        where TLanes : unmanaged, IFloatLanes<TV> where TV : unmanaged
     {
-        Vector512<float> sum = default;
+        TV sum = TLanes.Zero;
         int g = 0;
-        for (; g + 16 <= groups; g += 16) sum = Avx512F.FusedMultiplyAdd(Vector512.Load(zeroTerms + g), Vector512.Load(groupSums + g), sum);
-        float total = Vector512.Sum(sum);
+        for (; g + TLanes.Count <= groups; g += TLanes.Count) sum = TLanes.MultiplyAdd(TLanes.Load(zeroTerms + g), TLanes.Load(groupSums + g), sum);
+        float total = TLanes.Sum(sum);
         for (; g < groups; g++) total += zeroTerms[g] * groupSums[g];
         return total;
     }
@@ -633,22 +638,11 @@ internal static unsafe partial class LowBitMatMul
     [MethodImpl(MethodImplOptions.NoInlining)]
     internal static float FloatZeroTerm(float* zeroTerms, float* groupSums, int groups)
     {
-        int g = 0;
+        if (Lanes512.IsSupported && groups >= 16) return ZeroTermDot<Lanes512, Vector512<float>>(zeroTerms, groupSums, groups);
+        if (Lanes256.IsSupported && groups >= 8) return ZeroTermDot<Lanes256, Vector256<float>>(zeroTerms, groupSums, groups);
+        if (Lanes128.IsSupported && groups >= 4) return ZeroTermDot<Lanes128, Vector128<float>>(zeroTerms, groupSums, groups);
         float total = 0;
-        if (Vector512.IsHardwareAccelerated && groups >= 16)
-        {
-            Vector512<float> sum = default;
-            for (; g + 16 <= groups; g += 16) sum = Vector512.FusedMultiplyAdd(Vector512.Load(zeroTerms + g), Vector512.Load(groupSums + g), sum);
-            total = Vector512.Sum(sum);
-        }
-        else if (Vector256.IsHardwareAccelerated && groups >= 8)
-        {
-            Vector256<float> sum = default;
-            for (; g + 8 <= groups; g += 8) sum = Vector256.FusedMultiplyAdd(Vector256.Load(zeroTerms + g), Vector256.Load(groupSums + g), sum);
-            total = Vector256.Sum(sum);
-        }
-
-        for (; g < groups; g++) total += zeroTerms[g] * groupSums[g];
+        for (int g = 0; g < groups; g++) total += zeroTerms[g] * groupSums[g];
         return total;
     }
 

@@ -124,7 +124,7 @@ internal static unsafe partial class LowBitMatMul
             // The zero points: lane by lane in the loop (few groups, see LaneZeroPoints) or group by group here.
             float y = laneZeros ? Vector256.Sum((t0 + t1) - k0)
                     : args.Offsets is null ? Vector256.Sum(t0 + t1) - ByteZeroPointCorrection256(in args, o, 0)
-                    : Vector256.Sum(t0 + t1) - InlineFloatZeroTerm256(scaledZeros, args.GroupSums, groups);
+                    : Vector256.Sum(t0 + t1) - ZeroTermDot<Lanes256, Vector256<float>>(scaledZeros, args.GroupSums, groups);
             y *= args.InputUnscales[0];
             args.Output[o] = args.Bias is null ? y : y + args.Bias[o];
         }
@@ -314,18 +314,6 @@ internal static unsafe partial class LowBitMatMul
         float correction = Vector256.Sum(sum);
         for (; g < groups; g++) correction += scales[g] * zeros[g] * groupSums[g];
         return correction;
-    }
-
-    /// <summary><see cref="FloatZeroTerm"/> in 256-bit vectors, inlined: the batch-1 AVX2 field kernel's loop over rows holds no call.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static float InlineFloatZeroTerm256(float* zeroTerms, float* groupSums, int groups)
-    {
-        Vector256<float> sum = default;
-        int g = 0;
-        for (; g + 8 <= groups; g += 8) sum = Fma.MultiplyAdd(Vector256.Load(zeroTerms + g), Vector256.Load(groupSums + g), sum);
-        float total = Vector256.Sum(sum);
-        for (; g < groups; g++) total += zeroTerms[g] * groupSums[g];
-        return total;
     }
 
     /// <summary>The scales of block b, one per lane (8 lanes).</summary>
