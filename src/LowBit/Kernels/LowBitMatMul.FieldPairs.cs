@@ -67,13 +67,7 @@ internal static unsafe partial class LowBitMatMul
                                      ref a0, ref a1, ref a2, ref a3, ref c0, ref c1, ref c2, ref c3);
                 }
 
-                if (TRows.Count <= 2)
-                {
-                    a0 += a2;
-                    a1 += a3;
-                    c0 += c2;
-                    c1 += c3;
-                }
+                FoldOddFields<Lanes512, Vector512<float>, TRows>(ref a0, ref a1, ref a2, ref a3, ref c0, ref c1, ref c2, ref c3);
 
                 Vector512<float> s = TScale.Load(scales, b, blocksPerGroup), r = TScale.Load(scales + groups, b, blocksPerGroup);
                 t0 = Avx512F.FusedMultiplyAdd(a0, s, t0);
@@ -88,7 +82,7 @@ internal static unsafe partial class LowBitMatMul
             (Vector256.Load(sums) + Sum8(t0, t1, t2, t3, u0, u1, u2, u3)).Store(sums);
 
             // A row's closing half block (see Field512Kernel.Fits): both rows' lanes in one vector.
-            if (full < slice.Last) HalfBlockPair<TBits, TScale, TRows>(in args, o, row, valid, sums);
+            if (full < slice.Last) HalfBlockPair<TBits, TScale, TRows>(in args, o, row, valid, groups, sums);
         }
     }
 
@@ -103,10 +97,10 @@ internal static unsafe partial class LowBitMatMul
     /// <c>sums[4..4 + valid)</c>. Through the 256-bit pair tile a half block cost as many instructions as a whole one.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void HalfBlockPair<TBits, TScale, TRows>(in KernelArgs args, int o, int row, int valid, float* sums)
+    private static void HalfBlockPair<TBits, TScale, TRows>(in KernelArgs args, int o, int row, int valid, int groups, float* sums)
         where TBits : IBits where TScale : IBlockScale where TRows : IRows
     {
-        HalfBlockPairSums<TBits, TScale, TRows>(in args, o, row, valid, out Vector512<float> t0, out Vector512<float> t1, out Vector512<float> t2, out Vector512<float> t3);
+        HalfBlockPairSums<TBits, TScale, TRows>(in args, o, row, valid, groups, out Vector512<float> t0, out Vector512<float> t1, out Vector512<float> t2, out Vector512<float> t3);
         // Unused rows summed zeros; the caller ignores their slots.
         (Vector256.Load(sums) + Sum8(t0.GetLower(), t1.GetLower(), t2.GetLower(), t3.GetLower(), t0.GetUpper(), t1.GetUpper(), t2.GetUpper(), t3.GetUpper())).Store(sums);
     }
@@ -116,12 +110,12 @@ internal static unsafe partial class LowBitMatMul
     /// upper (the one-row GEMV adds them to its totals as they are, without a horizontal sum).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void HalfBlockPairSums<TBits, TScale, TRows>(in KernelArgs args, int o, int row, int valid,
+    private static void HalfBlockPairSums<TBits, TScale, TRows>(in KernelArgs args, int o, int row, int valid, int groups,
                                                                 out Vector512<float> t0, out Vector512<float> t1, out Vector512<float> t2, out Vector512<float> t3)
         where TBits : IBits where TScale : IBlockScale where TRows : IRows
     {
         int bits = TBits.Bits, halfBlock = 256 / bits, n = args.InFeatures, half = n / halfBlock - 1;
-        int groups = n / args.GroupSize, halvesPerGroup = Math.Max(1, args.GroupSize / halfBlock);
+        int halvesPerGroup = Math.Max(1, args.GroupSize / halfBlock);
         nint rowBytes = n * bits / 8;
         byte* w = args.Weights + o * rowBytes + half * 32;
         float* scales = args.Scales + (nint)o * groups;
@@ -153,13 +147,7 @@ internal static unsafe partial class LowBitMatMul
             SpreadHalfField<TRows>(F(Avx512F.ShiftRightLogical(v, 30)), x0, x1, x2, x3, 120, ref c0, ref c1, ref c2, ref c3);
         }
 
-        if (TRows.Count <= 2)
-        {
-            a0 += a2;
-            a1 += a3;
-            c0 += c2;
-            c1 += c3;
-        }
+        FoldOddFields<Lanes512, Vector512<float>, TRows>(ref a0, ref a1, ref a2, ref a3, ref c0, ref c1, ref c2, ref c3);
 
         Vector512<float> s = Vector512.Create(TScale.LoadHalf(scales, half, halvesPerGroup), TScale.LoadHalf(scales + groups, half, halvesPerGroup));
         t0 = (a0 + c0) * s;
@@ -302,6 +290,21 @@ internal static unsafe partial class LowBitMatMul
     {
         if (TRows.Count <= 2) PairField<TLanes, TV, TRows>(f, g, x0, x1, x2, x3, at, ref a2, ref a3, ref a0, ref a1, ref c2, ref c3, ref c0, ref c1);
         else PairField<TLanes, TV, TRows>(f, g, x0, x1, x2, x3, at, ref a0, ref a1, ref a2, ref a3, ref c0, ref c1, ref c2, ref c3);
+    }
+
+    /// <summary>
+    /// Adds back what <see cref="OddField{TLanes, TV, TRows}"/> (and <see cref="SpreadHalfField{TRows}"/>) put in the
+    /// accumulators of rows 2 and 3 when there are at most two input rows.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void FoldOddFields<TLanes, TV, TRows>(ref TV a0, ref TV a1, ref TV a2, ref TV a3, ref TV c0, ref TV c1, ref TV c2, ref TV c3)
+        where TLanes : unmanaged, IFloatLanes<TV> where TV : unmanaged where TRows : IRows
+    {
+        if (TRows.Count > 2) return;
+        a0 = TLanes.Add(a0, a2);
+        a1 = TLanes.Add(a1, a3);
+        c0 = TLanes.Add(c0, c2);
+        c1 = TLanes.Add(c1, c3);
     }
 
     /// <summary>One field of both weight rows (masked in place and converted: <paramref name="f"/>, <paramref name="g"/>) into the block sums of every input row.</summary>

@@ -62,13 +62,7 @@ internal static unsafe partial class LowBitMatMul
                                        ref a0, ref a1, ref a2, ref a3, ref c0, ref c1, ref c2, ref c3);
                 }
 
-                if (TRows.Count <= 2)
-                {
-                    a0 += a2;
-                    a1 += a3;
-                    c0 += c2;
-                    c1 += c3;
-                }
+                FoldOddFields<Lanes256, Vector256<float>, TRows>(ref a0, ref a1, ref a2, ref a3, ref c0, ref c1, ref c2, ref c3);
 
                 Vector256<float> s = TScale.Load(scales, b, blocksPerGroup), r = TScale.Load(scales + groups, b, blocksPerGroup);
                 totals[0] = Fma.MultiplyAdd(a0, s, totals[0]);

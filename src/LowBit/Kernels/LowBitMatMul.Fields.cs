@@ -529,7 +529,7 @@ internal static unsafe partial class LowBitMatMul
             if (n % block != 0)
             {
                 // The rows end in half a block (see Field512Kernel.Fits).
-                HalfBlockPairSums<TBits, TScale, OneRow>(in args, o, 0, 1, out Vector512<float> tail, out _, out _, out _);
+                HalfBlockPairSums<TBits, TScale, OneRow>(in args, o, 0, 1, groups, out Vector512<float> tail, out _, out _, out _);
                 t0 += tail.GetLower().ToVector512();
                 t1 += tail.GetUpper().ToVector512();
                 if (laneZeros)
