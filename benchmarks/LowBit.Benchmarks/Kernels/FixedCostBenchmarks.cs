@@ -36,9 +36,9 @@ public class FixedCostBenchmarks
         _int8 = W8A16Linear<float>.FromWeights(weights, outFeatures, inFeatures);
         _four = LowBitLinear<float>.FromWeights(weights, outFeatures, inFeatures, 4, 64);
         _two = LowBitLinear<float>.FromWeights(weights, outFeatures, inFeatures, 2, 32);
-        _int8Fixed = new NoWork(_int8.Plan.For(Batch));
-        _fourFixed = new NoWork(_four.Plan.For(Batch));
-        _twoFixed = new NoWork(_two.Plan.For(Batch));
+        _int8Fixed = new NoWork(_int8.Plan.Route(Batch, ActivationPrecision.Float).Kernel);
+        _fourFixed = new NoWork(_four.Plan.Route(Batch, ActivationPrecision.Float).Kernel);
+        _twoFixed = new NoWork(_two.Plan.Route(Batch, ActivationPrecision.Float).Kernel);
     }
 
     [Benchmark(Description = "W8A16 whole call")]

@@ -85,27 +85,13 @@ internal static class BenchCommand
         for (int i = 0; i < bias.Length; i++) bias[i] = Elements<T>.FromSingle(random.NextSingle() - 0.5f);
         var output = new T[o.Batch * o.OutFeatures];
 
-        string title, kernel;
-        Action scalar;
-        Action<int> simd;
-        if (o.Bits == 8)
-        {
-            var layer = W8A16Linear<T>.FromWeights(weights, o.OutFeatures, o.InFeatures, bias);
-            title = "W8A16";
-            kernel = (o.Activations == ActivationPrecision.Int8 ? layer.Int8Plan : layer.Plan).For(o.Batch).Name;
-            scalar = o.Activations == ActivationPrecision.Int8
-                ? () => layer.Run(KernelRegistry.IntScalar, input, output, 1)
-                : () => W8A16.MatMulScalar<T>(input, layer.Int8Weights, layer.Scales, layer.Bias, output, o.InFeatures, o.OutFeatures);
-            simd = threads => layer.Forward(input, output, threads, o.Activations);
-        }
-        else
-        {
-            var layer = LowBitLinear<T>.FromWeights(weights, o.OutFeatures, o.InFeatures, o.Bits, o.GroupSize, bias);
-            title = $"{o.Bits}-bit group {o.GroupSize}";
-            kernel = (o.Activations == ActivationPrecision.Int8 ? layer.Int8Plan : layer.Plan).For(o.Batch).Name;
-            scalar = o.Activations == ActivationPrecision.Int8 ? () => layer.Run(KernelRegistry.IntScalar, input, output, 1) : () => layer.ForwardScalar(input, output);
-            simd = threads => layer.Forward(input, output, threads, o.Activations);
-        }
+        ILinearLayer<T> layer = o.Bits == 8
+            ? W8A16Linear<T>.FromWeights(weights, o.OutFeatures, o.InFeatures, bias)
+            : LowBitLinear<T>.FromWeights(weights, o.OutFeatures, o.InFeatures, o.Bits, o.GroupSize, bias);
+        string title = o.Bits == 8 ? "W8A16" : $"{o.Bits}-bit group {o.GroupSize}";
+        string kernel = layer.Describe(o.Batch, o.Activations);
+        Action scalar = () => ((IReferenceLayer<T>)layer).ForwardReference(input, output, o.Activations);
+        Action<int> simd = threads => layer.Forward(input, output, threads, o.Activations);
 
         int allThreads = o.MaxThreads == 0 ? Environment.ProcessorCount : o.MaxThreads;
         double scalarSeconds = Time(scalar, seconds: 1.5);

@@ -125,9 +125,9 @@ internal static class DemoCommand
 
     private static LayerComparison CompareLayers(DenseLayers dense, string quantizedPath, bool print = true)
     {
-        using QuantizedCheckpoint checkpoint = QuantizedCheckpoint.Open(quantizedPath);
-        bool lowBit = checkpoint.LinearLayers.Count == 0;
-        IReadOnlyList<string> prefixes = lowBit ? checkpoint.LowBitLayers : checkpoint.LinearLayers;
+        using ICheckpoint checkpoint = Checkpoint.Open(quantizedPath);
+        // The layers the dense model has as references (the checkpoint also lists the embedding it kept in BF16).
+        IReadOnlyList<string> prefixes = checkpoint.Layers.Where(dense.Layers.ContainsKey).ToArray();
         var table = new Table().Border(TableBorder.Rounded)
             .AddColumns("layer", "out x in", "error, float act.", "error, int8 act.", "dense fp32", "float act.", "int8 act.", "weights fp32 -> int8");
         var runs = new Dictionary<ActivationPrecision, List<Action>> { [ActivationPrecision.Float] = [], [ActivationPrecision.Int8] = [] };
@@ -137,17 +137,8 @@ internal static class DemoCommand
         {
             DenseLayers.Dense reference = dense.Layers[prefix];
             var output = new BFloat16[reference.Output.Length];
-            Action<ActivationPrecision> forward;
-            if (lowBit)
-            {
-                LowBitLinear<BFloat16> layer = checkpoint.LoadLowBitLinear<BFloat16>(prefix);
-                forward = mode => layer.Forward(reference.Input, output, 1, mode);
-            }
-            else
-            {
-                W8A16Linear<BFloat16> layer = checkpoint.LoadLinear<BFloat16>(prefix);
-                forward = mode => layer.Forward(reference.Input, output, 1, mode);
-            }
+            ILinearLayer<BFloat16> layer = checkpoint.LoadLayer<BFloat16>(prefix);
+            Action<ActivationPrecision> forward = mode => layer.Forward(reference.Input, output, 1, mode);
 
             double floatError = RelativeError(ActivationPrecision.Float), int8Error = RelativeError(ActivationPrecision.Int8);
             errors[ActivationPrecision.Float] += floatError;

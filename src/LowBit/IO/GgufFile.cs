@@ -16,7 +16,7 @@ namespace LowBit.IO;
 /// <see cref="long"/>, <see cref="double"/>, and arrays of them (arrays of arrays as <c>Array[]</c>). Any malformed file is
 /// rejected with an <see cref="InvalidDataException"/> before data is mapped.
 /// </remarks>
-public sealed class GgufFile : IDisposable
+public sealed class GgufFile : ICheckpoint
 {
     private readonly FileMapping _mapping;
     private readonly Dictionary<string, GgufTensorInfo> _byName;
@@ -32,7 +32,35 @@ public sealed class GgufFile : IDisposable
         DataLength = fileLength - header.DataOffset;
         _byName = header.Tensors.ToDictionary(t => t.Name, StringComparer.Ordinal);
         _mapping = mapping;
+        _tensorNames = header.Tensors.Select(t => t.Name).ToArray();
+        _layers = header.Tensors
+            .Where(t => t.Name.EndsWith(".weight", StringComparison.Ordinal) && t.Dimensions.Length == 2
+                        && (GgufLayers.TryGetMapping(t.Type, out _, out _, out _, out _) || GgufLayers.IsDense(t.Type)))
+            .Select(t => t.Name[..^".weight".Length]).ToArray();
     }
+
+    private readonly string[] _tensorNames, _layers;
+
+    /// <summary>Every linear layer <see cref="LoadLayer{T}"/> builds: the 2-D <c>.weight</c> tensors of a type LowBit loads, in file order.</summary>
+    public IReadOnlyList<string> Layers => _layers;
+
+    /// <inheritdoc/>
+    public IReadOnlyList<string> TensorNames => _tensorNames;
+
+    /// <inheritdoc/>
+    public IReadOnlyList<long> GetShape(string name) => GetTensor(name).Shape;
+
+    /// <summary>
+    /// The layer whose weight is <c>&lt;prefix&gt;.weight</c>: a quantized type as <see cref="LoadLowBitLinear{T}"/> builds it
+    /// (float layers for the K-quants), F32 / F16 / BF16 as a <see cref="DenseLinear{T}"/> in the stored type; each a copy.
+    /// </summary>
+    /// <exception cref="KeyNotFoundException">No such tensor.</exception>
+    /// <exception cref="NotSupportedException">The tensor's type is not one LowBit loads, or <typeparamref name="T"/> cannot hold its scales.</exception>
+    /// <exception cref="InvalidDataException">The tensor is not 2-D, or its bias does not fit.</exception>
+    public ILinearLayer<T> LoadLayer<T>(string prefix) => GgufLayers.LoadAny<T>(this, prefix);
+
+    /// <inheritdoc/>
+    public float[] ReadFloats(string name) => GgufLayers.ReadFloats(this, GetTensor(name));
 
     /// <summary>True when the file at <paramref name="path"/> starts with the GGUF magic (it may still be malformed); false for a folder.</summary>
     /// <exception cref="FileNotFoundException">Nothing exists at <paramref name="path"/>.</exception>

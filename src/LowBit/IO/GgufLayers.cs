@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.Runtime.InteropServices;
 using LowBit.Internal;
 
 namespace LowBit.IO;
@@ -50,13 +51,7 @@ internal static class GgufLayers
                 : $"Tensor '{weight.Name}' has f16 scales, which BFloat16 cannot hold exactly: load it as LowBitLinear<float> or LowBitLinear<Half>.");
         }
 
-        ReadOnlySpan<long> ne = weight.Dimensions;
-        if (ne.Length != 2 || ne[0] > int.MaxValue || ne[1] > int.MaxValue || ne[0] * ne[1] > int.MaxValue)
-        {
-            throw new InvalidDataException($"Tensor '{weight.Name}' is not a 2-D weight a layer can hold (ne = [{string.Join(", ", ne.ToArray())}]).");
-        }
-
-        int inFeatures = (int)ne[0], outFeatures = (int)ne[1];
+        (int outFeatures, int inFeatures) = Matrix(weight);
         int groups = outFeatures * (inFeatures / groupSize);
         ReadOnlySpan<byte> source = file.GetBytes(weight);
         var packed = new byte[outFeatures * (inFeatures * bits / 8)];
@@ -79,6 +74,63 @@ internal static class GgufLayers
 
         T[] bias = withBias ? LoadBias<T>(file, prefix, outFeatures) : [];
         return LowBitLinear<T>.FromQuantized(packed, scales, zeroPoints, outFeatures, inFeatures, bits, groupSize, bias, offsets);
+    }
+
+    /// <summary>True for the full-precision types a <see cref="DenseLinear{T}"/> holds as stored.</summary>
+    internal static bool IsDense(GgufType type) => type is GgufType.F32 or GgufType.F16 or GgufType.BF16;
+
+    /// <summary>Any 2-D weight LowBit loads: quantized types as <see cref="Load{T}"/> builds them, F32 / F16 / BF16 as dense layers.</summary>
+    public static ILinearLayer<T> LoadAny<T>(GgufFile file, string nameOrPrefix)
+    {
+        Elements<T>.EnsureSupported();
+        ArgumentException.ThrowIfNullOrEmpty(nameOrPrefix);
+        string prefix = nameOrPrefix.EndsWith(".weight", StringComparison.Ordinal) ? nameOrPrefix[..^".weight".Length] : nameOrPrefix;
+        if (!file.TryGetTensor(prefix + ".weight", out GgufTensorInfo? weight) || !IsDense(weight.Type)) return Load<T>(file, nameOrPrefix);
+        (int outFeatures, int inFeatures) = Matrix(weight);
+        T[] bias = LoadBias<T>(file, prefix, outFeatures);
+        ReadOnlySpan<byte> bytes = file.GetBytes(weight);
+        return weight.Type switch
+        {
+            GgufType.F32 => DenseLinear<T>.FromWeights(MemoryMarshal.Cast<byte, float>(bytes), outFeatures, inFeatures, bias),
+            GgufType.F16 => DenseLinear<T>.FromHalf(MemoryMarshal.Cast<byte, Half>(bytes), outFeatures, inFeatures, bias),
+            _ => DenseLinear<T>.FromBFloat16(MemoryMarshal.Cast<byte, BFloat16>(bytes), outFeatures, inFeatures, bias),
+        };
+    }
+
+    /// <summary>A tensor's values as float32: F32 / F16 / BF16 widened, quantized 2-D weights dequantized as ggml does.</summary>
+    public static float[] ReadFloats(GgufFile file, GgufTensorInfo tensor)
+    {
+        if (tensor.ElementCount > Array.MaxLength) throw new InvalidDataException($"'{tensor.Name}' has {tensor.ElementCount} elements, more than an array holds.");
+        var values = new float[tensor.ElementCount];
+        ReadOnlySpan<byte> bytes = file.GetBytes(tensor);
+        switch (tensor.Type)
+        {
+            case GgufType.F32: MemoryMarshal.Cast<byte, float>(bytes).CopyTo(values); break;
+            case GgufType.F16: System.Numerics.Tensors.TensorPrimitives.ConvertToSingle(MemoryMarshal.Cast<byte, Half>(bytes), values); break;
+            case GgufType.BF16: BFloat16.ConvertToSingle(MemoryMarshal.Cast<byte, BFloat16>(bytes), values); break;
+            default:
+                if (tensor.Dimensions.Length != 2 || !TryGetMapping(tensor.Type, out _, out _, out _, out _))
+                {
+                    throw new InvalidDataException($"'{tensor.Name}' is {tensor.Type} {string.Join("x", tensor.Shape)}; LowBit reads F32, F16, BF16 and 2-D {SupportedText} tensors as floats.");
+                }
+
+                Load<float>(file, tensor.Name, withBias: false).Dequantize(values);
+                break;
+        }
+
+        return values;
+    }
+
+    /// <summary>A 2-D weight's (out, in); throws unless it fits a layer.</summary>
+    private static (int Out, int In) Matrix(GgufTensorInfo weight)
+    {
+        ReadOnlySpan<long> ne = weight.Dimensions;
+        if (ne.Length != 2 || ne[0] > int.MaxValue || ne[1] > int.MaxValue || ne[0] * ne[1] > int.MaxValue)
+        {
+            throw new InvalidDataException($"Tensor '{weight.Name}' is not a 2-D weight a layer can hold (ne = [{string.Join(", ", ne.ToArray())}]).");
+        }
+
+        return ((int)ne[1], (int)ne[0]);
     }
 
     /// <summary>The GGUF types LowBit loads, for messages.</summary>

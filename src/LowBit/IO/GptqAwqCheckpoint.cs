@@ -23,7 +23,7 @@ namespace LowBit.IO;
 /// LowBitLinear&lt;float&gt; qProj = model.LoadLowBitLinear&lt;float&gt;("model.layers.0.self_attn.q_proj");
 /// </code>
 /// </remarks>
-public sealed class GptqAwqCheckpoint : IDisposable
+public sealed class GptqAwqCheckpoint : ICheckpoint
 {
     private const long MaxConfigBytes = 16 << 20;
     private static readonly string[] ConfigFiles = ["config.json", "quantize_config.json", "quant_config.json"];
@@ -87,6 +87,38 @@ public sealed class GptqAwqCheckpoint : IDisposable
             .Where(p => _owner.ContainsKey(p + ".scales") && _owner.ContainsKey(p + ".qzeros"))
             .Order(StringComparer.Ordinal)
             .ToArray();
+        _tensorNames = files.SelectMany(f => f.Tensors).Select(t => t.Name).ToArray();
+        _allLayers = Layers.Concat(files.SelectMany(f => DenseLayerReader.Prefixes(f))).ToArray();
+    }
+
+    private readonly string[] _tensorNames, _allLayers;
+
+    /// <summary>Every linear layer <see cref="ICheckpoint.LoadLayer{T}"/> builds: the quantized ones, then the full-precision 2-D <c>.weight</c> tensors.</summary>
+    IReadOnlyList<string> ICheckpoint.Layers => _allLayers;
+
+    /// <inheritdoc/>
+    public IReadOnlyList<string> TensorNames => _tensorNames;
+
+    /// <inheritdoc/>
+    public IReadOnlyList<long> GetShape(string name) => Tensor(name).Shape;
+
+    /// <summary>A quantized layer as <see cref="LoadLowBitLinear{T}"/> builds it, or a full-precision 2-D <c>.weight</c> as a <see cref="DenseLinear{T}"/>.</summary>
+    /// <exception cref="KeyNotFoundException">No layer has that prefix.</exception>
+    /// <exception cref="InvalidDataException">The layer's tensors are inconsistent.</exception>
+    /// <exception cref="NotSupportedException"><typeparamref name="T"/> cannot hold the scales exactly.</exception>
+    public ILinearLayer<T> LoadLayer<T>(string prefix)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(prefix);
+        if (_owner.TryGetValue(prefix + ".weight", out SafeTensorsFile? file) && DenseLayerReader.IsDense(file, prefix)) return DenseLayerReader.Load<T>(file, prefix);
+        return LoadLowBitLinear<T>(prefix);
+    }
+
+    /// <inheritdoc/>
+    public float[] ReadFloats(string name)
+    {
+        SafeTensorInfo tensor = Tensor(name);
+        if (tensor.ElementCount > Array.MaxLength) throw new InvalidDataException($"'{name}' has {tensor.ElementCount} elements, more than an array holds.");
+        return _owner[name].ReadFloats<float>(tensor, (int)tensor.ElementCount);
     }
 
     /// <summary>

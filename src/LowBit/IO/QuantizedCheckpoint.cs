@@ -13,7 +13,7 @@ namespace LowBit.IO;
 /// BFloat16[] y = upProj.Forward(x);
 /// </code>
 /// </remarks>
-public sealed class QuantizedCheckpoint : IDisposable
+public sealed class QuantizedCheckpoint : ICheckpoint
 {
     private QuantizedCheckpoint(SafeTensorsFile file)
     {
@@ -28,6 +28,60 @@ public sealed class QuantizedCheckpoint : IDisposable
             .Select(t => t.Name[..^CheckpointQuantizer.PackedWeightsSuffix.Length])
             .Where(p => file.Contains(p + CheckpointQuantizer.ScalesSuffix) && file.Contains(p + CheckpointQuantizer.ZeroPointsSuffix))
             .ToArray();
+        var quantized = new HashSet<string>(LinearLayers.Concat(LowBitLayers), StringComparer.Ordinal);
+        _layers = file.Tensors.Select(t => t.Name).Select(name => LayerPrefix(name, quantized)).OfType<string>().Distinct().ToArray();
+        _tensorNames = file.Tensors.Select(t => t.Name).ToArray();
+    }
+
+    private readonly string[] _layers, _tensorNames;
+
+    /// <summary>The layer a tensor belongs to as its weights: a quantized layer's codes, or a 2-D float <c>.weight</c>.</summary>
+    private string? LayerPrefix(string name, HashSet<string> quantized)
+    {
+        foreach (string suffix in new[] { CheckpointQuantizer.Int8WeightsSuffix, CheckpointQuantizer.PackedWeightsSuffix, ".weight" })
+        {
+            if (!name.EndsWith(suffix, StringComparison.Ordinal)) continue;
+            string prefix = name[..^suffix.Length];
+            if (quantized.Contains(prefix) || (suffix == ".weight" && DenseLayerReader.IsDense(File, prefix))) return prefix;
+        }
+
+        return null;
+    }
+
+    /// <inheritdoc/>
+    public string Path => File.Path;
+
+    /// <summary>Every linear layer <see cref="LoadLayer{T}"/> builds: int8, group-wise and full-precision (2-D float <c>.weight</c>), in file order.</summary>
+    public IReadOnlyList<string> Layers => _layers;
+
+    /// <inheritdoc/>
+    public IReadOnlyList<string> TensorNames => _tensorNames;
+
+    /// <inheritdoc/>
+    public IReadOnlyList<long> GetShape(string name) => File.GetTensor(name).Shape;
+
+    /// <summary>
+    /// Builds the layer stored under <paramref name="prefix"/>: <see cref="W8A16Linear{T}"/> for int8 codes,
+    /// <see cref="LowBitLinear{T}"/> for packed group-wise codes, <see cref="DenseLinear{T}"/> for a 2-D F32/F16/BF16
+    /// <c>.weight</c>; with its bias when stored.
+    /// </summary>
+    /// <exception cref="KeyNotFoundException">No layer has that prefix.</exception>
+    /// <exception cref="InvalidDataException">The layer's tensors are inconsistent.</exception>
+    public ILinearLayer<T> LoadLayer<T>(string prefix)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(prefix);
+        if (LinearLayers.Contains(prefix)) return LoadLinear<T>(prefix);
+        if (LowBitLayers.Contains(prefix)) return LoadLowBitLinear<T>(prefix);
+        if (DenseLayerReader.IsDense(File, prefix)) return DenseLayerReader.Load<T>(File, prefix);
+        throw new KeyNotFoundException($"No linear layer '{prefix}' in {File.Path}.");
+    }
+
+    /// <inheritdoc/>
+    public float[] ReadFloats(string name)
+    {
+        SafeTensorInfo tensor = File.GetTensor(name);
+        if (tensor.ElementCount > Array.MaxLength) throw new InvalidDataException($"'{name}' has {tensor.ElementCount} elements, more than an array holds.");
+        return File.ReadFloats<float>(tensor, (int)tensor.ElementCount);
     }
 
     /// <summary>Opens and validates a quantized safetensors file.</summary>

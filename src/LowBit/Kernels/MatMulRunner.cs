@@ -33,21 +33,13 @@ internal static unsafe class MatMulRunner
     }
 
     /// <summary>
-    /// True when a call with int8 activations would get the scalar integer kernel (a layout no integer vector kernel takes:
-    /// groups of 16, 8-bit groups, a short last block) while a vector float kernel takes the layer: then
-    /// <see cref="RunOnDequantizedActivations"/> computes the same thing about 100x faster.
-    /// </summary>
-    public static bool RoutesThroughFloat(MatMulKernel kernel, MatMulKernel floatKernel) =>
-        kernel == KernelRegistry.IntScalar && floatKernel.Isa != KernelIsa.Scalar;
-
-    /// <summary>
     /// <see cref="ActivationPrecision.Int8"/> through a float kernel: each input row quantized per block of 32 and
     /// dequantized (<c>sx * xq</c>, the contract's oracle input), then <paramref name="floatKernel"/> on it. Pooled scratch.
     /// </summary>
     public static void RunOnDequantizedActivations<T>(MatMulKernel floatKernel, in LayerShape shape, in Weights weights, ReadOnlySpan<T> input, Span<T> output,
                                                       int maxThreads)
     {
-        int outputCount = input.Length / shape.InFeatures * shape.OutFeatures;  // output may be longer: the rest stays untouched
+        int outputCount = input.Length / shape.InFeatures * shape.OutFeatures;
         float[] floats = ArrayPool<float>.Shared.Rent(input.Length + outputCount);
         try
         {

@@ -60,27 +60,17 @@ public static partial class W8A16
     public static void MatMul<T>(ReadOnlySpan<T> input, ReadOnlySpan<sbyte> weights, ReadOnlySpan<T> scales,
                                  ReadOnlySpan<T> bias, Span<T> output, int inFeatures, int outFeatures, int maxThreads, ActivationPrecision activations)
     {
-        int batch = Validate(input, weights, scales, bias, output, inFeatures, outFeatures);
-        if (maxThreads < 0) ThrowHelper.ThrowNegative(nameof(maxThreads), maxThreads);
-        ThrowHelper.CheckDefined(activations, nameof(activations));
-        KernelPlan plan = KernelPlan.Cached(LayerShape.Int8(outFeatures, inFeatures), activations);
+        Validate(input, weights, scales, bias, output, inFeatures, outFeatures);
+        int outputCount = LinearForward.Validate(input, output, inFeatures, outFeatures, maxThreads, activations);
+        KernelPlan plan = KernelPlan.Cached(LayerShape.Int8(outFeatures, inFeatures));
 
         // The kernels read float32 scales and bias: Half/BFloat16 ones are widened once per call into pooled scratch.
         float[]? scaleScratch = null, biasScratch = null;
         try
         {
-            var quantized = new MatMulRunner.Weights(MemoryMarshal.AsBytes(weights), AsSingle(scales, ref scaleScratch), default, default, AsSingle(bias, ref biasScratch));
-            int threads = maxThreads == 0 ? WorkerPool.MaxThreads : maxThreads;
-            MatMulKernel kernel = plan.For(batch), floatKernel = KernelPlan.Cached(plan.Shape).For(batch);
-            // As W8A16Linear: int8 activations where only the scalar integer kernel takes the layout run as a float kernel on the dequantized input.
-            if (activations == ActivationPrecision.Int8 && MatMulRunner.RoutesThroughFloat(kernel, floatKernel))
-            {
-                MatMulRunner.RunOnDequantizedActivations(floatKernel, plan.Shape, quantized, input, output, threads);
-            }
-            else
-            {
-                MatMulRunner.Run(kernel, plan.Shape, quantized, input, output, threads);
-            }
+            var quantized = new MatMulRunner.Weights(MemoryMarshal.AsBytes(weights), AsSingle(scales, ref scaleScratch), default, default,
+                                                     AsSingle(bias, ref biasScratch));
+            LinearForward.Run(plan, quantized, input, output[..outputCount], maxThreads, activations);
         }
         finally
         {
@@ -89,25 +79,16 @@ public static partial class W8A16
         }
     }
 
-    /// <summary>Checks every argument; returns the batch size.</summary>
-    internal static int Validate<T>(ReadOnlySpan<T> input, ReadOnlySpan<sbyte> weights, ReadOnlySpan<T> scales,
-                                    ReadOnlySpan<T> bias, Span<T> output, int inFeatures, int outFeatures)
+    /// <summary>Checks every argument of a matmul call.</summary>
+    internal static void Validate<T>(ReadOnlySpan<T> input, ReadOnlySpan<sbyte> weights, ReadOnlySpan<T> scales,
+                                     ReadOnlySpan<T> bias, Span<T> output, int inFeatures, int outFeatures)
     {
         Elements<T>.EnsureSupported();
         int weightCount = ThrowHelper.CheckedProduct(outFeatures, nameof(outFeatures), inFeatures, nameof(inFeatures));
         ThrowHelper.CheckLength(weights.Length, weightCount, nameof(weights));
         ThrowHelper.CheckLength(scales.Length, outFeatures, nameof(scales));
         if (!bias.IsEmpty) ThrowHelper.CheckLength(bias.Length, outFeatures, nameof(bias));
-        int batch = ThrowHelper.BatchCount(input.Length, inFeatures, nameof(input));
-        long outputCount = (long)batch * outFeatures;
-        if (outputCount > int.MaxValue) ThrowHelper.ThrowProductOverflow(nameof(output), batch, outFeatures);
-        ThrowHelper.CheckDestination(output.Length, outputCount, nameof(output));
-        if (input.Overlaps(output[..(int)outputCount]))
-        {
-            throw new ArgumentException("Output must not overlap the input.", nameof(output));
-        }
-
-        return batch;
+        LinearForward.Validate(input, output, inFeatures, outFeatures, maxThreads: 1, ActivationPrecision.Float);
     }
 
     private static ReadOnlySpan<float> AsSingle<T>(ReadOnlySpan<T> source, ref float[]? scratch)

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using LowBit.Internal;
 using LowBit.Kernels;
 
@@ -21,7 +22,7 @@ namespace LowBit;
 /// BFloat16[] y = layer.Forward(x);
 /// </code>
 /// </remarks>
-public sealed class LowBitLinear<T>
+public sealed class LowBitLinear<T> : ILinearLayer<T>, IReferenceLayer<T>
 {
     private readonly byte[] _packed;
     private readonly T[] _scales;
@@ -33,7 +34,7 @@ public sealed class LowBitLinear<T>
     private readonly float[] _scaledZeros;
     private readonly float[] _offsetFloats;
     private readonly float[] _biasFloats;
-    private readonly KernelPlan _plan, _int8Plan;
+    private readonly KernelPlan _plan;
 
     private LowBitLinear(int inFeatures, int outFeatures, int bits, int groupSize, byte[] packed, T[] scales, byte[] zeroPoints, T[] offsets, T[] bias,
                          int[] permutation)
@@ -60,7 +61,6 @@ public sealed class LowBitLinear<T>
         _biasFloats = new float[bias.Length];
         Elements<T>.ToSingle(bias, _biasFloats);
         _plan = KernelPlan.Create(LayerShape.Grouped(bits, outFeatures, inFeatures, groupSize));
-        _int8Plan = KernelPlan.Create(LayerShape.Grouped(bits, outFeatures, inFeatures, groupSize), ActivationPrecision.Int8);
     }
 
     /// <summary>
@@ -206,46 +206,8 @@ public sealed class LowBitLinear<T>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="maxThreads"/> is negative or <paramref name="activations"/> is not defined.</exception>
     public void Forward(ReadOnlySpan<T> input, Span<T> output, int maxThreads, ActivationPrecision activations)
     {
-        long outputCount = (long)ThrowHelper.BatchCount(input.Length, InFeatures, nameof(input)) * OutFeatures;
-        if (outputCount > int.MaxValue) ThrowHelper.ThrowProductOverflow(nameof(output), input.Length / InFeatures, OutFeatures);
-        ThrowHelper.CheckDestination(output.Length, outputCount, nameof(output));
-        if (input.Overlaps(output[..(int)outputCount])) throw new ArgumentException("Output must not overlap the input.", nameof(output));
-        if (maxThreads < 0) ThrowHelper.ThrowNegative(nameof(maxThreads), maxThreads);
-        ThrowHelper.CheckDefined(activations, nameof(activations));
-        int batch = input.Length / InFeatures, threads = maxThreads == 0 ? WorkerPool.MaxThreads : maxThreads;
-        Span<T> y = output[..(int)outputCount];
-        MatMulKernel kernel = (activations == ActivationPrecision.Int8 ? _int8Plan : _plan).For(batch);
-        // Int8 activations on a layout no integer vector kernel takes (groups of 16 as in GGUF's K-quants, 8-bit groups, a
-        // short last block) go through the float kernel on the dequantized activations (11008x4096 2-bit g16, batch 1:
-        // 134 ms in the scalar integer kernel, 1.07 ms so).
-        MatMulKernel floatKernel = _plan.For(batch);
-        bool viaFloat = activations == ActivationPrecision.Int8 && MatMulRunner.RoutesThroughFloat(kernel, floatKernel);
-        if (_permutation.Length == 0)
-        {
-            if (viaFloat) MatMulRunner.RunOnDequantizedActivations(floatKernel, _plan.Shape, Weights, input, y, threads);
-            else Run(kernel, input, y, threads);
-            return;
-        }
-
-        // Columns in another order: gather each input row into it once (pooled scratch, so no allocation per call).
-        T[] gathered = System.Buffers.ArrayPool<T>.Shared.Rent(input.Length);
-        try
-        {
-            for (int row = 0; row < input.Length; row += InFeatures)
-            {
-                ReadOnlySpan<T> source = input.Slice(row, InFeatures);
-                Span<T> target = gathered.AsSpan(row, InFeatures);
-                for (int j = 0; j < target.Length; j++) target[j] = source[_permutation[j]];
-            }
-
-            ReadOnlySpan<T> x = gathered.AsSpan(0, input.Length);
-            if (viaFloat) MatMulRunner.RunOnDequantizedActivations(floatKernel, _plan.Shape, Weights, x, y, threads);
-            else Run(kernel, x, y, threads);
-        }
-        finally
-        {
-            System.Buffers.ArrayPool<T>.Shared.Return(gathered);
-        }
+        int outputCount = LinearForward.Validate(input, output, InFeatures, OutFeatures, maxThreads, activations);
+        LinearForward.Run(_plan, Weights, input, output[..outputCount], maxThreads, activations, _permutation);
     }
 
     private MatMulRunner.Weights Weights => new(_packed, _scaleFloats, _scaledZeros, _zeroPoints, _biasFloats, _offsetFloats);
@@ -254,14 +216,33 @@ public sealed class LowBitLinear<T>
     internal void Run(MatMulKernel kernel, ReadOnlySpan<T> input, Span<T> output, int maxThreads) =>
         MatMulRunner.Run(kernel, _plan.Shape, Weights, input, output, maxThreads);
 
+    /// <inheritdoc/>
+    void IReferenceLayer<T>.ForwardReference(ReadOnlySpan<T> input, Span<T> output, ActivationPrecision activations) =>
+        Run(activations == ActivationPrecision.Int8 ? KernelRegistry.IntScalar : KernelRegistry.GroupScalar, input, output, maxThreads: 1);
+
     /// <summary>The scalar reference of <see cref="Forward(ReadOnlySpan{T}, Span{T})"/> (no validation): the benchmark baseline.</summary>
     internal void ForwardScalar(ReadOnlySpan<T> input, Span<T> output) => Run(KernelRegistry.GroupScalar, input, output, maxThreads: 1);
 
-    /// <summary>The kernels this layer runs, by batch size.</summary>
+    /// <summary>The routes this layer runs, by precision and batch size.</summary>
     internal KernelPlan Plan => _plan;
 
-    /// <summary>The kernels this layer runs with int8 activations.</summary>
-    internal KernelPlan Int8Plan => _int8Plan;
+    /// <inheritdoc/>
+    public long WeightBytes =>
+        _packed.LongLength + _zeroPoints.LongLength + (long)(_scales.Length + _offsets.Length) * Unsafe.SizeOf<T>()
+        + (ReferenceEquals(_scaleFloats, _scales) ? 0 : _scaleFloats.LongLength * sizeof(float))
+        + (ReferenceEquals(_offsetFloats, _offsets) ? 0 : _offsetFloats.LongLength * sizeof(float))
+        + _scaledZeros.LongLength * sizeof(float) + _permutation.LongLength * sizeof(int);
+
+    /// <inheritdoc/>
+    public string Format => $"{Bits}-bit, group {GroupSize}" + (HasOffsets ? ", offsets" : "") + (_permutation.Length != 0 ? ", permuted columns" : "");
+
+    /// <inheritdoc/>
+    public string Describe(int batch, ActivationPrecision activations)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(batch);
+        ThrowHelper.CheckDefined(activations, nameof(activations));
+        return _plan.Route(batch, activations).ToString();
+    }
 
     /// <summary>Computes the forward pass into a new batch x OutFeatures array.</summary>
     /// <exception cref="ArgumentException">The input is not a positive multiple of InFeatures.</exception>
@@ -293,6 +274,30 @@ public sealed class LowBitLinear<T>
             Span<T> w = destination.Slice(o * InFeatures, InFeatures);
             w.CopyTo(row);
             for (int j = 0; j < row.Length; j++) w[_permutation[j]] = row[j];
+        }
+    }
+
+    /// <inheritdoc/>
+    public void DequantizeRow(int row, Span<T> destination)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(row);
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(row, OutFeatures);
+        ThrowHelper.CheckDestination(destination.Length, InFeatures, nameof(destination));
+        int rowBytes = BitPacking.GetPackedLength(InFeatures, Bits), groups = InFeatures / GroupSize;
+        byte[] codes = System.Buffers.ArrayPool<byte>.Shared.Rent(InFeatures);
+        try
+        {
+            BitPacking.UnpackUnchecked(_packed.AsSpan(row * rowBytes, rowBytes), Bits, codes.AsSpan(0, InFeatures));
+            Span<T> w = destination[..InFeatures];
+            GroupQuantizer.Dequantize<T>(codes.AsSpan(0, InFeatures), _scales.AsSpan(row * groups, groups), _zeroPoints.AsSpan(row * groups, groups),
+                                         _offsets.Length == 0 ? default : _offsets.AsSpan(row * groups, groups), 1, InFeatures, GroupSize, w);
+            if (_permutation.Length == 0) return;
+            T[] copy = w.ToArray();
+            for (int j = 0; j < copy.Length; j++) w[_permutation[j]] = copy[j];
+        }
+        finally
+        {
+            System.Buffers.ArrayPool<byte>.Shared.Return(codes);
         }
     }
 }

@@ -20,7 +20,7 @@ namespace LowBit;
 /// BFloat16[] y = layer.Forward(x);          // x: batch x 16, y: batch x 32
 /// </code>
 /// </remarks>
-public sealed class W8A16Linear<T>
+public sealed class W8A16Linear<T> : ILinearLayer<T>, IReferenceLayer<T>
 {
     /// <summary>Codes and scales, replaced as one unit; the float32 scales are what the kernels read.</summary>
     private sealed class QuantizedWeights(sbyte[] codes, T[] scales)
@@ -33,7 +33,7 @@ public sealed class W8A16Linear<T>
     private QuantizedWeights _weights;
     private readonly T[] _bias;
     private readonly float[] _biasFloats;
-    private readonly KernelPlan _plan, _int8Plan;
+    private readonly KernelPlan _plan;
 
     /// <summary>
     /// Creates a layer with zero weights, unit scales and (when <paramref name="bias"/> is true) a zero bias,
@@ -53,7 +53,6 @@ public sealed class W8A16Linear<T>
         _bias = bias ? new T[outFeatures] : [];
         _biasFloats = ToSingle(_bias);
         _plan = KernelPlan.Create(LayerShape.Int8(outFeatures, inFeatures));
-        _int8Plan = KernelPlan.Create(LayerShape.Int8(outFeatures, inFeatures), ActivationPrecision.Int8);
     }
 
     private W8A16Linear(int inFeatures, int outFeatures, QuantizedWeights weights, T[] bias)
@@ -64,7 +63,6 @@ public sealed class W8A16Linear<T>
         _bias = bias;
         _biasFloats = ToSingle(bias);
         _plan = KernelPlan.Create(LayerShape.Int8(outFeatures, inFeatures));
-        _int8Plan = KernelPlan.Create(LayerShape.Int8(outFeatures, inFeatures), ActivationPrecision.Int8);
     }
 
     private static float[] ToSingle(T[] values)
@@ -159,45 +157,47 @@ public sealed class W8A16Linear<T>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="maxThreads"/> is negative or <paramref name="activations"/> is not defined.</exception>
     public void Forward(ReadOnlySpan<T> input, Span<T> output, int maxThreads, ActivationPrecision activations)
     {
-        int outputCount = ValidateForward(input, output, maxThreads);
-        ThrowHelper.CheckDefined(activations, nameof(activations));
-        int batch = input.Length / InFeatures, threads = maxThreads == 0 ? WorkerPool.MaxThreads : maxThreads;
-        MatMulKernel kernel = (activations == ActivationPrecision.Int8 ? _int8Plan : _plan).For(batch), floatKernel = _plan.For(batch);
-        // Int8 activations where only the scalar integer kernel takes the layer (InFeatures not a multiple of 32): the float
-        // kernel on the dequantized activations computes the same thing (2048x1000, batch 1: 3.1 ms scalar, 55 us so).
-        if (activations == ActivationPrecision.Int8 && MatMulRunner.RoutesThroughFloat(kernel, floatKernel))
-        {
-            QuantizedWeights weights = Volatile.Read(ref _weights);
-            MatMulRunner.RunOnDequantizedActivations(floatKernel, _plan.Shape, Quantized(weights), input, output[..outputCount], threads);
-            return;
-        }
-
-        Run(kernel, input, output[..outputCount], threads);
+        int outputCount = LinearForward.Validate(input, output, InFeatures, OutFeatures, maxThreads, activations);
+        LinearForward.Run(_plan, Quantized(Volatile.Read(ref _weights)), input, output[..outputCount], maxThreads, activations);
     }
 
     /// <summary>Runs one kernel on a validated call (tests and benchmarks force each kernel of the registry through it).</summary>
     internal void Run(MatMulKernel kernel, ReadOnlySpan<T> input, Span<T> output, int maxThreads) =>
         MatMulRunner.Run(kernel, _plan.Shape, Quantized(Volatile.Read(ref _weights)), input, output, maxThreads);
 
+    /// <inheritdoc/>
+    void IReferenceLayer<T>.ForwardReference(ReadOnlySpan<T> input, Span<T> output, ActivationPrecision activations)
+    {
+        if (activations == ActivationPrecision.Int8) Run(KernelRegistry.IntScalar, input, output, maxThreads: 1);
+        else W8A16.MatMulScalar<T>(input, Int8Weights, Scales, Bias, output, InFeatures, OutFeatures);
+    }
+
     private MatMulRunner.Weights Quantized(QuantizedWeights weights) =>
         new(MemoryMarshal.AsBytes(weights.Codes.AsSpan()), weights.ScaleFloats, default, default, _biasFloats);
 
-    /// <summary>Checks a forward call's spans and thread cap; returns batch x OutFeatures.</summary>
-    private int ValidateForward(ReadOnlySpan<T> input, Span<T> output, int maxThreads)
-    {
-        long outputCount = (long)ThrowHelper.BatchCount(input.Length, InFeatures, nameof(input)) * OutFeatures;
-        if (outputCount > int.MaxValue) ThrowHelper.ThrowProductOverflow(nameof(output), input.Length / InFeatures, OutFeatures);
-        ThrowHelper.CheckDestination(output.Length, outputCount, nameof(output));
-        if (input.Overlaps(output[..(int)outputCount])) throw new ArgumentException("Output must not overlap the input.", nameof(output));
-        if (maxThreads < 0) ThrowHelper.ThrowNegative(nameof(maxThreads), maxThreads);
-        return (int)outputCount;
-    }
-
-    /// <summary>The kernels this layer runs, by batch size (for the CLI and the benchmarks).</summary>
+    /// <summary>The routes this layer runs, by precision and batch size (for the CLI and the benchmarks).</summary>
     internal KernelPlan Plan => _plan;
 
-    /// <summary>The kernels this layer runs with int8 activations.</summary>
-    internal KernelPlan Int8Plan => _int8Plan;
+    /// <inheritdoc/>
+    public long WeightBytes
+    {
+        get
+        {
+            QuantizedWeights weights = Volatile.Read(ref _weights);
+            return weights.Codes.LongLength + (long)weights.Scales.Length * Unsafe.SizeOf<T>() + weights.ScaleFloats.LongLength * sizeof(float);
+        }
+    }
+
+    /// <inheritdoc/>
+    public string Format => "int8 per channel";
+
+    /// <inheritdoc/>
+    public string Describe(int batch, ActivationPrecision activations)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(batch);
+        ThrowHelper.CheckDefined(activations, nameof(activations));
+        return _plan.Route(batch, activations).ToString();
+    }
 
     /// <summary>Computes the forward pass into a new batch x OutFeatures array.</summary>
     /// <exception cref="ArgumentException">The input is not a positive multiple of InFeatures.</exception>
@@ -253,5 +253,15 @@ public sealed class W8A16Linear<T>
     {
         QuantizedWeights weights = Volatile.Read(ref _weights);
         Int8Quantizer.Dequantize<T>(weights.Codes, weights.Scales, OutFeatures, InFeatures, destination);
+    }
+
+    /// <inheritdoc/>
+    public void DequantizeRow(int row, Span<T> destination)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(row);
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(row, OutFeatures);
+        ThrowHelper.CheckDestination(destination.Length, InFeatures, nameof(destination));
+        QuantizedWeights weights = Volatile.Read(ref _weights);
+        Int8Quantizer.Dequantize<T>(weights.Codes.AsSpan(row * InFeatures, InFeatures), weights.Scales.AsSpan(row, 1), 1, InFeatures, destination);
     }
 }

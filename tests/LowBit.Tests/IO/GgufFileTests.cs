@@ -171,7 +171,7 @@ public class GgufFileTests
     }
 
     /// <summary>ggml's own dequantization of every fixture tensor (its to_float), in file order.</summary>
-    private static Dictionary<string, float[]> GgmlDequantized(GgufFile file)
+    internal static Dictionary<string, float[]> GgmlDequantized(GgufFile file)
     {
         byte[] bytes = File.ReadAllBytes(Fixture("ggml-dequantized.bin"));
         var values = new Dictionary<string, float[]>();

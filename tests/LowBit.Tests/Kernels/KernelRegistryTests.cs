@@ -134,9 +134,53 @@ public class KernelRegistryTests
             foreach (int batch in Enumerable.Range(1, 70))
             {
                 MatMulKernel expected = KernelRegistry.Entries.First(e => e.Matches(shape, batch, ActivationPrecision.Float)).Kernel;
-                Assert.That(plan.For(batch), Is.SameAs(expected), $"{shape} batch {batch}: plan {plan}");
-                KernelPlan int8Plan = KernelPlan.Create(shape, ActivationPrecision.Int8);
-                Assert.That(int8Plan.For(batch).Activations, Is.EqualTo(ActivationPrecision.Int8), $"{shape} batch {batch}: int8 plan {int8Plan}");
+                Assert.That(plan.Route(batch, ActivationPrecision.Float), Is.EqualTo(new KernelRoute(expected, false)), $"{shape} batch {batch}: plan {plan}");
+            }
+        }
+    }
+
+    /// <summary>
+    /// With int8 activations the route is the registry's first int8 row, except where that is the scalar integer kernel and
+    /// a vector float kernel takes the layer: then the float kernel on dequantized activations. Every format, groups of 16 too.
+    /// </summary>
+    [TestCase(4, 4096, 4096, 64)]
+    [TestCase(2, 1536, 384, 32)]
+    [TestCase(2, 512, 1024, 16)]
+    [TestCase(4, 512, 1024, 16)]
+    [TestCase(8, 512, 1024, 32)]
+    [TestCase(8, 256, 1000, 1000)]
+    public void Int8Routes_FollowTheRegistry_AndDequantizeWhereOnlyTheScalarIntegerKernelTakesTheLayer(int bits, int outFeatures, int inFeatures, int groupSize)
+    {
+        LayerShape shape = bits == 8 && groupSize == inFeatures ? LayerShape.Int8(outFeatures, inFeatures) : LayerShape.Grouped(bits, outFeatures, inFeatures, groupSize);
+        KernelPlan plan = KernelPlan.Create(shape);
+        foreach (int batch in Enumerable.Range(1, 40))
+        {
+            MatMulKernel int8 = KernelRegistry.Choose(shape, batch, ActivationPrecision.Int8), floats = KernelRegistry.Choose(shape, batch, ActivationPrecision.Float);
+            KernelRoute expected = int8 == KernelRegistry.IntScalar && floats.Isa != KernelIsa.Scalar ? new KernelRoute(floats, true) : new KernelRoute(int8, false);
+            Assert.That(plan.Route(batch, ActivationPrecision.Int8), Is.EqualTo(expected), $"{shape} batch {batch}: plan {plan}");
+        }
+    }
+
+    /// <summary>A layer's Describe (what lowbit bench prints) names what its Forward runs.</summary>
+    [Test]
+    public void Describe_NamesTheRoute()
+    {
+        float[] weights = TestData.Gaussian<float>(512 * 1024, seed: 5, std: 0.1);
+        ILinearLayer<float>[] layers =
+        [
+            W8A16Linear<float>.FromWeights(weights, 512, 1024),
+            LowBitLinear<float>.FromWeights(weights, 512, 1024, 2, 16),
+            LowBitLinear<float>.FromWeights(weights, 512, 1024, 4, 64),
+        ];
+        foreach (ILinearLayer<float> layer in layers)
+        {
+            KernelPlan plan = layer is W8A16Linear<float> w ? w.Plan : ((LowBitLinear<float>)layer).Plan;
+            foreach (int batch in new[] { 1, 8, 64 })
+            {
+                foreach (ActivationPrecision precision in new[] { ActivationPrecision.Float, ActivationPrecision.Int8 })
+                {
+                    Assert.That(layer.Describe(batch, precision), Is.EqualTo(plan.Route(batch, precision).ToString()));
+                }
             }
         }
     }
