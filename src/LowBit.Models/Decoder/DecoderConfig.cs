@@ -56,7 +56,7 @@ public sealed record DecoderConfig
     public required bool TiedEmbeddings { get; init; }
 
     /// <summary>Reads and checks the hyperparameters; refuses what LowBit does not run, naming it.</summary>
-    internal static DecoderConfig Read(ModelMetadata metadata, ICheckpoint checkpoint)
+    internal static DecoderConfig Read(ModelMetadata metadata, ICheckpoint checkpoint, ILinearLayer<float> embedding)
     {
         string arch = metadata.RequireString("general.architecture");
         if (!SupportedArchitectures.Contains(arch))
@@ -118,10 +118,9 @@ public sealed record DecoderConfig
         double ropeBase = metadata.Real($"{arch}.rope.freq_base") ?? 10000.0;
         if (!(ropeBase > 1)) throw new InvalidDataException($"{metadata.Source}: rope.freq_base {ropeBase} must be greater than 1.");
 
-        IReadOnlyList<long> embedding = checkpoint.GetShape("token_embd.weight");
-        if (embedding.Count != 2 || embedding[1] != hidden || embedding[0] > int.MaxValue)
+        if (embedding.InFeatures != hidden)
         {
-            throw new InvalidDataException($"{metadata.Source}: token_embd.weight is [{string.Join(", ", embedding)}]; expected [vocabulary, {hidden}].");
+            throw new InvalidDataException($"{metadata.Source}: token_embd is {embedding.OutFeatures}x{embedding.InFeatures}; expected [vocabulary, {hidden}].");
         }
 
         return new DecoderConfig
@@ -138,8 +137,8 @@ public sealed record DecoderConfig
             Rope = arch == "qwen2" ? RopeStyle.SplitHalves : RopeStyle.Adjacent,
             RmsEpsilon = epsilon,
             ContextLength = metadata.RequirePositive($"{arch}.context_length"),
-            VocabularySize = (int)embedding[0],
-            TiedEmbeddings = !checkpoint.TensorNames.Contains("output.weight"),
+            VocabularySize = embedding.OutFeatures,
+            TiedEmbeddings = !checkpoint.Layers.Contains("output"),
         };
     }
 }

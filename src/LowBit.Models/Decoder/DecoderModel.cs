@@ -58,7 +58,8 @@ public sealed class DecoderModel : IDisposable
         try
         {
             var metadata = ModelMetadata.From(checkpoint);
-            DecoderConfig config = DecoderConfig.Read(metadata, checkpoint);
+            ILinearLayer<float> embedding = Layer(checkpoint, "token_embd", null, null);
+            DecoderConfig config = DecoderConfig.Read(metadata, checkpoint, embedding);
             GgufTokenizer tokenizer = GgufTokenizer.Create(metadata, config.VocabularySize);
             int d = config.HiddenSize, q = config.Heads * config.HeadSize, kv = config.KvHeads * config.HeadSize, ffn = config.FeedForwardSize;
             var layers = new DecoderLayer[config.Layers];
@@ -79,7 +80,6 @@ public sealed class DecoderModel : IDisposable
                 };
             }
 
-            ILinearLayer<float> embedding = Layer(checkpoint, "token_embd", config.VocabularySize, d);
             ILinearLayer<float> head = config.TiedEmbeddings ? embedding : Layer(checkpoint, "output", config.VocabularySize, d);
             float[] outputNorm = Vector(checkpoint, "output_norm.weight", d);
             return new DecoderModel(checkpoint, config, options, tokenizer, embedding, layers, outputNorm, head, stopwatch.Elapsed);
@@ -91,7 +91,7 @@ public sealed class DecoderModel : IDisposable
         }
     }
 
-    private static ILinearLayer<float> Layer(ICheckpoint checkpoint, string prefix, int outFeatures, int inFeatures)
+    private static ILinearLayer<float> Layer(ICheckpoint checkpoint, string prefix, int? outFeatures, int? inFeatures)
     {
         if (!checkpoint.Layers.Contains(prefix))
         {
@@ -99,7 +99,7 @@ public sealed class DecoderModel : IDisposable
         }
 
         ILinearLayer<float> layer = checkpoint.LoadLayer<float>(prefix);
-        if (layer.OutFeatures != outFeatures || layer.InFeatures != inFeatures)
+        if ((outFeatures is not null && layer.OutFeatures != outFeatures) || (inFeatures is not null && layer.InFeatures != inFeatures))
         {
             throw new InvalidDataException($"{checkpoint.Path}: '{prefix}' is {layer.OutFeatures}x{layer.InFeatures}; the model's hyperparameters need {outFeatures}x{inFeatures}.");
         }

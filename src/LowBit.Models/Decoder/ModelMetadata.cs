@@ -57,10 +57,11 @@ internal sealed class ModelMetadata
         return (int)value;
     }
 
+    /// <summary>A number; text (a converted file's) is read as float32, the type GGUF stores these hyperparameters in.</summary>
     public double? Real(string key) => _lookup(key) switch
     {
         null => null,
-        string s when double.TryParse(s, NumberStyles.Float, CultureInfo.InvariantCulture, out double value) => value,
+        string s when float.TryParse(s, NumberStyles.Float, CultureInfo.InvariantCulture, out float value) => value,
         float f => f,
         double d => d,
         byte or sbyte or ushort or short or uint or int or long or ulong => Convert.ToDouble(_lookup(key), CultureInfo.InvariantCulture),

@@ -34,7 +34,7 @@ public sealed record CheckpointConversionReport(string Source, IReadOnlyList<Con
 /// Names carry over: GGUF's <c>blk.0.attn_q.weight</c> becomes the layer prefix <c>blk.0.attn_q</c>
 /// (<c>blk.0.attn_q.packed_weights</c>, ...); a GPTQ / AWQ layer keeps its prefix. Bits and group size are recorded per
 /// layer (<see cref="CheckpointQuantizer.LayerBitsKeyPrefix"/>), since a GGUF file mixes types; the source's scalar
-/// metadata is kept as <c>gguf.&lt;key&gt;</c> (arrays such as the tokenizer's vocabulary are left out) or
+/// metadata is kept as <c>gguf.&lt;key&gt;</c> (arrays, such as the tokenizer's vocabulary, as JSON arrays) or
 /// <c>gptq.&lt;key&gt;</c> / <c>awq.&lt;key&gt;</c>.
 /// <code>
 /// CheckpointConverter.Convert("qwen2.5-0.5b-instruct-q4_k_m.gguf", "qwen.lowbit.safetensors");
@@ -77,7 +77,8 @@ public static class CheckpointConverter
             var metadata = new Dictionary<string, string>(StringComparer.Ordinal) { [SourceKey] = "gguf" };
             foreach ((string key, object value) in gguf.Metadata)
             {
-                if (value is not Array) metadata["gguf." + key] = System.Convert.ToString(value is bool b ? (b ? "true" : "false") : value, CultureInfo.InvariantCulture) ?? "";
+                string? text = value is Array array ? JsonArray(array) : System.Convert.ToString(value is bool b ? (b ? "true" : "false") : value, CultureInfo.InvariantCulture);
+                if (text is not null) metadata["gguf." + key] = text;
             }
 
             return Write("gguf", GgufSteps(gguf, metadata), metadata, new FileInfo(inputPath).Length, outputPath, progress, stopwatch, cancellationToken);
@@ -117,6 +118,32 @@ public static class CheckpointConverter
 
         progress?.Report(new CheckpointProgress(steps.Count, steps.Count, ""));
         return new CheckpointConversionReport(source, steps.Select(s => s.Report).ToArray(), inputBytes, new FileInfo(outputPath).Length, stopwatch.Elapsed);
+    }
+
+    /// <summary>A GGUF array as JSON (strings, numbers, booleans), so a converted file keeps the tokenizer's vocabulary; null for arrays of arrays.</summary>
+    private static string? JsonArray(Array array)
+    {
+        var buffer = new System.Buffers.ArrayBufferWriter<byte>();
+        using (var json = new System.Text.Json.Utf8JsonWriter(buffer))
+        {
+            json.WriteStartArray();
+            foreach (object item in array)
+            {
+                switch (item)
+                {
+                    case string s: json.WriteStringValue(s); break;
+                    case bool b: json.WriteBooleanValue(b); break;
+                    case float f: json.WriteNumberValue(f); break;
+                    case double d: json.WriteNumberValue(d); break;
+                    case Array: return null;
+                    default: json.WriteNumberValue(System.Convert.ToDecimal(item, CultureInfo.InvariantCulture)); break;
+                }
+            }
+
+            json.WriteEndArray();
+        }
+
+        return System.Text.Encoding.UTF8.GetString(buffer.WrittenSpan);
     }
 
     private static List<Step> GgufSteps(GgufFile gguf, Dictionary<string, string> metadata)

@@ -43,7 +43,11 @@ public class CheckpointConverterTests
         Assert.That(checkpoint.File.Metadata[CheckpointConverter.SourceKey], Is.EqualTo("gguf"));
         Assert.That(checkpoint.File.Metadata["gguf.general.architecture"], Is.EqualTo("llama"));
         Assert.That(checkpoint.File.Metadata["gguf.test.bool"], Is.EqualTo("true"));
-        Assert.That(checkpoint.File.Metadata.ContainsKey("gguf.tokenizer.ggml.tokens"), Is.False, "arrays are left out");
+        // Arrays as JSON (the tokenizer's vocabulary), so a converted model keeps its tokenizer.
+        string[] tokens = System.Text.Json.JsonDocument.Parse(checkpoint.File.Metadata["gguf.tokenizer.ggml.tokens"]).RootElement.EnumerateArray()
+            .Select(e => e.GetString()!).ToArray();
+        Assert.That(tokens, Is.EqualTo((string[])gguf.Metadata["tokenizer.ggml.tokens"]));
+        Assert.That(checkpoint.File.Metadata["gguf.test.i32_array"], Is.EqualTo("[1,-2,3,-4,5]"));
         int layers = 0;
         foreach (GgufTensorInfo tensor in gguf.Tensors)
         {
