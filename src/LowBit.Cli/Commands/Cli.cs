@@ -28,7 +28,8 @@ internal static class Cli
             Error(signal == PosixSignal.SIGTERM ? "terminated; nothing was written" : "interrupted; nothing was written");
             return signal == PosixSignal.SIGTERM ? ExitTerminated : ExitInterrupted;
         }
-        catch (Exception e) when (e is IOException or InvalidDataException or UnauthorizedAccessException or ArgumentException or KeyNotFoundException)
+        catch (Exception e) when (e is IOException or InvalidDataException or UnauthorizedAccessException or ArgumentException or KeyNotFoundException
+                                   or NotSupportedException)
         {
             Error(Message(e));
             return 1;

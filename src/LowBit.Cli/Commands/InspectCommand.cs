@@ -82,6 +82,26 @@ internal static class InspectCommand
             $"{file.Tensors.Count:N0} tensors, {Cli.Bytes(file.DataLength)} of data from byte {file.DataOffset:N0}; GGUF version {file.Version}, " +
             $"alignment {file.Alignment}; shapes row-major ([[rows, columns]]: ggml's ne reversed).");
         PrintMetadata(file.Metadata.Select(kv => (kv.Key, kv.Value)).ToList(), rows);
+        PrintDecoder(file);
+    }
+
+    /// <summary>A decoder's architecture and hyperparameters as LowBit reads them, or why LowBit would not run it.</summary>
+    private static void PrintDecoder(GgufFile file)
+    {
+        if (!file.Metadata.ContainsKey("general.architecture") || !file.TryGetTensor("token_embd.weight", out _)) return;
+        try
+        {
+            LowBit.Models.DecoderConfig c = LowBit.Models.DecoderConfig.FromGguf(file);
+            AnsiConsole.MarkupLine(
+                $"Model: {Cli.Markup(c.Architecture)}, {c.Layers} layers, hidden {c.HiddenSize}, feed-forward {c.FeedForwardSize}, " +
+                $"{c.Heads} heads / {c.KvHeads} key-value heads of {c.HeadSize}, vocabulary {c.VocabularySize:N0}, context {c.ContextLength:N0}; " +
+                $"RoPE {c.Rope.ToString().ToLowerInvariant()} over {c.RopeDimensions}, base {c.RopeBase:G}; RMSNorm eps {c.RmsEpsilon:G3}; " +
+                $"{(c.TiedEmbeddings ? "tied embeddings" : "separate output head")}. lowbit generate runs it.");
+        }
+        catch (Exception e) when (e is NotSupportedException or InvalidDataException)
+        {
+            AnsiConsole.MarkupLine($"Model: {Cli.Markup(e.Message)}");
+        }
     }
 
     private static void PrintTensors<T>(string fileName, IReadOnlyList<T> tensors, int rows, string typeColumn,

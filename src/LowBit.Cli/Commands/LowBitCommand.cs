@@ -19,6 +19,7 @@ internal static class LowBitCommand
             QuantizeCommand.Create(),
             ConvertCommand.Create(),
             InspectCommand.Create(),
+            GenerateCommand.Create(),
             BenchCommand.Create(),
             DemoCommand.Create(),
             SynthesizeCommand.Create(),

@@ -55,8 +55,21 @@ public sealed record DecoderConfig
     /// <summary>True when the output head is the embedding table (no <c>output.weight</c>).</summary>
     public required bool TiedEmbeddings { get; init; }
 
+    /// <summary>
+    /// Reads a GGUF file's decoder hyperparameters (what <c>lowbit inspect</c> shows) without loading a layer.
+    /// </summary>
+    /// <exception cref="NotSupportedException">The architecture or a feature (rope scaling, sliding windows, experts) is not one LowBit runs.</exception>
+    /// <exception cref="InvalidDataException">A hyperparameter is missing or inconsistent.</exception>
+    public static DecoderConfig FromGguf(GgufFile file)
+    {
+        ArgumentNullException.ThrowIfNull(file);
+        IReadOnlyList<long> embedding = file.TryGetTensor("token_embd.weight", out GgufTensorInfo? tensor) && tensor.Dimensions.Length == 2
+            ? tensor.Shape : throw new InvalidDataException($"{file.Path} has no 2-D token_embd.weight.");
+        return Read(ModelMetadata.From(file), file, (int)Math.Min(embedding[0], int.MaxValue), (int)Math.Min(embedding[1], int.MaxValue));
+    }
+
     /// <summary>Reads and checks the hyperparameters; refuses what LowBit does not run, naming it.</summary>
-    internal static DecoderConfig Read(ModelMetadata metadata, ICheckpoint checkpoint, ILinearLayer<float> embedding)
+    internal static DecoderConfig Read(ModelMetadata metadata, ICheckpoint checkpoint, int vocabulary, int embeddingWidth)
     {
         string arch = metadata.RequireString("general.architecture");
         if (!SupportedArchitectures.Contains(arch))
@@ -118,9 +131,9 @@ public sealed record DecoderConfig
         double ropeBase = metadata.Real($"{arch}.rope.freq_base") ?? 10000.0;
         if (!(ropeBase > 1)) throw new InvalidDataException($"{metadata.Source}: rope.freq_base {ropeBase} must be greater than 1.");
 
-        if (embedding.InFeatures != hidden)
+        if (embeddingWidth != hidden)
         {
-            throw new InvalidDataException($"{metadata.Source}: token_embd is {embedding.OutFeatures}x{embedding.InFeatures}; expected [vocabulary, {hidden}].");
+            throw new InvalidDataException($"{metadata.Source}: token_embd is {vocabulary}x{embeddingWidth}; expected [vocabulary, {hidden}].");
         }
 
         return new DecoderConfig
@@ -137,7 +150,7 @@ public sealed record DecoderConfig
             Rope = arch == "qwen2" ? RopeStyle.SplitHalves : RopeStyle.Adjacent,
             RmsEpsilon = epsilon,
             ContextLength = metadata.RequirePositive($"{arch}.context_length"),
-            VocabularySize = embedding.OutFeatures,
+            VocabularySize = vocabulary,
             TiedEmbeddings = !checkpoint.Layers.Contains("output"),
         };
     }

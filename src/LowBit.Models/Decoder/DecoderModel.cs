@@ -59,7 +59,7 @@ public sealed class DecoderModel : IDisposable
         {
             var metadata = ModelMetadata.From(checkpoint);
             ILinearLayer<float> embedding = Layer(checkpoint, "token_embd", null, null);
-            DecoderConfig config = DecoderConfig.Read(metadata, checkpoint, embedding);
+            DecoderConfig config = DecoderConfig.Read(metadata, checkpoint, embedding.OutFeatures, embedding.InFeatures);
             GgufTokenizer tokenizer = GgufTokenizer.Create(metadata, config.VocabularySize);
             int d = config.HiddenSize, q = config.Heads * config.HeadSize, kv = config.KvHeads * config.HeadSize, ffn = config.FeedForwardSize;
             var layers = new DecoderLayer[config.Layers];
