@@ -173,7 +173,7 @@ public sealed class WordPieceTokenizer : Tokenizer
         foreach ((string piece, int pieceStart, int pieceLength) in pieces)
         {
             string word = UnicodeTables.Compose(piece);
-            if (LowerCase) word = StripAccents(word.ToLowerInvariant());
+            if (LowerCase) word = StripAccents(Lower(word));
             // Punctuation splits the word: each mark a word of its own.
             int runStart = 0;
             for (int k = 0; k < word.Length;)
@@ -191,6 +191,25 @@ public sealed class WordPieceTokenizer : Tokenizer
 
             if (runStart < word.Length) yield return (word[runStart..], pieceStart, pieceLength);
         }
+    }
+
+    /// <summary>
+    /// Python's <c>str.lower()</c>, which BertTokenizer calls: the invariant simple mapping, plus the two full mappings that
+    /// differ from it (U+0130 'İ' becomes "i" + U+0307, and a capital sigma ending a word the final 'ς').
+    /// </summary>
+    internal static string Lower(string word)
+    {
+        string lower = word.ToLowerInvariant();
+        if (!word.Contains('İ') && !word.Contains('Σ')) return lower;
+        var builder = new StringBuilder(word.Length + 2);
+        for (int i = 0; i < word.Length; i++)
+        {
+            if (word[i] == 'İ') builder.Append("i̇");
+            else if (word[i] == 'Σ' && i > 0 && char.IsLetter(word[i - 1]) && !(i + 1 < word.Length && char.IsLetter(word[i + 1]))) builder.Append('ς');
+            else builder.Append(lower[i]);
+        }
+
+        return builder.ToString();
     }
 
     private static string StripAccents(string word)
