@@ -19,8 +19,11 @@ internal static class BenchCommand
         var threads = new Option<int>("--threads") { Description = "Threads for the SIMD kernel (0 = all cores).", DefaultValueFactory = _ => 0 };
         var type = new Option<string>("--type") { Description = "Activation type: f32, f16 or bf16.", DefaultValueFactory = _ => "bf16" };
         type.AcceptOnlyFromAmong("f32", "f16", "bf16");
-        var bits = new Option<int>("--bits") { Description = "Weight bits: 8 (W8A16, one scale per row), 4 or 2 (group-wise).", DefaultValueFactory = _ => 8 };
-        bits.AcceptOnlyFromAmong("8", "4", "2");
+        var bits = new Option<int>("--bits")
+        {
+            Description = "Weight bits: 8 (W8A16, one scale per row), 4 or 2 (group-wise), 16 or 32 (dense f16 / f32 weights).", DefaultValueFactory = _ => 8,
+        };
+        bits.AcceptOnlyFromAmong("8", "4", "2", "16", "32");
         var groupSize = new Option<int?>("--group-size") { Description = "Weights per group for --bits 4 (default 64) or 2 (default 32)." };
         var activations = new Option<string>("--activations")
         {
@@ -42,8 +45,8 @@ internal static class BenchCommand
             if (rows <= 0) throw new ArgumentException($"--batch must be positive, not {rows}.");
             if ((long)rows * Math.Max(inFeatures, outFeatures) > int.MaxValue) throw new ArgumentException($"--batch {rows} is too large for shape {outFeatures}x{inFeatures}.");
             if (maxThreads < 0) throw new ArgumentException($"--threads must be 0 (all cores) or positive, not {maxThreads}.");
-            if (weightBits == 8 && result.GetValue(groupSize) is not null) throw new ArgumentException("--group-size applies to --bits 4 or 2 only.");
-            if (weightBits != 8 && (group <= 0 || group % 8 != 0 || inFeatures % group != 0))
+            if (weightBits is 8 or 16 or 32 && result.GetValue(groupSize) is not null) throw new ArgumentException("--group-size applies to --bits 4 or 2 only.");
+            if (weightBits is 4 or 2 && (group <= 0 || group % 8 != 0 || inFeatures % group != 0))
             {
                 throw new ArgumentException($"--group-size must be a positive multiple of 8 that divides the {inFeatures} columns, not {group}.");
             }
@@ -85,10 +88,16 @@ internal static class BenchCommand
         for (int i = 0; i < bias.Length; i++) bias[i] = Elements<T>.FromSingle(random.NextSingle() - 0.5f);
         var output = new T[o.Batch * o.OutFeatures];
 
-        ILinearLayer<T> layer = o.Bits == 8
-            ? W8A16Linear<T>.FromWeights(weights, o.OutFeatures, o.InFeatures, bias)
-            : LowBitLinear<T>.FromWeights(weights, o.OutFeatures, o.InFeatures, o.Bits, o.GroupSize, bias);
-        string title = o.Bits == 8 ? "W8A16" : $"{o.Bits}-bit group {o.GroupSize}";
+        float[] floats = new float[weights.Length];
+        Elements<T>.ToSingle(weights, floats);
+        ILinearLayer<T> layer = o.Bits switch
+        {
+            8 => W8A16Linear<T>.FromWeights(weights, o.OutFeatures, o.InFeatures, bias),
+            32 => DenseLinear<T>.FromWeights(floats, o.OutFeatures, o.InFeatures, bias),
+            16 => DenseLinear<T>.FromHalf(floats.Select(v => (Half)v).ToArray(), o.OutFeatures, o.InFeatures, bias),
+            _ => LowBitLinear<T>.FromWeights(weights, o.OutFeatures, o.InFeatures, o.Bits, o.GroupSize, bias),
+        };
+        string title = o.Bits switch { 8 => "W8A16", 32 => "dense f32", 16 => "dense f16", _ => $"{o.Bits}-bit group {o.GroupSize}" };
         string kernel = layer.Describe(o.Batch, o.Activations);
         Action scalar = () => ((IReferenceLayer<T>)layer).ForwardReference(input, output, o.Activations);
         Action<int> simd = threads => layer.Forward(input, output, threads, o.Activations);

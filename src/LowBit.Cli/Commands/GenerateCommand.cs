@@ -73,7 +73,7 @@ internal static class GenerateCommand
             : $"prompt {stats.PromptTokens} tokens at {stats.PromptTokensPerSecond:0.0} tokens/s, decode {stats.GeneratedTokens} tokens at {stats.DecodeTokensPerSecond:0.0} tokens/s";
         Console.Error.WriteLine($"{speed}; load {model.LoadTime.TotalSeconds:0.00} s; peak memory {Cli.Bytes(peak)} " +
                                 $"({model.Config.Architecture}, {model.Activations.ToString().ToLowerInvariant()} activations, " +
-                                $"{(options.MaxThreads == 0 ? Environment.ProcessorCount : options.MaxThreads)} threads)");
+                                $"{Cli.Count(options.MaxThreads == 0 ? Environment.ProcessorCount : options.MaxThreads, "thread")})");
         return 0;
     }
 }

@@ -20,6 +20,7 @@ internal static class LowBitCommand
             ConvertCommand.Create(),
             InspectCommand.Create(),
             GenerateCommand.Create(),
+            EmbedCommand.Create(),
             BenchCommand.Create(),
             DemoCommand.Create(),
             SynthesizeCommand.Create(),

@@ -20,7 +20,7 @@ namespace LowBit;
 /// float[] y = layer.Forward(x);
 /// </code>
 /// </remarks>
-public sealed unsafe class DenseLinear<T> : ILinearLayer<T>
+public sealed unsafe class DenseLinear<T> : ILinearLayer<T>, IReferenceLayer<T>
 {
     private readonly byte* _weights;
     private readonly object _owner;   // keeps the weights alive: a pinned array, or the mapped file they lie in
@@ -110,6 +110,13 @@ public sealed unsafe class DenseLinear<T> : ILinearLayer<T>
         GC.KeepAlive(_owner);
         DenseMatMul.Run(_weights, WeightType, _biasFloats, InFeatures, OutFeatures, input, output[..outputCount],
                         maxThreads == 0 ? WorkerPool.MaxThreads : maxThreads);
+    }
+
+    /// <inheritdoc/>
+    void IReferenceLayer<T>.ForwardReference(ReadOnlySpan<T> input, Span<T> output, ActivationPrecision activations)
+    {
+        GC.KeepAlive(_owner);
+        DenseMatMul.Run(_weights, WeightType, _biasFloats, InFeatures, OutFeatures, input, output, maxThreads: 1, reference: true);
     }
 
     /// <summary>Computes the forward pass into a new batch x OutFeatures array.</summary>

@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using LowBit.Internal;
 
@@ -7,14 +8,11 @@ namespace LowBit.Kernels;
 
 /// <summary>
 /// <c>y[b, o] = sum_i x[b, i] * w[o, i] + bias[o]</c> for dense float weights stored as float32, f16 or bf16: the layers
-/// of models that keep full-precision weights (<see cref="DenseLinear{T}"/>). f16 and bf16 rows are widened a slice at a
-/// time into a small buffer that every input row of the call then reads, so each weight is converted once per call.
+/// of models that keep full-precision weights (<see cref="DenseLinear{T}"/>). f16 and bf16 rows are widened once per call
+/// into a per-thread buffer that every input row then reads.
 /// </summary>
 internal static unsafe class DenseMatMul
 {
-    /// <summary>Columns per slice: four rows' slices (8 KiB of float32) stay in L1 while the batch walks over them.</summary>
-    private const int SliceColumns = 512;
-
     /// <summary>Rows per work item.</summary>
     private const int RowsPerChunk = 16;
 
@@ -31,7 +29,7 @@ internal static unsafe class DenseMatMul
     /// <paramref name="weights"/> outFeatures x inFeatures elements of <paramref name="type"/>.
     /// </summary>
     public static void Run<T>(byte* weights, DenseType type, ReadOnlySpan<float> bias, int inFeatures, int outFeatures, ReadOnlySpan<T> input,
-                              Span<T> output, int maxThreads)
+                              Span<T> output, int maxThreads, bool reference = false)
     {
         int batch = input.Length / inFeatures;
         float[]? inputScratch = typeof(T) == typeof(float) ? null : ArrayPool<float>.Shared.Rent(input.Length);
@@ -50,7 +48,9 @@ internal static unsafe class DenseMatMul
                 };
                 int chunks = (outFeatures + RowsPerChunk - 1) / RowsPerChunk;
                 if ((long)batch * inFeatures * outFeatures < MatMulRunner.ParallelMinMultiplyAdds) maxThreads = 1;
-                delegate*<void*, int, void> body = Lanes512.IsSupported ? &Chunk<Lanes512, Vector512<float>>
+                if (reference) maxThreads = 1;
+                delegate*<void*, int, void> body = reference ? &ChunkScalar
+                    : Lanes512.IsSupported ? &Chunk<Lanes512, Vector512<float>>
                     : Lanes256.IsSupported ? &Chunk<Lanes256, Vector256<float>>
                     : Lanes128.IsSupported ? &Chunk<Lanes128, Vector128<float>>
                     : &ChunkScalar;
@@ -78,57 +78,157 @@ internal static unsafe class DenseMatMul
         }
     }
 
+    [ThreadStatic]
+    private static float[]? t_rows;
+
+    /// <summary>
+    /// One work item: its rows as float32 (the stored rows themselves, or widened once into a per-thread buffer), then
+    /// register tiles of 4 weight rows x 4 input rows (x 2 below 512 bits, where 16 accumulators would spill) over the
+    /// whole row: each weight load feeds 4 (2) FMAs and each input load 4, so the loop is FMA-bound, not load-bound.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Chunk<TLanes, TV>(void* state, int chunk) where TLanes : unmanaged, IFloatLanes<TV> where TV : unmanaged
     {
         ref Args args = ref Unsafe.AsRef<Args>(state);
         int start = chunk * RowsPerChunk, end = Math.Min(start + RowsPerChunk, args.OutFeatures), n = args.InFeatures;
-        float* slices = stackalloc float[4 * SliceColumns];
-        float** rows = stackalloc float*[4];
+        float* rows;
+        float[]? buffer = null;
+        if (args.Type == DenseType.Float32)
+        {
+            rows = (float*)args.Weights + (nint)start * n;
+        }
+        else
+        {
+            buffer = t_rows;
+            if (buffer is null || buffer.Length < RowsPerChunk * n) t_rows = buffer = GC.AllocateUninitializedArray<float>(RowsPerChunk * n, pinned: true);
+            rows = (float*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(buffer));
+            for (int r = start; r < end; r++) Widen(args.Weights, args.Type, n, r, 0, n, new Span<float>(rows + (nint)(r - start) * n, n));
+        }
+
+        int inputsPerTile = TLanes.Count == 16 ? 4 : 2;
+        Span<float> sums = stackalloc float[4];
         for (int o = start; o < end; o += 4)
         {
             int count = Math.Min(4, end - o);
-            for (int b = 0; b < args.Batch; b++)
+            // A missing row repeats the last real one: its sums are computed and dropped, so the tile has no branch.
+            float* w0 = rows + (nint)(o - start) * n, w1 = w0 + (count > 1 ? n : 0), w2 = w0 + (count > 2 ? 2 * n : 0), w3 = w0 + (count > 3 ? 3 * n : 0);
+            int b = 0;
+            for (; b + inputsPerTile <= args.Batch; b += inputsPerTile)
             {
-                for (int r = 0; r < count; r++) args.Output[(nint)b * args.OutFeatures + o + r] = args.Bias is null ? 0 : args.Bias[o + r];
+                if (inputsPerTile == 4) Tile4x4<TLanes, TV>(ref args, w0, w1, w2, w3, b, o, count);
+                else Tile4x2<TLanes, TV>(ref args, w0, w1, w2, w3, b, o, count);
             }
 
-            for (int k = 0; k < n; k += SliceColumns)
+            for (; b < args.Batch; b++)
             {
-                int width = Math.Min(SliceColumns, n - k);
-                for (int r = 0; r < 4; r++)
-                {
-                    // A missing fourth row repeats the last real one: its sums are computed and dropped, so the tile has no branch.
-                    int row = o + Math.Min(r, count - 1);
-                    if (args.Type == DenseType.Float32)
-                    {
-                        rows[r] = (float*)args.Weights + (nint)row * n + k;
-                    }
-                    else
-                    {
-                        rows[r] = slices + r * SliceColumns;
-                        Widen(args.Weights, args.Type, n, row, k, width, new Span<float>(rows[r], width));
-                    }
-                }
-
-                for (int b = 0; b < args.Batch; b++)
-                {
-                    float* x = args.Input + (nint)b * n + k, y = args.Output + (nint)b * args.OutFeatures + o;
-                    Dot4<TLanes, TV>(x, rows, width, y, count);
-                }
+                float* x = args.Input + (nint)b * n, y = args.Output + (nint)b * args.OutFeatures + o;
+                Dot4<TLanes, TV>(x, w0, w1, w2, w3, n, sums);
+                Store(ref args, y, o, count, sums);
             }
+        }
+
+        GC.KeepAlive(buffer);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Store(ref Args args, float* y, int o, int count, ReadOnlySpan<float> sums)
+    {
+        for (int r = 0; r < count; r++) y[r] = sums[r] + (args.Bias is null ? 0 : args.Bias[o + r]);
+    }
+
+    /// <summary>4 weight rows x 4 input rows over the whole row: 16 accumulators, 8 loads per 16 FMAs.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Tile4x4<TLanes, TV>(ref Args args, float* w0, float* w1, float* w2, float* w3, int b, int o, int count)
+        where TLanes : unmanaged, IFloatLanes<TV> where TV : unmanaged
+    {
+        int n = args.InFeatures;
+        float* x0 = args.Input + (nint)b * n, x1 = x0 + n, x2 = x1 + n, x3 = x2 + n;
+        TV a00 = TLanes.Zero, a01 = TLanes.Zero, a02 = TLanes.Zero, a03 = TLanes.Zero, a10 = TLanes.Zero, a11 = TLanes.Zero, a12 = TLanes.Zero, a13 = TLanes.Zero;
+        TV a20 = TLanes.Zero, a21 = TLanes.Zero, a22 = TLanes.Zero, a23 = TLanes.Zero, a30 = TLanes.Zero, a31 = TLanes.Zero, a32 = TLanes.Zero, a33 = TLanes.Zero;
+        int i = 0;
+        for (; i <= n - TLanes.Count; i += TLanes.Count)
+        {
+            TV v0 = TLanes.Load(x0 + i), v1 = TLanes.Load(x1 + i), v2 = TLanes.Load(x2 + i), v3 = TLanes.Load(x3 + i);
+            TV w = TLanes.Load(w0 + i);
+            a00 = TLanes.MultiplyAdd(w, v0, a00); a01 = TLanes.MultiplyAdd(w, v1, a01); a02 = TLanes.MultiplyAdd(w, v2, a02); a03 = TLanes.MultiplyAdd(w, v3, a03);
+            w = TLanes.Load(w1 + i);
+            a10 = TLanes.MultiplyAdd(w, v0, a10); a11 = TLanes.MultiplyAdd(w, v1, a11); a12 = TLanes.MultiplyAdd(w, v2, a12); a13 = TLanes.MultiplyAdd(w, v3, a13);
+            w = TLanes.Load(w2 + i);
+            a20 = TLanes.MultiplyAdd(w, v0, a20); a21 = TLanes.MultiplyAdd(w, v1, a21); a22 = TLanes.MultiplyAdd(w, v2, a22); a23 = TLanes.MultiplyAdd(w, v3, a23);
+            w = TLanes.Load(w3 + i);
+            a30 = TLanes.MultiplyAdd(w, v0, a30); a31 = TLanes.MultiplyAdd(w, v1, a31); a32 = TLanes.MultiplyAdd(w, v2, a32); a33 = TLanes.MultiplyAdd(w, v3, a33);
+        }
+
+        Span<float> sums = stackalloc float[4];
+        for (int c = 0; c < 4; c++)
+        {
+            float* x = c == 0 ? x0 : c == 1 ? x1 : c == 2 ? x2 : x3;
+            sums[0] = TLanes.Sum(c == 0 ? a00 : c == 1 ? a01 : c == 2 ? a02 : a03);
+            sums[1] = TLanes.Sum(c == 0 ? a10 : c == 1 ? a11 : c == 2 ? a12 : a13);
+            sums[2] = TLanes.Sum(c == 0 ? a20 : c == 1 ? a21 : c == 2 ? a22 : a23);
+            sums[3] = TLanes.Sum(c == 0 ? a30 : c == 1 ? a31 : c == 2 ? a32 : a33);
+            for (int k = i; k < n; k++)
+            {
+                sums[0] += x[k] * w0[k];
+                sums[1] += x[k] * w1[k];
+                sums[2] += x[k] * w2[k];
+                sums[3] += x[k] * w3[k];
+            }
+
+            Store(ref args, args.Output + (nint)(b + c) * args.OutFeatures + o, o, count, sums);
         }
     }
 
-    /// <summary><c>y[r] += x . rows[r]</c> for up to four rows over <paramref name="width"/> columns (rows past <paramref name="count"/> are dropped).</summary>
+    /// <summary>4 weight rows x 2 input rows (256 and 128 bits: 8 accumulators fit 16 registers).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Dot4<TLanes, TV>(float* x, float** rows, int width, float* y, int count)
+    private static void Tile4x2<TLanes, TV>(ref Args args, float* w0, float* w1, float* w2, float* w3, int b, int o, int count)
+        where TLanes : unmanaged, IFloatLanes<TV> where TV : unmanaged
+    {
+        int n = args.InFeatures;
+        float* x0 = args.Input + (nint)b * n, x1 = x0 + n;
+        TV a00 = TLanes.Zero, a01 = TLanes.Zero, a10 = TLanes.Zero, a11 = TLanes.Zero, a20 = TLanes.Zero, a21 = TLanes.Zero, a30 = TLanes.Zero, a31 = TLanes.Zero;
+        int i = 0;
+        for (; i <= n - TLanes.Count; i += TLanes.Count)
+        {
+            TV v0 = TLanes.Load(x0 + i), v1 = TLanes.Load(x1 + i);
+            TV w = TLanes.Load(w0 + i);
+            a00 = TLanes.MultiplyAdd(w, v0, a00); a01 = TLanes.MultiplyAdd(w, v1, a01);
+            w = TLanes.Load(w1 + i);
+            a10 = TLanes.MultiplyAdd(w, v0, a10); a11 = TLanes.MultiplyAdd(w, v1, a11);
+            w = TLanes.Load(w2 + i);
+            a20 = TLanes.MultiplyAdd(w, v0, a20); a21 = TLanes.MultiplyAdd(w, v1, a21);
+            w = TLanes.Load(w3 + i);
+            a30 = TLanes.MultiplyAdd(w, v0, a30); a31 = TLanes.MultiplyAdd(w, v1, a31);
+        }
+
+        Span<float> sums = stackalloc float[4];
+        for (int c = 0; c < 2; c++)
+        {
+            float* x = c == 0 ? x0 : x1;
+            sums[0] = TLanes.Sum(c == 0 ? a00 : a01);
+            sums[1] = TLanes.Sum(c == 0 ? a10 : a11);
+            sums[2] = TLanes.Sum(c == 0 ? a20 : a21);
+            sums[3] = TLanes.Sum(c == 0 ? a30 : a31);
+            for (int k = i; k < n; k++)
+            {
+                sums[0] += x[k] * w0[k];
+                sums[1] += x[k] * w1[k];
+                sums[2] += x[k] * w2[k];
+                sums[3] += x[k] * w3[k];
+            }
+
+            Store(ref args, args.Output + (nint)(b + c) * args.OutFeatures + o, o, count, sums);
+        }
+    }
+
+    /// <summary><c>sums[r] = x . w_r</c> for four rows over the whole row (one input row).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Dot4<TLanes, TV>(float* x, float* w0, float* w1, float* w2, float* w3, int n, Span<float> sums)
         where TLanes : unmanaged, IFloatLanes<TV> where TV : unmanaged
     {
         TV a0 = TLanes.Zero, a1 = TLanes.Zero, a2 = TLanes.Zero, a3 = TLanes.Zero;
-        float* w0 = rows[0], w1 = rows[1], w2 = rows[2], w3 = rows[3];
         int i = 0;
-        for (; i <= width - TLanes.Count; i += TLanes.Count)
+        for (; i <= n - TLanes.Count; i += TLanes.Count)
         {
             TV xv = TLanes.Load(x + i);
             a0 = TLanes.MultiplyAdd(xv, TLanes.Load(w0 + i), a0);
@@ -138,7 +238,7 @@ internal static unsafe class DenseMatMul
         }
 
         float s0 = TLanes.Sum(a0), s1 = TLanes.Sum(a1), s2 = TLanes.Sum(a2), s3 = TLanes.Sum(a3);
-        for (; i < width; i++)
+        for (; i < n; i++)
         {
             s0 += x[i] * w0[i];
             s1 += x[i] * w1[i];
@@ -146,10 +246,10 @@ internal static unsafe class DenseMatMul
             s3 += x[i] * w3[i];
         }
 
-        y[0] += s0;
-        if (count > 1) y[1] += s1;
-        if (count > 2) y[2] += s2;
-        if (count > 3) y[3] += s3;
+        sums[0] = s0;
+        sums[1] = s1;
+        sums[2] = s2;
+        sums[3] = s3;
     }
 
     /// <summary>The scalar reference (and the path without SIMD): one row at a time, widened whole.</summary>
