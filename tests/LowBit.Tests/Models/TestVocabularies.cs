@@ -1,3 +1,4 @@
+using LowBit.IO;
 using System.IO.Compression;
 using System.Reflection;
 using System.Text;

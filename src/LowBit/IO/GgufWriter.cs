@@ -1,11 +1,10 @@
 using System.Text;
-using LowBit.IO;
 
-namespace LowBit.Tests.Models;
+namespace LowBit.IO;
 
 /// <summary>
-/// Writes GGUF v3 files for the model tests (ggml's docs/gguf.md): metadata of every value type and arrays of them,
-/// then tensor infos and the data, each tensor aligned to 32 bytes.
+/// Writes small GGUF v3 files in memory (ggml's docs/gguf.md): metadata of every value type and arrays of them, then
+/// tensor infos and the data, each tensor aligned to 32 bytes. What the tests and benchmarks make their models with.
 /// </summary>
 internal sealed class GgufWriter
 {
@@ -76,12 +75,16 @@ internal sealed class GgufWriter
         w.Write(bytes);
     }
 
-    private static uint TypeOf(object value) => value switch
+    private static uint TypeOf(object value) => value is Array ? 9u : TypeOf(value.GetType());
+
+    private static readonly Dictionary<Type, uint> TypeIds = new()
     {
-        byte => 0, sbyte => 1, ushort => 2, short => 3, uint => 4, int => 5, float => 6, bool => 7, string => 8, Array => 9,
-        ulong => 10, long => 11, double => 12,
-        _ => throw new ArgumentException($"No GGUF type for {value.GetType()}"),
+        [typeof(byte)] = 0, [typeof(sbyte)] = 1, [typeof(ushort)] = 2, [typeof(short)] = 3, [typeof(uint)] = 4, [typeof(int)] = 5,
+        [typeof(float)] = 6, [typeof(bool)] = 7, [typeof(string)] = 8, [typeof(ulong)] = 10, [typeof(long)] = 11, [typeof(double)] = 12,
     };
+
+    private static uint TypeOf(Type type) =>
+        type.IsArray ? 9u : TypeIds.TryGetValue(type, out uint id) ? id : throw new ArgumentException($"No GGUF type for {type}");
 
     private static void Value(BinaryWriter w, object value, bool withType)
     {
@@ -101,8 +104,7 @@ internal sealed class GgufWriter
             case long v: w.Write(v); break;
             case double v: w.Write(v); break;
             case Array array:
-                object first = array.Length > 0 ? array.GetValue(0)! : Activator.CreateInstance(array.GetType().GetElementType()!) ?? "";
-                w.Write(TypeOf(first));
+                w.Write(TypeOf(array.GetType().GetElementType()!));
                 w.Write((ulong)array.Length);
                 foreach (object item in array) Value(w, item, withType: false);
                 break;
