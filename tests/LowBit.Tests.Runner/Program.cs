@@ -15,7 +15,8 @@ int failed = result.FailCount + result.InconclusiveCount;
 FailureReporter.PrintFailures(result);
 Console.WriteLine(
     $"{(failed == 0 ? "Passed!" : "Failed!")}  - Failed: {failed,5}, Passed: {result.PassCount,5}, Skipped: {result.SkipCount,5}, " +
-    $"Total: {result.TotalCount,5}, Duration: {stopwatch.Elapsed.TotalSeconds:0} s - {System.Runtime.InteropServices.RuntimeInformation.ProcessArchitecture}");
+    $"Total: {result.TotalCount,5}, Duration: {stopwatch.Elapsed.TotalSeconds:0} s - " +
+        $"{System.Runtime.InteropServices.RuntimeInformation.ProcessArchitecture}");
 return failed == 0 ? 0 : 1;
 
 /// <summary>Prints a dot per hundred finished tests, and at the end each failing test with its message and stack trace.</summary>

@@ -19,7 +19,8 @@ public class Int8ActivationBenchmarks
         public Config()
         {
             AddColumn(new Infrastructure.ThroughputColumn("G weights/s", c => Parse((string)c.Parameters["Case"]).Weights));
-            AddColumn(new Infrastructure.ThroughputColumn("GFLOP/s", c => 2.0 * Parse((string)c.Parameters["Case"]).Weights * Parse((string)c.Parameters["Case"]).Batch));
+            AddColumn(new Infrastructure.ThroughputColumn("GFLOP/s", c =>
+                2.0 * Parse((string)c.Parameters["Case"]).Weights * Parse((string)c.Parameters["Case"]).Batch));
         }
     }
 

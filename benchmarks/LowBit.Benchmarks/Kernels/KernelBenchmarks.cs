@@ -46,10 +46,14 @@ public class KernelBenchmarks
         _kernel = KernelRegistry.Kernels.Single(k => k.Name == Kernel);
         var (outFeatures, inFeatures, weights) = LowBitBenchmarks.Operands(Shape, Batch, out _input, out _output);
         if (_kernel.Takes(LayerShape.Int8(outFeatures, inFeatures))) _int8 = W8A16Linear<float>.FromWeights(weights, outFeatures, inFeatures);
-        else if (_kernel.Takes(LayerShape.Grouped(4, outFeatures, inFeatures, 64))) _lowBit = LowBitLinear<float>.FromWeights(weights, outFeatures, inFeatures, 4, 64);
-        else if (_kernel.Takes(LayerShape.Grouped(2, outFeatures, inFeatures, 32))) _lowBit = LowBitLinear<float>.FromWeights(weights, outFeatures, inFeatures, 2, 32);
-        else if (_kernel.Takes(LayerShape.Grouped(8, outFeatures, inFeatures, 32))) _lowBit = LowBitLinear<float>.FromWeights(weights, outFeatures, inFeatures, 8, 32);
-        else throw new InvalidOperationException($"{Kernel} takes none of the benchmark's layouts ({Shape}: int8, 4-bit g64, 2-bit g32, 8-bit g32); add one.");
+        else if (_kernel.Takes(LayerShape.Grouped(4, outFeatures, inFeatures, 64))) _lowBit = LowBitLinear<float>.FromWeights(weights, outFeatures,
+                                                                                                                              inFeatures, 4, 64);
+        else if (_kernel.Takes(LayerShape.Grouped(2, outFeatures, inFeatures, 32))) _lowBit = LowBitLinear<float>.FromWeights(weights, outFeatures,
+                                                                                                                              inFeatures, 2, 32);
+        else if (_kernel.Takes(LayerShape.Grouped(8, outFeatures, inFeatures, 32))) _lowBit = LowBitLinear<float>.FromWeights(weights, outFeatures,
+                                                                                                                              inFeatures, 8, 32);
+        else throw new InvalidOperationException($"{Kernel} takes none of the benchmark's layouts ({Shape}: int8, 4-bit g64, 2-bit g32, 8-bit " +
+            $"g32); add one.");
     }
 
     [Benchmark(Description = "1 thread")]

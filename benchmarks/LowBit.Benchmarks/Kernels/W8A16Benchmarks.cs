@@ -54,7 +54,8 @@ public class W8A16Benchmarks
     public void AllThreads() => _problem.Run(maxThreads: 0);
 }
 
-/// <summary>The scalar reference of the W8A16 matmul (the baseline for <see cref="W8A16Benchmarks"/>) and the SIMD kernel on the same cases.</summary>
+/// <summary>The scalar reference of the W8A16 matmul (the baseline for <see cref="W8A16Benchmarks"/>) and the SIMD kernel on the same
+/// cases.</summary>
 [MemoryDiagnoser]
 [Config(typeof(W8A16Benchmarks.Config))]
 public class W8A16ScalarBenchmarks

@@ -52,7 +52,8 @@ internal static class BenchmarkModels
         var gguf = new GgufWriter()
             .Set("general.architecture", "llama").Set("llama.context_length", 512u).Set("llama.embedding_length", (uint)Hidden)
             .Set("llama.block_count", (uint)Layers).Set("llama.feed_forward_length", (uint)Ffn).Set("llama.attention.head_count", (uint)Heads)
-            .Set("llama.attention.head_count_kv", (uint)KvHeads).Set("llama.rope.freq_base", 10000f).Set("llama.attention.layer_norm_rms_epsilon", 1e-5f)
+            .Set("llama.attention.head_count_kv", (uint)KvHeads).Set("llama.rope.freq_base", 10000f).Set("llama.attention.layer_norm_rms_epsilon",
+                                                                                                         1e-5f)
             .Set("tokenizer.ggml.model", "llama").Set("tokenizer.ggml.bos_token_id", 1u).Set("tokenizer.ggml.eos_token_id", 2u);
         string[] tokens = ["<unk>", "<s>", "</s>", .. Enumerable.Range(0, Vocabulary - 3).Select(i => "\u2581t" + i)];
         gguf.Set("tokenizer.ggml.tokens", tokens).Set("tokenizer.ggml.scores", tokens.Select((_, i) => (float)-i).ToArray())
@@ -91,7 +92,8 @@ internal static class BenchmarkModels
         var random = new Random(2);
         var tensors = new List<SafeTensorData>();
         void Add(string name, double std, double mean, params long[] shape) =>
-            tensors.Add(new SafeTensorData(new SafeTensorSpec(name, SafeTensorDType.F32, shape), Gaussian(random, (int)shape.Aggregate(1L, (a, b) => a * b), std, mean)));
+            tensors.Add(new SafeTensorData(new SafeTensorSpec(name, SafeTensorDType.F32, shape), Gaussian(random, (int)shape.Aggregate(1L, (a, b) =>
+                a * b), std, mean)));
         Add("embeddings.word_embeddings.weight", 0.5, 0, vocabulary.Length, Hidden);
         Add("embeddings.position_embeddings.weight", 0.2, 0, Positions, Hidden);
         Add("embeddings.token_type_embeddings.weight", 0.2, 0, 2, Hidden);

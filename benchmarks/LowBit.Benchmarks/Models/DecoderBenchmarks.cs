@@ -17,7 +17,8 @@ public class DecoderBenchmarks
     {
         public Config()
         {
-            AddColumn(new Infrastructure.ThroughputColumn("tokens/s", c => 1e9 * (c.Descriptor.WorkloadMethod.Name == nameof(Prefill) ? PromptTokens : DecodeTokens)));
+            AddColumn(new Infrastructure.ThroughputColumn("tokens/s", c => 1e9 * (c.Descriptor.WorkloadMethod.Name == nameof(Prefill) ? PromptTokens
+                : DecodeTokens)));
         }
     }
 
@@ -35,7 +36,12 @@ public class DecoderBenchmarks
     [GlobalSetup]
     public void Setup()
     {
-        _model = DecoderModel.Open(BenchmarkModels.Decoder(), new DecoderOptions { Activations = Activations, MaxThreads = Threads, ContextLength = 512 });
+        _model = DecoderModel.Open(BenchmarkModels.Decoder(), new DecoderOptions
+        {
+            Activations = Activations,
+            MaxThreads = Threads,
+            ContextLength = 512
+        });
         int v = _model.VocabularySize;
         _prompt = Enumerable.Range(1, PromptTokens).Select(i => 1 + (i * 7919 + 13) % (v - 1)).ToArray();
         _logits = new float[v];

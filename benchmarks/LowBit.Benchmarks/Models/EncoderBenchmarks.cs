@@ -21,9 +21,11 @@ public class EncoderBenchmarks
 
     private static readonly string[] Sentences =
     [
-        "The quick brown fox jumps over the lazy dog.", "A man is playing a guitar on the street.", "Quantized weights make large language models cheap to serve.",
+        "The quick brown fox jumps over the lazy dog.", "A man is playing a guitar on the street.",
+            "Quantized weights make large language models cheap to serve.",
         "The cat sat on the mat.", "Machine translation has improved dramatically since neural networks replaced phrase tables.", "Hello, world!",
-        "She sells sea shells by the sea shore.", "A naïve café owner served crème brûlée to the critics.", "Stocks fell sharply after the announcement.",
+        "She sells sea shells by the sea shore.", "A naïve café owner served crème brûlée to the critics.",
+            "Stocks fell sharply after the announcement.",
         "How do I reset my password?", "The weather today is sunny with a light breeze from the west.", "Paris is the capital of France.",
         "Embeddings map sentences to vectors so that similar meanings lie close together.", "I love programming in C#.", "Dogs are loyal companions.",
         "The results were published in a peer-reviewed journal last spring.", "Please turn off the lights when you leave.",

@@ -21,7 +21,8 @@ internal static class BenchCommand
         type.AcceptOnlyFromAmong("f32", "f16", "bf16");
         var bits = new Option<int>("--bits")
         {
-            Description = "Weight bits: 8 (W8A16, one scale per row), 4 or 2 (group-wise), 16 or 32 (dense f16 / f32 weights).", DefaultValueFactory = _ => 8,
+            Description = "Weight bits: 8 (W8A16, one scale per row), 4 or 2 (group-wise), 16 or 32 (dense f16 / f32 weights).",
+            DefaultValueFactory = _ => 8,
         };
         bits.AcceptOnlyFromAmong("8", "4", "2", "16", "32");
         var groupSize = new Option<int?>("--group-size") { Description = "Weights per group for --bits 4 (default 64) or 2 (default 32)." };
@@ -43,9 +44,11 @@ internal static class BenchCommand
             int weightBits = result.GetValue(bits);
             int group = result.GetValue(groupSize) ?? (weightBits == 2 ? 32 : 64);
             if (rows <= 0) throw new ArgumentException($"--batch must be positive, not {rows}.");
-            if ((long)rows * Math.Max(inFeatures, outFeatures) > int.MaxValue) throw new ArgumentException($"--batch {rows} is too large for shape {outFeatures}x{inFeatures}.");
+            if ((long)rows * Math.Max(inFeatures,
+                outFeatures) > int.MaxValue) throw new ArgumentException($"--batch {rows} is too large for shape {outFeatures}x{inFeatures}.");
             if (maxThreads < 0) throw new ArgumentException($"--threads must be 0 (all cores) or positive, not {maxThreads}.");
-            if (weightBits is 8 or 16 or 32 && result.GetValue(groupSize) is not null) throw new ArgumentException("--group-size applies to --bits 4 or 2 only.");
+            if (weightBits is 8 or 16 or 32
+                && result.GetValue(groupSize) is not null) throw new ArgumentException("--group-size applies to --bits 4 or 2 only.");
             if (weightBits is 4 or 2 && (group <= 0 || group % 8 != 0 || inFeatures % group != 0))
             {
                 throw new ArgumentException($"--group-size must be a positive multiple of 8 that divides the {inFeatures} columns, not {group}.");
@@ -63,7 +66,8 @@ internal static class BenchCommand
         return command;
     }
 
-    private sealed record Options(int OutFeatures, int InFeatures, int Batch, int MaxThreads, int Bits, int GroupSize, ActivationPrecision Activations);
+    private sealed record Options(int OutFeatures, int InFeatures, int Batch, int MaxThreads, int Bits, int GroupSize,
+                                  ActivationPrecision Activations);
 
     public static (int Out, int In) ParseShape(string text)
     {
@@ -109,7 +113,8 @@ internal static class BenchCommand
 
         double weightCount = (double)o.OutFeatures * o.InFeatures, flops = 2 * weightCount * o.Batch;
         var table = new Table().Border(TableBorder.Rounded)
-            .Title($"{title} {o.OutFeatures}x{o.InFeatures}, batch {o.Batch}, {typeof(T).Name} inputs, {o.Activations.ToString().ToLowerInvariant()} activations")
+            .Title($"{title} {o.OutFeatures}x{o.InFeatures}, batch {o.Batch}, {typeof(T).Name} inputs, " +
+                $"{o.Activations.ToString().ToLowerInvariant()} activations")
             .AddColumns("kernel", "time / call", "G weights/s", "GFLOP/s", "vs scalar");
         void Row(string name, double seconds) => table.AddRow(name, $"{seconds * 1e3:0.000} ms", $"{weightCount / seconds / 1e9:0.00}",
             $"{flops / seconds / 1e9:0.0}", $"{scalarSeconds / seconds:0.0}x");
@@ -118,7 +123,8 @@ internal static class BenchCommand
         Row($"{kernel}, {allThreads} {(allThreads == 1 ? "thread" : "threads")}", threaded);
         AnsiConsole.Write(table);
         AnsiConsole.MarkupLine($"[grey]{System.Runtime.InteropServices.RuntimeInformation.ProcessArchitecture}, " +
-                               $"Vector512 {System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated}, Vector256 {System.Runtime.Intrinsics.Vector256.IsHardwareAccelerated}; " +
+                               $"Vector512 {System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated}, Vector256 " +
+                                   $"{System.Runtime.Intrinsics.Vector256.IsHardwareAccelerated}; " +
                                "Stopwatch best-of-runs, for rigorous figures use benchmarks/.[/]");
         return 0;
     }

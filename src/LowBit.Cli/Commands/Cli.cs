@@ -71,7 +71,8 @@ internal static class Cli
     }
 
     private static bool NeedsEscape(char c) =>
-        char.IsControl(c) || c is '\u2028' or '\u2029' or (>= '\u200e' and <= '\u200f') or (>= '\u202a' and <= '\u202e') or (>= '\u2066' and <= '\u2069');
+        char.IsControl(c) || c is '\u2028' or '\u2029' or (>= '\u200e' and <= '\u200f') or (>= '\u202a' and <= '\u202e')
+            or (>= '\u2066' and <= '\u2069');
 
     /// <summary><see cref="Text"/>, then escaped for Spectre markup.</summary>
     public static string Markup(string value) => Spectre.Console.Markup.Escape(Text(value));

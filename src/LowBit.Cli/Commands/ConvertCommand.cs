@@ -9,10 +9,16 @@ internal static class ConvertCommand
 {
     public static Command Create()
     {
-        var input = new Argument<string>("input") { Description = "A GGUF file, or a GPTQ / AWQ checkpoint (its folder or .safetensors file, with its quantization config beside it)." };
+        var input = new Argument<string>("input")
+        {
+            Description = "A GGUF file, or a GPTQ / AWQ checkpoint (its folder or .safetensors file, with " +
+            "its quantization config beside it)."
+        };
         var output = new Argument<string>("output") { Description = "Where to write the LowBit checkpoint (written atomically)." };
         var all = new Option<bool>("--all") { Description = $"Report every tensor (default: the first {InspectCommand.DefaultRows}, then totals)." };
-        var command = new Command("convert", "Rewrite a quantized GGUF, GPTQ or AWQ model as a LowBit checkpoint, losslessly (layers keep their codes, scales, zero points and offsets).")
+        var command = new Command("convert",
+            "Rewrite a quantized GGUF, GPTQ or AWQ model as a LowBit checkpoint, losslessly (layers keep their codes, scales, zero points and " +
+                "offsets).")
         {
             input, output, all,
         };
@@ -25,7 +31,8 @@ internal static class ConvertCommand
         return command;
     }
 
-    /// <summary>Converts with a progress bar over the tensors on a terminal (the converter checks the input); Ctrl-C and SIGTERM stop it with nothing written.</summary>
+    /// <summary>Converts with a progress bar over the tensors on a terminal (the converter checks the input); Ctrl-C and SIGTERM stop it with nothing
+    /// written.</summary>
     public static CheckpointConversionReport Run(string input, string output)
     {
         Signals.Listen();
@@ -44,10 +51,12 @@ internal static class ConvertCommand
         }
 
         AnsiConsole.Write(table);
-        if (report.Tensors.Count > rows) AnsiConsole.MarkupLine($"... and {Cli.Count(report.Tensors.Count - rows, "more tensor")} (--all reports them).");
+        if (report.Tensors.Count > rows) AnsiConsole.MarkupLine($"... and {Cli.Count(report.Tensors.Count - rows, "more tensor")} (--all reports " +
+            $"them).");
         int layers = report.Tensors.Count(t => t.Layer);
         AnsiConsole.MarkupLine(
-            $"{Cli.Count(layers, "layer")} converted, {Cli.Count(report.Tensors.Count - layers, "tensor")} copied; {Cli.Bytes(report.InputBytes)} -> {Cli.Bytes(report.OutputBytes)} " +
+            $"{Cli.Count(layers, "layer")} converted, {Cli.Count(report.Tensors.Count - layers, "tensor")} copied; {Cli.Bytes(report.InputBytes)} " +
+                $"-> {Cli.Bytes(report.OutputBytes)} " +
             $"in {report.Elapsed.TotalSeconds:0.00} s.");
     }
 }

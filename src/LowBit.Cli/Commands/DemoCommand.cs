@@ -17,7 +17,8 @@ internal static class DemoCommand
     public static Command Create()
     {
         var keep = new Option<bool>("--keep") { Description = "Keep the generated checkpoints instead of deleting them." };
-        var command = new Command("demo", "Build a synthetic BF16 transformer checkpoint, quantize it and compare every layer with the original.") { keep };
+        var command = new Command("demo",
+                                  "Build a synthetic BF16 transformer checkpoint, quantize it and compare every layer with the original.") { keep };
         command.SetAction(result => Run(result.GetValue(keep)));
         return command;
     }
@@ -31,22 +32,27 @@ internal static class DemoCommand
             string original = Path.Combine(folder, "model.safetensors");
             string quantized = Path.Combine(folder, "model.w8a16.safetensors");
             SyntheticCheckpoint.Shape shape = SyntheticCheckpoint.Small;
-            AnsiConsole.MarkupLine($"[bold]1. A synthetic BF16 transformer[/]: {shape.Layers} blocks, hidden {shape.Hidden}, MLP {shape.Intermediate}, vocabulary {shape.Vocabulary}.");
+            AnsiConsole.MarkupLine($"[bold]1. A synthetic BF16 transformer[/]: {shape.Layers} blocks, hidden {shape.Hidden}, MLP " +
+                $"{shape.Intermediate}, vocabulary {shape.Vocabulary}.");
             Cli.WithStatus("Generating weights...", () => SyntheticCheckpoint.Write(original, shape));
             AnsiConsole.MarkupLine($"   wrote {Cli.Markup(original)} ({Cli.Bytes(new FileInfo(original).Length)})");
 
             AnsiConsole.MarkupLine("[bold]2. Quantize[/] every linear layer to int8 with per-row scales (embeddings excluded):");
             AnsiConsole.MarkupLine($"   [grey]lowbit quantize {Cli.Markup(original)} {Cli.Markup(quantized)} --exclude embed_tokens[/]");
-            CheckpointQuantizationReport report = QuantizeCommand.Run(original, quantized, new CheckpointQuantizerOptions { Exclude = ["embed_tokens"] });
+            CheckpointQuantizationReport report = QuantizeCommand.Run(original, quantized,
+                                                                      new CheckpointQuantizerOptions { Exclude = ["embed_tokens"] });
             QuantizeCommand.PrintReport(report, int.MaxValue);  // the demo's model is small: every tensor
 
-            AnsiConsole.MarkupLine($"[bold]3. Forward[/] a random batch of {Batch} through every layer, one thread: the quantized layer with float32 activations (exact) " +
-                                   "and with int8 activations (quantized per block of 32, integer dot products), against the unquantized layer (dense fp32 weights, " +
+            AnsiConsole.MarkupLine($"[bold]3. Forward[/] a random batch of {Batch} through every layer, one thread: the quantized layer with " +
+                $"float32 activations (exact) " +
+                                   "and with int8 activations (quantized per block of 32, integer dot products), against the unquantized layer " +
+                                       "(dense fp32 weights, " +
                                    $"TensorPrimitives.Dot). Times are medians of {Rounds} rounds after a warm-up round.");
             var dense = new DenseLayers(original);
             LayerComparison int8 = CompareLayers(dense, quantized);
 
-            AnsiConsole.MarkupLine("[bold]4. Fewer bits[/]: the same checkpoint with group-wise 4-bit (group 64) and 2-bit (group 32) weights, packed.");
+            AnsiConsole.MarkupLine("[bold]4. Fewer bits[/]: the same checkpoint with group-wise 4-bit (group 64) and 2-bit (group 32) weights, " +
+                "packed.");
             var rows = new List<(string Name, CheckpointQuantizationReport Report, LayerComparison Layers)> { ("int8, per row", report, int8) };
             foreach (var (bits, groupSize) in new[] { (4, 64), (2, 32) })
             {
@@ -57,18 +63,21 @@ internal static class DemoCommand
             }
 
             var summary = new Table().Border(TableBorder.Rounded)
-                .AddColumns("weights", "file", "mean SNR", "output error, float act.", "output error, int8 act.", "all layers, float act.", "all layers, int8 act.", "vs dense fp32");
+                .AddColumns("weights", "file", "mean SNR", "output error, float act.", "output error, int8 act.", "all layers, float act.",
+                            "all layers, int8 act.", "vs dense fp32");
             foreach (var (name, r, layers) in rows)
             {
                 double snr = r.Tensors.Where(t => t.Error is not null).Average(t => t.Error!.Value.SignalToNoiseDb);
-                summary.AddRow(name, Cli.Bytes(r.OutputBytes), $"{snr:0.0} dB", $"{layers.Float.MeanRelativeError:0.00%}", $"{layers.Int8.MeanRelativeError:0.00%}",
+                summary.AddRow(name, Cli.Bytes(r.OutputBytes), $"{snr:0.0} dB", $"{layers.Float.MeanRelativeError:0.00%}",
+                               $"{layers.Int8.MeanRelativeError:0.00%}",
                     Cli.Duration(layers.Float.Seconds), Cli.Duration(layers.Int8.Seconds),
                     $"{dense.Seconds.Median / layers.Float.Seconds.Median:0.0}x / {dense.Seconds.Median / layers.Int8.Seconds.Median:0.0}x");
             }
 
             summary.AddRow("BF16 original", Cli.Bytes(report.InputBytes), "", "", "", $"{Cli.Duration(dense.Seconds)} (dense fp32)", "", "1.0x");
             AnsiConsole.Write(summary);
-            AnsiConsole.MarkupLine("[grey]Output error: ||y - y_fp32|| / ||y_fp32|| per layer against the unquantized layer, averaged; times: median (min - max) over the rounds of the sum over all layers.[/]");
+            AnsiConsole.MarkupLine("[grey]Output error: ||y - y_fp32|| / ||y_fp32|| per layer against the unquantized layer, averaged; times: " +
+                "median (min - max) over the rounds of the sum over all layers.[/]");
             if (keepFiles) AnsiConsole.MarkupLine($"Files kept in {Cli.Markup(folder)}.");
             return 0;
         }
@@ -96,7 +105,8 @@ internal static class DemoCommand
         {
             using SafeTensorsFile original = SafeTensorsFile.Open(path);
             var random = new Random(7);
-            foreach (SafeTensorInfo info in original.Tensors.Where(t => t.Name.EndsWith(".weight", StringComparison.Ordinal) && t.Shape.Count == 2 && !t.Name.Contains("embed_tokens")))
+            foreach (SafeTensorInfo info in original.Tensors.Where(t => t.Name.EndsWith(".weight", StringComparison.Ordinal) && t.Shape.Count == 2
+                && !t.Name.Contains("embed_tokens")))
             {
                 string prefix = info.Name[..^".weight".Length];
                 int outFeatures = (int)info.Shape[0], inFeatures = (int)info.Shape[1];
@@ -129,7 +139,8 @@ internal static class DemoCommand
         // The layers the dense model has as references (the checkpoint also lists the embedding it kept in BF16).
         IReadOnlyList<string> prefixes = checkpoint.Layers.Where(dense.Layers.ContainsKey).ToArray();
         var table = new Table().Border(TableBorder.Rounded)
-            .AddColumns("layer", "out x in", "error, float act.", "error, int8 act.", "dense fp32", "float act.", "int8 act.", "weights fp32 -> int8");
+            .AddColumns("layer", "out x in", "error, float act.", "error, int8 act.", "dense fp32", "float act.", "int8 act.",
+                        "weights fp32 -> int8");
         var runs = new Dictionary<ActivationPrecision, List<Action>> { [ActivationPrecision.Float] = [], [ActivationPrecision.Int8] = [] };
         var errors = new Dictionary<ActivationPrecision, double> { [ActivationPrecision.Float] = 0, [ActivationPrecision.Int8] = 0 };
         var perLayer = new List<(string Prefix, DenseLayers.Dense Dense, double FloatError, double Int8Error, Action Float, Action Int8)>();
@@ -145,7 +156,8 @@ internal static class DemoCommand
             errors[ActivationPrecision.Int8] += int8Error;
             runs[ActivationPrecision.Float].Add(() => forward(ActivationPrecision.Float));
             runs[ActivationPrecision.Int8].Add(() => forward(ActivationPrecision.Int8));
-            perLayer.Add((prefix, reference, floatError, int8Error, () => forward(ActivationPrecision.Float), () => forward(ActivationPrecision.Int8)));
+            perLayer.Add((prefix, reference, floatError, int8Error, () => forward(ActivationPrecision.Float), () =>
+                forward(ActivationPrecision.Int8)));
 
             double RelativeError(ActivationPrecision mode)
             {
@@ -174,10 +186,12 @@ internal static class DemoCommand
             }
 
             AnsiConsole.Write(table);
-            AnsiConsole.MarkupLine($"All layers: dense fp32 {Cli.Duration(dense.Seconds)}, W8A16 {Cli.Duration(floatSeconds)} with float activations " +
+            AnsiConsole.MarkupLine($"All layers: dense fp32 {Cli.Duration(dense.Seconds)}, W8A16 {Cli.Duration(floatSeconds)} with float " +
+                $"activations " +
                                    $"({dense.Seconds.Median / floatSeconds.Median:0.0}x), {Cli.Duration(int8Seconds)} with int8 activations " +
                                    $"({dense.Seconds.Median / int8Seconds.Median:0.0}x), with a quarter of the weight memory.");
-            AnsiConsole.MarkupLine("Error: ||y - y_fp32|| / ||y_fp32|| per layer, the quantized layer's output rounded to BF16 as a BF16 model would.");
+            AnsiConsole.MarkupLine("Error: ||y - y_fp32|| / ||y_fp32|| per layer, the quantized layer's output rounded to BF16 as a BF16 model " +
+                "would.");
         }
 
         int count = Math.Max(1, prefixes.Count);

@@ -14,7 +14,11 @@ internal static class EmbedCommand
 {
     public static Command Create()
     {
-        var folder = new Argument<string>("model") { Description = "A Hugging Face model folder: config.json, vocab.txt, model.safetensors (float or quantized by lowbit quantize)." };
+        var folder = new Argument<string>("model")
+        {
+            Description = "A Hugging Face model folder: config.json, vocab.txt, model.safetensors (float " +
+            "or quantized by lowbit quantize)."
+        };
         var text = new Option<string[]>("--text") { Description = "A text to embed (repeat for more).", AllowMultipleArgumentsPerToken = false };
         var file = new Option<string?>("--file") { Description = "A UTF-8 file with one text per line." };
         var threads = new Option<int>("--threads") { Description = "Threads (0 = all cores).", DefaultValueFactory = _ => 0 };
@@ -24,7 +28,11 @@ internal static class EmbedCommand
             DefaultValueFactory = _ => "float",
         };
         activations.AcceptOnlyFromAmong("float", "int8");
-        var output = new Option<string?>("--output") { Description = "Write the embeddings to a .f32 file (raw float32, texts x dimension) or a .json file; default: JSON on stdout." };
+        var output = new Option<string?>("--output")
+        {
+            Description = "Write the embeddings to a .f32 file (raw float32, texts x dimension) or a " +
+            ".json file; default: JSON on stdout."
+        };
         var command = new Command("embed", "Sentence embeddings from a BERT-family model (all-MiniLM-L6-v2 and the like), with sentences/s.")
         {
             folder, text, file, threads, activations, output,
@@ -43,7 +51,8 @@ internal static class EmbedCommand
             int maxThreads = result.GetValue(threads);
             if (maxThreads < 0) throw new ArgumentException($"--threads must be 0 (all cores) or positive, not {maxThreads}.");
             string? outputPath = result.GetValue(output);
-            if (outputPath is not null && !outputPath.EndsWith(".f32", StringComparison.OrdinalIgnoreCase) && !outputPath.EndsWith(".json", StringComparison.OrdinalIgnoreCase))
+            if (outputPath is not null && !outputPath.EndsWith(".f32", StringComparison.OrdinalIgnoreCase) && !outputPath.EndsWith(".json",
+                StringComparison.OrdinalIgnoreCase))
             {
                 throw new ArgumentException($"--output must end in .f32 or .json, not '{outputPath}'.");
             }
@@ -78,15 +87,18 @@ internal static class EmbedCommand
             string temporary = outputPath + ".tmp";
             using (FileStream stream = File.Create(temporary))
             {
-                if (outputPath.EndsWith(".f32", StringComparison.OrdinalIgnoreCase)) stream.Write(System.Runtime.InteropServices.MemoryMarshal.AsBytes(embeddings.AsSpan()));
+                if (outputPath.EndsWith(".f32",
+                    StringComparison.OrdinalIgnoreCase)) stream.Write(System.Runtime.InteropServices.MemoryMarshal.AsBytes(embeddings.AsSpan()));
                 else WriteJson(stream, texts, embeddings, model.Dimension);
             }
 
             File.Move(temporary, outputPath, overwrite: true);
         }
 
-        Console.Error.WriteLine($"{Cli.Count(texts.Length, "text")} x {model.Dimension} in {seconds * 1e3:0.0} ms: {texts.Length / Math.Max(seconds, 1e-9):0.0} sentences/s " +
-                                $"({options.Activations.ToString().ToLowerInvariant()} activations, {(options.MaxThreads == 0 ? Environment.ProcessorCount : options.MaxThreads)} threads; " +
+        Console.Error.WriteLine($"{Cli.Count(texts.Length, "text")} x {model.Dimension} in {seconds * 1e3:0.0} ms: " +
+            $"{texts.Length / Math.Max(seconds, 1e-9):0.0} sentences/s " +
+                                $"({options.Activations.ToString().ToLowerInvariant()} activations, " +
+                                    $"{(options.MaxThreads == 0 ? Environment.ProcessorCount : options.MaxThreads)} threads; " +
                                 $"load {loadSeconds:0.00} s)");
         return 0;
     }

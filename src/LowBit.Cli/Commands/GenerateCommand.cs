@@ -15,9 +15,18 @@ internal static class GenerateCommand
         var model = new Argument<string>("model") { Description = "A GGUF file (llama or qwen2), or a LowBit checkpoint converted from one." };
         var prompt = new Option<string>("--prompt") { Description = "The text to continue.", Required = true };
         var maxTokens = new Option<int>("--max-tokens") { Description = "Tokens to generate at most.", DefaultValueFactory = _ => 128 };
-        var temperature = new Option<float>("--temperature") { Description = "0 for greedy; higher is more random.", DefaultValueFactory = _ => 0.8f };
+        var temperature = new Option<float>("--temperature")
+        {
+            Description = "0 for greedy; higher is more random.",
+            DefaultValueFactory = _ =>
+            0.8f
+        };
         var topK = new Option<int>("--top-k") { Description = "Sample from the K most likely tokens (0 = all).", DefaultValueFactory = _ => 40 };
-        var topP = new Option<float>("--top-p") { Description = "Sample from the smallest set of tokens whose probability reaches P.", DefaultValueFactory = _ => 0.95f };
+        var topP = new Option<float>("--top-p")
+        {
+            Description = "Sample from the smallest set of tokens whose probability reaches P.",
+            DefaultValueFactory = _ => 0.95f
+        };
         var seed = new Option<int?>("--seed") { Description = "Random seed: the same seed gives the same text." };
         var threads = new Option<int>("--threads") { Description = "Threads (0 = all cores).", DefaultValueFactory = _ => 0 };
         var activations = new Option<string>("--activations")
@@ -70,7 +79,8 @@ internal static class GenerateCommand
         GenerationStatistics? stats = session.LastGeneration;
         long peak = Process.GetCurrentProcess().PeakWorkingSet64;
         string speed = stats is null ? "no tokens"
-            : $"prompt {stats.PromptTokens} tokens at {stats.PromptTokensPerSecond:0.0} tokens/s, decode {stats.GeneratedTokens} tokens at {stats.DecodeTokensPerSecond:0.0} tokens/s";
+            : $"prompt {stats.PromptTokens} tokens at {stats.PromptTokensPerSecond:0.0} tokens/s, decode {stats.GeneratedTokens} tokens at " +
+                $"{stats.DecodeTokensPerSecond:0.0} tokens/s";
         Console.Error.WriteLine($"{speed}; load {model.LoadTime.TotalSeconds:0.00} s; peak memory {Cli.Bytes(peak)} " +
                                 $"({model.Config.Architecture}, {model.Activations.ToString().ToLowerInvariant()} activations, " +
                                 $"{Cli.Count(options.MaxThreads == 0 ? Environment.ProcessorCount : options.MaxThreads, "thread")})");

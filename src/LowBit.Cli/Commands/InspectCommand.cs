@@ -20,8 +20,13 @@ internal static class InspectCommand
     public static Command Create()
     {
         var file = new Argument<string>("file") { Description = "A safetensors or GGUF file, or a GPTQ / AWQ checkpoint folder." };
-        var all = new Option<bool>("--all") { Description = $"List every tensor and metadata entry (default: the first {DefaultRows} of each, then totals)." };
-        var command = new Command("inspect", "List the tensors (type, shape, size) and metadata of a safetensors or GGUF file, or of a GPTQ / AWQ checkpoint.") { file, all };
+        var all = new Option<bool>("--all")
+        {
+            Description = $"List every tensor and metadata entry (default: the first " +
+            $"{DefaultRows} of each, then totals)."
+        };
+        var command = new Command("inspect",
+            "List the tensors (type, shape, size) and metadata of a safetensors or GGUF file, or of a GPTQ / AWQ checkpoint.") { file, all };
         command.SetAction(result => Cli.Guard(() =>
         {
             string path = result.GetValue(file)!;
@@ -69,7 +74,8 @@ internal static class InspectCommand
         PrintMetadata(checkpoint.QuantizationConfig.Select(kv => (kv.Key, (object)kv.Value)).ToList(), rows);
         string group = checkpoint.GroupSize == -1 ? "one group per row" : $"group {checkpoint.GroupSize}";
         AnsiConsole.MarkupLine(
-            $"{checkpoint.Method.ToString().ToUpperInvariant()} {checkpoint.Bits}-bit, {group}: {Cli.Count(checkpoint.Layers.Count, "quantized layer")} " +
+            $"{checkpoint.Method.ToString().ToUpperInvariant()} {checkpoint.Bits}-bit, {group}: " +
+                $"{Cli.Count(checkpoint.Layers.Count, "quantized layer")} " +
             $"(LoadLowBitLinear by prefix; lowbit convert writes LowBit's format).");
     }
 
@@ -143,7 +149,8 @@ internal static class InspectCommand
         var table = new Table().Border(TableBorder.Rounded).Title("metadata").AddColumns("key", "value");
         foreach (var (key, value) in metadata.Take(rows)) table.AddRow(Cli.Markup(key), Cli.Markup(Format(value, whole: rows == int.MaxValue)));
         AnsiConsole.Write(table);
-        if (metadata.Count > rows) AnsiConsole.MarkupLine($"... and {Cli.Count(metadata.Count - rows, "more metadata entry", "more metadata entries")} (--all lists them).");
+        if (metadata.Count > rows) AnsiConsole.MarkupLine($"... and " +
+            $"{Cli.Count(metadata.Count - rows, "more metadata entry", "more metadata entries")} (--all lists them).");
     }
 
     /// <summary>A metadata value as text: numbers invariant, arrays as their length and first elements, long strings cut unless whole.</summary>
@@ -154,13 +161,14 @@ internal static class InspectCommand
             case string s:
                 return whole || s.Length <= ValueColumnChars ? s : $"{s[..ValueColumnChars]}... ({s.Length:N0} characters)";
             case Array array:
-            {
-                string kind = array.GetType().GetElementType() is { } e && e == typeof(string) ? "string" : array is Array[] ? "array" : array.GetType().GetElementType()!.Name.ToLowerInvariant();
-                IEnumerable<object?> shown = array.Cast<object?>().Take(whole ? int.MaxValue : ArrayPreview);
-                string items = string.Join(", ", shown.Select(item => item is null ? "" : Format(item, whole)));
-                string more = !whole && array.Length > ArrayPreview ? ", ..." : "";
-                return $"[{Cli.Count(array.Length, kind)}: {items}{more}]";
-            }
+                {
+                    string kind = array.GetType().GetElementType() is { } e && e == typeof(string) ? "string" : array is Array[]? "array"
+                        : array.GetType().GetElementType()!.Name.ToLowerInvariant();
+                    IEnumerable<object?> shown = array.Cast<object?>().Take(whole ? int.MaxValue : ArrayPreview);
+                    string items = string.Join(", ", shown.Select(item => item is null ? "" : Format(item, whole)));
+                    string more = !whole && array.Length > ArrayPreview ? ", ..." : "";
+                    return $"[{Cli.Count(array.Length, kind)}: {items}{more}]";
+                }
             case bool b:
                 return b ? "true" : "false";
             case IFormattable f:

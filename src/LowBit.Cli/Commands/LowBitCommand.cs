@@ -56,7 +56,8 @@ internal static class LowBitCommand
     /// </summary>
     internal static string Readable(string message)
     {
-        string line = string.Join(' ', message.Split((char[])['\n', '\r', '\t'], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
+        string line = string.Join(' ', message.Split((char[])['\n', '\r', '\t'],
+                                                     StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
         return Regex.Replace(line, @"as expected type '(?:System\.Nullable`1\[)?System\.(\w+)\]?'", match => match.Groups[1].Value switch
         {
             "Int32" or "Int64" => "as a whole number",

@@ -18,7 +18,8 @@ internal static class QuantizeCommand
         };
         var bits = new Option<int>("--bits")
         {
-            Description = "8: int8 with per-row scales (W8A16, default); 4 or 2: group-wise asymmetric, packed (.packed_weights, .scales, .zero_points).",
+            Description = "8: int8 with per-row scales (W8A16, default); 4 or 2: group-wise asymmetric, packed (.packed_weights, .scales, " +
+                ".zero_points).",
             DefaultValueFactory = _ => 8,
         };
         bits.AcceptOnlyFromAmong("8", "4", "2");
@@ -77,10 +78,12 @@ internal static class QuantizeCommand
         }
 
         AnsiConsole.Write(table);
-        if (report.Tensors.Count > rows) AnsiConsole.MarkupLine($"... and {Cli.Count(report.Tensors.Count - rows, "more tensor")} (--all reports them).");
+        if (report.Tensors.Count > rows) AnsiConsole.MarkupLine($"... and {Cli.Count(report.Tensors.Count - rows, "more tensor")} (--all reports " +
+            $"them).");
         int quantized = report.Tensors.Count(t => t.Quantized);
         AnsiConsole.MarkupLine(
-            $"{quantized:N0} of {report.Tensors.Count:N0} tensors quantized; file {Cli.Bytes(report.InputBytes)} -> {Cli.Bytes(report.OutputBytes)} " +
+            $"{quantized:N0} of {report.Tensors.Count:N0} tensors quantized; file {Cli.Bytes(report.InputBytes)} -> " +
+                $"{Cli.Bytes(report.OutputBytes)} " +
             $"({report.OutputBytes * 100.0 / Math.Max(1, report.InputBytes):0.0}%) in {report.Elapsed.TotalSeconds:0.00} s.");
     }
 

@@ -10,16 +10,27 @@ internal static class SynthesizeCommand
     {
         var output = new Argument<string>("output") { Description = "Where to write the checkpoint." };
         var hidden = new Option<int>("--hidden") { Description = "Hidden size.", DefaultValueFactory = _ => SyntheticCheckpoint.Small.Hidden };
-        var intermediate = new Option<int>("--intermediate") { Description = "MLP size.", DefaultValueFactory = _ => SyntheticCheckpoint.Small.Intermediate };
+        var intermediate = new Option<int>("--intermediate")
+        {
+            Description = "MLP size.",
+            DefaultValueFactory = _ =>
+            SyntheticCheckpoint.Small.Intermediate
+        };
         var layers = new Option<int>("--layers") { Description = "Transformer blocks.", DefaultValueFactory = _ => SyntheticCheckpoint.Small.Layers };
-        var vocabulary = new Option<int>("--vocab") { Description = "Vocabulary size.", DefaultValueFactory = _ => SyntheticCheckpoint.Small.Vocabulary };
+        var vocabulary = new Option<int>("--vocab")
+        {
+            Description = "Vocabulary size.",
+            DefaultValueFactory = _ =>
+            SyntheticCheckpoint.Small.Vocabulary
+        };
         var command = new Command("synthesize", "Write a synthetic BF16 transformer checkpoint (realistic weight statistics) to try quantize on.")
         {
             output, hidden, intermediate, layers, vocabulary,
         };
         command.SetAction(result => Cli.Guard(() =>
         {
-            var shape = new SyntheticCheckpoint.Shape(result.GetValue(hidden), result.GetValue(intermediate), result.GetValue(layers), result.GetValue(vocabulary));
+            var shape = new SyntheticCheckpoint.Shape(result.GetValue(hidden), result.GetValue(intermediate), result.GetValue(layers),
+                                                      result.GetValue(vocabulary));
             if (shape.Hidden <= 0 || shape.Intermediate <= 0 || shape.Layers < 0 || shape.Vocabulary <= 0)
             {
                 throw new ArgumentException("--hidden, --intermediate and --vocab must be positive and --layers not negative.");

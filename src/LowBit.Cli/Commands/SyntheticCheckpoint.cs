@@ -67,9 +67,11 @@ internal static class SyntheticCheckpoint
         writer.Commit();
     }
 
-    private static (SafeTensorSpec, Kind) Matrix(string name, int rows, int columns) => (new SafeTensorSpec(name, SafeTensorDType.BF16, [rows, columns]), Kind.Matrix);
+    private static (SafeTensorSpec, Kind) Matrix(string name, int rows, int columns) => (new SafeTensorSpec(name, SafeTensorDType.BF16, [rows,
+        columns]), Kind.Matrix);
 
-    private static (SafeTensorSpec, Kind) Vector(string name, int length, Kind kind) => (new SafeTensorSpec(name, SafeTensorDType.BF16, [length]), kind);
+    private static (SafeTensorSpec, Kind) Vector(string name, int length, Kind kind) => (new SafeTensorSpec(name, SafeTensorDType.BF16, [length]),
+                                                                                         kind);
 
     private static BFloat16[] MatrixValues(int rows, int columns, Random random)
     {

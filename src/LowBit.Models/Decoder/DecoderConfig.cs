@@ -58,7 +58,8 @@ public sealed record DecoderConfig
     /// <summary>
     /// Reads a GGUF file's decoder hyperparameters (what <c>lowbit inspect</c> shows) without loading a layer.
     /// </summary>
-    /// <exception cref="NotSupportedException">The architecture or a feature (rope scaling, sliding windows, experts) is not one LowBit runs.</exception>
+    /// <exception cref="NotSupportedException">The architecture or a feature (rope scaling, sliding windows, experts) is not one LowBit
+    /// runs.</exception>
     /// <exception cref="InvalidDataException">A hyperparameter is missing or inconsistent.</exception>
     public static DecoderConfig FromGguf(GgufFile file)
     {
@@ -74,7 +75,8 @@ public sealed record DecoderConfig
         string arch = metadata.RequireString("general.architecture");
         if (!SupportedArchitectures.Contains(arch))
         {
-            throw new NotSupportedException($"{metadata.Source}: architecture '{arch}' is not supported; LowBit runs {string.Join(" and ", SupportedArchitectures)}.");
+            throw new NotSupportedException($"{metadata.Source}: architecture '{arch}' is not supported; LowBit runs " +
+                $"{string.Join(" and ", SupportedArchitectures)}.");
         }
 
         if (metadata.Integer($"{arch}.expert_count") is > 0)
@@ -90,7 +92,8 @@ public sealed record DecoderConfig
         string? scaling = metadata.String($"{arch}.rope.scaling.type");
         if (scaling is not null && scaling != "none")
         {
-            throw new NotSupportedException($"{metadata.Source}: rope scaling type '{scaling}' ({arch}.rope.scaling.type) is not supported; LowBit runs plain rotary embeddings.");
+            throw new NotSupportedException($"{metadata.Source}: rope scaling type '{scaling}' ({arch}.rope.scaling.type) is not supported; LowBit " +
+                $"runs plain rotary embeddings.");
         }
 
         double? factor = metadata.Real($"{arch}.rope.scaling.factor");
@@ -101,13 +104,15 @@ public sealed record DecoderConfig
 
         if (checkpoint.TensorNames.Contains("rope_freqs.weight"))
         {
-            throw new NotSupportedException($"{metadata.Source}: per-frequency rope factors (rope_freqs.weight, Llama 3.1's rope scaling) are not supported.");
+            throw new NotSupportedException($"{metadata.Source}: per-frequency rope factors (rope_freqs.weight, Llama 3.1's rope scaling) are not " +
+                $"supported.");
         }
 
         int hidden = metadata.RequirePositive($"{arch}.embedding_length");
         int heads = metadata.RequirePositive($"{arch}.attention.head_count");
         int kvHeads = metadata.Contains($"{arch}.attention.head_count_kv") ? metadata.RequirePositive($"{arch}.attention.head_count_kv") : heads;
-        if (heads % kvHeads != 0) throw new InvalidDataException($"{metadata.Source}: {heads} query heads cannot share {kvHeads} key/value heads evenly.");
+        if (heads % kvHeads != 0) throw new InvalidDataException($"{metadata.Source}: {heads} query heads cannot share {kvHeads} key/value heads " +
+            $"evenly.");
         int headSize = metadata.Contains($"{arch}.attention.key_length") ? metadata.RequirePositive($"{arch}.attention.key_length") : hidden / heads;
         if (!metadata.Contains($"{arch}.attention.key_length") && hidden % heads != 0)
         {
@@ -116,13 +121,15 @@ public sealed record DecoderConfig
 
         if (metadata.Contains($"{arch}.attention.value_length") && metadata.RequirePositive($"{arch}.attention.value_length") != headSize)
         {
-            throw new NotSupportedException($"{metadata.Source}: value heads of {metadata.Integer($"{arch}.attention.value_length")} elements differ from key heads of {headSize}.");
+            throw new NotSupportedException($"{metadata.Source}: value heads of {metadata.Integer($"{arch}.attention.value_length")} elements " +
+                $"differ from key heads of {headSize}.");
         }
 
         int ropeDimensions = metadata.Contains($"{arch}.rope.dimension_count") ? metadata.RequirePositive($"{arch}.rope.dimension_count") : headSize;
         if (ropeDimensions > headSize || ropeDimensions % 2 != 0)
         {
-            throw new InvalidDataException($"{metadata.Source}: rope.dimension_count {ropeDimensions} must be even and at most the head size {headSize}.");
+            throw new InvalidDataException($"{metadata.Source}: rope.dimension_count {ropeDimensions} must be even and at most the head size " +
+                $"{headSize}.");
         }
 
         double epsilon = metadata.Real($"{arch}.attention.layer_norm_rms_epsilon")

@@ -14,5 +14,6 @@ internal sealed class DecoderLayer
     public required ILinearLayer<float> Down { get; init; }
 
     /// <summary>Bytes of the seven layers' weights.</summary>
-    public long WeightBytes => Query.WeightBytes + Key.WeightBytes + Value.WeightBytes + Output.WeightBytes + Gate.WeightBytes + Up.WeightBytes + Down.WeightBytes;
+    public long WeightBytes => Query.WeightBytes + Key.WeightBytes + Value.WeightBytes + Output.WeightBytes + Gate.WeightBytes + Up.WeightBytes
+        + Down.WeightBytes;
 }

@@ -44,7 +44,8 @@ public sealed class DecoderModel : IDisposable
     /// tokenizer, and loads every layer.
     /// </summary>
     /// <exception cref="FileNotFoundException">The file does not exist.</exception>
-    /// <exception cref="InvalidDataException">The file is malformed, or a tensor is missing or has the wrong shape (the message names it).</exception>
+    /// <exception cref="InvalidDataException">The file is malformed, or a tensor is missing or has the wrong shape (the message names
+    /// it).</exception>
     /// <exception cref="NotSupportedException">The architecture, a hyperparameter (rope scaling, sliding windows, experts), a
     /// tensor type or the tokenizer is one LowBit does not run (the message names it).</exception>
     /// <exception cref="ArgumentOutOfRangeException">An option is out of range.</exception>
@@ -95,13 +96,15 @@ public sealed class DecoderModel : IDisposable
     {
         if (!checkpoint.Layers.Contains(prefix))
         {
-            throw new InvalidDataException($"{checkpoint.Path} has no layer '{prefix}' ({prefix}.weight missing, or of a type LowBit does not load).");
+            throw new InvalidDataException($"{checkpoint.Path} has no layer '{prefix}' ({prefix}.weight missing, or of a type LowBit does not " +
+                $"load).");
         }
 
         ILinearLayer<float> layer = checkpoint.LoadLayer<float>(prefix);
         if ((outFeatures is not null && layer.OutFeatures != outFeatures) || (inFeatures is not null && layer.InFeatures != inFeatures))
         {
-            throw new InvalidDataException($"{checkpoint.Path}: '{prefix}' is {layer.OutFeatures}x{layer.InFeatures}; the model's hyperparameters need {outFeatures}x{inFeatures}.");
+            throw new InvalidDataException($"{checkpoint.Path}: '{prefix}' is {layer.OutFeatures}x{layer.InFeatures}; the model's hyperparameters " +
+                $"need {outFeatures}x{inFeatures}.");
         }
 
         return layer;
@@ -111,7 +114,8 @@ public sealed class DecoderModel : IDisposable
     {
         if (!checkpoint.TensorNames.Contains(name)) throw new InvalidDataException($"{checkpoint.Path} has no tensor '{name}'.");
         float[] values = checkpoint.ReadFloats(name);
-        if (values.Length != length) throw new InvalidDataException($"{checkpoint.Path}: '{name}' has {values.Length} values; the model needs {length}.");
+        if (values.Length != length) throw new InvalidDataException($"{checkpoint.Path}: '{name}' has {values.Length} values; the model needs " +
+            $"{length}.");
         return values;
     }
 
@@ -144,7 +148,8 @@ public sealed class DecoderModel : IDisposable
     public TimeSpan LoadTime { get; }
 
     /// <summary>Bytes the layers hold for their weights (codes, scales, zero points, offsets).</summary>
-    public long WeightBytes => Layers.Sum(l => l.WeightBytes) + Embedding.WeightBytes + (ReferenceEquals(OutputHead, Embedding) ? 0 : OutputHead.WeightBytes);
+    public long WeightBytes => Layers.Sum(l => l.WeightBytes) + Embedding.WeightBytes + (ReferenceEquals(OutputHead, Embedding) ? 0
+        : OutputHead.WeightBytes);
 
     internal ILinearLayer<float> Embedding { get; }
 

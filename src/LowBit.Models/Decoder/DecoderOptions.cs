@@ -23,11 +23,13 @@ public sealed class DecoderOptions
     {
         if (Activations is not (ActivationPrecision.Float or ActivationPrecision.Int8))
         {
-            throw new ArgumentOutOfRangeException(nameof(Activations), Activations, "Activations must be ActivationPrecision.Float or ActivationPrecision.Int8.");
+            throw new ArgumentOutOfRangeException(nameof(Activations), Activations,
+                                                  "Activations must be ActivationPrecision.Float or ActivationPrecision.Int8.");
         }
 
         if (MaxThreads < 0) throw new ArgumentOutOfRangeException(nameof(MaxThreads), MaxThreads, "MaxThreads must be 0 (every core) or positive.");
-        if (ContextLength < 0) throw new ArgumentOutOfRangeException(nameof(ContextLength), ContextLength, "ContextLength must be 0 (the model's) or positive.");
+        if (ContextLength < 0) throw new ArgumentOutOfRangeException(nameof(ContextLength), ContextLength,
+                                                                     "ContextLength must be 0 (the model's) or positive.");
         if (KvCache is not (KvCacheType.Float32 or KvCacheType.Float16))
         {
             throw new ArgumentOutOfRangeException(nameof(KvCache), KvCache, "KvCache must be KvCacheType.Float32 or KvCacheType.Float16.");

@@ -68,7 +68,8 @@ public sealed class DecoderSession : IDisposable
     /// Appends <paramref name="tokens"/> to the cache and writes the logits of every one of them to <paramref name="logits"/>
     /// (<c>tokens.Length x VocabularySize</c>, row-major): the prompt runs through each layer as one batch.
     /// </summary>
-    /// <exception cref="ArgumentException">No tokens, <paramref name="logits"/> too short, or the tokens would pass the context length. Nothing changes then.</exception>
+    /// <exception cref="ArgumentException">No tokens, <paramref name="logits"/> too short, or the tokens would pass the context length. Nothing
+    /// changes then.</exception>
     /// <exception cref="ArgumentOutOfRangeException">A token id is not in [0, VocabularySize). Nothing changes then.</exception>
     public void Evaluate(ReadOnlySpan<int> tokens, Span<float> logits)
     {
@@ -76,7 +77,8 @@ public sealed class DecoderSession : IDisposable
         long needed = (long)tokens.Length * _config.VocabularySize;
         if (logits.Length < needed)
         {
-            throw new ArgumentException($"Logits must hold {tokens.Length} x {_config.VocabularySize} = {needed} values; it holds {logits.Length}.", nameof(logits));
+            throw new ArgumentException($"Logits must hold {tokens.Length} x {_config.VocabularySize} = {needed} values; it holds {logits.Length}.",
+                                        nameof(logits));
         }
 
         for (int start = 0; start < tokens.Length; start += MaxBatch)
@@ -90,7 +92,8 @@ public sealed class DecoderSession : IDisposable
     /// As <see cref="Evaluate"/>, writing only the last token's logits (<c>VocabularySize</c> values): what generation
     /// needs, without the output head's work for the other positions.
     /// </summary>
-    /// <exception cref="ArgumentException">No tokens, <paramref name="logits"/> too short, or the tokens would pass the context length. Nothing changes then.</exception>
+    /// <exception cref="ArgumentException">No tokens, <paramref name="logits"/> too short, or the tokens would pass the context length. Nothing
+    /// changes then.</exception>
     /// <exception cref="ArgumentOutOfRangeException">A token id is not in [0, VocabularySize). Nothing changes then.</exception>
     public void EvaluateLast(ReadOnlySpan<int> tokens, Span<float> logits)
     {
@@ -114,14 +117,16 @@ public sealed class DecoderSession : IDisposable
         if (tokens.IsEmpty) throw new ArgumentException("There are no tokens to evaluate.", nameof(tokens));
         if ((long)Position + tokens.Length > ContextLength)
         {
-            throw new ArgumentException($"{tokens.Length} more tokens after {Position} would pass the context length of {ContextLength}.", nameof(tokens));
+            throw new ArgumentException($"{tokens.Length} more tokens after {Position} would pass the context length of {ContextLength}.",
+                                        nameof(tokens));
         }
 
         for (int i = 0; i < tokens.Length; i++)
         {
             if ((uint)tokens[i] >= (uint)_config.VocabularySize)
             {
-                throw new ArgumentOutOfRangeException(nameof(tokens), tokens[i], $"Token {i} is {tokens[i]}, not an id in [0, {_config.VocabularySize}).");
+                throw new ArgumentOutOfRangeException(nameof(tokens), tokens[i],
+                                                      $"Token {i} is {tokens[i]}, not an id in [0, {_config.VocabularySize}).");
             }
         }
     }
@@ -135,7 +140,8 @@ public sealed class DecoderSession : IDisposable
         _cache.EnsureCapacity(first + t);
         ActivationPrecision precision = _model.Activations;
         Span<float> x = _x.AsSpan(0, t * d), h = _h.AsSpan(0, t * d), o = _out.AsSpan(0, t * d);
-        Span<float> q = _q.AsSpan(0, t * qWidth), k = _k.AsSpan(0, t * kvWidth), v = _v.AsSpan(0, t * kvWidth), attended = _attended.AsSpan(0, t * qWidth);
+        Span<float> q = _q.AsSpan(0, t * qWidth), k = _k.AsSpan(0, t * kvWidth), v = _v.AsSpan(0, t * kvWidth), attended = _attended.AsSpan(0,
+            t * qWidth);
         Span<float> gate = _gate.AsSpan(0, t * ffn), up = _up.AsSpan(0, t * ffn);
         Span<float> cos = _cos.AsSpan(0, t * _config.RopeDimensions / 2), sin = _sin.AsSpan(0, t * _config.RopeDimensions / 2);
 

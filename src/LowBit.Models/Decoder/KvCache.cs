@@ -61,7 +61,8 @@ internal sealed unsafe class KvCache
         }
     }
 
-    /// <summary>The start of page <paramref name="page"/>'s block for key/value head <paramref name="head"/> of layer <paramref name="layer"/>.</summary>
+    /// <summary>The start of page <paramref name="page"/>'s block for key/value head <paramref name="head"/> of layer
+    /// <paramref name="layer"/>.</summary>
     public byte* Keys(int layer, int page, int head) => Start(_keys[layer][page], head);
 
     /// <inheritdoc cref="Keys"/>

@@ -25,7 +25,8 @@ internal sealed class ModelMetadata
     public static ModelMetadata From(ICheckpoint checkpoint) => checkpoint switch
     {
         GgufFile gguf => new ModelMetadata(gguf.Path, key => gguf.Metadata.TryGetValue(key, out object? value) ? value : null),
-        QuantizedCheckpoint converted => new ModelMetadata(converted.Path, key => converted.File.Metadata.TryGetValue("gguf." + key, out string? text) ? text : null),
+        QuantizedCheckpoint converted => new ModelMetadata(converted.Path, key => converted.File.Metadata.TryGetValue("gguf." + key,
+            out string? text) ? text : null),
         _ => throw new NotSupportedException($"{checkpoint.Path} is not a GGUF file or a LowBit checkpoint converted from one."),
     };
 

@@ -63,9 +63,11 @@ public sealed record EncoderConfig
         }
 
         string positions = String(root, "position_embedding_type") ?? "absolute";
-        if (positions != "absolute") throw new NotSupportedException($"{configPath}: position_embedding_type '{positions}' is not supported (absolute is).");
+        if (positions != "absolute") throw new NotSupportedException($"{configPath}: position_embedding_type '{positions}' is not supported " +
+            $"(absolute is).");
         int hidden = Positive(root, "hidden_size", configPath), heads = Positive(root, "num_attention_heads", configPath);
-        if (hidden % heads != 0) throw new InvalidDataException($"{configPath}: hidden_size {hidden} is not a multiple of num_attention_heads {heads}.");
+        if (hidden % heads != 0) throw new InvalidDataException($"{configPath}: hidden_size {hidden} is not a multiple of num_attention_heads " +
+            $"{heads}.");
         int maxPositions = Positive(root, "max_position_embeddings", configPath);
 
         // sentence-transformers: a block in config.json (LowBit's peer writes one), or the files it saves beside the model.
@@ -76,7 +78,8 @@ public sealed record EncoderConfig
         using JsonDocument? modules = TryParse(Path.Combine(folder, "modules.json"));
         int length = options.MaxSequenceLength != 0 ? options.MaxSequenceLength
             : Integer(st, "max_seq_length") ?? Integer(bertConfig?.RootElement, "max_seq_length") ?? maxPositions;
-        if (length > maxPositions) throw new ArgumentOutOfRangeException(nameof(options), length, $"MaxSequenceLength {length} is more than the model's {maxPositions} positions.");
+        if (length > maxPositions) throw new ArgumentOutOfRangeException(nameof(options), length,
+            $"MaxSequenceLength {length} is more than the model's {maxPositions} positions.");
         Pooling mode = options.Pooling ?? (String(st, "pooling") switch
         {
             "cls" => Models.Pooling.Cls,
@@ -119,16 +122,20 @@ public sealed record EncoderConfig
     private static JsonDocument? TryParse(string path) => File.Exists(path) ? Parse(path) : null;
 
     private static string? String(JsonElement? e, string name) =>
-        e is { ValueKind: JsonValueKind.Object } o && o.TryGetProperty(name, out JsonElement v) && v.ValueKind == JsonValueKind.String ? v.GetString() : null;
+        e is { ValueKind: JsonValueKind.Object } o && o.TryGetProperty(name, out JsonElement v) && v.ValueKind == JsonValueKind.String
+            ? v.GetString() : null;
 
     private static int? Integer(JsonElement? e, string name) =>
-        e is { ValueKind: JsonValueKind.Object } o && o.TryGetProperty(name, out JsonElement v) && v.ValueKind == JsonValueKind.Number && v.TryGetInt32(out int i) ? i : null;
+        e is { ValueKind: JsonValueKind.Object } o && o.TryGetProperty(name, out JsonElement v) && v.ValueKind == JsonValueKind.Number
+            && v.TryGetInt32(out int i) ? i : null;
 
     private static double? Real(JsonElement? e, string name) =>
-        e is { ValueKind: JsonValueKind.Object } o && o.TryGetProperty(name, out JsonElement v) && v.ValueKind == JsonValueKind.Number ? v.GetDouble() : null;
+        e is { ValueKind: JsonValueKind.Object } o && o.TryGetProperty(name, out JsonElement v) && v.ValueKind == JsonValueKind.Number
+            ? v.GetDouble() : null;
 
     private static bool? Boolean(JsonElement? e, string name) =>
-        e is { ValueKind: JsonValueKind.Object } o && o.TryGetProperty(name, out JsonElement v) && v.ValueKind is JsonValueKind.True or JsonValueKind.False ? v.GetBoolean() : null;
+        e is { ValueKind: JsonValueKind.Object } o && o.TryGetProperty(name, out JsonElement v) && v.ValueKind is JsonValueKind.True
+            or JsonValueKind.False ? v.GetBoolean() : null;
 
     private static int Positive(JsonElement e, string name, string path) =>
         Integer(e, name) is int value and > 0 ? value : throw new InvalidDataException($"{path}: '{name}' must be a positive whole number.");

@@ -15,5 +15,6 @@ internal sealed class EncoderLayer
     public required float[] OutputNormBias { get; init; }
 
     /// <summary>Bytes of the six linear layers' weights.</summary>
-    public long WeightBytes => Query.WeightBytes + Key.WeightBytes + Value.WeightBytes + AttentionOutput.WeightBytes + Intermediate.WeightBytes + Output.WeightBytes;
+    public long WeightBytes => Query.WeightBytes + Key.WeightBytes + Value.WeightBytes + AttentionOutput.WeightBytes + Intermediate.WeightBytes
+        + Output.WeightBytes;
 }

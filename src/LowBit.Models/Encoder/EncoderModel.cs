@@ -70,7 +70,8 @@ public sealed class EncoderModel : IDisposable
             ILinearLayer<float> layer = checkpoint.LoadLayer<float>(root + prefix);
             if (layer.OutFeatures != outFeatures || layer.InFeatures != inFeatures)
             {
-                throw new InvalidDataException($"{checkpoint.Path}: '{root + prefix}' is {layer.OutFeatures}x{layer.InFeatures}; config.json needs {outFeatures}x{inFeatures}.");
+                throw new InvalidDataException($"{checkpoint.Path}: '{root + prefix}' is {layer.OutFeatures}x{layer.InFeatures}; config.json needs " +
+                    $"{outFeatures}x{inFeatures}.");
             }
 
             return layer;
@@ -80,7 +81,8 @@ public sealed class EncoderModel : IDisposable
         {
             if (!checkpoint.TensorNames.Contains(root + name)) throw new InvalidDataException($"{checkpoint.Path} has no tensor '{root + name}'.");
             float[] values = checkpoint.ReadFloats(root + name);
-            if (values.Length != length) throw new InvalidDataException($"{checkpoint.Path}: '{root + name}' has {values.Length} values; the model needs {length}.");
+            if (values.Length != length) throw new InvalidDataException($"{checkpoint.Path}: '{root + name}' has {values.Length} values; the model " +
+                $"needs {length}.");
             return values;
         }
 
@@ -96,7 +98,8 @@ public sealed class EncoderModel : IDisposable
         ILinearLayer<float> words = checkpoint.LoadLayer<float>(root + "embeddings.word_embeddings");
         if (words.InFeatures != h || words.OutFeatures != tokenizer.VocabularySize)
         {
-            throw new InvalidDataException($"{checkpoint.Path}: word_embeddings is {words.OutFeatures}x{words.InFeatures}; vocab.txt and config.json need {tokenizer.VocabularySize}x{h}.");
+            throw new InvalidDataException($"{checkpoint.Path}: word_embeddings is {words.OutFeatures}x{words.InFeatures}; vocab.txt and " +
+                $"config.json need {tokenizer.VocabularySize}x{h}.");
         }
 
         float[] positions = Rows("embeddings.position_embeddings", config.MaxPositions);
@@ -130,7 +133,8 @@ public sealed class EncoderModel : IDisposable
         if (File.Exists(single)) return single;
         string[] files = Directory.GetFiles(folder, "*.safetensors");
         return files.Length == 1 ? files[0]
-            : throw new FileNotFoundException(files.Length == 0 ? $"{folder} has no model.safetensors." : $"{folder} has {files.Length} .safetensors files and no model.safetensors.", single);
+            : throw new FileNotFoundException(files.Length == 0 ? $"{folder} has no model.safetensors."
+                : $"{folder} has {files.Length} .safetensors files and no model.safetensors.", single);
     }
 
     /// <summary>The hyperparameters and sentence-transformers settings.</summary>
@@ -172,12 +176,14 @@ public sealed class EncoderModel : IDisposable
     /// L2-normalized when the model's config says so). A text longer than the model's maximum is truncated, as
     /// sentence-transformers does; an empty text embeds [CLS] [SEP].
     /// </summary>
-    /// <exception cref="ArgumentException"><paramref name="output"/> is too short, or a text is null or holds a lone UTF-16 surrogate. Nothing is written then.</exception>
+    /// <exception cref="ArgumentException"><paramref name="output"/> is too short, or a text is null or holds a lone UTF-16 surrogate. Nothing is
+    /// written then.</exception>
     public void Embed(IReadOnlyList<string> texts, Span<float> output)
     {
         ArgumentNullException.ThrowIfNull(texts);
         long needed = (long)texts.Count * Dimension;
-        if (output.Length < needed) throw new ArgumentException($"Output must hold {texts.Count} x {Dimension} = {needed} values; it holds {output.Length}.", nameof(output));
+        if (output.Length < needed) throw new ArgumentException($"Output must hold {texts.Count} x {Dimension} = {needed} values; it holds " +
+            $"{output.Length}.", nameof(output));
         if (texts.Count == 0) return;
         EncoderScratch scratch = _scratch.TryTake(out EncoderScratch? pooled) ? pooled : new EncoderScratch();
         try
@@ -190,7 +196,8 @@ public sealed class EncoderModel : IDisposable
 
             // Shortest first, packed up to PackRows rows per pass.
             int[] order = scratch.Order(texts.Count);
-            Array.Sort(order, 0, texts.Count, Comparer<int>.Create((a, b) => ids[a].Length != ids[b].Length ? ids[a].Length.CompareTo(ids[b].Length) : a.CompareTo(b)));
+            Array.Sort(order, 0, texts.Count, Comparer<int>.Create((a, b) => ids[a].Length != ids[b].Length ? ids[a].Length.CompareTo(ids[b].Length)
+                : a.CompareTo(b)));
             for (int start = 0; start < texts.Count;)
             {
                 int end = start, rows = 0;
@@ -205,7 +212,8 @@ public sealed class EncoderModel : IDisposable
         }
     }
 
-    /// <summary>One pass: the texts <paramref name="pack"/> names, rows one after another, through every layer, then pooled into their output rows.</summary>
+    /// <summary>One pass: the texts <paramref name="pack"/> names, rows one after another, through every layer, then pooled into their output
+    /// rows.</summary>
     private void Forward(int[][] ids, ReadOnlySpan<int> pack, int rows, Span<float> output, EncoderScratch scratch)
     {
         int h = Dimension, inter = Config.IntermediateSize;

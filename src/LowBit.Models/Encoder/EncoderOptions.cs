@@ -18,7 +18,8 @@ public sealed class EncoderOptions
     /// <summary>L2-normalize each embedding; null (the default) takes the folder's config (a Normalize module), else true.</summary>
     public bool? Normalize { get; set; }
 
-    /// <summary>Tokens a text is truncated to ([CLS] and [SEP] included); 0 (the default) takes the folder's max_seq_length, else the model's limit.</summary>
+    /// <summary>Tokens a text is truncated to ([CLS] and [SEP] included); 0 (the default) takes the folder's max_seq_length, else the model's
+    /// limit.</summary>
     public int MaxSequenceLength { get; set; }
 
     /// <summary>Throws for a setting out of range, naming it.</summary>
@@ -26,11 +27,13 @@ public sealed class EncoderOptions
     {
         if (Activations is not (ActivationPrecision.Float or ActivationPrecision.Int8))
         {
-            throw new ArgumentOutOfRangeException(nameof(Activations), Activations, "Activations must be ActivationPrecision.Float or ActivationPrecision.Int8.");
+            throw new ArgumentOutOfRangeException(nameof(Activations), Activations,
+                                                  "Activations must be ActivationPrecision.Float or ActivationPrecision.Int8.");
         }
 
         if (MaxThreads < 0) throw new ArgumentOutOfRangeException(nameof(MaxThreads), MaxThreads, "MaxThreads must be 0 (every core) or positive.");
-        if (MaxSequenceLength is < 0 or 1) throw new ArgumentOutOfRangeException(nameof(MaxSequenceLength), MaxSequenceLength, "MaxSequenceLength must be 0 or at least 2.");
+        if (MaxSequenceLength is < 0 or 1) throw new ArgumentOutOfRangeException(nameof(MaxSequenceLength), MaxSequenceLength,
+                                                                                 "MaxSequenceLength must be 0 or at least 2.");
         if (Pooling is not (null or Models.Pooling.Mean or Models.Pooling.Cls or Models.Pooling.Max))
         {
             throw new ArgumentOutOfRangeException(nameof(Pooling), Pooling, "Pooling must be Mean, Cls or Max.");

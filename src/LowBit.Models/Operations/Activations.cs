@@ -77,7 +77,8 @@ internal static class Activations
     {
         Vector256<float> z = Vector256.Abs(x) * InverseSqrt2, t = Vector256<float>.One / (Vector256<float>.One + z * P);
         Vector256<float> poly = Vector256.MultiplyAddEstimate(Vector256.MultiplyAddEstimate(Vector256.MultiplyAddEstimate(
-            Vector256.MultiplyAddEstimate(Vector256.Create(A5), t, Vector256.Create(A4)), t, Vector256.Create(A3)), t, Vector256.Create(A2)), t, Vector256.Create(A1)) * t;
+            Vector256.MultiplyAddEstimate(Vector256.Create(A5), t, Vector256.Create(A4)), t, Vector256.Create(A3)), t, Vector256.Create(A2)), t,
+                Vector256.Create(A1)) * t;
         Vector256<float> erf = Vector256<float>.One - poly * Vector256.Exp(-(z * z));
         return x * 0.5f * (Vector256<float>.One + Vector256.CopySign(erf, x));
     }
@@ -86,7 +87,8 @@ internal static class Activations
     {
         Vector128<float> z = Vector128.Abs(x) * InverseSqrt2, t = Vector128<float>.One / (Vector128<float>.One + z * P);
         Vector128<float> poly = Vector128.MultiplyAddEstimate(Vector128.MultiplyAddEstimate(Vector128.MultiplyAddEstimate(
-            Vector128.MultiplyAddEstimate(Vector128.Create(A5), t, Vector128.Create(A4)), t, Vector128.Create(A3)), t, Vector128.Create(A2)), t, Vector128.Create(A1)) * t;
+            Vector128.MultiplyAddEstimate(Vector128.Create(A5), t, Vector128.Create(A4)), t, Vector128.Create(A3)), t, Vector128.Create(A2)), t,
+                Vector128.Create(A1)) * t;
         Vector128<float> erf = Vector128<float>.One - poly * Vector128.Exp(-(z * z));
         return x * 0.5f * (Vector128<float>.One + Vector128.CopySign(erf, x));
     }

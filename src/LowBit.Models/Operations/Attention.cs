@@ -73,8 +73,20 @@ internal sealed unsafe class Attention
 
             var args = new Args
             {
-                Query = q, Output = o, Scores = scores, KeyPages = keyPages, ValuePages = valuePages, Cache = cache, Layer = layer,
-                Tokens = tokens, First = first, Heads = _heads, KvHeads = _kvHeads, HeadSize = _headSize, Pages = pages, ScoreStride = length,
+                Query = q,
+                Output = o,
+                Scores = scores,
+                KeyPages = keyPages,
+                ValuePages = valuePages,
+                Cache = cache,
+                Layer = layer,
+                Tokens = tokens,
+                First = first,
+                Heads = _heads,
+                KvHeads = _kvHeads,
+                HeadSize = _headSize,
+                Pages = pages,
+                ScoreStride = length,
                 Scale = 1f / MathF.Sqrt(_headSize),
             };
             WorkerPool.Run(&KvHead, Unsafe.AsPointer(ref args), _kvHeads, maxThreads);

@@ -35,8 +35,16 @@ internal static unsafe class BidirectionalAttention
         {
             var args = new Args
             {
-                Query = q, Key = k, Value = v, Output = o, Starts = s, Texts = starts.Length - 1, Heads = heads, HeadSize = headSize,
-                Width = heads * headSize, Scale = 1f / MathF.Sqrt(headSize),
+                Query = q,
+                Key = k,
+                Value = v,
+                Output = o,
+                Starts = s,
+                Texts = starts.Length - 1,
+                Heads = heads,
+                HeadSize = headSize,
+                Width = heads * headSize,
+                Scale = 1f / MathF.Sqrt(headSize),
             };
             long work = 0;
             for (int t = 0; t < args.Texts; t++) work += (long)(starts[t + 1] - starts[t]) * (starts[t + 1] - starts[t]);
@@ -52,7 +60,8 @@ internal static unsafe class BidirectionalAttention
         int first = a.Starts[text], n = a.Starts[text + 1] - first;
         int padded = (n + 7) & ~7;
         int needed = d * padded + padded;
-        if (t_scratch is null || t_scratch.Length < needed) t_scratch = GC.AllocateUninitializedArray<float>(Math.Max(needed, 64 * 1024), pinned: true);
+        if (t_scratch is null || t_scratch.Length < needed) t_scratch = GC.AllocateUninitializedArray<float>(Math.Max(needed, 64 * 1024),
+                                                                                                             pinned: true);
         fixed (float* scratch = t_scratch)
         {
             float* keysT = scratch, scores = scratch + d * padded;
@@ -108,7 +117,8 @@ internal static unsafe class BidirectionalAttention
             for (; e <= d - 8; e += 8)
             {
                 Vector256<float> acc = Vector256<float>.Zero;
-                for (int j = 0; j < n; j++) acc = Vector256.MultiplyAddEstimate(Vector256.Create(p[j]), Vector256.Load(v + (nint)j * stride + e), acc);
+                for (int j = 0; j < n; j++) acc = Vector256.MultiplyAddEstimate(Vector256.Create(p[j]), Vector256.Load(v + (nint)j * stride + e),
+                                                                                acc);
                 acc.Store(o + e);
             }
         }

@@ -26,7 +26,8 @@ internal static class Normalization
     /// LayerNorm (BERT): <c>y = (x - mean) / sqrt(var + eps) * weight + bias</c> with the biased variance, for every row of
     /// <paramref name="source"/>. <paramref name="destination"/> may be <paramref name="source"/>.
     /// </summary>
-    public static void LayerNorm(ReadOnlySpan<float> source, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias, float epsilon, Span<float> destination)
+    public static void LayerNorm(ReadOnlySpan<float> source, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias, float epsilon,
+                                 Span<float> destination)
     {
         int n = weight.Length;
         for (int row = 0; row < source.Length; row += n)

@@ -24,7 +24,8 @@ internal sealed class RotaryEmbedding
 
     public int HeadSize { get; }
 
-    /// <summary>Fills the cos and sin of every pair's angle for <paramref name="count"/> positions from <paramref name="first"/>: rows of d/2 values.</summary>
+    /// <summary>Fills the cos and sin of every pair's angle for <paramref name="count"/> positions from <paramref name="first"/>: rows of d/2
+    /// values.</summary>
     public void Angles(int first, int count, Span<float> cos, Span<float> sin)
     {
         int half = _inverseFrequencies.Length;

@@ -13,7 +13,8 @@ internal enum BpePattern
     /// <summary>GPT-2: <c>'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+</c>.</summary>
     Gpt2,
 
-    /// <summary>Llama 3: <c>(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+</c>.</summary>
+    /// <summary>Llama 3: <c>(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}|
+    /// ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+</c>.</summary>
     Llama3,
 
     /// <summary>Qwen2: as Llama 3 with single digits (<c>\p{N}</c>, not <c>\p{N}{1,3}</c>).</summary>
@@ -86,7 +87,8 @@ internal static class BpePreTokenizer
         return -1;
     }
 
-    /// <summary>Whitespace at i: <c>\s+(?!\S)|\s+</c> — the run, less its last character when a non-space follows and the run is longer than one.</summary>
+    /// <summary>Whitespace at i: <c>\s+(?!\S)|\s+</c> — the run, less its last character when a non-space follows and the run is longer than
+    /// one.</summary>
     private static int Whitespace(List<(Rune Rune, int Offset)> r, int i)
     {
         int end = Run(r, i, Kind.Space);
@@ -113,7 +115,8 @@ internal static class BpePreTokenizer
 
         // [^\r\n\p{L}\p{N}]?\p{L}+
         if (kind == Kind.Letter) return Run(r, i, Kind.Letter);
-        if (value is not ('\r' or '\n') && kind != Kind.Number && i + 1 < r.Count && KindOf(r[i + 1].Rune) == Kind.Letter) return Run(r, i + 1, Kind.Letter);
+        if (value is not ('\r' or '\n') && kind != Kind.Number && i + 1 < r.Count && KindOf(r[i + 1].Rune) == Kind.Letter) return Run(r, i + 1,
+                                                                                                                                      Kind.Letter);
 
         // \p{N}{1,3}
         if (kind == Kind.Number)

@@ -73,13 +73,16 @@ public sealed class GgufTokenizer : Tokenizer
             ?? throw new InvalidDataException($"{metadata.Source} has no tokenizer (tokenizer.ggml.model).");
         if (model is not ("llama" or "gpt2"))
         {
-            throw new NotSupportedException($"{metadata.Source}: tokenizer model '{model}' is not supported; LowBit reads \"llama\" (SentencePiece BPE) and \"gpt2\" (byte-level BPE).");
+            throw new NotSupportedException($"{metadata.Source}: tokenizer model '{model}' is not supported; LowBit reads \"llama\" (SentencePiece " +
+                $"BPE) and \"gpt2\" (byte-level BPE).");
         }
 
-        string[] tokens = metadata.Strings("tokenizer.ggml.tokens") ?? throw new InvalidDataException($"{metadata.Source} has no tokenizer.ggml.tokens.");
+        string[] tokens = metadata.Strings("tokenizer.ggml.tokens")
+            ?? throw new InvalidDataException($"{metadata.Source} has no tokenizer.ggml.tokens.");
         if (tokens.Length != vocabularySize)
         {
-            throw new InvalidDataException($"{metadata.Source}: the vocabulary has {tokens.Length} tokens but token_embd.weight has {vocabularySize} rows.");
+            throw new InvalidDataException($"{metadata.Source}: the vocabulary has {tokens.Length} tokens but token_embd.weight has " +
+                $"{vocabularySize} rows.");
         }
 
         float[] scores = metadata.Floats("tokenizer.ggml.scores") ?? new float[tokens.Length];
@@ -96,7 +99,8 @@ public sealed class GgufTokenizer : Tokenizer
         {
             if (BpePreTokenizer.ForName(pre) is null)
             {
-                throw new NotSupportedException($"{metadata.Source}: pre-tokenizer '{pre}' (tokenizer.ggml.pre) is not supported; LowBit splits as gpt-2, llama-bpe (Llama 3) and qwen2 do.");
+                throw new NotSupportedException($"{metadata.Source}: pre-tokenizer '{pre}' (tokenizer.ggml.pre) is not supported; LowBit splits as " +
+                    $"gpt-2, llama-bpe (Llama 3) and qwen2 do.");
             }
 
             merges = metadata.Strings("tokenizer.ggml.merges") ?? throw new InvalidDataException($"{metadata.Source} has no tokenizer.ggml.merges.");
@@ -113,7 +117,8 @@ public sealed class GgufTokenizer : Tokenizer
         {
             long? id = metadata.Integer(key);
             if (id is null || id == -1) return null;
-            if (id < 0 || id >= tokens.Length) throw new InvalidDataException($"{metadata.Source}: {key} is {id}, not a token of the {tokens.Length}.");
+            if (id < 0 || id >= tokens.Length) throw new InvalidDataException($"{metadata.Source}: {key} is {id}, not a token of the " +
+                $"{tokens.Length}.");
             return (int)id;
         }
 
@@ -209,7 +214,8 @@ public sealed class GgufTokenizer : Tokenizer
         EncodeCore(source, false, false, tokens);
         int count = Math.Min(tokens.Count, settings.MaxTokenCount);
         var result = new List<EncodedToken>(count);
-        for (int i = 0; i < count; i++) result.Add(new EncodedToken(tokens[i].Id, _tokens[tokens[i].Id], new Range(tokens[i].Start, tokens[i].Start + tokens[i].Length)));
+        for (int i = 0; i < count; i++) result.Add(new EncodedToken(tokens[i].Id, _tokens[tokens[i].Id], new Range(tokens[i].Start, tokens[i].Start
+            + tokens[i].Length)));
         int consumed = count == tokens.Count ? source.Length : count == 0 ? 0 : tokens[count - 1].Start + tokens[count - 1].Length;
         return new EncodeResults<EncodedToken> { Tokens = result, NormalizedText = null, CharsConsumed = consumed };
     }
@@ -228,7 +234,8 @@ public sealed class GgufTokenizer : Tokenizer
     private void EncodeCore(string text, bool addSpecial, bool parseSpecial, List<(int Id, int Start, int Length)> output)
     {
         int invalid = InvalidUtf16(text);
-        if (invalid >= 0) throw new ArgumentException($"The text has a lone UTF-16 surrogate at index {invalid}; it is not valid Unicode.", nameof(text));
+        if (invalid >= 0) throw new ArgumentException($"The text has a lone UTF-16 surrogate at index {invalid}; it is not valid Unicode.",
+                                                      nameof(text));
 
         if (addSpecial && AddBos && BosId is int bos) output.Add((bos, 0, 0));
         bool previousSpecial = true;  // SentencePiece: a space prefix before the first text, and after a special token
@@ -354,7 +361,8 @@ public sealed class GgufTokenizer : Tokenizer
             {
                 int byteId = _byteTokens[utf8[b]];
                 if (byteId < 0 && _idsBySpan.TryGetValue(((char)utf8[b]).ToString(), out int single)) byteId = single;
-                if (byteId < 0) byteId = UnknownId ?? throw new InvalidOperationException($"The vocabulary has no token for byte 0x{utf8[b]:X2} and no unknown token.");
+                if (byteId < 0) byteId = UnknownId
+                    ?? throw new InvalidOperationException($"The vocabulary has no token for byte 0x{utf8[b]:X2} and no unknown token.");
                 output.Add((byteId, origin, span));
             }
         }

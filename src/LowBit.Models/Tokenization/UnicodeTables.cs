@@ -16,7 +16,8 @@ internal static partial class UnicodeTables
     private static readonly Dictionary<int, int> Classes = Build2(CombiningClassData);
     private static readonly Dictionary<long, int> Compositions = Build3(CompositionData, r => (((long)r.Item1 << 21) | (uint)r.Item2, r.Item3));
 
-    private static Dictionary<TKey, TValue> Build3<TKey, TValue>(ReadOnlySpan<int> data, Func<(int, int, int), (TKey, TValue)> row) where TKey : notnull
+    private static Dictionary<TKey, TValue> Build3<TKey, TValue>(ReadOnlySpan<int> data, Func<(int, int, int), (TKey, TValue)> row)
+        where TKey : notnull
     {
         var map = new Dictionary<TKey, TValue>(data.Length / 3);
         for (int i = 0; i < data.Length; i += 3)

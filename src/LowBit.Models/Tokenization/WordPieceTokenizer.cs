@@ -106,11 +106,13 @@ public sealed class WordPieceTokenizer : Tokenizer
         return new EncodeResults<EncodedToken> { Tokens = tokens, NormalizedText = null, CharsConsumed = source.Length };
     }
 
-    /// <summary>Appends the word pieces of <paramref name="text"/> (at most <paramref name="max"/>), and each one's source range when asked.</summary>
+    /// <summary>Appends the word pieces of <paramref name="text"/> (at most <paramref name="max"/>), and each one's source range when
+    /// asked.</summary>
     private void Pieces(string text, List<int> ids, int max, List<Range>? ranges)
     {
         int invalid = GgufTokenizer.InvalidUtf16(text);
-        if (invalid >= 0) throw new ArgumentException($"The text has a lone UTF-16 surrogate at index {invalid}; it is not valid Unicode.", nameof(text));
+        if (invalid >= 0) throw new ArgumentException($"The text has a lone UTF-16 surrogate at index {invalid}; it is not valid Unicode.",
+                                                      nameof(text));
         int added = 0;
         foreach ((string word, int start, int length) in Words(text))
         {
@@ -205,7 +207,8 @@ public sealed class WordPieceTokenizer : Tokenizer
         for (int i = 0; i < word.Length; i++)
         {
             if (word[i] == 'İ') builder.Append("i̇");
-            else if (word[i] == 'Σ' && i > 0 && char.IsLetter(word[i - 1]) && !(i + 1 < word.Length && char.IsLetter(word[i + 1]))) builder.Append('ς');
+            else if (word[i] == 'Σ' && i > 0 && char.IsLetter(word[i - 1]) && !(i + 1 < word.Length && char.IsLetter(word[i
+                + 1]))) builder.Append('ς');
             else builder.Append(lower[i]);
         }
 
@@ -293,7 +296,8 @@ public sealed class WordPieceTokenizer : Tokenizer
     {
         int cp = rune.Value;
         if (cp is >= 33 and <= 47 or >= 58 and <= 64 or >= 91 and <= 96 or >= 123 and <= 126) return true;
-        return Rune.GetUnicodeCategory(rune) is UnicodeCategory.ConnectorPunctuation or UnicodeCategory.DashPunctuation or UnicodeCategory.OpenPunctuation
+        return Rune.GetUnicodeCategory(rune) is UnicodeCategory.ConnectorPunctuation or UnicodeCategory.DashPunctuation
+            or UnicodeCategory.OpenPunctuation
             or UnicodeCategory.ClosePunctuation or UnicodeCategory.InitialQuotePunctuation or UnicodeCategory.FinalQuotePunctuation
             or UnicodeCategory.OtherPunctuation;
     }

@@ -18,7 +18,8 @@ public static class Checkpoint
         if (Directory.Exists(path))
         {
             string single = System.IO.Path.Combine(path, "model.safetensors");
-            if (!File.Exists(single)) throw new FileNotFoundException($"{path} is a folder without model.safetensors (or a GPTQ / AWQ config).", single);
+            if (!File.Exists(single)) throw new FileNotFoundException($"{path} is a folder without model.safetensors (or a GPTQ / AWQ config).",
+                                                                      single);
             path = single;
         }
 

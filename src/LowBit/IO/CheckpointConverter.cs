@@ -13,7 +13,8 @@ namespace LowBit.IO;
 /// <param name="Bits">The layer's bits, 0 for a copy.</param>
 /// <param name="InputBytes">Bytes it took in the source (a GPTQ/AWQ layer's qweight, qzeros, scales and g_idx together).</param>
 /// <param name="OutputBytes">Bytes it takes in the output.</param>
-public sealed record ConvertedTensor(string Name, string SourceType, IReadOnlyList<long> Shape, bool Layer, int Bits, long InputBytes, long OutputBytes);
+public sealed record ConvertedTensor(string Name, string SourceType, IReadOnlyList<long> Shape, bool Layer, int Bits, long InputBytes,
+                                     long OutputBytes);
 
 /// <summary>The result of <see cref="CheckpointConverter.Convert"/>.</summary>
 /// <param name="Source">"gguf", "gptq" or "awq".</param>
@@ -21,7 +22,8 @@ public sealed record ConvertedTensor(string Name, string SourceType, IReadOnlyLi
 /// <param name="InputBytes">Size of the source (all its files).</param>
 /// <param name="OutputBytes">Size of the written file.</param>
 /// <param name="Elapsed">Wall time.</param>
-public sealed record CheckpointConversionReport(string Source, IReadOnlyList<ConvertedTensor> Tensors, long InputBytes, long OutputBytes, TimeSpan Elapsed);
+public sealed record CheckpointConversionReport(string Source, IReadOnlyList<ConvertedTensor> Tensors, long InputBytes, long OutputBytes,
+                                                TimeSpan Elapsed);
 
 /// <summary>
 /// Rewrites a published quantized model (a GGUF file, or a GPTQ / AWQ checkpoint folder or file) as a LowBit checkpoint,
@@ -53,11 +55,13 @@ public static class CheckpointConverter
     /// <summary>One output tensor group: the specs it writes, and how to write their data in that order.</summary>
     private sealed record Step(ConvertedTensor Report, SafeTensorSpec[] Specs, Action<SafeTensorsWriter> Write);
 
-    /// <summary>Converts <paramref name="inputPath"/> (a .gguf file, or a GPTQ / AWQ folder or .safetensors file) into <paramref name="outputPath"/>.</summary>
+    /// <summary>Converts <paramref name="inputPath"/> (a .gguf file, or a GPTQ / AWQ folder or .safetensors file) into
+    /// <paramref name="outputPath"/>.</summary>
     /// <exception cref="ArgumentException">A path is empty, or both paths are the same file.</exception>
     /// <exception cref="FileNotFoundException">The input does not exist.</exception>
     /// <exception cref="InvalidDataException">The input is neither GGUF nor GPTQ / AWQ, or is malformed. Nothing is written then.</exception>
-    /// <exception cref="NotSupportedException">A tensor's type has no lossless LowBit form (named in the message). Nothing is written then.</exception>
+    /// <exception cref="NotSupportedException">A tensor's type has no lossless LowBit form (named in the message). Nothing is written
+    /// then.</exception>
     /// <exception cref="OperationCanceledException">Cancelled; nothing is written.</exception>
     public static CheckpointConversionReport Convert(string inputPath, string outputPath, IProgress<CheckpointProgress>? progress = null,
                                                      CancellationToken cancellationToken = default)
@@ -77,11 +81,13 @@ public static class CheckpointConverter
             var metadata = new Dictionary<string, string>(StringComparer.Ordinal) { [SourceKey] = "gguf" };
             foreach ((string key, object value) in gguf.Metadata)
             {
-                string? text = value is Array array ? JsonArray(array) : System.Convert.ToString(value is bool b ? (b ? "true" : "false") : value, CultureInfo.InvariantCulture);
+                string? text = value is Array array ? JsonArray(array) : System.Convert.ToString(value is bool b ? (b ? "true" : "false") : value,
+                                                                                                 CultureInfo.InvariantCulture);
                 if (text is not null) metadata["gguf." + key] = text;
             }
 
-            return Write("gguf", GgufSteps(gguf, metadata), metadata, new FileInfo(inputPath).Length, outputPath, progress, stopwatch, cancellationToken);
+            return Write("gguf", GgufSteps(gguf, metadata), metadata, new FileInfo(inputPath).Length, outputPath, progress, stopwatch,
+                         cancellationToken);
         }
 
         if (GptqAwqCheckpoint.IsGptqOrAwq(inputPath))
@@ -94,15 +100,18 @@ public static class CheckpointConverter
             return Write(source, GptqAwqSteps(checkpoint, metadata), metadata, inputBytes, outputPath, progress, stopwatch, cancellationToken);
         }
 
-        throw new InvalidDataException($"'{inputPath}' is neither a GGUF file nor a GPTQ / AWQ checkpoint (a folder or .safetensors file with config.json's quantization_config, quantize_config.json or quant_config.json beside it).");
+        throw new InvalidDataException($"'{inputPath}' is neither a GGUF file nor a GPTQ / AWQ checkpoint (a folder or .safetensors file with " +
+            $"config.json's quantization_config, quantize_config.json or quant_config.json beside it).");
     }
 
-    private static CheckpointConversionReport Write(string source, List<Step> steps, Dictionary<string, string> metadata, long inputBytes, string outputPath,
+    private static CheckpointConversionReport Write(string source, List<Step> steps, Dictionary<string, string> metadata, long inputBytes,
+                                                    string outputPath,
                                                     IProgress<CheckpointProgress>? progress, Stopwatch stopwatch, CancellationToken cancellationToken)
     {
         SafeTensorSpec[] specs = steps.SelectMany(s => s.Specs).ToArray();
         string? clash = specs.GroupBy(s => s.Name).FirstOrDefault(g => g.Count() > 1)?.Key;
-        if (clash is not null) throw new InvalidDataException($"Two outputs would be named '{clash}' (the source already holds a tensor of that name).");
+        if (clash is not null) throw new InvalidDataException($"Two outputs would be named '{clash}' (the source already holds a tensor of that " +
+            $"name).");
         metadata[CheckpointQuantizer.FormatKey] = FormatConverted;
         using (SafeTensorsWriter writer = SafeTensorsWriter.Create(outputPath, specs, metadata))
         {
@@ -117,10 +126,12 @@ public static class CheckpointConverter
         }
 
         progress?.Report(new CheckpointProgress(steps.Count, steps.Count, ""));
-        return new CheckpointConversionReport(source, steps.Select(s => s.Report).ToArray(), inputBytes, new FileInfo(outputPath).Length, stopwatch.Elapsed);
+        return new CheckpointConversionReport(source, steps.Select(s => s.Report).ToArray(), inputBytes, new FileInfo(outputPath).Length,
+                                              stopwatch.Elapsed);
     }
 
-    /// <summary>A GGUF array as JSON (strings, numbers, booleans), so a converted file keeps the tokenizer's vocabulary; null for arrays of arrays.</summary>
+    /// <summary>A GGUF array as JSON (strings, numbers, booleans), so a converted file keeps the tokenizer's vocabulary; null for arrays of
+    /// arrays.</summary>
     private static string? JsonArray(Array array)
     {
         var buffer = new System.Buffers.ArrayBufferWriter<byte>();
@@ -155,26 +166,35 @@ public static class CheckpointConverter
             {
                 if (tensor.Dimensions.Length != 2)
                 {
-                    throw new NotSupportedException($"Tensor '{tensor.Name}' is a {tensor.Dimensions.Length}-D {tensor.Type} tensor; LowBit converts 2-D quantized tensors (layers) only.");
+                    throw new NotSupportedException($"Tensor '{tensor.Name}' is a {tensor.Dimensions.Length}-D {tensor.Type} tensor; LowBit " +
+                        $"converts 2-D quantized tensors (layers) only.");
                 }
 
                 string prefix = tensor.Name.EndsWith(".weight", StringComparison.Ordinal) ? tensor.Name[..^".weight".Length] : tensor.Name;
                 // Blocks of 32 carry f16 scales (F16 keeps them exactly); the super-blocks' d * sc needs F32.
                 SafeTensorDType scaleType = halfScales ? SafeTensorDType.F16 : SafeTensorDType.F32;
                 string name = tensor.Name;
-                steps.Add(LayerStep(prefix, tensor.Type.ToString(), tensor.Shape, tensor.ByteLength, bits, groupSize, scaleType, offsets, permuted: false, metadata,
+                steps.Add(LayerStep(prefix, tensor.Type.ToString(), tensor.Shape, tensor.ByteLength, bits, groupSize, scaleType, offsets,
+                                    permuted: false, metadata,
                                     () => GgufLayers.Load<float>(gguf, name, withBias: false)));
             }
             else if (tensor.Type is GgufType.F32 or GgufType.F16 or GgufType.BF16)
             {
-                SafeTensorDType dtype = tensor.Type switch { GgufType.F32 => SafeTensorDType.F32, GgufType.F16 => SafeTensorDType.F16, _ => SafeTensorDType.BF16 };
+                SafeTensorDType dtype = tensor.Type switch
+                {
+                    GgufType.F32 => SafeTensorDType.F32,
+                    GgufType.F16 => SafeTensorDType.F16,
+                    _ =>
+                    SafeTensorDType.BF16
+                };
                 var report = new ConvertedTensor(tensor.Name, tensor.Type.ToString(), tensor.Shape, false, 0, tensor.ByteLength, tensor.ByteLength);
                 GgufTensorInfo source = tensor;
                 steps.Add(new Step(report, [new SafeTensorSpec(tensor.Name, dtype, tensor.Shape)], writer => writer.Append(gguf.GetBytes(source))));
             }
             else
             {
-                throw new NotSupportedException($"Tensor '{tensor.Name}' is {tensor.Type}; LowBit converts {GgufLayers.SupportedText} (and F32, F16, BF16) losslessly, not {tensor.Type}.");
+                throw new NotSupportedException($"Tensor '{tensor.Name}' is {tensor.Type}; LowBit converts {GgufLayers.SupportedText} (and F32, " +
+                    $"F16, BF16) losslessly, not {tensor.Type}.");
             }
         }
 
@@ -202,13 +222,15 @@ public static class CheckpointConverter
                     var layout = checkpoint.Describe(prefix);
                     long sourceBytes = new[] { ".qweight", ".qzeros", ".scales", ".g_idx" }
                         .Sum(part => checkpoint.TryGetTensor(prefix + part, out SafeTensorInfo? t) ? t.ByteLength : 0);
-                    steps.Add(LayerStep(prefix, $"{method} {checkpoint.Bits}-bit", [layout.OutFeatures, layout.InFeatures], sourceBytes, checkpoint.Bits,
+                    steps.Add(LayerStep(prefix, $"{method} {checkpoint.Bits}-bit", [layout.OutFeatures, layout.InFeatures], sourceBytes,
+                                        checkpoint.Bits,
                                         layout.GroupSize, layout.ScaleType, layout.Offsets, layout.Permuted, metadata,
                                         () => checkpoint.LoadLowBitLinear<float>(prefix)));
                 }
                 else if (!consumed.Contains(tensor.Name))
                 {
-                    var report = new ConvertedTensor(tensor.Name, tensor.DType.ToString(), tensor.Shape, false, 0, tensor.ByteLength, tensor.ByteLength);
+                    var report = new ConvertedTensor(tensor.Name, tensor.DType.ToString(), tensor.Shape, false, 0, tensor.ByteLength,
+                                                     tensor.ByteLength);
                     SafeTensorsFile owner = file;
                     SafeTensorInfo source = tensor;
                     steps.Add(new Step(report, [new SafeTensorSpec(tensor.Name, tensor.DType, tensor.Shape)], writer => Copy(owner, source, writer)));
@@ -223,7 +245,8 @@ public static class CheckpointConverter
     /// A layer's output tensors, stated up front, and the writing of them from the layer <paramref name="load"/> builds.
     /// Its bias is not written here: <c>&lt;prefix&gt;.bias</c> is a tensor of its own in every source, copied as it is.
     /// </summary>
-    private static Step LayerStep(string prefix, string sourceType, long[] shape, long sourceBytes, int bits, int groupSize, SafeTensorDType scaleType,
+    private static Step LayerStep(string prefix, string sourceType, long[] shape, long sourceBytes, int bits, int groupSize,
+                                  SafeTensorDType scaleType,
                                   bool offsets, bool permuted, Dictionary<string, string> metadata, Func<LowBitLinear<float>> load)
     {
         long outFeatures = shape[0], inFeatures = shape[1], groups = inFeatures / groupSize;
@@ -245,7 +268,8 @@ public static class CheckpointConverter
             if (layer.InFeatures != inFeatures || layer.OutFeatures != outFeatures || layer.GroupSize != groupSize || layer.HasOffsets != offsets
                 || layer.InputPermutation.IsEmpty == permuted)
             {
-                throw new InvalidDataException($"'{prefix}' loaded as {layer.OutFeatures}x{layer.InFeatures} group {layer.GroupSize}, not the planned {outFeatures}x{inFeatures} group {groupSize}.");
+                throw new InvalidDataException($"'{prefix}' loaded as {layer.OutFeatures}x{layer.InFeatures} group {layer.GroupSize}, not the " +
+                    $"planned {outFeatures}x{inFeatures} group {groupSize}.");
             }
 
             writer.Append(layer.PackedWeights);
@@ -269,7 +293,8 @@ public static class CheckpointConverter
                 Elements<Half>.FromSingle(values, halves);
                 for (int i = 0; i < values.Length; i++)
                 {
-                    if ((float)halves[i] != values[i] && !float.IsNaN(values[i])) throw new InvalidDataException($"Scale {values[i]} is not exact in F16.");
+                    if ((float)halves[i] != values[i]
+                        && !float.IsNaN(values[i])) throw new InvalidDataException($"Scale {values[i]} is not exact in F16.");
                 }
 
                 writer.Append(MemoryMarshal.AsBytes(halves.AsSpan()));

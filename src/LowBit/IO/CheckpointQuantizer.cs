@@ -8,16 +8,19 @@ namespace LowBit.IO;
 /// <summary>Options for <see cref="CheckpointQuantizer.Quantize"/>.</summary>
 public sealed class CheckpointQuantizerOptions
 {
-    /// <summary>Regular expressions; a <c>.weight</c> tensor whose name matches any of them is copied, not quantized (for example <c>embed|lm_head</c>).</summary>
+    /// <summary>Regular expressions; a <c>.weight</c> tensor whose name matches any of them is copied, not quantized (for example
+    /// <c>embed|lm_head</c>).</summary>
     public IReadOnlyList<string> Exclude { get; init; } = [];
 
     /// <summary>Whether to measure each quantized tensor's error (a second pass over its weights). On by default.</summary>
     public bool MeasureError { get; init; } = true;
 
-    /// <summary>8 (the default: W8A16, int8 with per-row scales), or 4 or 2 for group-wise asymmetric weights (<see cref="GroupQuantizer"/>).</summary>
+    /// <summary>8 (the default: W8A16, int8 with per-row scales), or 4 or 2 for group-wise asymmetric weights
+    /// (<see cref="GroupQuantizer"/>).</summary>
     public int Bits { get; init; } = 8;
 
-    /// <summary>Weights per group for 4 and 2 bits; 0 picks 64 for 4 bits and 32 for 2 bits. Layers whose input size it does not divide are copied.</summary>
+    /// <summary>Weights per group for 4 and 2 bits; 0 picks 64 for 4 bits and 32 for 2 bits. Layers whose input size it does not divide are
+    /// copied.</summary>
     public int GroupSize { get; init; }
 
     /// <summary>The group size in effect.</summary>
@@ -40,7 +43,8 @@ public sealed record TensorQuantizationReport(string Name, SafeTensorDType DType
 /// <param name="InputBytes">Size of the input file.</param>
 /// <param name="OutputBytes">Size of the output file.</param>
 /// <param name="Elapsed">Wall time.</param>
-public sealed record CheckpointQuantizationReport(IReadOnlyList<TensorQuantizationReport> Tensors, long InputBytes, long OutputBytes, TimeSpan Elapsed);
+public sealed record CheckpointQuantizationReport(IReadOnlyList<TensorQuantizationReport> Tensors, long InputBytes, long OutputBytes,
+                                                  TimeSpan Elapsed);
 
 /// <summary>Progress of a checkpoint quantization: tensors done out of the total, and the one being processed.</summary>
 public readonly record struct CheckpointProgress(int Done, int Total, string Tensor);
@@ -83,10 +87,12 @@ public static class CheckpointQuantizer
     /// <summary>Suffix of a low-bit layer's zero points (U8, [out, groups]).</summary>
     public const string ZeroPointsSuffix = ".zero_points";
 
-    /// <summary>Suffix of a low-bit layer's float offsets per group (<c>w = (q - z) s - offset</c>; [out, groups]), present only when it has them.</summary>
+    /// <summary>Suffix of a low-bit layer's float offsets per group (<c>w = (q - z) s - offset</c>; [out, groups]), present only when it has
+    /// them.</summary>
     public const string OffsetsSuffix = ".offsets";
 
-    /// <summary>Suffix of a low-bit layer's input permutation (I32 [in]: column j multiplies input p[j]), present only when its columns are not in input order.</summary>
+    /// <summary>Suffix of a low-bit layer's input permutation (I32 [in]: column j multiplies input p[j]), present only when its columns are not in
+    /// input order.</summary>
     public const string InputPermutationSuffix = ".input_permutation";
 
     /// <summary>
@@ -95,7 +101,8 @@ public static class CheckpointQuantizer
     /// </summary>
     public const string LayerBitsKeyPrefix = "lowbit.bits.";
 
-    /// <summary>Metadata key prefix recording one layer's group size (<c>lowbit.group_size.&lt;prefix&gt;</c>), ahead of the file's <see cref="GroupSizeKey"/>.</summary>
+    /// <summary>Metadata key prefix recording one layer's group size (<c>lowbit.group_size.&lt;prefix&gt;</c>), ahead of the file's
+    /// <see cref="GroupSizeKey"/>.</summary>
     public const string LayerGroupSizeKeyPrefix = "lowbit.group_size.";
 
     /// <summary>Metadata key recording the bits of a low-bit checkpoint.</summary>
@@ -130,7 +137,8 @@ public static class CheckpointQuantizer
         int groupSize = options.EffectiveGroupSize;
         if (options.Bits == 8 && options.GroupSize != 0)
         {
-            throw new ArgumentException($"A group size ({options.GroupSize}) applies to 4 and 2 bits only: 8 bits have one scale per row.", nameof(options));
+            throw new ArgumentException($"A group size ({options.GroupSize}) applies to 4 and 2 bits only: 8 bits have one scale per row.",
+                                        nameof(options));
         }
 
         if (options.Bits != 8 && (groupSize <= 0 || groupSize % 8 != 0))
@@ -162,7 +170,8 @@ public static class CheckpointQuantizer
             else if (quantize)
             {
                 long groups = tensor.Shape[1] / groupSize;
-                specs.Add(new SafeTensorSpec(prefix + PackedWeightsSuffix, SafeTensorDType.U8, [tensor.Shape[0], tensor.Shape[1] * options.Bits / 8]));
+                specs.Add(new SafeTensorSpec(prefix + PackedWeightsSuffix, SafeTensorDType.U8, [tensor.Shape[0],
+                                                                                                tensor.Shape[1] * options.Bits / 8]));
                 specs.Add(new SafeTensorSpec(prefix + ScalesSuffix, tensor.DType, [tensor.Shape[0], groups]));
                 specs.Add(new SafeTensorSpec(prefix + ZeroPointsSuffix, SafeTensorDType.U8, [tensor.Shape[0], groups]));
             }
@@ -237,7 +246,8 @@ public static class CheckpointQuantizer
             catch (RegexMatchTimeoutException)
             {
                 throw new ArgumentException(
-                    $"Exclude pattern '{pattern}' took longer than {pattern.MatchTimeout.TotalSeconds:0} s on tensor '{name}'; simplify it (nested quantifiers such as (a+)+ backtrack exponentially).",
+                    $"Exclude pattern '{pattern}' took longer than {pattern.MatchTimeout.TotalSeconds:0} s on tensor '{name}'; simplify it (nested " +
+                        $"quantifiers such as (a+)+ backtrack exponentially).",
                     nameof(CheckpointQuantizerOptions.Exclude));
             }
         }
@@ -253,7 +263,8 @@ public static class CheckpointQuantizer
         }
         catch (ArgumentException e)
         {
-            throw new ArgumentException($"Exclude pattern '{pattern}' is not a valid regular expression: {e.Message}", nameof(CheckpointQuantizerOptions.Exclude), e);
+            throw new ArgumentException($"Exclude pattern '{pattern}' is not a valid regular expression: {e.Message}",
+                                        nameof(CheckpointQuantizerOptions.Exclude), e);
         }
     }
 
@@ -272,7 +283,8 @@ public static class CheckpointQuantizer
         return new TensorQuantizationReport(tensor.Name, tensor.DType, tensor.Shape, false, tensor.ByteLength, tensor.ByteLength, null);
     }
 
-    private static TensorQuantizationReport QuantizeTensor(SafeTensorsFile input, SafeTensorInfo tensor, SafeTensorsWriter writer, bool measureError) =>
+    private static TensorQuantizationReport QuantizeTensor(SafeTensorsFile input, SafeTensorInfo tensor, SafeTensorsWriter writer,
+                                                           bool measureError) =>
         tensor.DType switch
         {
             SafeTensorDType.F32 => QuantizeTensor<float>(input, tensor, writer, measureError),
@@ -280,7 +292,8 @@ public static class CheckpointQuantizer
             _ => QuantizeTensor<BFloat16>(input, tensor, writer, measureError),
         };
 
-    private static TensorQuantizationReport QuantizeTensor<T>(SafeTensorsFile input, SafeTensorInfo tensor, SafeTensorsWriter writer, bool measureError)
+    private static TensorQuantizationReport QuantizeTensor<T>(SafeTensorsFile input, SafeTensorInfo tensor, SafeTensorsWriter writer,
+                                                              bool measureError)
         where T : unmanaged
     {
         int rows = (int)tensor.Shape[0], columns = (int)tensor.Shape[1];
@@ -307,7 +320,8 @@ public static class CheckpointQuantizer
             writer.Append(MemoryMarshal.AsBytes(scales.AsSpan()));
             QuantizationError? error = measureError
                 ? MeasureError(weights, rows, columns, (first, count, block) =>
-                    Int8Quantizer.Dequantize<T>(codeArray.AsSpan(first * columns, count * columns), scales.AsSpan(first, count), count, columns, block))
+                    Int8Quantizer.Dequantize<T>(codeArray.AsSpan(first * columns, count * columns), scales.AsSpan(first, count), count, columns,
+                                                block))
                 : null;
             long outputBytes = count + (long)rows * tensor.DType.SizeOf();
             return new TensorQuantizationReport(tensor.Name, tensor.DType, tensor.Shape, true, tensor.ByteLength, outputBytes, error);
@@ -362,7 +376,8 @@ public static class CheckpointQuantizer
             int groupsPerRow = columns / groupSize;
             QuantizationError? error = measureError
                 ? MeasureError(weights, rows, columns, (first, count, block) =>
-                    GroupQuantizer.Dequantize<T>(codeArray.AsSpan(first * columns, count * columns), scales.AsSpan(first * groupsPerRow, count * groupsPerRow),
+                    GroupQuantizer.Dequantize<T>(codeArray.AsSpan(first * columns, count * columns), scales.AsSpan(first * groupsPerRow,
+                                                                                                                   count * groupsPerRow),
                                                  zeroPoints.AsSpan(first * groupsPerRow, count * groupsPerRow), count, columns, groupSize, block))
                 : null;
 

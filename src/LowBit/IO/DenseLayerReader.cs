@@ -29,7 +29,8 @@ internal static class DenseLayerReader
         T[] bias = [];
         if (file.TryGetTensor(prefix + ".bias", out SafeTensorInfo? biasTensor))
         {
-            if (biasTensor.ElementCount != outFeatures) throw new InvalidDataException($"'{biasTensor.Name}' has {biasTensor.ElementCount} values; the layer needs {outFeatures}.");
+            if (biasTensor.ElementCount != outFeatures) throw new InvalidDataException($"'{biasTensor.Name}' has {biasTensor.ElementCount} values; " +
+                $"the layer needs {outFeatures}.");
             bias = file.ReadFloats<T>(biasTensor, outFeatures);
         }
 

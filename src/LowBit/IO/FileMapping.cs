@@ -42,7 +42,8 @@ internal sealed unsafe class FileMapping : IDisposable
     /// <summary>Throws <see cref="ObjectDisposedException"/> for <paramref name="owner"/> once unmapped.</summary>
     public void ThrowIfDisposed(object owner) => ObjectDisposedException.ThrowIf(_data is null, owner);
 
-    /// <summary><paramref name="count"/> bytes at <paramref name="offset"/> in the data section (callers check <see cref="ThrowIfDisposed"/> and the range first).</summary>
+    /// <summary><paramref name="count"/> bytes at <paramref name="offset"/> in the data section (callers check <see cref="ThrowIfDisposed"/> and the
+    /// range first).</summary>
     public ReadOnlySpan<byte> Span(long offset, int count) => new(_data + offset, count);
 
     public void Dispose()

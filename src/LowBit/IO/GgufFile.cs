@@ -55,7 +55,8 @@ public sealed class GgufFile : ICheckpoint
     /// (float layers for the K-quants), F32 / F16 / BF16 as a <see cref="DenseLinear{T}"/> in the stored type; each a copy.
     /// </summary>
     /// <exception cref="KeyNotFoundException">No such tensor.</exception>
-    /// <exception cref="NotSupportedException">The tensor's type is not one LowBit loads, or <typeparamref name="T"/> cannot hold its scales.</exception>
+    /// <exception cref="NotSupportedException">The tensor's type is not one LowBit loads, or <typeparamref name="T"/> cannot hold its
+    /// scales.</exception>
     /// <exception cref="InvalidDataException">The tensor is not 2-D, or its bias does not fit.</exception>
     public ILinearLayer<T> LoadLayer<T>(string prefix) => GgufLayers.LoadAny<T>(this, prefix);
 
@@ -131,7 +132,8 @@ public sealed class GgufFile : ICheckpoint
     /// layer's <c>out x in</c>.
     /// </summary>
     /// <exception cref="KeyNotFoundException">No such tensor.</exception>
-    /// <exception cref="NotSupportedException">The tensor's type is not one of these yet, or <typeparamref name="T"/> cannot hold its scales exactly (BFloat16; Half for Q3_K and Q6_K).</exception>
+    /// <exception cref="NotSupportedException">The tensor's type is not one of these yet, or <typeparamref name="T"/> cannot hold its scales exactly
+    /// (BFloat16; Half for Q3_K and Q6_K).</exception>
     /// <exception cref="InvalidDataException">The tensor is not 2-D, or its bias does not fit.</exception>
     public LowBitLinear<T> LoadLowBitLinear<T>(string nameOrPrefix) => GgufLayers.Load<T>(this, nameOrPrefix);
 

@@ -92,7 +92,8 @@ internal sealed class GgufHeader
             string name = ReadString($"the name of tensor {i}");
             if (!names.Add(name)) throw Invalid($"tensor '{name}' appears twice");
             uint dimensionCount = ReadUInt32($"n_dims of tensor '{name}'");
-            if (dimensionCount is 0 or > MaxDimensions) throw Invalid($"tensor '{name}' has {dimensionCount} dimensions (1 to {MaxDimensions} allowed)");
+            if (dimensionCount is 0
+                or > MaxDimensions) throw Invalid($"tensor '{name}' has {dimensionCount} dimensions (1 to {MaxDimensions} allowed)");
             var dimensions = new long[dimensionCount];
             long elements = 1;
             for (int d = 0; d < dimensionCount; d++)
@@ -190,7 +191,10 @@ internal sealed class GgufHeader
         ulong count = ReadUInt64($"the length of '{key}'");
         int elementBytes = elementType switch
         {
-            0 or 1 or 7 => 1, 2 or 3 => 2, 4 or 5 or 6 => 4, 10 or 11 or 12 => 8,
+            0 or 1 or 7 => 1,
+            2 or 3 => 2,
+            4 or 5 or 6 => 4,
+            10 or 11 or 12 => 8,
             8 => 8, // a string's length field, at least
             9 => 12, // an array's element type and length, at least
             _ => throw Invalid($"metadata '{key}' is an array of value type {elementType}, which GGUF does not define"),
@@ -206,27 +210,34 @@ internal sealed class GgufHeader
             case 0: return ReadBytes(n, key).ToArray();
             case 1: return Array.ConvertAll(ReadBytes(n, key).ToArray(), b => (sbyte)b);
             case 8:
-            {
-                var strings = new string[n];
-                for (int i = 0; i < n; i++) strings[i] = ReadString($"element {i} of '{key}'");
-                return strings;
-            }
-            case 9:
-            {
-                var arrays = new Array[n];
-                for (int i = 0; i < n; i++) arrays[i] = ReadArray(key, depth + 1);
-                return arrays;
-            }
-            default:
-            {
-                Array values = elementType switch
                 {
-                    2 => new ushort[n], 3 => new short[n], 4 => new uint[n], 5 => new int[n], 6 => new float[n],
-                    7 => new bool[n], 10 => new ulong[n], 11 => new long[n], _ => new double[n],
-                };
-                for (int i = 0; i < n; i++) values.SetValue(ReadValue(elementType, key, depth + 1), i);
-                return values;
-            }
+                    var strings = new string[n];
+                    for (int i = 0; i < n; i++) strings[i] = ReadString($"element {i} of '{key}'");
+                    return strings;
+                }
+            case 9:
+                {
+                    var arrays = new Array[n];
+                    for (int i = 0; i < n; i++) arrays[i] = ReadArray(key, depth + 1);
+                    return arrays;
+                }
+            default:
+                {
+                    Array values = elementType switch
+                    {
+                        2 => new ushort[n],
+                        3 => new short[n],
+                        4 => new uint[n],
+                        5 => new int[n],
+                        6 => new float[n],
+                        7 => new bool[n],
+                        10 => new ulong[n],
+                        11 => new long[n],
+                        _ => new double[n],
+                    };
+                    for (int i = 0; i < n; i++) values.SetValue(ReadValue(elementType, key, depth + 1), i);
+                    return values;
+                }
         }
     }
 

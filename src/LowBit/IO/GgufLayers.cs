@@ -47,8 +47,10 @@ internal static class GgufLayers
         if (typeof(T) == typeof(BFloat16) || (!halfScales && typeof(T) != typeof(float)))
         {
             throw new NotSupportedException(!halfScales
-                ? $"Tensor '{weight.Name}' is {weight.Type}, whose scales (f16 times a small integer) only float holds exactly: load it as LowBitLinear<float>."
-                : $"Tensor '{weight.Name}' has f16 scales, which BFloat16 cannot hold exactly: load it as LowBitLinear<float> or LowBitLinear<Half>.");
+                ? $"Tensor '{weight.Name}' is {weight.Type}, whose scales (f16 times a small integer) only float holds exactly: load it as " +
+                    $"LowBitLinear<float>."
+                : $"Tensor '{weight.Name}' has f16 scales, which BFloat16 cannot hold exactly: load it as LowBitLinear<float> or " +
+                    $"LowBitLinear<Half>.");
         }
 
         (int outFeatures, int inFeatures) = Matrix(weight);
@@ -100,7 +102,8 @@ internal static class GgufLayers
     /// <summary>A tensor's values as float32: F32 / F16 / BF16 widened, quantized 2-D weights dequantized as ggml does.</summary>
     public static float[] ReadFloats(GgufFile file, GgufTensorInfo tensor)
     {
-        if (tensor.ElementCount > Array.MaxLength) throw new InvalidDataException($"'{tensor.Name}' has {tensor.ElementCount} elements, more than an array holds.");
+        if (tensor.ElementCount > Array.MaxLength) throw new InvalidDataException($"'{tensor.Name}' has {tensor.ElementCount} elements, more than " +
+            $"an array holds.");
         var values = new float[tensor.ElementCount];
         ReadOnlySpan<byte> bytes = file.GetBytes(tensor);
         switch (tensor.Type)
@@ -111,7 +114,8 @@ internal static class GgufLayers
             default:
                 if (tensor.Dimensions.Length != 2 || !TryGetMapping(tensor.Type, out _, out _, out _, out _))
                 {
-                    throw new InvalidDataException($"'{tensor.Name}' is {tensor.Type} {string.Join("x", tensor.Shape)}; LowBit reads F32, F16, BF16 and 2-D {SupportedText} tensors as floats.");
+                    throw new InvalidDataException($"'{tensor.Name}' is {tensor.Type} {string.Join("x", tensor.Shape)}; LowBit reads F32, F16, " +
+                        $"BF16 and 2-D {SupportedText} tensors as floats.");
                 }
 
                 Load<float>(file, tensor.Name, withBias: false).Dequantize(values);
@@ -127,7 +131,8 @@ internal static class GgufLayers
         ReadOnlySpan<long> ne = weight.Dimensions;
         if (ne.Length != 2 || ne[0] > int.MaxValue || ne[1] > int.MaxValue || ne[0] * ne[1] > int.MaxValue)
         {
-            throw new InvalidDataException($"Tensor '{weight.Name}' is not a 2-D weight a layer can hold (ne = [{string.Join(", ", ne.ToArray())}]).");
+            throw new InvalidDataException($"Tensor '{weight.Name}' is not a 2-D weight a layer can hold (ne = " +
+                $"[{string.Join(", ", ne.ToArray())}]).");
         }
 
         return ((int)ne[1], (int)ne[0]);
@@ -234,7 +239,8 @@ internal static class GgufLayers
                 }
             }
 
-            for (int k = 0; k < 64; k++) packed[b * 64 + k] = (byte)(codes[4 * k] | codes[4 * k + 1] << 2 | codes[4 * k + 2] << 4 | codes[4 * k + 3] << 6);
+            for (int k = 0; k < 64; k++) packed[b * 64 + k] = (byte)(codes[4 * k] | codes[4 * k + 1] << 2 | codes[4 * k + 2] << 4 | codes[4 * k
+                + 3] << 6);
         }
     }
 
@@ -269,7 +275,8 @@ internal static class GgufLayers
         for (int b = 0; b < scales.Length / 8; b++)
         {
             // d, dmin (f16), scales[12], qh[32], qs[128]: as Q4_K, plus bit 2c (low nibbles) or 2c + 1 (high) of qh[l] as the fifth bit.
-            ReadOnlySpan<byte> block = source.Slice(b * 176, 176), packedScales = block.Slice(4, 12), qh = block.Slice(16, 32), qs = block.Slice(48, 128);
+            ReadOnlySpan<byte> block = source.Slice(b * 176, 176), packedScales = block.Slice(4, 12), qh = block.Slice(16, 32), qs = block.Slice(48,
+                                                                                                                                                 128);
             KScales(block, packedScales, scales.AsSpan(b * 8, 8), offsets.AsSpan(b * 8, 8));
             Span<byte> y = codes.AsSpan(b * 256, 256);
             for (int c = 0; c < 4; c++)
@@ -389,14 +396,16 @@ internal static class GgufLayers
         if (!file.TryGetTensor(prefix + ".bias", out GgufTensorInfo? bias)) return [];
         if (bias.Type is not (GgufType.F32 or GgufType.F16) || bias.ElementCount != outFeatures)
         {
-            throw new InvalidDataException($"Bias '{bias.Name}' is {bias.Type} with {bias.ElementCount} elements; the layer needs {outFeatures} F32 or F16 values.");
+            throw new InvalidDataException($"Bias '{bias.Name}' is {bias.Type} with {bias.ElementCount} elements; the layer needs {outFeatures} " +
+                $"F32 or F16 values.");
         }
 
         ReadOnlySpan<byte> bytes = file.GetBytes(bias);
         var values = new T[outFeatures];
         for (int i = 0; i < outFeatures; i++)
         {
-            float v = bias.Type == GgufType.F32 ? BinaryPrimitives.ReadSingleLittleEndian(bytes[(4 * i)..]) : (float)BinaryPrimitives.ReadHalfLittleEndian(bytes[(2 * i)..]);
+            float v = bias.Type == GgufType.F32 ? BinaryPrimitives.ReadSingleLittleEndian(bytes[(4 * i)..])
+                : (float)BinaryPrimitives.ReadHalfLittleEndian(bytes[(2 * i)..]);
             values[i] = Elements<T>.FromSingle(v);
         }
 

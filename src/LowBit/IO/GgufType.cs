@@ -72,7 +72,8 @@ public enum GgufType
     MXFP4 = 39,
 }
 
-/// <summary>Block sizes and bytes per block of <see cref="GgufType"/>, as ggml 0.25.1's <c>ggml_blck_size</c> / <c>ggml_type_size</c> report them.</summary>
+/// <summary>Block sizes and bytes per block of <see cref="GgufType"/>, as ggml 0.25.1's <c>ggml_blck_size</c> / <c>ggml_type_size</c> report
+/// them.</summary>
 internal static class GgufTypes
 {
     /// <summary>Weights per block and bytes per block; false for ids that are unknown or removed.</summary>
@@ -80,14 +81,38 @@ internal static class GgufTypes
     {
         (blockWeights, blockBytes) = type switch
         {
-            GgufType.F32 => (1, 4), GgufType.F16 => (1, 2), GgufType.Q4_0 => (32, 18), GgufType.Q4_1 => (32, 20),
-            GgufType.Q5_0 => (32, 22), GgufType.Q5_1 => (32, 24), GgufType.Q8_0 => (32, 34), GgufType.Q8_1 => (32, 36),
-            GgufType.Q2_K => (256, 84), GgufType.Q3_K => (256, 110), GgufType.Q4_K => (256, 144), GgufType.Q5_K => (256, 176),
-            GgufType.Q6_K => (256, 210), GgufType.Q8_K => (256, 292), GgufType.IQ2_XXS => (256, 66), GgufType.IQ2_XS => (256, 74),
-            GgufType.IQ3_XXS => (256, 98), GgufType.IQ1_S => (256, 50), GgufType.IQ4_NL => (32, 18), GgufType.IQ3_S => (256, 110),
-            GgufType.IQ2_S => (256, 82), GgufType.IQ4_XS => (256, 136), GgufType.I8 => (1, 1), GgufType.I16 => (1, 2),
-            GgufType.I32 => (1, 4), GgufType.I64 => (1, 8), GgufType.F64 => (1, 8), GgufType.IQ1_M => (256, 56),
-            GgufType.BF16 => (1, 2), GgufType.TQ1_0 => (256, 54), GgufType.TQ2_0 => (256, 66), GgufType.MXFP4 => (32, 17),
+            GgufType.F32 => (1, 4),
+            GgufType.F16 => (1, 2),
+            GgufType.Q4_0 => (32, 18),
+            GgufType.Q4_1 => (32, 20),
+            GgufType.Q5_0 => (32, 22),
+            GgufType.Q5_1 => (32, 24),
+            GgufType.Q8_0 => (32, 34),
+            GgufType.Q8_1 => (32, 36),
+            GgufType.Q2_K => (256, 84),
+            GgufType.Q3_K => (256, 110),
+            GgufType.Q4_K => (256, 144),
+            GgufType.Q5_K => (256, 176),
+            GgufType.Q6_K => (256, 210),
+            GgufType.Q8_K => (256, 292),
+            GgufType.IQ2_XXS => (256, 66),
+            GgufType.IQ2_XS => (256, 74),
+            GgufType.IQ3_XXS => (256, 98),
+            GgufType.IQ1_S => (256, 50),
+            GgufType.IQ4_NL => (32, 18),
+            GgufType.IQ3_S => (256, 110),
+            GgufType.IQ2_S => (256, 82),
+            GgufType.IQ4_XS => (256, 136),
+            GgufType.I8 => (1, 1),
+            GgufType.I16 => (1, 2),
+            GgufType.I32 => (1, 4),
+            GgufType.I64 => (1, 8),
+            GgufType.F64 => (1, 8),
+            GgufType.IQ1_M => (256, 56),
+            GgufType.BF16 => (1, 2),
+            GgufType.TQ1_0 => (256, 54),
+            GgufType.TQ2_0 => (256, 66),
+            GgufType.MXFP4 => (32, 17),
             _ => (0, 0),
         };
         return blockWeights > 0;

@@ -79,8 +79,18 @@ internal sealed class GgufWriter
 
     private static readonly Dictionary<Type, uint> TypeIds = new()
     {
-        [typeof(byte)] = 0, [typeof(sbyte)] = 1, [typeof(ushort)] = 2, [typeof(short)] = 3, [typeof(uint)] = 4, [typeof(int)] = 5,
-        [typeof(float)] = 6, [typeof(bool)] = 7, [typeof(string)] = 8, [typeof(ulong)] = 10, [typeof(long)] = 11, [typeof(double)] = 12,
+        [typeof(byte)] = 0,
+        [typeof(sbyte)] = 1,
+        [typeof(ushort)] = 2,
+        [typeof(short)] = 3,
+        [typeof(uint)] = 4,
+        [typeof(int)] = 5,
+        [typeof(float)] = 6,
+        [typeof(bool)] = 7,
+        [typeof(string)] = 8,
+        [typeof(ulong)] = 10,
+        [typeof(long)] = 11,
+        [typeof(double)] = 12,
     };
 
     private static uint TypeOf(Type type) =>

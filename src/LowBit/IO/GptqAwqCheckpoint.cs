@@ -50,7 +50,8 @@ public sealed class GptqAwqCheckpoint : ICheckpoint
             }
         }
 
-        string method = Setting("quant_method") ?? (Setting("w_bit") is not null ? "awq" : configPath.EndsWith("quantize_config.json", StringComparison.Ordinal) ? "gptq" : "");
+        string method = Setting("quant_method") ?? (Setting("w_bit") is not null ? "awq" : configPath.EndsWith("quantize_config.json",
+            StringComparison.Ordinal) ? "gptq" : "");
         Method = method.ToLowerInvariant() switch
         {
             "gptq" => GptqAwqMethod.Gptq,
@@ -70,7 +71,8 @@ public sealed class GptqAwqCheckpoint : ICheckpoint
             string format = (Setting("checkpoint_format") ?? Setting("format") ?? "gptq").ToLowerInvariant();
             if (format is not ("gptq" or "gptq_v2"))
             {
-                throw new NotSupportedException($"{configPath}: GPTQ checkpoint format '{format}'; LowBit reads 'gptq' (zero points stored minus one) and 'gptq_v2'.");
+                throw new NotSupportedException($"{configPath}: GPTQ checkpoint format '{format}'; LowBit reads 'gptq' (zero points stored minus " +
+                    $"one) and 'gptq_v2'.");
             }
 
             _zerosMinusOne = format == "gptq";
@@ -93,7 +95,8 @@ public sealed class GptqAwqCheckpoint : ICheckpoint
 
     private readonly string[] _tensorNames, _allLayers;
 
-    /// <summary>Every linear layer <see cref="ICheckpoint.LoadLayer{T}"/> builds: the quantized ones, then the full-precision 2-D <c>.weight</c> tensors.</summary>
+    /// <summary>Every linear layer <see cref="ICheckpoint.LoadLayer{T}"/> builds: the quantized ones, then the full-precision 2-D <c>.weight</c>
+    /// tensors.</summary>
     IReadOnlyList<string> ICheckpoint.Layers => _allLayers;
 
     /// <inheritdoc/>
@@ -102,14 +105,16 @@ public sealed class GptqAwqCheckpoint : ICheckpoint
     /// <inheritdoc/>
     public IReadOnlyList<long> GetShape(string name) => Tensor(name).Shape;
 
-    /// <summary>A quantized layer as <see cref="LoadLowBitLinear{T}"/> builds it, or a full-precision 2-D <c>.weight</c> as a <see cref="DenseLinear{T}"/>.</summary>
+    /// <summary>A quantized layer as <see cref="LoadLowBitLinear{T}"/> builds it, or a full-precision 2-D <c>.weight</c> as a
+    /// <see cref="DenseLinear{T}"/>.</summary>
     /// <exception cref="KeyNotFoundException">No layer has that prefix.</exception>
     /// <exception cref="InvalidDataException">The layer's tensors are inconsistent.</exception>
     /// <exception cref="NotSupportedException"><typeparamref name="T"/> cannot hold the scales exactly.</exception>
     public ILinearLayer<T> LoadLayer<T>(string prefix)
     {
         ArgumentException.ThrowIfNullOrEmpty(prefix);
-        if (_owner.TryGetValue(prefix + ".weight", out SafeTensorsFile? file) && DenseLayerReader.IsDense(file, prefix)) return DenseLayerReader.Load<T>(file, prefix);
+        if (_owner.TryGetValue(prefix + ".weight", out SafeTensorsFile? file) && DenseLayerReader.IsDense(file,
+            prefix)) return DenseLayerReader.Load<T>(file, prefix);
         return LoadLowBitLinear<T>(prefix);
     }
 
@@ -117,7 +122,8 @@ public sealed class GptqAwqCheckpoint : ICheckpoint
     public float[] ReadFloats(string name)
     {
         SafeTensorInfo tensor = Tensor(name);
-        if (tensor.ElementCount > Array.MaxLength) throw new InvalidDataException($"'{name}' has {tensor.ElementCount} elements, more than an array holds.");
+        if (tensor.ElementCount > Array.MaxLength) throw new InvalidDataException($"'{name}' has {tensor.ElementCount} elements, more than an " +
+            $"array holds.");
         return _owner[name].ReadFloats<float>(tensor, (int)tensor.ElementCount);
     }
 
@@ -195,11 +201,13 @@ public sealed class GptqAwqCheckpoint : ICheckpoint
         }
     }
 
-    /// <summary>True when <paramref name="path"/> is a folder or .safetensors file with a GPTQ or AWQ config beside it (nothing is validated).</summary>
+    /// <summary>True when <paramref name="path"/> is a folder or .safetensors file with a GPTQ or AWQ config beside it (nothing is
+    /// validated).</summary>
     public static bool IsGptqOrAwq(string path)
     {
         string? folder = Directory.Exists(path) ? path
-            : File.Exists(path) && path.EndsWith(".safetensors", StringComparison.OrdinalIgnoreCase) ? System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(path))
+            : File.Exists(path) && path.EndsWith(".safetensors", StringComparison.OrdinalIgnoreCase)
+                ? System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(path))
             : null;
         if (folder is null) return false;
         try
@@ -259,7 +267,8 @@ public sealed class GptqAwqCheckpoint : ICheckpoint
         SafeTensorInfo qweight = Tensor(prefix + ".qweight"), qzeros = Tensor(prefix + ".qzeros"), scaleInfo = Tensor(prefix + ".scales");
         if (qweight.DType != SafeTensorDType.I32 || qweight.Shape.Count != 2 || qzeros.DType != SafeTensorDType.I32 || qzeros.Shape.Count != 2)
         {
-            throw new InvalidDataException($"'{prefix}': qweight and qzeros must be 2-D I32; they are {qweight.DType} {qweight.ShapeText} and {qzeros.DType} {qzeros.ShapeText}.");
+            throw new InvalidDataException($"'{prefix}': qweight and qzeros must be 2-D I32; they are {qweight.DType} {qweight.ShapeText} and " +
+                $"{qzeros.DType} {qzeros.ShapeText}.");
         }
 
         int per = 32 / Bits;
@@ -274,7 +283,8 @@ public sealed class GptqAwqCheckpoint : ICheckpoint
         int groupSize = GroupSize == -1 ? inFeatures : GroupSize;
         if (groupSize % 8 != 0 || inFeatures % groupSize != 0)
         {
-            throw new NotSupportedException($"'{prefix}': group size {groupSize} over {inFeatures} inputs; LowBit needs a multiple of 8 that divides the inputs.");
+            throw new NotSupportedException($"'{prefix}': group size {groupSize} over {inFeatures} inputs; LowBit needs a multiple of 8 that " +
+                $"divides the inputs.");
         }
 
         int groups = inFeatures / groupSize;
@@ -285,7 +295,8 @@ public sealed class GptqAwqCheckpoint : ICheckpoint
 
         if (outFeatures % per != 0 || qzeros.Shape[0] != groups || qzeros.Shape[1] != outFeatures / per)
         {
-            throw new InvalidDataException($"'{prefix}.qzeros' must be [{groups}, {outFeatures / per}] for {outFeatures} outputs; it is {qzeros.ShapeText}.");
+            throw new InvalidDataException($"'{prefix}.qzeros' must be [{groups}, {outFeatures / per}] for {outFeatures} outputs; it is " +
+                $"{qzeros.ShapeText}.");
         }
 
         float[] scalesByGroup = ReadScales<T>(scaleInfo);
@@ -310,7 +321,8 @@ public sealed class GptqAwqCheckpoint : ICheckpoint
 
         int rowBytes = BitPacking.GetPackedLength(inFeatures, Bits);
         var packed = new byte[outFeatures * rowBytes];
-        for (int o = 0; o < outFeatures; o++) BitPacking.PackUnchecked(codes.AsSpan(o * inFeatures, inFeatures), Bits, packed.AsSpan(o * rowBytes, rowBytes));
+        for (int o = 0; o < outFeatures; o++) BitPacking.PackUnchecked(codes.AsSpan(o * inFeatures, inFeatures), Bits, packed.AsSpan(o * rowBytes,
+                                                                                                                                     rowBytes));
 
         var scales = new T[outFeatures * groups];
         var zeroPoints = new byte[outFeatures * groups];
@@ -411,7 +423,8 @@ public sealed class GptqAwqCheckpoint : ICheckpoint
         int uneven = Array.FindIndex(counts, c => c != groupSize);
         if (uneven >= 0)
         {
-            throw new InvalidDataException($"'{info.Name}' puts {counts[uneven]} input features in group {uneven}; LowBit needs {groupSize} in every group.");
+            throw new InvalidDataException($"'{info.Name}' puts {counts[uneven]} input features in group {uneven}; LowBit needs {groupSize} in " +
+                $"every group.");
         }
 
         var order = new int[inFeatures];
@@ -424,7 +437,8 @@ public sealed class GptqAwqCheckpoint : ICheckpoint
     private SafeTensorInfo Tensor(string name) =>
         TryGetTensor(name, out SafeTensorInfo? tensor) ? tensor : throw new KeyNotFoundException($"No tensor '{name}' in {Path}.");
 
-    private ReadOnlySpan<TElement> Span<TElement>(SafeTensorInfo tensor) where TElement : unmanaged => _owner[tensor.Name].GetSpan<TElement>(tensor.Name);
+    private ReadOnlySpan<TElement> Span<TElement>(SafeTensorInfo tensor) where TElement : unmanaged =>
+        _owner[tensor.Name].GetSpan<TElement>(tensor.Name);
 
     /// <summary>The scales as float, refusing a <typeparamref name="T"/> that would round them.</summary>
     private float[] ReadScales<T>(SafeTensorInfo tensor)
@@ -442,7 +456,8 @@ public sealed class GptqAwqCheckpoint : ICheckpoint
                 Span<float>(tensor).CopyTo(values);
                 break;
             case SafeTensorDType.F16 or SafeTensorDType.BF16 or SafeTensorDType.F32:
-                throw new NotSupportedException($"'{tensor.Name}' is {tensor.DType}, which {typeof(T).Name} cannot hold exactly: load the layer as LowBitLinear<float>.");
+                throw new NotSupportedException($"'{tensor.Name}' is {tensor.DType}, which {typeof(T).Name} cannot hold exactly: load the layer as " +
+                    $"LowBitLinear<float>.");
             default:
                 throw new InvalidDataException($"'{tensor.Name}' must be F16, BF16 or F32; it is {tensor.DType}.");
         }
@@ -496,7 +511,8 @@ public sealed class GptqAwqCheckpoint : ICheckpoint
             return (config, path);
         }
 
-        throw new FileNotFoundException($"No quantization config in '{folder}' (config.json with quantization_config, quantize_config.json or quant_config.json).");
+        throw new FileNotFoundException($"No quantization config in '{folder}' (config.json with quantization_config, quantize_config.json or " +
+            $"quant_config.json).");
     }
 
     private string? Setting(string key) => QuantizationConfig.TryGetValue(key, out string? value) ? value : null;

@@ -9,6 +9,7 @@ public enum GptqAwqMethod
     /// </summary>
     Gptq = 0,
 
-    /// <summary>AWQ (AutoAWQ "GEMM" layout): <c>qweight</c> and <c>qzeros</c> int32 [rows, out / 8] in AWQ's nibble order, <c>scales</c> f16 [groups, out].</summary>
+    /// <summary>AWQ (AutoAWQ "GEMM" layout): <c>qweight</c> and <c>qzeros</c> int32 [rows, out / 8] in AWQ's nibble order, <c>scales</c> f16 [groups,
+    /// out].</summary>
     Awq = 1,
 }

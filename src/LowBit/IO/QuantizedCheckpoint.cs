@@ -51,7 +51,8 @@ public sealed class QuantizedCheckpoint : ICheckpoint
     /// <inheritdoc/>
     public string Path => File.Path;
 
-    /// <summary>Every linear layer <see cref="LoadLayer{T}"/> builds: int8, group-wise and full-precision (2-D float <c>.weight</c>), in file order.</summary>
+    /// <summary>Every linear layer <see cref="LoadLayer{T}"/> builds: int8, group-wise and full-precision (2-D float <c>.weight</c>), in file
+    /// order.</summary>
     public IReadOnlyList<string> Layers => _layers;
 
     /// <inheritdoc/>
@@ -80,7 +81,8 @@ public sealed class QuantizedCheckpoint : ICheckpoint
     public float[] ReadFloats(string name)
     {
         SafeTensorInfo tensor = File.GetTensor(name);
-        if (tensor.ElementCount > Array.MaxLength) throw new InvalidDataException($"'{name}' has {tensor.ElementCount} elements, more than an array holds.");
+        if (tensor.ElementCount > Array.MaxLength) throw new InvalidDataException($"'{name}' has {tensor.ElementCount} elements, more than an " +
+            $"array holds.");
         return File.ReadFloats<float>(tensor, (int)tensor.ElementCount);
     }
 
@@ -115,15 +117,19 @@ public sealed class QuantizedCheckpoint : ICheckpoint
         if (bits is not (2 or 4 or 8) || packed.DType != SafeTensorDType.U8 || packed.Shape.Count != 2 || zeros.DType != SafeTensorDType.U8
             || packed.Shape[1] * 8 / bits > int.MaxValue)
         {
-            throw new InvalidDataException($"'{prefix}' is not a valid {bits}-bit layer ({packed.DType} {packed.ShapeText}, zero points {zeros.DType}).");
+            throw new InvalidDataException($"'{prefix}' is not a valid {bits}-bit layer ({packed.DType} {packed.ShapeText}, zero points " +
+                $"{zeros.DType}).");
         }
 
         int outFeatures = (int)packed.Shape[0], inFeatures = (int)(packed.Shape[1] * 8 / bits);
-        if (groupSize <= 0 || inFeatures % groupSize != 0) throw new InvalidDataException($"Group size {groupSize} does not divide {inFeatures} input features of '{prefix}'.");
+        if (groupSize <= 0
+            || inFeatures % groupSize != 0) throw new InvalidDataException($"Group size {groupSize} does not divide {inFeatures} input features of " +
+                $"'{prefix}'.");
         int groups = outFeatures * (inFeatures / groupSize);
         if (scales.ElementCount != groups || zeros.ElementCount != groups)
         {
-            throw new InvalidDataException($"'{prefix}' needs {groups} scales and zero points; it has {scales.ElementCount} and {zeros.ElementCount}.");
+            throw new InvalidDataException($"'{prefix}' needs {groups} scales and zero points; it has {scales.ElementCount} and " +
+                $"{zeros.ElementCount}.");
         }
 
         T[] scaleValues = File.ReadFloats<T>(scales, groups);
@@ -131,7 +137,8 @@ public sealed class QuantizedCheckpoint : ICheckpoint
         T[] offsets = [];
         if (File.TryGetTensor(prefix + CheckpointQuantizer.OffsetsSuffix, out SafeTensorInfo? offsetTensor))
         {
-            if (offsetTensor.ElementCount != groups) throw new InvalidDataException($"'{offsetTensor.Name}' needs {groups} values; it has {offsetTensor.ElementCount}.");
+            if (offsetTensor.ElementCount != groups) throw new InvalidDataException($"'{offsetTensor.Name}' needs {groups} values; it has " +
+                $"{offsetTensor.ElementCount}.");
             offsets = File.ReadFloats<T>(offsetTensor, groups);
         }
 
@@ -162,7 +169,8 @@ public sealed class QuantizedCheckpoint : ICheckpoint
     {
         if (File.Metadata.TryGetValue(keyPrefix + prefix, out string? text) || File.Metadata.TryGetValue(fileKey, out text))
         {
-            if (int.TryParse(text, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int value)) return value;
+            if (int.TryParse(text, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture,
+                             out int value)) return value;
             throw new InvalidDataException($"{File.Path}: the {fileKey} of '{prefix}' is '{text}', not a whole number.");
         }
 

@@ -10,7 +10,8 @@ public sealed record SafeTensorSpec(string Name, SafeTensorDType DType, IReadOnl
 {
     /// <summary>Bytes of data the tensor needs.</summary>
     /// <exception cref="OverflowException">The shape's byte count does not fit in a long.</exception>
-    public long ByteLength => TryGetByteLength(out long bytes) ? bytes : throw new OverflowException($"Tensor '{Name}': shape [{string.Join(", ", Shape)}] is too large.");
+    public long ByteLength => TryGetByteLength(out long bytes) ? bytes
+        : throw new OverflowException($"Tensor '{Name}': shape [{string.Join(", ", Shape)}] is too large.");
 
     /// <summary>The byte count, or false when a dimension is negative or the product overflows.</summary>
     internal bool TryGetByteLength(out long bytes)

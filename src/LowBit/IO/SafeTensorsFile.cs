@@ -57,7 +57,8 @@ public sealed class SafeTensorsFile : IDisposable
             (tensors, metadata) = SafeTensorsHeader.Parse(header, fileLength - 8 - headerLength);
         }
 
-        return new SafeTensorsFile(path, tensors, metadata, FileMapping.Open(path, 8 + headerLength), 8 + headerLength, fileLength - 8 - headerLength);
+        return new SafeTensorsFile(path, tensors, metadata, FileMapping.Open(path, 8 + headerLength), 8 + headerLength,
+                                   fileLength - 8 - headerLength);
     }
 
     /// <summary>The file's path.</summary>
@@ -88,7 +89,8 @@ public sealed class SafeTensorsFile : IDisposable
         _byName.TryGetValue(name, out SafeTensorInfo? tensor) ? tensor : throw new KeyNotFoundException($"No tensor named '{name}' in {Path}.");
 
     /// <summary>The raw little-endian bytes of a tensor, straight from the mapping.</summary>
-    /// <exception cref="NotSupportedException">The tensor is larger than a span can address (2 GiB); read it in pieces with <see cref="GetBytes(SafeTensorInfo, long, int)"/>.</exception>
+    /// <exception cref="NotSupportedException">The tensor is larger than a span can address (2 GiB); read it in pieces with
+    /// <see cref="GetBytes(SafeTensorInfo, long, int)"/>.</exception>
     public ReadOnlySpan<byte> GetBytes(SafeTensorInfo tensor)
     {
         _mapping.ThrowIfDisposed(this);
@@ -109,7 +111,8 @@ public sealed class SafeTensorsFile : IDisposable
         CheckOwned(tensor);
         if (offset < 0 || count < 0 || offset > tensor.ByteLength - count)
         {
-            throw new ArgumentOutOfRangeException(nameof(offset), $"[{offset}, {offset} + {count}) is outside tensor '{tensor.Name}' ({tensor.ByteLength} bytes).");
+            throw new ArgumentOutOfRangeException(nameof(offset),
+                                                  $"[{offset}, {offset} + {count}) is outside tensor '{tensor.Name}' ({tensor.ByteLength} bytes).");
         }
 
         return _mapping.Span(tensor.Begin + offset, count);
@@ -167,7 +170,8 @@ public sealed class SafeTensorsFile : IDisposable
         CheckOwned(tensor);
         if (offset < 0 || offset > tensor.ByteLength - destination.Length)
         {
-            throw new ArgumentOutOfRangeException(nameof(offset), $"[{offset}, {offset} + {destination.Length}) is outside tensor '{tensor.Name}' ({tensor.ByteLength} bytes).");
+            throw new ArgumentOutOfRangeException(nameof(offset),
+                $"[{offset}, {offset} + {destination.Length}) is outside tensor '{tensor.Name}' ({tensor.ByteLength} bytes).");
         }
 
         long position = DataOffset + tensor.Begin + offset;

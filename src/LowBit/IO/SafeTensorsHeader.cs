@@ -198,7 +198,8 @@ internal static class SafeTensorsHeader
 
             if (tensor.Begin < position)
             {
-                throw new InvalidDataException($"Tensor '{tensor.Name}': data [{tensor.Begin}, {tensor.End}) overlaps the previous tensor (which ends at {position}).");
+                throw new InvalidDataException($"Tensor '{tensor.Name}': data [{tensor.Begin}, {tensor.End}) overlaps the previous tensor (which " +
+                    $"ends at {position}).");
             }
 
             if (tensor.Begin > position)

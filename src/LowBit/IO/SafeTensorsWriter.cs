@@ -73,7 +73,8 @@ public sealed class SafeTensorsWriter : IDisposable
         {
             if (tensor.Data.Length != tensor.Spec.ByteLength)
             {
-                throw new ArgumentException($"Tensor '{tensor.Spec.Name}' needs {tensor.Spec.ByteLength} bytes, got {tensor.Data.Length}.", nameof(tensors));
+                throw new ArgumentException($"Tensor '{tensor.Spec.Name}' needs {tensor.Spec.ByteLength} bytes, got {tensor.Data.Length}.",
+                                            nameof(tensors));
             }
 
             writer.Append(tensor.Data.Span);
@@ -174,7 +175,8 @@ public sealed class SafeTensorsWriter : IDisposable
     private static IOException UserFacing(IOException e, string temporaryPath, string path)
     {
         // .NET appends " : 'path'" to some IO messages ("No space left on device : '/x/.y.tmp'"): the path is said once, first.
-        string reason = e.Message.Replace($" : '{temporaryPath}'", "", StringComparison.Ordinal).Replace(temporaryPath, path, StringComparison.Ordinal);
+        string reason = e.Message.Replace($" : '{temporaryPath}'", "", StringComparison.Ordinal).Replace(temporaryPath, path,
+                                                                                                         StringComparison.Ordinal);
         return new IOException($"Could not write '{path}': {reason}", e);
     }
 
@@ -207,7 +209,8 @@ public sealed class SafeTensorsWriter : IDisposable
 
                 if (!tensor.TryGetByteLength(out long length) || length > long.MaxValue - offset)
                 {
-                    throw new ArgumentException($"Tensor '{tensor.Name}': shape [{string.Join(", ", tensor.Shape)}] is too large for a file.", nameof(tensors));
+                    throw new ArgumentException($"Tensor '{tensor.Name}': shape [{string.Join(", ", tensor.Shape)}] is too large for a file.",
+                                                nameof(tensors));
                 }
 
                 writer.WriteStartObject(tensor.Name);

@@ -68,13 +68,15 @@ internal static class ThrowHelper
         }
     }
 
-    /// <summary>The length of a new batch x <paramref name="outFeatures"/> output array; throws, naming the input, when it would not fit in an array.</summary>
+    /// <summary>The length of a new batch x <paramref name="outFeatures"/> output array; throws, naming the input, when it would not fit in an
+    /// array.</summary>
     public static int OutputLength(int inputLength, int inFeatures, int outFeatures, string paramName)
     {
         long length = (long)BatchCount(inputLength, inFeatures, paramName) * outFeatures;
         if (length > Array.MaxLength)
         {
-            throw new ArgumentException($"The output would hold {length} elements, more than an array can ({Array.MaxLength}); pass a smaller batch.", paramName);
+            throw new ArgumentException($"The output would hold {length} elements, more than an array can ({Array.MaxLength}); pass a smaller batch.",
+                                        paramName);
         }
 
         return (int)length;
@@ -86,7 +88,8 @@ internal static class ThrowHelper
         if (actual < expected) ThrowDestinationTooShort(paramName, expected, actual);
     }
 
-    /// <summary>Throws <see cref="ArgumentOutOfRangeException"/> for an <see cref="ActivationPrecision"/> that is not one of its named values.</summary>
+    /// <summary>Throws <see cref="ArgumentOutOfRangeException"/> for an <see cref="ActivationPrecision"/> that is not one of its named
+    /// values.</summary>
     public static void CheckDefined(ActivationPrecision value, string paramName)
     {
         if (value is not (ActivationPrecision.Float or ActivationPrecision.Int8))

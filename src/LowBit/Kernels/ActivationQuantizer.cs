@@ -93,11 +93,13 @@ internal static unsafe class ActivationQuantizer
         for (int b = 0; b < full; b++)
         {
             float* block = x + b * BlockSize;
-            Vector256<float> v0 = Vector256.Load(block), v1 = Vector256.Load(block + 8), v2 = Vector256.Load(block + 16), v3 = Vector256.Load(block + 24);
+            Vector256<float> v0 = Vector256.Load(block), v1 = Vector256.Load(block + 8), v2 = Vector256.Load(block + 16), v3 = Vector256.Load(block
+                + 24);
             // NaN and infinity have every exponent bit set.
             Vector256<int> special = Vector256.Equals(v0.AsInt32() & exponent, exponent) | Vector256.Equals(v1.AsInt32() & exponent, exponent)
                                    | Vector256.Equals(v2.AsInt32() & exponent, exponent) | Vector256.Equals(v3.AsInt32() & exponent, exponent);
-            Vector256<float> max = Vector256.Max(Vector256.Max(Vector256.Abs(v0), Vector256.Abs(v1)), Vector256.Max(Vector256.Abs(v2), Vector256.Abs(v3)));
+            Vector256<float> max = Vector256.Max(Vector256.Max(Vector256.Abs(v0), Vector256.Abs(v1)), Vector256.Max(Vector256.Abs(v2),
+                                                                                                                    Vector256.Abs(v3)));
             float m = MaxOf(max);
             float sx = special != Vector256<int>.Zero ? float.NaN : m / 127f;
             scales[b] = sx;
@@ -186,7 +188,8 @@ internal static unsafe class ActivationQuantizer
     private static void SplitPairs(sbyte* codes, sbyte* even, sbyte* odd)
     {
         // Per 128-bit lane: the 8 even bytes, then the 8 odd ones; then the 64-bit pieces in order (even0 even1 odd0 odd1).
-        Vector256<sbyte> pattern = Vector256.Create((sbyte)0, 2, 4, 6, 8, 10, 12, 14, 1, 3, 5, 7, 9, 11, 13, 15, 0, 2, 4, 6, 8, 10, 12, 14, 1, 3, 5, 7, 9, 11, 13, 15);
+        Vector256<sbyte> pattern = Vector256.Create((sbyte)0, 2, 4, 6, 8, 10, 12, 14, 1, 3, 5, 7, 9, 11, 13, 15, 0, 2, 4, 6, 8, 10, 12, 14, 1, 3, 5,
+                                                    7, 9, 11, 13, 15);
         Vector256<long> a = Avx2.Permute4x64(Avx2.Shuffle(Vector256.Load(codes), pattern).AsInt64(), 0b11_01_10_00);
         Vector256<long> b = Avx2.Permute4x64(Avx2.Shuffle(Vector256.Load(codes + 32), pattern).AsInt64(), 0b11_01_10_00);
         Avx2.Permute2x128(a, b, 0x20).AsSByte().Store(even);
@@ -199,7 +202,8 @@ internal static unsafe class ActivationQuantizer
     {
         // Per 128-bit lane: 4 bytes of each stream; vpermd then gives the 8 bytes of stream k as 64-bit piece k. A 4 x 4
         // transpose of those pieces across the four vectors puts each stream's 32 bytes together, in order.
-        Vector256<sbyte> pattern = Vector256.Create((sbyte)0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15, 0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+        Vector256<sbyte> pattern = Vector256.Create((sbyte)0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15, 0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10,
+                                                    14, 3, 7, 11, 15);
         Vector256<int> order = Vector256.Create(0, 4, 1, 5, 2, 6, 3, 7);
         Vector256<long> y0 = Avx2.PermuteVar8x32(Avx2.Shuffle(Vector256.Load(codes), pattern).AsInt32(), order).AsInt64();
         Vector256<long> y1 = Avx2.PermuteVar8x32(Avx2.Shuffle(Vector256.Load(codes + 32), pattern).AsInt32(), order).AsInt64();

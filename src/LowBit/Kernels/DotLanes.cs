@@ -132,7 +132,8 @@ internal readonly unsafe struct Dot512 : IDotLanes<Vector512<byte>>
     public static Vector512<byte> LowNibbles(Vector512<byte> packed) => packed & Vector512.Create((byte)0x0F);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector512<byte> HighNibbles(Vector512<byte> packed) => Avx512BW.ShiftRightLogical(packed.AsUInt16(), 4).AsByte() & Vector512.Create((byte)0x0F);
+    public static Vector512<byte> HighNibbles(Vector512<byte> packed) => Avx512BW.ShiftRightLogical(packed.AsUInt16(),
+                                                                                                    4).AsByte() & Vector512.Create((byte)0x0F);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<byte> Crumbs(Vector512<byte> packed, [ConstantExpected(Min = 0, Max = 3)] byte k) => k switch
@@ -171,7 +172,8 @@ internal readonly unsafe struct Dot512 : IDotLanes<Vector512<byte>>
     {
         1 => Vector512.Create(*scales),
         2 => Avx512F.PermuteVar16x32(Vector512.Create(*(double*)scales).AsSingle(), Vector512.Create(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1)),
-        4 => Avx512F.PermuteVar16x32(Vector128.Load(scales).ToVector256Unsafe().ToVector512Unsafe(), Vector512.Create(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3)),
+        4 => Avx512F.PermuteVar16x32(Vector128.Load(scales).ToVector256Unsafe().ToVector512Unsafe(), Vector512.Create(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2,
+                                                                                                                      2, 3, 3, 3, 3)),
         _ => Avx512F.PermuteVar16x32(Vector256.Load(scales).ToVector512Unsafe(), Vector512.Create(0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7)),
     }).AsByte();
 }
@@ -217,7 +219,8 @@ internal readonly unsafe struct Dot256 : IDotLanes<Vector256<byte>>
     public static Vector256<byte> LowNibbles(Vector256<byte> packed) => packed & Vector256.Create((byte)0x0F);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector256<byte> HighNibbles(Vector256<byte> packed) => Avx2.ShiftRightLogical(packed.AsUInt16(), 4).AsByte() & Vector256.Create((byte)0x0F);
+    public static Vector256<byte> HighNibbles(Vector256<byte> packed) => Avx2.ShiftRightLogical(packed.AsUInt16(),
+                                                                                                4).AsByte() & Vector256.Create((byte)0x0F);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<byte> Crumbs(Vector256<byte> packed, [ConstantExpected(Min = 0, Max = 3)] byte k) => k switch
@@ -352,7 +355,8 @@ internal readonly unsafe struct Dot128 : IDotLanes<Vector128<byte>>
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector128<byte> AbsBytes(Vector128<byte> weights) => Ssse3.IsSupported ? Ssse3.Abs(weights.AsSByte()) : weights; // Arm64 multiplies signed by signed
+    public static Vector128<byte> AbsBytes(Vector128<byte> weights) => Ssse3.IsSupported ? Ssse3.Abs(weights.AsSByte())
+        : weights; // Arm64 multiplies signed by signed
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector128<byte> Dot2(Vector128<byte> acc, Vector128<byte> u0, Vector128<byte> s0, Vector128<byte> u1, Vector128<byte> s1)

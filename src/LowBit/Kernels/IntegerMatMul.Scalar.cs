@@ -9,7 +9,8 @@ internal static unsafe partial class IntegerMatMul
     /// each weight group it meets, the exact integer sum <c>sum xq (q - z)</c>, times <c>sx * s</c>, added in float32. The
     /// fallback without SIMD and for layouts the vector kernels do not take (groups under 32, short last blocks).
     /// </summary>
-    internal sealed class ScalarKernel() : MatMulKernel("int8act-scalar", KernelIsa.Scalar, WeightFormats.Int8PerChannel | WeightFormats.Grouped, "any",
+    internal sealed class ScalarKernel() : MatMulKernel("int8act-scalar", KernelIsa.Scalar, WeightFormats.Int8PerChannel | WeightFormats.Grouped,
+                                                        "any",
                                                         ActivationPrecision.Int8)
     {
         public override bool IsSupported => true;
@@ -24,7 +25,8 @@ internal static unsafe partial class IntegerMatMul
             int* sums = (int*)(scales + (nint)args.Batch * (blocks + 16));
             for (int b = 0; b < args.Batch; b++)
             {
-                ActivationQuantizer.QuantizeRow(input + (nint)b * n, n, codes + (nint)b * rowBytes, scales + (nint)b * (blocks + 16), sums + (nint)b * (blocks + 16));
+                ActivationQuantizer.QuantizeRow(input + (nint)b * n, n, codes + (nint)b * rowBytes, scales + (nint)b * (blocks + 16), sums
+                    + (nint)b * (blocks + 16));
             }
 
             args.Codes = codes;
@@ -57,7 +59,8 @@ internal static unsafe partial class IntegerMatMul
                     for (int i = k * ActivationQuantizer.BlockSize; i < blockEnd;)
                     {
                         // One (block, group) intersection: an exact integer sum, then one scaling.
-                        int g = i / groupSize, stop = Math.Min(blockEnd, (g + 1) * groupSize), z = perChannel ? 0 : args.ZeroPoints[(nint)o * groups + g];
+                        int g = i / groupSize, stop = Math.Min(blockEnd, (g + 1) * groupSize), z = perChannel ? 0 : args.ZeroPoints[(nint)o * groups
+                            + g];
                         int dot = 0, xsum = 0;
                         for (; i < stop; i++)
                         {

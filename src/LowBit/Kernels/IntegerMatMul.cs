@@ -195,7 +195,8 @@ internal static unsafe partial class IntegerMatMul
 
                 for (int r = 0; r < (pair ? 2 : 1); r++)
                 {
-                    for (int i = 0; i < rows; i++) args.Output[(nint)(b + i) * args.OutFeatures + o + r] = Finish<TLanes, TV>(in args, o + r, b + i, sums[r * 4 + i]);
+                    for (int i = 0; i < rows; i++) args.Output[(nint)(b + i) * args.OutFeatures + o + r] = Finish<TLanes, TV>(in args, o + r, b + i,
+                                                                                                                              sums[r * 4 + i]);
                 }
             }
         }
@@ -224,7 +225,8 @@ internal static unsafe partial class IntegerMatMul
         // Layers with float offsets read the float zero terms s z + m instead of the zero-point bytes (see Finish).
         bool floatZeros = args.Offsets is not null;
         nint zeroBytes = floatZeros ? scaleBytes : groups, zeroRow = floatZeros ? (nint)groups * 4 : groups;
-        byte* zAhead0 = (floatZeros ? (byte*)args.ScaledZeros : args.ZeroPoints) + (o + rowsAhead) * zeroRow, zAhead1 = pair ? zAhead0 + zeroRow : zAhead0;
+        byte* zAhead0 = (floatZeros ? (byte*)args.ScaledZeros : args.ZeroPoints) + (o + rowsAhead) * zeroRow, zAhead1 = pair ? zAhead0 + zeroRow
+            : zAhead0;
         nint codeStride = RowBytes(n), scaleStride = lanes + 16;
         sbyte* x0 = args.Codes + b * codeStride, x1 = x0 + codeStride, x2 = x1 + codeStride, x3 = x2 + codeStride;
         float* l0 = args.LaneScales + b * scaleStride, l1 = l0 + scaleStride, l2 = l1 + scaleStride, l3 = l2 + scaleStride;
@@ -333,14 +335,16 @@ internal static unsafe partial class IntegerMatMul
         int quarter = TLanes.Bytes;
         TV dot = TCodes.Bits == 8 ? TLanes.DotInt8(TLanes.Zero, f0, f1, TLanes.Load(codes))
             : TCodes.Bits == 4 ? TLanes.Dot2(TLanes.Zero, f0, TLanes.Load(codes), f1, TLanes.Load(codes + quarter))
-            : TLanes.Dot4(TLanes.Zero, f0, TLanes.Load(codes), f1, TLanes.Load(codes + quarter), f2, TLanes.Load(codes + 2 * quarter), f3, TLanes.Load(codes + 3 * quarter));
+            : TLanes.Dot4(TLanes.Zero, f0, TLanes.Load(codes), f1, TLanes.Load(codes + quarter), f2, TLanes.Load(codes + 2 * quarter), f3,
+                          TLanes.Load(codes + 3 * quarter));
         TV scale = TCodes.Bits == 8 ? TLanes.LoadSingle(laneScales) : TLanes.Multiply(TLanes.LoadSingle(laneScales), weightScales);
         return TLanes.MultiplyAdd(TLanes.ToSingle(dot), scale, acc);
     }
 
     /// <summary>The epilogue of one output: per-channel int8 <c>s_o * sum</c>, group-wise <c>sum - sum_g (s z)_g X_g</c>, plus the bias.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static float Finish<TLanes, TV>(in KernelArgs args, int o, int row, float sum) where TLanes : unmanaged, IDotLanes<TV> where TV : unmanaged
+    private static float Finish<TLanes, TV>(in KernelArgs args, int o, int row, float sum) where TLanes : unmanaged, IDotLanes<TV>
+        where TV : unmanaged
     {
         int groups = args.InFeatures / args.GroupSize;
         float* groupSums = args.GroupSums + (nint)row * groups;
@@ -356,7 +360,8 @@ internal static unsafe partial class IntegerMatMul
     /// bytes per group are an eighth of the 4-bit weights' traffic.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static float ZeroCorrection<TLanes, TV>(float* scales, byte* zeros, float* sums, int count) where TLanes : unmanaged, IDotLanes<TV> where TV : unmanaged
+    private static float ZeroCorrection<TLanes, TV>(float* scales, byte* zeros, float* sums, int count) where TLanes : unmanaged, IDotLanes<TV>
+        where TV : unmanaged
     {
         int lanes = TLanes.Bytes / 4, i = 0;
         TV total = default;

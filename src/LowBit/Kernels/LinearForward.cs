@@ -4,7 +4,8 @@ using LowBit.Internal;
 namespace LowBit.Kernels;
 
 /// <summary>
-/// The one forward path every matmul entry point shares (<see cref="W8A16.MatMul{T}(ReadOnlySpan{T}, ReadOnlySpan{sbyte}, ReadOnlySpan{T}, ReadOnlySpan{T}, Span{T}, int, int)"/>,
+/// The one forward path every matmul entry point shares
+/// (<see cref="W8A16.MatMul{T}(ReadOnlySpan{T}, ReadOnlySpan{sbyte}, ReadOnlySpan{T}, ReadOnlySpan{T}, Span{T}, int, int)"/>,
 /// <see cref="W8A16Linear{T}"/>, <see cref="LowBitLinear{T}"/>): validate the call, resolve the thread cap, gather the input
 /// into column order when the weights' columns are permuted, take the plan's route, and run it.
 /// </summary>

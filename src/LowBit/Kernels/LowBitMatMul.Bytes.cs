@@ -56,7 +56,8 @@ internal static unsafe partial class LowBitMatMul
 
             for (; o < end; o++)
             {
-                for (int k = 0; k < rows; k++) args.Output[(nint)(b + k) * args.OutFeatures + o] = BytesRow1<TLanes, TVec>(in args, o, x + (nint)k * n);
+                for (int k = 0; k < rows; k++) args.Output[(nint)(b + k) * args.OutFeatures + o] = BytesRow1<TLanes, TVec>(in args, o, x
+                    + (nint)k * n);
             }
 
             b += rows;
@@ -134,9 +135,21 @@ internal static unsafe partial class LowBitMatMul
         float* y = args.Output + (nint)b * args.OutFeatures + o;
         nint stride = args.OutFeatures;
         y[0] = TLanes.Sum(c00); y[1] = TLanes.Sum(c01); y[2] = TLanes.Sum(c02); y[3] = TLanes.Sum(c03);
-        if (TRows.Count > 1) { y[stride] = TLanes.Sum(c10); y[stride + 1] = TLanes.Sum(c11); y[stride + 2] = TLanes.Sum(c12); y[stride + 3] = TLanes.Sum(c13); }
-        if (TRows.Count > 2) { y[2 * stride] = TLanes.Sum(c20); y[2 * stride + 1] = TLanes.Sum(c21); y[2 * stride + 2] = TLanes.Sum(c22); y[2 * stride + 3] = TLanes.Sum(c23); }
-        if (TRows.Count > 3) { y[3 * stride] = TLanes.Sum(c30); y[3 * stride + 1] = TLanes.Sum(c31); y[3 * stride + 2] = TLanes.Sum(c32); y[3 * stride + 3] = TLanes.Sum(c33); }
+        if (TRows.Count > 1)
+        {
+            y[stride] = TLanes.Sum(c10); y[stride + 1] = TLanes.Sum(c11); y[stride + 2] = TLanes.Sum(c12); y[stride
+            + 3] = TLanes.Sum(c13);
+        }
+        if (TRows.Count > 2)
+        {
+            y[2 * stride] = TLanes.Sum(c20); y[2 * stride + 1] = TLanes.Sum(c21); y[2 * stride
+            + 2] = TLanes.Sum(c22); y[2 * stride + 3] = TLanes.Sum(c23);
+        }
+        if (TRows.Count > 3)
+        {
+            y[3 * stride] = TLanes.Sum(c30); y[3 * stride + 1] = TLanes.Sum(c31); y[3 * stride
+            + 2] = TLanes.Sum(c32); y[3 * stride + 3] = TLanes.Sum(c33);
+        }
     }
 
     /// <summary>
@@ -202,7 +215,8 @@ internal static unsafe partial class LowBitMatMul
 
     /// <summary><c>sum_g (s z + offset)_g xsum_g</c> of row o against input row <paramref name="row"/>, at the kernel's width.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static float BytesZeroTerm<TLanes, TVec>(in KernelArgs args, int o, int row) where TLanes : unmanaged, IFloatLanes<TVec> where TVec : unmanaged
+    private static float BytesZeroTerm<TLanes, TVec>(in KernelArgs args, int o, int row) where TLanes : unmanaged, IFloatLanes<TVec>
+        where TVec : unmanaged
     {
         if (TLanes.Count == 16) return ZeroPointCorrection(in args, o, row);
         if (TLanes.Count == 8) return ZeroPointCorrection256(in args, o, row);

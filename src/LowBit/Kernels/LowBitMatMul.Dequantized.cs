@@ -100,7 +100,8 @@ internal static unsafe partial class LowBitMatMul
     private static void DequantizeRow<TLanes, TVec>(in KernelArgs args, int o, float* w)
         where TLanes : unmanaged, IFloatLanes<TVec> where TVec : unmanaged
     {
-        int bits = args.Bits, per = 8 / bits, streamLength = args.InFeatures / per, groupBytes = args.GroupSize / per, groups = args.InFeatures / args.GroupSize;
+        int bits = args.Bits, per = 8 / bits, streamLength = args.InFeatures / per, groupBytes = args.GroupSize / per,
+            groups = args.InFeatures / args.GroupSize;
         int lanes = TLanes.Count, mask = (1 << bits) - 1;
         byte* packed = args.Weights + (nint)o * streamLength;
         for (int g = 0, j = 0; g < groups; g++)
@@ -164,15 +165,19 @@ internal static unsafe partial class LowBitMatMul
         {
             TVec v0 = TLanes.Load(w0 + i), v1 = TLanes.Load(w1 + i), v2 = TLanes.Load(w2 + i), v3 = TLanes.Load(w3 + i);
             TVec a = TLanes.Load(x0 + i);
-            c00 = TLanes.MultiplyAdd(v0, a, c00); c01 = TLanes.MultiplyAdd(v1, a, c01); c02 = TLanes.MultiplyAdd(v2, a, c02); c03 = TLanes.MultiplyAdd(v3, a, c03);
+            c00 = TLanes.MultiplyAdd(v0, a, c00); c01 = TLanes.MultiplyAdd(v1, a, c01); c02 = TLanes.MultiplyAdd(v2, a,
+                c02); c03 = TLanes.MultiplyAdd(v3, a, c03);
             a = TLanes.Load(x1 + i);
-            c10 = TLanes.MultiplyAdd(v0, a, c10); c11 = TLanes.MultiplyAdd(v1, a, c11); c12 = TLanes.MultiplyAdd(v2, a, c12); c13 = TLanes.MultiplyAdd(v3, a, c13);
+            c10 = TLanes.MultiplyAdd(v0, a, c10); c11 = TLanes.MultiplyAdd(v1, a, c11); c12 = TLanes.MultiplyAdd(v2, a,
+                c12); c13 = TLanes.MultiplyAdd(v3, a, c13);
             if (TRows.Count > 2)
             {
                 a = TLanes.Load(x2 + i);
-                c20 = TLanes.MultiplyAdd(v0, a, c20); c21 = TLanes.MultiplyAdd(v1, a, c21); c22 = TLanes.MultiplyAdd(v2, a, c22); c23 = TLanes.MultiplyAdd(v3, a, c23);
+                c20 = TLanes.MultiplyAdd(v0, a, c20); c21 = TLanes.MultiplyAdd(v1, a, c21); c22 = TLanes.MultiplyAdd(v2, a,
+                    c22); c23 = TLanes.MultiplyAdd(v3, a, c23);
                 a = TLanes.Load(x3 + i);
-                c30 = TLanes.MultiplyAdd(v0, a, c30); c31 = TLanes.MultiplyAdd(v1, a, c31); c32 = TLanes.MultiplyAdd(v2, a, c32); c33 = TLanes.MultiplyAdd(v3, a, c33);
+                c30 = TLanes.MultiplyAdd(v0, a, c30); c31 = TLanes.MultiplyAdd(v1, a, c31); c32 = TLanes.MultiplyAdd(v2, a,
+                    c32); c33 = TLanes.MultiplyAdd(v3, a, c33);
             }
         }
 

@@ -16,7 +16,8 @@ internal static unsafe partial class LowBitMatMul
     /// o's scaled block sums to <c>partial[(o - start) * 4..][0..valid)</c> and row o + 1's to the next 4 floats.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void FieldsRowPairs<TBits, TScale, TRows>(in KernelArgs args, in FieldSlice slice, int start, int end, int row, int valid, float* partial)
+    private static void FieldsRowPairs<TBits, TScale, TRows>(in KernelArgs args, in FieldSlice slice, int start, int end, int row, int valid,
+                                                             float* partial)
         where TBits : IBits where TScale : IBlockScale where TRows : IRows
     {
         int bits = TBits.Bits, block = 512 / bits, n = args.InFeatures;
@@ -26,7 +27,8 @@ internal static unsafe partial class LowBitMatMul
         // file cannot hold all fifteen beside the sixteen accumulators, and the JIT keeps the rest on the stack.
         Vector512<int> m0 = Vector512.Create((1 << bits) - 1), m1 = m0 << bits, m2 = m0 << (2 * bits), m3 = m0 << (3 * bits);
         Vector512<int> m4 = m0 << (4 * bits), m5 = m0 << (5 * bits), m6 = m0 << (6 * bits), m7 = m0 << (7 * bits), m8 = m0 << (8 * bits);
-        Vector512<int> m9 = m0 << (9 * bits), m10 = m0 << (10 * bits), m11 = m0 << (11 * bits), m12 = m0 << (12 * bits), m13 = m0 << (13 * bits), m14 = m0 << (14 * bits);
+        Vector512<int> m9 = m0 << (9 * bits), m10 = m0 << (10 * bits), m11 = m0 << (11 * bits), m12 = m0 << (12 * bits), m13 = m0 << (13 * bits),
+            m14 = m0 << (14 * bits);
         int full = Math.Min(slice.Last, n / block);
         for (int o = start; o + 1 < end; o += 2)
         {
@@ -41,29 +43,46 @@ internal static unsafe partial class LowBitMatMul
                 Vector512<int> v = Vector512.Load(w + b * 16), u = Vector512.Load(w + rowInts + b * 16);
                 // The block sums of row o (a) and row o + 1 (c) per input row: eight independent FMA chains.
                 Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default, c0 = default, c1 = default, c2 = default, c3 = default;
-                PairField<Lanes512, Vector512<float>, TRows>(F(v & m0), F(u & m0), x0, x1, x2, x3, 0, ref a0, ref a1, ref a2, ref a3, ref c0, ref c1, ref c2, ref c3);
-                OddField<Lanes512, Vector512<float>, TRows>(F(v & m1), F(u & m1), x0, x1, x2, x3, 16, ref a0, ref a1, ref a2, ref a3, ref c0, ref c1, ref c2, ref c3);
-                PairField<Lanes512, Vector512<float>, TRows>(F(v & m2), F(u & m2), x0, x1, x2, x3, 32, ref a0, ref a1, ref a2, ref a3, ref c0, ref c1, ref c2, ref c3);
-                OddField<Lanes512, Vector512<float>, TRows>(F(v & m3), F(u & m3), x0, x1, x2, x3, 48, ref a0, ref a1, ref a2, ref a3, ref c0, ref c1, ref c2, ref c3);
-                PairField<Lanes512, Vector512<float>, TRows>(F(v & m4), F(u & m4), x0, x1, x2, x3, 64, ref a0, ref a1, ref a2, ref a3, ref c0, ref c1, ref c2, ref c3);
-                OddField<Lanes512, Vector512<float>, TRows>(F(v & m5), F(u & m5), x0, x1, x2, x3, 80, ref a0, ref a1, ref a2, ref a3, ref c0, ref c1, ref c2, ref c3);
-                PairField<Lanes512, Vector512<float>, TRows>(F(v & m6), F(u & m6), x0, x1, x2, x3, 96, ref a0, ref a1, ref a2, ref a3, ref c0, ref c1, ref c2, ref c3);
+                PairField<Lanes512, Vector512<float>, TRows>(F(v & m0), F(u & m0), x0, x1, x2, x3, 0, ref a0, ref a1, ref a2, ref a3, ref c0, ref c1,
+                                                             ref c2, ref c3);
+                OddField<Lanes512, Vector512<float>, TRows>(F(v & m1), F(u & m1), x0, x1, x2, x3, 16, ref a0, ref a1, ref a2, ref a3, ref c0, ref c1,
+                                                            ref c2, ref c3);
+                PairField<Lanes512, Vector512<float>, TRows>(F(v & m2), F(u & m2), x0, x1, x2, x3, 32, ref a0, ref a1, ref a2, ref a3, ref c0, ref c1,
+                                                             ref c2, ref c3);
+                OddField<Lanes512, Vector512<float>, TRows>(F(v & m3), F(u & m3), x0, x1, x2, x3, 48, ref a0, ref a1, ref a2, ref a3, ref c0, ref c1,
+                                                            ref c2, ref c3);
+                PairField<Lanes512, Vector512<float>, TRows>(F(v & m4), F(u & m4), x0, x1, x2, x3, 64, ref a0, ref a1, ref a2, ref a3, ref c0, ref c1,
+                                                             ref c2, ref c3);
+                OddField<Lanes512, Vector512<float>, TRows>(F(v & m5), F(u & m5), x0, x1, x2, x3, 80, ref a0, ref a1, ref a2, ref a3, ref c0, ref c1,
+                                                            ref c2, ref c3);
+                PairField<Lanes512, Vector512<float>, TRows>(F(v & m6), F(u & m6), x0, x1, x2, x3, 96, ref a0, ref a1, ref a2, ref a3, ref c0, ref c1,
+                                                             ref c2, ref c3);
                 if (bits == 4)
                 {
-                    OddField<Lanes512, Vector512<float>, TRows>(F(Avx512F.ShiftRightLogical(v, 28)), F(Avx512F.ShiftRightLogical(u, 28)), x0, x1, x2, x3, 112,
+                    OddField<Lanes512, Vector512<float>, TRows>(F(Avx512F.ShiftRightLogical(v, 28)), F(Avx512F.ShiftRightLogical(u, 28)), x0, x1, x2,
+                                                                x3, 112,
                                      ref a0, ref a1, ref a2, ref a3, ref c0, ref c1, ref c2, ref c3);
                 }
                 else
                 {
-                    OddField<Lanes512, Vector512<float>, TRows>(F(v & m7), F(u & m7), x0, x1, x2, x3, 112, ref a0, ref a1, ref a2, ref a3, ref c0, ref c1, ref c2, ref c3);
-                    PairField<Lanes512, Vector512<float>, TRows>(F(v & m8), F(u & m8), x0, x1, x2, x3, 128, ref a0, ref a1, ref a2, ref a3, ref c0, ref c1, ref c2, ref c3);
-                    OddField<Lanes512, Vector512<float>, TRows>(F(v & m9), F(u & m9), x0, x1, x2, x3, 144, ref a0, ref a1, ref a2, ref a3, ref c0, ref c1, ref c2, ref c3);
-                    PairField<Lanes512, Vector512<float>, TRows>(F(v & m10), F(u & m10), x0, x1, x2, x3, 160, ref a0, ref a1, ref a2, ref a3, ref c0, ref c1, ref c2, ref c3);
-                    OddField<Lanes512, Vector512<float>, TRows>(F(v & m11), F(u & m11), x0, x1, x2, x3, 176, ref a0, ref a1, ref a2, ref a3, ref c0, ref c1, ref c2, ref c3);
-                    PairField<Lanes512, Vector512<float>, TRows>(F(v & m12), F(u & m12), x0, x1, x2, x3, 192, ref a0, ref a1, ref a2, ref a3, ref c0, ref c1, ref c2, ref c3);
-                    OddField<Lanes512, Vector512<float>, TRows>(F(v & m13), F(u & m13), x0, x1, x2, x3, 208, ref a0, ref a1, ref a2, ref a3, ref c0, ref c1, ref c2, ref c3);
-                    PairField<Lanes512, Vector512<float>, TRows>(F(v & m14), F(u & m14), x0, x1, x2, x3, 224, ref a0, ref a1, ref a2, ref a3, ref c0, ref c1, ref c2, ref c3);
-                    OddField<Lanes512, Vector512<float>, TRows>(F(Avx512F.ShiftRightLogical(v, 30)), F(Avx512F.ShiftRightLogical(u, 30)), x0, x1, x2, x3, 240,
+                    OddField<Lanes512, Vector512<float>, TRows>(F(v & m7), F(u & m7), x0, x1, x2, x3, 112, ref a0, ref a1, ref a2, ref a3, ref c0,
+                                                                ref c1, ref c2, ref c3);
+                    PairField<Lanes512, Vector512<float>, TRows>(F(v & m8), F(u & m8), x0, x1, x2, x3, 128, ref a0, ref a1, ref a2, ref a3, ref c0,
+                                                                 ref c1, ref c2, ref c3);
+                    OddField<Lanes512, Vector512<float>, TRows>(F(v & m9), F(u & m9), x0, x1, x2, x3, 144, ref a0, ref a1, ref a2, ref a3, ref c0,
+                                                                ref c1, ref c2, ref c3);
+                    PairField<Lanes512, Vector512<float>, TRows>(F(v & m10), F(u & m10), x0, x1, x2, x3, 160, ref a0, ref a1, ref a2, ref a3, ref c0,
+                                                                 ref c1, ref c2, ref c3);
+                    OddField<Lanes512, Vector512<float>, TRows>(F(v & m11), F(u & m11), x0, x1, x2, x3, 176, ref a0, ref a1, ref a2, ref a3, ref c0,
+                                                                ref c1, ref c2, ref c3);
+                    PairField<Lanes512, Vector512<float>, TRows>(F(v & m12), F(u & m12), x0, x1, x2, x3, 192, ref a0, ref a1, ref a2, ref a3, ref c0,
+                                                                 ref c1, ref c2, ref c3);
+                    OddField<Lanes512, Vector512<float>, TRows>(F(v & m13), F(u & m13), x0, x1, x2, x3, 208, ref a0, ref a1, ref a2, ref a3, ref c0,
+                                                                ref c1, ref c2, ref c3);
+                    PairField<Lanes512, Vector512<float>, TRows>(F(v & m14), F(u & m14), x0, x1, x2, x3, 224, ref a0, ref a1, ref a2, ref a3, ref c0,
+                                                                 ref c1, ref c2, ref c3);
+                    OddField<Lanes512, Vector512<float>, TRows>(F(Avx512F.ShiftRightLogical(v, 30)), F(Avx512F.ShiftRightLogical(u, 30)), x0, x1, x2,
+                                                                x3, 240,
                                      ref a0, ref a1, ref a2, ref a3, ref c0, ref c1, ref c2, ref c3);
                 }
 
@@ -100,9 +119,11 @@ internal static unsafe partial class LowBitMatMul
     private static void HalfBlockPair<TBits, TScale, TRows>(in KernelArgs args, int o, int row, int valid, int groups, float* sums)
         where TBits : IBits where TScale : IBlockScale where TRows : IRows
     {
-        HalfBlockPairSums<TBits, TScale, TRows>(in args, o, row, valid, groups, out Vector512<float> t0, out Vector512<float> t1, out Vector512<float> t2, out Vector512<float> t3);
+        HalfBlockPairSums<TBits, TScale, TRows>(in args, o, row, valid, groups, out Vector512<float> t0, out Vector512<float> t1,
+                                                out Vector512<float> t2, out Vector512<float> t3);
         // Unused rows summed zeros; the caller ignores their slots.
-        (Vector256.Load(sums) + Sum8(t0.GetLower(), t1.GetLower(), t2.GetLower(), t3.GetLower(), t0.GetUpper(), t1.GetUpper(), t2.GetUpper(), t3.GetUpper())).Store(sums);
+        (Vector256.Load(sums) + Sum8(t0.GetLower(), t1.GetLower(), t2.GetLower(), t3.GetLower(), t0.GetUpper(), t1.GetUpper(), t2.GetUpper(),
+                                     t3.GetUpper())).Store(sums);
     }
 
     /// <summary>
@@ -111,7 +132,8 @@ internal static unsafe partial class LowBitMatMul
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void HalfBlockPairSums<TBits, TScale, TRows>(in KernelArgs args, int o, int row, int valid, int groups,
-                                                                out Vector512<float> t0, out Vector512<float> t1, out Vector512<float> t2, out Vector512<float> t3)
+                                                                out Vector512<float> t0, out Vector512<float> t1, out Vector512<float> t2,
+                                                                    out Vector512<float> t3)
         where TBits : IBits where TScale : IBlockScale where TRows : IRows
     {
         int bits = TBits.Bits, halfBlock = 256 / bits, n = args.InFeatures, half = n / halfBlock - 1;
@@ -162,7 +184,8 @@ internal static unsafe partial class LowBitMatMul
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void SpreadHalfField<TRows>(Vector512<float> f, float* x0, float* x1, float* x2, float* x3, int at,
-                                               ref Vector512<float> a0, ref Vector512<float> a1, ref Vector512<float> a2, ref Vector512<float> a3) where TRows : IRows
+                                               ref Vector512<float> a0, ref Vector512<float> a1, ref Vector512<float> a2, ref Vector512<float> a3)
+                                                   where TRows : IRows
     {
         if (TRows.Count <= 2) HalfField<TRows>(f, x0, x1, x2, x3, at, ref a2, ref a3, ref a0, ref a1);
         else HalfField<TRows>(f, x0, x1, x2, x3, at, ref a0, ref a1, ref a2, ref a3);
@@ -179,7 +202,8 @@ internal static unsafe partial class LowBitMatMul
     /// </remarks>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void HalfField<TRows>(Vector512<float> f, float* x0, float* x1, float* x2, float* x3, int at,
-                                         ref Vector512<float> a0, ref Vector512<float> a1, ref Vector512<float> a2, ref Vector512<float> a3) where TRows : IRows
+                                         ref Vector512<float> a0, ref Vector512<float> a1, ref Vector512<float> a2, ref Vector512<float> a3)
+                                             where TRows : IRows
     {
         a0 = Avx512F.FusedMultiplyAdd(f, Avx512DQ.BroadcastVector256ToVector512(x0 + at), a0);
         if (TRows.Count > 1) a1 = Avx512F.FusedMultiplyAdd(f, Avx512DQ.BroadcastVector256ToVector512(x1 + at), a1);
@@ -206,7 +230,8 @@ internal static unsafe partial class LowBitMatMul
         // through memory and took a third of a batch-2 call on 3072 x 768.
         for (; g + 16 <= groups; g += 16)
         {
-            CorrectionStep<Lanes512, Vector512<float>>(Vector512.Load(z0 + g), Vector512.Load(z1 + g), Vector512.Load(x0 + g), Vector512.Load(x1 + g), Vector512.Load(x2 + g),
+            CorrectionStep<Lanes512, Vector512<float>>(Vector512.Load(z0 + g), Vector512.Load(z1 + g), Vector512.Load(x0 + g), Vector512.Load(x1 + g),
+                                                       Vector512.Load(x2 + g),
                            Vector512.Load(x3 + g), ref k0, ref k1, ref k2, ref k3, ref l0, ref l1, ref l2, ref l3);
         }
 
@@ -228,8 +253,10 @@ internal static unsafe partial class LowBitMatMul
 
         for (; g < groups; g++)
         {
-            CorrectionStep<Lanes512, Vector512<float>>(Vector512.CreateScalar(z0[g]), Vector512.CreateScalar(z1[g]), Vector512.CreateScalar(x0[g]), Vector512.CreateScalar(x1[g]),
-                           Vector512.CreateScalar(x2[g]), Vector512.CreateScalar(x3[g]), ref k0, ref k1, ref k2, ref k3, ref l0, ref l1, ref l2, ref l3);
+            CorrectionStep<Lanes512, Vector512<float>>(Vector512.CreateScalar(z0[g]), Vector512.CreateScalar(z1[g]), Vector512.CreateScalar(x0[g]),
+                                                       Vector512.CreateScalar(x1[g]),
+                           Vector512.CreateScalar(x2[g]), Vector512.CreateScalar(x3[g]), ref k0, ref k1, ref k2, ref k3, ref l0, ref l1, ref l2,
+                               ref l3);
         }
 
         Sum8(k0, k1, k2, k3, l0, l1, l2, l3).Store(c);
@@ -241,7 +268,8 @@ internal static unsafe partial class LowBitMatMul
 
     /// <summary>Four floats, the upper lanes zero.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector512<float> Load4(float* p) => Vector512.Create(Vector256.Create(Vector128.Load(p), Vector128<float>.Zero), Vector256<float>.Zero);
+    private static Vector512<float> Load4(float* p) => Vector512.Create(Vector256.Create(Vector128.Load(p), Vector128<float>.Zero),
+                                                                        Vector256<float>.Zero);
 
     /// <summary>One vector of groups of <see cref="PairCorrections"/>: both rows' zero terms against four input rows' group sums.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -307,7 +335,8 @@ internal static unsafe partial class LowBitMatMul
         c1 = TLanes.Add(c1, c3);
     }
 
-    /// <summary>One field of both weight rows (masked in place and converted: <paramref name="f"/>, <paramref name="g"/>) into the block sums of every input row.</summary>
+    /// <summary>One field of both weight rows (masked in place and converted: <paramref name="f"/>, <paramref name="g"/>) into the block sums of
+    /// every input row.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void PairField<TLanes, TV, TRows>(TV f, TV g, float* x0, float* x1, float* x2, float* x3, int at,
                                                      ref TV a0, ref TV a1, ref TV a2, ref TV a3, ref TV c0, ref TV c1, ref TV c2, ref TV c3)

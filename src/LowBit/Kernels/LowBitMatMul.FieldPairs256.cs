@@ -16,7 +16,8 @@ internal static unsafe partial class LowBitMatMul
     /// <c>partial[(o - start) * 4..][0..valid)</c>, row o + 1's to the next 4 floats.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void FieldsRowPairs256<TBits, TScale, TRows>(in KernelArgs args, in FieldSlice slice, int start, int end, int row, int valid, float* partial)
+    private static void FieldsRowPairs256<TBits, TScale, TRows>(in KernelArgs args, in FieldSlice slice, int start, int end, int row, int valid,
+                                                                float* partial)
         where TBits : IBits where TScale : IBlockScale256 where TRows : IRows
     {
         int bits = TBits.Bits, block = 256 / bits, n = args.InFeatures;
@@ -36,29 +37,46 @@ internal static unsafe partial class LowBitMatMul
             {
                 Vector256<int> v = Vector256.Load(w + b * 8), u = Vector256.Load(w + rowInts + b * 8);
                 Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default, c0 = default, c1 = default, c2 = default, c3 = default;
-                PairField<Lanes256, Vector256<float>, TRows>(F(v & Mask256(bits, 0)), F(u & Mask256(bits, 0)), x0, x1, x2, x3, 0, ref a0, ref a1, ref a2, ref a3, ref c0, ref c1, ref c2, ref c3);
-                OddField<Lanes256, Vector256<float>, TRows>(F(v & Mask256(bits, 1)), F(u & Mask256(bits, 1)), x0, x1, x2, x3, 8, ref a0, ref a1, ref a2, ref a3, ref c0, ref c1, ref c2, ref c3);
-                PairField<Lanes256, Vector256<float>, TRows>(F(v & Mask256(bits, 2)), F(u & Mask256(bits, 2)), x0, x1, x2, x3, 16, ref a0, ref a1, ref a2, ref a3, ref c0, ref c1, ref c2, ref c3);
-                OddField<Lanes256, Vector256<float>, TRows>(F(v & Mask256(bits, 3)), F(u & Mask256(bits, 3)), x0, x1, x2, x3, 24, ref a0, ref a1, ref a2, ref a3, ref c0, ref c1, ref c2, ref c3);
-                PairField<Lanes256, Vector256<float>, TRows>(F(v & Mask256(bits, 4)), F(u & Mask256(bits, 4)), x0, x1, x2, x3, 32, ref a0, ref a1, ref a2, ref a3, ref c0, ref c1, ref c2, ref c3);
-                OddField<Lanes256, Vector256<float>, TRows>(F(v & Mask256(bits, 5)), F(u & Mask256(bits, 5)), x0, x1, x2, x3, 40, ref a0, ref a1, ref a2, ref a3, ref c0, ref c1, ref c2, ref c3);
-                PairField<Lanes256, Vector256<float>, TRows>(F(v & Mask256(bits, 6)), F(u & Mask256(bits, 6)), x0, x1, x2, x3, 48, ref a0, ref a1, ref a2, ref a3, ref c0, ref c1, ref c2, ref c3);
+                PairField<Lanes256, Vector256<float>, TRows>(F(v & Mask256(bits, 0)), F(u & Mask256(bits, 0)), x0, x1, x2, x3, 0, ref a0, ref a1,
+                                                             ref a2, ref a3, ref c0, ref c1, ref c2, ref c3);
+                OddField<Lanes256, Vector256<float>, TRows>(F(v & Mask256(bits, 1)), F(u & Mask256(bits, 1)), x0, x1, x2, x3, 8, ref a0, ref a1,
+                                                            ref a2, ref a3, ref c0, ref c1, ref c2, ref c3);
+                PairField<Lanes256, Vector256<float>, TRows>(F(v & Mask256(bits, 2)), F(u & Mask256(bits, 2)), x0, x1, x2, x3, 16, ref a0, ref a1,
+                                                             ref a2, ref a3, ref c0, ref c1, ref c2, ref c3);
+                OddField<Lanes256, Vector256<float>, TRows>(F(v & Mask256(bits, 3)), F(u & Mask256(bits, 3)), x0, x1, x2, x3, 24, ref a0, ref a1,
+                                                            ref a2, ref a3, ref c0, ref c1, ref c2, ref c3);
+                PairField<Lanes256, Vector256<float>, TRows>(F(v & Mask256(bits, 4)), F(u & Mask256(bits, 4)), x0, x1, x2, x3, 32, ref a0, ref a1,
+                                                             ref a2, ref a3, ref c0, ref c1, ref c2, ref c3);
+                OddField<Lanes256, Vector256<float>, TRows>(F(v & Mask256(bits, 5)), F(u & Mask256(bits, 5)), x0, x1, x2, x3, 40, ref a0, ref a1,
+                                                            ref a2, ref a3, ref c0, ref c1, ref c2, ref c3);
+                PairField<Lanes256, Vector256<float>, TRows>(F(v & Mask256(bits, 6)), F(u & Mask256(bits, 6)), x0, x1, x2, x3, 48, ref a0, ref a1,
+                                                             ref a2, ref a3, ref c0, ref c1, ref c2, ref c3);
                 if (bits == 4)
                 {
-                    OddField<Lanes256, Vector256<float>, TRows>(F(Avx2.ShiftRightLogical(v, 28)), F(Avx2.ShiftRightLogical(u, 28)), x0, x1, x2, x3, 56,
+                    OddField<Lanes256, Vector256<float>, TRows>(F(Avx2.ShiftRightLogical(v, 28)), F(Avx2.ShiftRightLogical(u, 28)), x0, x1, x2, x3,
+                                                                56,
                                        ref a0, ref a1, ref a2, ref a3, ref c0, ref c1, ref c2, ref c3);
                 }
                 else
                 {
-                    OddField<Lanes256, Vector256<float>, TRows>(F(v & Mask256(bits, 7)), F(u & Mask256(bits, 7)), x0, x1, x2, x3, 56, ref a0, ref a1, ref a2, ref a3, ref c0, ref c1, ref c2, ref c3);
-                    PairField<Lanes256, Vector256<float>, TRows>(F(v & Mask256(bits, 8)), F(u & Mask256(bits, 8)), x0, x1, x2, x3, 64, ref a0, ref a1, ref a2, ref a3, ref c0, ref c1, ref c2, ref c3);
-                    OddField<Lanes256, Vector256<float>, TRows>(F(v & Mask256(bits, 9)), F(u & Mask256(bits, 9)), x0, x1, x2, x3, 72, ref a0, ref a1, ref a2, ref a3, ref c0, ref c1, ref c2, ref c3);
-                    PairField<Lanes256, Vector256<float>, TRows>(F(v & Mask256(bits, 10)), F(u & Mask256(bits, 10)), x0, x1, x2, x3, 80, ref a0, ref a1, ref a2, ref a3, ref c0, ref c1, ref c2, ref c3);
-                    OddField<Lanes256, Vector256<float>, TRows>(F(v & Mask256(bits, 11)), F(u & Mask256(bits, 11)), x0, x1, x2, x3, 88, ref a0, ref a1, ref a2, ref a3, ref c0, ref c1, ref c2, ref c3);
-                    PairField<Lanes256, Vector256<float>, TRows>(F(v & Mask256(bits, 12)), F(u & Mask256(bits, 12)), x0, x1, x2, x3, 96, ref a0, ref a1, ref a2, ref a3, ref c0, ref c1, ref c2, ref c3);
-                    OddField<Lanes256, Vector256<float>, TRows>(F(v & Mask256(bits, 13)), F(u & Mask256(bits, 13)), x0, x1, x2, x3, 104, ref a0, ref a1, ref a2, ref a3, ref c0, ref c1, ref c2, ref c3);
-                    PairField<Lanes256, Vector256<float>, TRows>(F(v & Mask256(bits, 14)), F(u & Mask256(bits, 14)), x0, x1, x2, x3, 112, ref a0, ref a1, ref a2, ref a3, ref c0, ref c1, ref c2, ref c3);
-                    OddField<Lanes256, Vector256<float>, TRows>(F(Avx2.ShiftRightLogical(v, 30)), F(Avx2.ShiftRightLogical(u, 30)), x0, x1, x2, x3, 120,
+                    OddField<Lanes256, Vector256<float>, TRows>(F(v & Mask256(bits, 7)), F(u & Mask256(bits, 7)), x0, x1, x2, x3, 56, ref a0, ref a1,
+                                                                ref a2, ref a3, ref c0, ref c1, ref c2, ref c3);
+                    PairField<Lanes256, Vector256<float>, TRows>(F(v & Mask256(bits, 8)), F(u & Mask256(bits, 8)), x0, x1, x2, x3, 64, ref a0, ref a1,
+                                                                 ref a2, ref a3, ref c0, ref c1, ref c2, ref c3);
+                    OddField<Lanes256, Vector256<float>, TRows>(F(v & Mask256(bits, 9)), F(u & Mask256(bits, 9)), x0, x1, x2, x3, 72, ref a0, ref a1,
+                                                                ref a2, ref a3, ref c0, ref c1, ref c2, ref c3);
+                    PairField<Lanes256, Vector256<float>, TRows>(F(v & Mask256(bits, 10)), F(u & Mask256(bits, 10)), x0, x1, x2, x3, 80, ref a0,
+                                                                 ref a1, ref a2, ref a3, ref c0, ref c1, ref c2, ref c3);
+                    OddField<Lanes256, Vector256<float>, TRows>(F(v & Mask256(bits, 11)), F(u & Mask256(bits, 11)), x0, x1, x2, x3, 88, ref a0,
+                                                                ref a1, ref a2, ref a3, ref c0, ref c1, ref c2, ref c3);
+                    PairField<Lanes256, Vector256<float>, TRows>(F(v & Mask256(bits, 12)), F(u & Mask256(bits, 12)), x0, x1, x2, x3, 96, ref a0,
+                                                                 ref a1, ref a2, ref a3, ref c0, ref c1, ref c2, ref c3);
+                    OddField<Lanes256, Vector256<float>, TRows>(F(v & Mask256(bits, 13)), F(u & Mask256(bits, 13)), x0, x1, x2, x3, 104, ref a0,
+                                                                ref a1, ref a2, ref a3, ref c0, ref c1, ref c2, ref c3);
+                    PairField<Lanes256, Vector256<float>, TRows>(F(v & Mask256(bits, 14)), F(u & Mask256(bits, 14)), x0, x1, x2, x3, 112, ref a0,
+                                                                 ref a1, ref a2, ref a3, ref c0, ref c1, ref c2, ref c3);
+                    OddField<Lanes256, Vector256<float>, TRows>(F(Avx2.ShiftRightLogical(v, 30)), F(Avx2.ShiftRightLogical(u, 30)), x0, x1, x2, x3,
+                                                                120,
                                        ref a0, ref a1, ref a2, ref a3, ref c0, ref c1, ref c2, ref c3);
                 }
 
@@ -89,21 +107,25 @@ internal static unsafe partial class LowBitMatMul
         Vector256<float> k0 = default, k1 = default, k2 = default, k3 = default, l0 = default, l1 = default, l2 = default, l3 = default;
         for (; g + 8 <= groups; g += 8)
         {
-            CorrectionStep<Lanes256, Vector256<float>>(Vector256.Load(z0 + g), Vector256.Load(z1 + g), Vector256.Load(x0 + g), Vector256.Load(x1 + g), Vector256.Load(x2 + g),
+            CorrectionStep<Lanes256, Vector256<float>>(Vector256.Load(z0 + g), Vector256.Load(z1 + g), Vector256.Load(x0 + g), Vector256.Load(x1 + g),
+                                                       Vector256.Load(x2 + g),
                               Vector256.Load(x3 + g), ref k0, ref k1, ref k2, ref k3, ref l0, ref l1, ref l2, ref l3);
         }
 
         if (g + 4 <= groups)
         {
-            CorrectionStep<Lanes256, Vector256<float>>(Load4As256(z0 + g), Load4As256(z1 + g), Load4As256(x0 + g), Load4As256(x1 + g), Load4As256(x2 + g), Load4As256(x3 + g),
+            CorrectionStep<Lanes256, Vector256<float>>(Load4As256(z0 + g), Load4As256(z1 + g), Load4As256(x0 + g), Load4As256(x1 + g), Load4As256(x2
+                + g), Load4As256(x3 + g),
                               ref k0, ref k1, ref k2, ref k3, ref l0, ref l1, ref l2, ref l3);
             g += 4;
         }
 
         for (; g < groups; g++)
         {
-            CorrectionStep<Lanes256, Vector256<float>>(Vector256.CreateScalar(z0[g]), Vector256.CreateScalar(z1[g]), Vector256.CreateScalar(x0[g]), Vector256.CreateScalar(x1[g]),
-                              Vector256.CreateScalar(x2[g]), Vector256.CreateScalar(x3[g]), ref k0, ref k1, ref k2, ref k3, ref l0, ref l1, ref l2, ref l3);
+            CorrectionStep<Lanes256, Vector256<float>>(Vector256.CreateScalar(z0[g]), Vector256.CreateScalar(z1[g]), Vector256.CreateScalar(x0[g]),
+                                                       Vector256.CreateScalar(x1[g]),
+                              Vector256.CreateScalar(x2[g]), Vector256.CreateScalar(x3[g]), ref k0, ref k1, ref k2, ref k3, ref l0, ref l1, ref l2,
+                                  ref l3);
         }
 
         Sum8(k0, k1, k2, k3, l0, l1, l2, l3).Store(c);
@@ -121,7 +143,7 @@ internal static unsafe partial class LowBitMatMul
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<int> Mask256(int bits, int k) => Vector256.Create(((1 << bits) - 1) << (bits * k));
 
-    /// <summary>The sums of eight vectors as one vector, in order (see the 512-bit <see cref="Sum8(Vector512{float}, Vector512{float}, Vector512{float}, Vector512{float}, Vector512{float}, Vector512{float}, Vector512{float}, Vector512{float})"/>).</summary>
+    /// <summary>The sums of eight vectors as one vector, in order (as the 512-bit Sum8 does).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<float> Sum8(Vector256<float> v0, Vector256<float> v1, Vector256<float> v2, Vector256<float> v3,
                                          Vector256<float> v4, Vector256<float> v5, Vector256<float> v6, Vector256<float> v7)

@@ -40,7 +40,8 @@ internal static unsafe partial class LowBitMatMul
     internal sealed class Field512Kernel() : MatMulKernel("field-512", KernelIsa.Avx512, WeightFormats.Group4 | WeightFormats.Group2,
         "columns a multiple of 64 (4-bit) or 128 (2-bit); a group spans whole 64-byte blocks or whole 4-byte lanes")
     {
-        public override bool IsSupported => Avx512F.IsSupported && Avx512DQ.IsSupported && Vector512.IsHardwareAccelerated && Avx2.IsSupported && Fma.IsSupported;
+        public override bool IsSupported => Avx512F.IsSupported && Avx512DQ.IsSupported && Vector512.IsHardwareAccelerated && Avx2.IsSupported
+            && Fma.IsSupported;
 
         /// <remarks>
         /// Rows may end in half a block (8 lanes: 384 or 896 columns at 2 bits): a pair of rows sums both halves in one
@@ -90,13 +91,15 @@ internal static unsafe partial class LowBitMatMul
         {
             int laneCount = n * args.Bits / 32;
             args.InputUnscales[b] = PrepareFieldInput(new ReadOnlySpan<float>(input + (nint)b * n, n), args.Bits, args.GroupSize, lanes,
-                                                      new Span<float>(args.Input + (nint)b * n, n), new Span<float>(args.GroupSums + (nint)b * groups, groups),
+                                                      new Span<float>(args.Input + (nint)b * n, n), new Span<float>(args.GroupSums + (nint)b * groups,
+                                                                                                                    groups),
                                                       new Span<float>(args.LaneSums + (nint)b * laneCount, laneCount));
         }
     }
 
     /// <summary>
-    /// Arranges one input row for the field kernel: per block of <paramref name="lanes"/> (16, or 8 on AVX2) lanes x f fields, element k * lanes + l holds
+    /// Arranges one input row for the field kernel: per block of <paramref name="lanes"/> (16, or 8 on AVX2) lanes x f fields, element k * lanes + l
+    /// holds
     /// <c>x[l * f + k] * 2^(e - bits * k)</c>, the top field <c>x[l * f + f - 1] * 2^e</c>; also the group sums and the lane
     /// sums (the f inputs of each dword lane) times 2^e.
     /// Returns <c>2^-e</c>, the factor that undoes the scaling. The weights are masked in place, not shifted down, so field
@@ -105,7 +108,8 @@ internal static unsafe partial class LowBitMatMul
     /// below 2^-100 of the largest can underflow, far under float32's own resolution of the sum.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static unsafe float PrepareFieldInput(ReadOnlySpan<float> x, int bits, int groupSize, int lanes, Span<float> destination, Span<float> groupSums,
+    private static unsafe float PrepareFieldInput(ReadOnlySpan<float> x, int bits, int groupSize, int lanes, Span<float> destination,
+                                                  Span<float> groupSums,
                                                   Span<float> laneSums)
     {
         float max = MaxMagnitude(x);
@@ -126,7 +130,8 @@ internal static unsafe partial class LowBitMatMul
                     Vector256<float> sums = default;
                     for (int k0 = 0; k0 < perLane; k0 += 8)
                     {
-                        sums += InputArrangement.Transpose8x8(px + start + l0 * perLane + k0, perLane, pd + start + k0 * blockLanes + l0, blockLanes, factors + k0);
+                        sums += InputArrangement.Transpose8x8(px + start + l0 * perLane + k0, perLane, pd + start + k0 * blockLanes + l0, blockLanes,
+                                                              factors + k0);
                     }
 
                     (sums * Vector256.Create(scale)).Store(pl + start / perLane + l0);
@@ -146,7 +151,8 @@ internal static unsafe partial class LowBitMatMul
     {
         Vector256<float> max = default;
         int i = 0;
-        for (; i + Vector256<float>.Count <= x.Length; i += Vector256<float>.Count) max = Vector256.Max(max, Vector256.Abs(Vector256.Create(x.Slice(i, Vector256<float>.Count))));
+        for (; i + Vector256<float>.Count <= x.Length; i += Vector256<float>.Count) max = Vector256.Max(max, Vector256.Abs(Vector256.Create(x.Slice(i,
+            Vector256<float>.Count))));
         float result = 0;
         for (int k = 0; k < Vector256<float>.Count; k++) result = Math.Max(result, max[k]);
         for (; i < x.Length; i++) result = Math.Max(result, Math.Abs(x[i]));
@@ -221,7 +227,8 @@ internal static unsafe partial class LowBitMatMul
         /// <summary><c>sum_g s_g z_g xsum_g</c> for row o and one input row.</summary>
         static abstract float Correction(in KernelArgs args, int o, int row);
 
-        /// <summary><see cref="Correction"/> for rows o and o + 1 and <paramref name="valid"/> input rows from row: row o + 1's at <c>c[4..]</c>.</summary>
+        /// <summary><see cref="Correction"/> for rows o and o + 1 and <paramref name="valid"/> input rows from row: row o + 1's at
+        /// <c>c[4..]</c>.</summary>
         static abstract void Corrections(in KernelArgs args, int o, int row, int valid, float* c);
     }
 
@@ -364,7 +371,8 @@ internal static unsafe partial class LowBitMatMul
         // per 64 bytes at 2 bits (measured 2-3% faster with the weights in cache, no change streaming them).
         Vector512<int> m0 = Vector512.Create((1 << args.Bits) - 1), m1 = m0 << bits, m2 = m0 << (2 * bits), m3 = m0 << (3 * bits);
         Vector512<int> m4 = m0 << (4 * bits), m5 = m0 << (5 * bits), m6 = m0 << (6 * bits), m7 = m0 << (7 * bits), m8 = m0 << (8 * bits);
-        Vector512<int> m9 = m0 << (9 * bits), m10 = m0 << (10 * bits), m11 = m0 << (11 * bits), m12 = m0 << (12 * bits), m13 = m0 << (13 * bits), m14 = m0 << (14 * bits);
+        Vector512<int> m9 = m0 << (9 * bits), m10 = m0 << (10 * bits), m11 = m0 << (11 * bits), m12 = m0 << (12 * bits), m13 = m0 << (13 * bits),
+            m14 = m0 << (14 * bits);
         for (int b = 0, blocks = n / block; b < blocks; b++, x += block)
         {
             Vector512<int> v = Vector512.Load(w + b * 16);
@@ -428,12 +436,14 @@ internal static unsafe partial class LowBitMatMul
         int groups = n / args.GroupSize, blocksPerGroup = Math.Max(1, args.GroupSize / block);
         nint rowInts = n * bits / 32;
         bool laneZeros = LaneZeroPoints(in args, lanes: 16);
-        int fullBlocks = Math.Max(1, n / block), zeroLines = args.Offsets is null ? 0 : (2 * groups + 15) / 16, zeroLinesPerBlock = (zeroLines + fullBlocks - 1) / fullBlocks;
+        int fullBlocks = Math.Max(1, n / block), zeroLines = args.Offsets is null ? 0 : (2 * groups + 15) / 16, zeroLinesPerBlock = (zeroLines
+            + fullBlocks - 1) / fullBlocks;
         // The masks live in registers: as constants the JIT folds each into its AND as a broadcast load, 15 extra loads
         // per 64 bytes at 2 bits (measured 2-3% faster with the weights in cache, no change streaming them).
         Vector512<int> m0 = Vector512.Create((1 << args.Bits) - 1), m1 = m0 << bits, m2 = m0 << (2 * bits), m3 = m0 << (3 * bits);
         Vector512<int> m4 = m0 << (4 * bits), m5 = m0 << (5 * bits), m6 = m0 << (6 * bits), m7 = m0 << (7 * bits), m8 = m0 << (8 * bits);
-        Vector512<int> m9 = m0 << (9 * bits), m10 = m0 << (10 * bits), m11 = m0 << (11 * bits), m12 = m0 << (12 * bits), m13 = m0 << (13 * bits), m14 = m0 << (14 * bits);
+        Vector512<int> m9 = m0 << (9 * bits), m10 = m0 << (10 * bits), m11 = m0 << (11 * bits), m12 = m0 << (12 * bits), m13 = m0 << (13 * bits),
+            m14 = m0 << (14 * bits);
         float* laneSums = args.LaneSums;
         int half = 2 * (n / block), halvesPerGroup = Math.Max(1, args.GroupSize / (block / 2));
         for (int o = start; o + 1 < end; o += 2)
@@ -577,7 +587,8 @@ internal static unsafe partial class LowBitMatMul
         return groups < lanes || groups % lanes != 0;
     }
 
-    /// <summary>Subtracts the zero points, <c>sum_g (s z)_g * xsum_g</c>, from the block sums of one input row and undoes the input's scaling.</summary>
+    /// <summary>Subtracts the zero points, <c>sum_g (s z)_g * xsum_g</c>, from the block sums of one input row and undoes the input's
+    /// scaling.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static float ZeroPointTerm(in KernelArgs args, int o, int row, Vector512<float> total) =>
         (Vector512.Sum(total) - ZeroPointCorrection(in args, o, row)) * args.InputUnscales[row];
@@ -665,7 +676,8 @@ internal static unsafe partial class LowBitMatMul
         // per 64 bytes at 2 bits (measured 2-3% faster with the weights in cache, no change streaming them).
         Vector512<int> m0 = Vector512.Create((1 << args.Bits) - 1), m1 = m0 << bits, m2 = m0 << (2 * bits), m3 = m0 << (3 * bits);
         Vector512<int> m4 = m0 << (4 * bits), m5 = m0 << (5 * bits), m6 = m0 << (6 * bits), m7 = m0 << (7 * bits), m8 = m0 << (8 * bits);
-        Vector512<int> m9 = m0 << (9 * bits), m10 = m0 << (10 * bits), m11 = m0 << (11 * bits), m12 = m0 << (12 * bits), m13 = m0 << (13 * bits), m14 = m0 << (14 * bits);
+        Vector512<int> m9 = m0 << (9 * bits), m10 = m0 << (10 * bits), m11 = m0 << (11 * bits), m12 = m0 << (12 * bits), m13 = m0 << (13 * bits),
+            m14 = m0 << (14 * bits);
         for (int b = first; b < last; b++, x0 += block, x1 += block, x2 += block, x3 += block)
         {
             Vector512<int> v = Vector512.Load(w + b * 16);
@@ -806,12 +818,14 @@ internal static unsafe partial class LowBitMatMul
         public static Vector256<float> LoadHalf(float* scales, int b, int blocksPerGroup) => Scale256PerBlock.Load(scales, b, blocksPerGroup);
     }
 
-    /// <summary>Two groups per block, 8 lanes each: one 8-byte broadcast and one permute (two 256-bit inserts would chain through the register).</summary>
+    /// <summary>Two groups per block, 8 lanes each: one 8-byte broadcast and one permute (two 256-bit inserts would chain through the
+    /// register).</summary>
     private readonly struct ScalePer8Lanes : IBlockScale
     {
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static Vector512<float> Load(float* scales, int b, int blocksPerGroup) =>
-            Avx512F.PermuteVar16x32(Vector512.Create(*(double*)(scales + 2 * b)).AsSingle(), Vector512.Create(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1));
+            Avx512F.PermuteVar16x32(Vector512.Create(*(double*)(scales + 2 * b)).AsSingle(), Vector512.Create(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1,
+                                                                                                              1, 1, 1));
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static Vector256<float> LoadHalf(float* scales, int b, int blocksPerGroup) => Scale256PerBlock.Load(scales, b, blocksPerGroup);
@@ -822,7 +836,8 @@ internal static unsafe partial class LowBitMatMul
     {
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static Vector512<float> Load(float* scales, int b, int blocksPerGroup) =>
-            Avx512F.PermuteVar16x32(Avx512F.BroadcastVector128ToVector512(scales + 4 * b), Vector512.Create(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3));
+            Avx512F.PermuteVar16x32(Avx512F.BroadcastVector128ToVector512(scales + 4 * b), Vector512.Create(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3,
+                                                                                                            3, 3));
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static Vector256<float> LoadHalf(float* scales, int b, int blocksPerGroup) => Scale256Per4Lanes.Load(scales, b, blocksPerGroup);
@@ -833,7 +848,8 @@ internal static unsafe partial class LowBitMatMul
     {
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static Vector512<float> Load(float* scales, int b, int blocksPerGroup) =>
-            Avx512F.PermuteVar16x32(Vector256.Load(scales + 8 * b).ToVector512Unsafe(), Vector512.Create(0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7));
+            Avx512F.PermuteVar16x32(Vector256.Load(scales + 8 * b).ToVector512Unsafe(), Vector512.Create(0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7,
+                                                                                                         7));
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static Vector256<float> LoadHalf(float* scales, int b, int blocksPerGroup) => Scale256Per2Lanes.Load(scales, b, blocksPerGroup);

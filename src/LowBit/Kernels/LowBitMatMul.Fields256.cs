@@ -167,7 +167,8 @@ internal static unsafe partial class LowBitMatMul
         public static void Corrections(in KernelArgs args, int o, int row, int valid, float* c) => PairCorrections256(in args, o, row, valid, c);
     }
 
-    /// <summary>Row o, blocks first to last, against 2 or 4 input rows (see the AVX-512 FieldsRows); 16 registers, so one accumulator per row.</summary>
+    /// <summary>Row o, blocks first to last, against 2 or 4 input rows (see the AVX-512 FieldsRows); 16 registers, so one accumulator per
+    /// row.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void FieldsRows256<TBits, TScale, TRows>(in KernelArgs args, int o, int row, int valid, int first, int last, float* sums)
         where TBits : IBits where TScale : IBlockScale256 where TRows : IRows

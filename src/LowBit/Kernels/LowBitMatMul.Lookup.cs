@@ -12,7 +12,8 @@ namespace LowBit.Kernels;
 internal static unsafe partial class LowBitMatMul
 {
     /// <summary>Table lookups on AVX-512: 4-bit and 2-bit, 16-entry tables, 16 packed bytes per step.</summary>
-    internal sealed class Lookup512Kernel() : MatMulKernel("lookup-512", KernelIsa.Avx512, WeightFormats.Group4 | WeightFormats.Group2, "group bytes a multiple of 16")
+    internal sealed class Lookup512Kernel() : MatMulKernel("lookup-512", KernelIsa.Avx512, WeightFormats.Group4 | WeightFormats.Group2,
+                                                           "group bytes a multiple of 16")
     {
         public override bool IsSupported => Avx512F.IsSupported && Vector512.IsHardwareAccelerated;
 
@@ -99,7 +100,8 @@ internal static unsafe partial class LowBitMatMul
     private static Vector512<float> Table512(in KernelArgs args, nint group, Vector512<float> iota) =>
         Avx512F.FusedMultiplyAdd(iota, Vector512.Create(args.Scales[group]), Vector512.Create(-args.ScaledZeros[group]));
 
-    /// <summary>4-bit, AVX-512: 16 packed bytes (32 weights of one group) per step; low nibbles meet the even stream, high nibbles the odd one.</summary>
+    /// <summary>4-bit, AVX-512: 16 packed bytes (32 weights of one group) per step; low nibbles meet the even stream, high nibbles the odd
+    /// one.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Lookup4Avx512<TRows>(in KernelArgs args, int o, int b, int valid, float* sums) where TRows : IRows
     {
@@ -115,29 +117,29 @@ internal static unsafe partial class LowBitMatMul
             Vector512<float> table = Table512(in args, firstGroup + g, iota);
             for (int end = j + groupBytes; j < end; j += 16)
             {
-            Vector512<int> codes = Avx512F.ConvertToVector512Int32(Vector128.Load(w + j));
-            Vector512<float> lo = Avx512F.PermuteVar16x32(table, codes);
-            Vector512<float> hi = Avx512F.PermuteVar16x32(table, Avx512F.ShiftRightLogical(codes, 4));
-            nint e = j, od = streamLength + j;
-            if (TRows.Count == 1 && ((j >> 4) & 1) != 0)
-            {
-                // One input row: alternate two accumulator pairs so consecutive blocks do not wait on each other's FMA.
-                a0b = Avx512F.FusedMultiplyAdd(lo, Vector512.Load(x0 + e), a0b);
-                b0b = Avx512F.FusedMultiplyAdd(hi, Vector512.Load(x0 + od), b0b);
-                continue;
-            }
+                Vector512<int> codes = Avx512F.ConvertToVector512Int32(Vector128.Load(w + j));
+                Vector512<float> lo = Avx512F.PermuteVar16x32(table, codes);
+                Vector512<float> hi = Avx512F.PermuteVar16x32(table, Avx512F.ShiftRightLogical(codes, 4));
+                nint e = j, od = streamLength + j;
+                if (TRows.Count == 1 && ((j >> 4) & 1) != 0)
+                {
+                    // One input row: alternate two accumulator pairs so consecutive blocks do not wait on each other's FMA.
+                    a0b = Avx512F.FusedMultiplyAdd(lo, Vector512.Load(x0 + e), a0b);
+                    b0b = Avx512F.FusedMultiplyAdd(hi, Vector512.Load(x0 + od), b0b);
+                    continue;
+                }
 
-            a0 = Avx512F.FusedMultiplyAdd(lo, Vector512.Load(x0 + e), a0);
-            b0 = Avx512F.FusedMultiplyAdd(hi, Vector512.Load(x0 + od), b0);
-            if (TRows.Count > 1)
-            {
-                a1 = Avx512F.FusedMultiplyAdd(lo, Vector512.Load(x1 + e), a1);
-                b1 = Avx512F.FusedMultiplyAdd(hi, Vector512.Load(x1 + od), b1);
-                a2 = Avx512F.FusedMultiplyAdd(lo, Vector512.Load(x2 + e), a2);
-                b2 = Avx512F.FusedMultiplyAdd(hi, Vector512.Load(x2 + od), b2);
-                a3 = Avx512F.FusedMultiplyAdd(lo, Vector512.Load(x3 + e), a3);
-                b3 = Avx512F.FusedMultiplyAdd(hi, Vector512.Load(x3 + od), b3);
-            }
+                a0 = Avx512F.FusedMultiplyAdd(lo, Vector512.Load(x0 + e), a0);
+                b0 = Avx512F.FusedMultiplyAdd(hi, Vector512.Load(x0 + od), b0);
+                if (TRows.Count > 1)
+                {
+                    a1 = Avx512F.FusedMultiplyAdd(lo, Vector512.Load(x1 + e), a1);
+                    b1 = Avx512F.FusedMultiplyAdd(hi, Vector512.Load(x1 + od), b1);
+                    a2 = Avx512F.FusedMultiplyAdd(lo, Vector512.Load(x2 + e), a2);
+                    b2 = Avx512F.FusedMultiplyAdd(hi, Vector512.Load(x2 + od), b2);
+                    a3 = Avx512F.FusedMultiplyAdd(lo, Vector512.Load(x3 + e), a3);
+                    b3 = Avx512F.FusedMultiplyAdd(hi, Vector512.Load(x3 + od), b3);
+                }
             }
         }
 
@@ -166,32 +168,32 @@ internal static unsafe partial class LowBitMatMul
             Vector512<float> table = Table512(in args, firstGroup + g, iota);
             for (int end = j + groupBytes; j < end; j += 16)
             {
-            Vector512<int> codes = Avx512F.ConvertToVector512Int32(Vector128.Load(w + j));
-            Vector512<float> f0 = Avx512F.PermuteVar16x32(table, codes);
-            Vector512<float> f1 = Avx512F.PermuteVar16x32(table, Avx512F.ShiftRightLogical(codes, 2));
-            Vector512<float> f2 = Avx512F.PermuteVar16x32(table, Avx512F.ShiftRightLogical(codes, 4));
-            Vector512<float> f3 = Avx512F.PermuteVar16x32(table, Avx512F.ShiftRightLogical(codes, 6));
-            if (TRows.Count == 1)
-            {
-                // One input row: a chain per field, so the four FMAs of a block are independent.
-                a0 = Avx512F.FusedMultiplyAdd(f0, Vector512.Load(x0 + j), a0);
-                a1 = Avx512F.FusedMultiplyAdd(f1, Vector512.Load(x0 + j + s1), a1);
-                c0 = Avx512F.FusedMultiplyAdd(f2, Vector512.Load(x0 + j + s2), c0);
-                c1 = Avx512F.FusedMultiplyAdd(f3, Vector512.Load(x0 + j + s3), c1);
-            }
-            else
-            {
-            a0 = Avx512F.FusedMultiplyAdd(f1, Vector512.Load(x0 + j + s1), Avx512F.FusedMultiplyAdd(f0, Vector512.Load(x0 + j), a0));
-            c0 = Avx512F.FusedMultiplyAdd(f3, Vector512.Load(x0 + j + s3), Avx512F.FusedMultiplyAdd(f2, Vector512.Load(x0 + j + s2), c0));
-            {
-                a1 = Avx512F.FusedMultiplyAdd(f1, Vector512.Load(x1 + j + s1), Avx512F.FusedMultiplyAdd(f0, Vector512.Load(x1 + j), a1));
-                c1 = Avx512F.FusedMultiplyAdd(f3, Vector512.Load(x1 + j + s3), Avx512F.FusedMultiplyAdd(f2, Vector512.Load(x1 + j + s2), c1));
-                a2 = Avx512F.FusedMultiplyAdd(f1, Vector512.Load(x2 + j + s1), Avx512F.FusedMultiplyAdd(f0, Vector512.Load(x2 + j), a2));
-                c2 = Avx512F.FusedMultiplyAdd(f3, Vector512.Load(x2 + j + s3), Avx512F.FusedMultiplyAdd(f2, Vector512.Load(x2 + j + s2), c2));
-                a3 = Avx512F.FusedMultiplyAdd(f1, Vector512.Load(x3 + j + s1), Avx512F.FusedMultiplyAdd(f0, Vector512.Load(x3 + j), a3));
-                c3 = Avx512F.FusedMultiplyAdd(f3, Vector512.Load(x3 + j + s3), Avx512F.FusedMultiplyAdd(f2, Vector512.Load(x3 + j + s2), c3));
-            }
-            }
+                Vector512<int> codes = Avx512F.ConvertToVector512Int32(Vector128.Load(w + j));
+                Vector512<float> f0 = Avx512F.PermuteVar16x32(table, codes);
+                Vector512<float> f1 = Avx512F.PermuteVar16x32(table, Avx512F.ShiftRightLogical(codes, 2));
+                Vector512<float> f2 = Avx512F.PermuteVar16x32(table, Avx512F.ShiftRightLogical(codes, 4));
+                Vector512<float> f3 = Avx512F.PermuteVar16x32(table, Avx512F.ShiftRightLogical(codes, 6));
+                if (TRows.Count == 1)
+                {
+                    // One input row: a chain per field, so the four FMAs of a block are independent.
+                    a0 = Avx512F.FusedMultiplyAdd(f0, Vector512.Load(x0 + j), a0);
+                    a1 = Avx512F.FusedMultiplyAdd(f1, Vector512.Load(x0 + j + s1), a1);
+                    c0 = Avx512F.FusedMultiplyAdd(f2, Vector512.Load(x0 + j + s2), c0);
+                    c1 = Avx512F.FusedMultiplyAdd(f3, Vector512.Load(x0 + j + s3), c1);
+                }
+                else
+                {
+                    a0 = Avx512F.FusedMultiplyAdd(f1, Vector512.Load(x0 + j + s1), Avx512F.FusedMultiplyAdd(f0, Vector512.Load(x0 + j), a0));
+                    c0 = Avx512F.FusedMultiplyAdd(f3, Vector512.Load(x0 + j + s3), Avx512F.FusedMultiplyAdd(f2, Vector512.Load(x0 + j + s2), c0));
+                    {
+                        a1 = Avx512F.FusedMultiplyAdd(f1, Vector512.Load(x1 + j + s1), Avx512F.FusedMultiplyAdd(f0, Vector512.Load(x1 + j), a1));
+                        c1 = Avx512F.FusedMultiplyAdd(f3, Vector512.Load(x1 + j + s3), Avx512F.FusedMultiplyAdd(f2, Vector512.Load(x1 + j + s2), c1));
+                        a2 = Avx512F.FusedMultiplyAdd(f1, Vector512.Load(x2 + j + s1), Avx512F.FusedMultiplyAdd(f0, Vector512.Load(x2 + j), a2));
+                        c2 = Avx512F.FusedMultiplyAdd(f3, Vector512.Load(x2 + j + s3), Avx512F.FusedMultiplyAdd(f2, Vector512.Load(x2 + j + s2), c2));
+                        a3 = Avx512F.FusedMultiplyAdd(f1, Vector512.Load(x3 + j + s1), Avx512F.FusedMultiplyAdd(f0, Vector512.Load(x3 + j), a3));
+                        c3 = Avx512F.FusedMultiplyAdd(f3, Vector512.Load(x3 + j + s3), Avx512F.FusedMultiplyAdd(f2, Vector512.Load(x3 + j + s2), c3));
+                    }
+                }
             }
         }
 
@@ -227,31 +229,31 @@ internal static unsafe partial class LowBitMatMul
             Vector256<float> table = Fma.MultiplyAdd(iota, Vector256.Create(args.Scales[group]), Vector256.Create(-args.ScaledZeros[group]));
             for (int end = j + groupBytes; j < end; j += 8)
             {
-            Vector256<int> codes = Avx2.ConvertToVector256Int32(w + j);
-            Vector256<float> f0 = Avx2.PermuteVar8x32(table, codes);
-            Vector256<float> f1 = Avx2.PermuteVar8x32(table, Avx2.ShiftRightLogical(codes, 2));
-            Vector256<float> f2 = Avx2.PermuteVar8x32(table, Avx2.ShiftRightLogical(codes, 4));
-            Vector256<float> f3 = Avx2.PermuteVar8x32(table, Avx2.ShiftRightLogical(codes, 6));
-            if (TRows.Count == 1)
-            {
-                a0 = Fma.MultiplyAdd(f0, Vector256.Load(x0 + j), a0);
-                a1 = Fma.MultiplyAdd(f1, Vector256.Load(x0 + j + s1), a1);
-                c0 = Fma.MultiplyAdd(f2, Vector256.Load(x0 + j + s2), c0);
-                c1 = Fma.MultiplyAdd(f3, Vector256.Load(x0 + j + s3), c1);
-            }
-            else
-            {
-            a0 = Fma.MultiplyAdd(f1, Vector256.Load(x0 + j + s1), Fma.MultiplyAdd(f0, Vector256.Load(x0 + j), a0));
-            c0 = Fma.MultiplyAdd(f3, Vector256.Load(x0 + j + s3), Fma.MultiplyAdd(f2, Vector256.Load(x0 + j + s2), c0));
-            {
-                a1 = Fma.MultiplyAdd(f1, Vector256.Load(x1 + j + s1), Fma.MultiplyAdd(f0, Vector256.Load(x1 + j), a1));
-                c1 = Fma.MultiplyAdd(f3, Vector256.Load(x1 + j + s3), Fma.MultiplyAdd(f2, Vector256.Load(x1 + j + s2), c1));
-                a2 = Fma.MultiplyAdd(f1, Vector256.Load(x2 + j + s1), Fma.MultiplyAdd(f0, Vector256.Load(x2 + j), a2));
-                c2 = Fma.MultiplyAdd(f3, Vector256.Load(x2 + j + s3), Fma.MultiplyAdd(f2, Vector256.Load(x2 + j + s2), c2));
-                a3 = Fma.MultiplyAdd(f1, Vector256.Load(x3 + j + s1), Fma.MultiplyAdd(f0, Vector256.Load(x3 + j), a3));
-                c3 = Fma.MultiplyAdd(f3, Vector256.Load(x3 + j + s3), Fma.MultiplyAdd(f2, Vector256.Load(x3 + j + s2), c3));
-            }
-            }
+                Vector256<int> codes = Avx2.ConvertToVector256Int32(w + j);
+                Vector256<float> f0 = Avx2.PermuteVar8x32(table, codes);
+                Vector256<float> f1 = Avx2.PermuteVar8x32(table, Avx2.ShiftRightLogical(codes, 2));
+                Vector256<float> f2 = Avx2.PermuteVar8x32(table, Avx2.ShiftRightLogical(codes, 4));
+                Vector256<float> f3 = Avx2.PermuteVar8x32(table, Avx2.ShiftRightLogical(codes, 6));
+                if (TRows.Count == 1)
+                {
+                    a0 = Fma.MultiplyAdd(f0, Vector256.Load(x0 + j), a0);
+                    a1 = Fma.MultiplyAdd(f1, Vector256.Load(x0 + j + s1), a1);
+                    c0 = Fma.MultiplyAdd(f2, Vector256.Load(x0 + j + s2), c0);
+                    c1 = Fma.MultiplyAdd(f3, Vector256.Load(x0 + j + s3), c1);
+                }
+                else
+                {
+                    a0 = Fma.MultiplyAdd(f1, Vector256.Load(x0 + j + s1), Fma.MultiplyAdd(f0, Vector256.Load(x0 + j), a0));
+                    c0 = Fma.MultiplyAdd(f3, Vector256.Load(x0 + j + s3), Fma.MultiplyAdd(f2, Vector256.Load(x0 + j + s2), c0));
+                    {
+                        a1 = Fma.MultiplyAdd(f1, Vector256.Load(x1 + j + s1), Fma.MultiplyAdd(f0, Vector256.Load(x1 + j), a1));
+                        c1 = Fma.MultiplyAdd(f3, Vector256.Load(x1 + j + s3), Fma.MultiplyAdd(f2, Vector256.Load(x1 + j + s2), c1));
+                        a2 = Fma.MultiplyAdd(f1, Vector256.Load(x2 + j + s1), Fma.MultiplyAdd(f0, Vector256.Load(x2 + j), a2));
+                        c2 = Fma.MultiplyAdd(f3, Vector256.Load(x2 + j + s3), Fma.MultiplyAdd(f2, Vector256.Load(x2 + j + s2), c2));
+                        a3 = Fma.MultiplyAdd(f1, Vector256.Load(x3 + j + s1), Fma.MultiplyAdd(f0, Vector256.Load(x3 + j), a3));
+                        c3 = Fma.MultiplyAdd(f3, Vector256.Load(x3 + j + s3), Fma.MultiplyAdd(f2, Vector256.Load(x3 + j + s2), c3));
+                    }
+                }
             }
         }
 

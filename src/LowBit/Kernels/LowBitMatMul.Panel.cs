@@ -96,7 +96,8 @@ internal static unsafe partial class LowBitMatMul
                 int count = Math.Min(PanelRows, end - r0);
                 // A panel reads short runs of 32 rows, which the hardware prefetcher does not follow: fetch the next panel's.
                 if (r0 + PanelRows < end) PrefetchPanel(in args, r0 + PanelRows, Math.Min(PanelRows, end - r0 - PanelRows), k0, length);
-                else if (k0 + PanelColumns < n) PrefetchPanel(in args, start, Math.Min(PanelRows, end - start), k0 + PanelColumns, Math.Min(PanelColumns, n - k0 - PanelColumns));
+                else if (k0 + PanelColumns < n) PrefetchPanel(in args, start, Math.Min(PanelRows, end - start), k0 + PanelColumns,
+                                                              Math.Min(PanelColumns, n - k0 - PanelColumns));
                 DequantizePanel<TBits>(in args, r0, count, k0, length, panel);
                 for (int b = 0; b < args.Batch;)
                 {
@@ -176,7 +177,8 @@ internal static unsafe partial class LowBitMatMul
 
     /// <summary>Loads the parameters of the group that starts at <paramref name="groupEnd"/> and moves it to that group's end.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void NextGroup512(in KernelArgs args, int* rowStarts, ref int groupEnd, int groupSize, out Vector512<float> scale, out Vector512<float> offset)
+    private static void NextGroup512(in KernelArgs args, int* rowStarts, ref int groupEnd, int groupSize, out Vector512<float> scale,
+                                     out Vector512<float> offset)
     {
         Parameters512(in args, rowStarts, groupEnd / groupSize, out scale, out offset);
         groupEnd += groupSize;
@@ -252,7 +254,8 @@ internal static unsafe partial class LowBitMatMul
     /// x is the packed input tile ([column][TRows]). The first slice stores (adding the bias), later slices add.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void PanelTile<TRows>(in KernelArgs args, float* panel, int length, float* x, float* y, int r0, int count, bool first, float* sums) where TRows : IRows
+    private static void PanelTile<TRows>(in KernelArgs args, float* panel, int length, float* x, float* y, int r0, int count, bool first,
+                                         float* sums) where TRows : IRows
     {
         Vector512<float> c00 = default, c01 = default;
         Vector512<float> c10 = default, c11 = default;
@@ -457,7 +460,8 @@ internal static unsafe partial class LowBitMatMul
         float* bias = args.Bias is null ? null : args.Bias + r0;
         for (int b = 0; b < TRows.Count; b++)
         {
-            StorePanelRow(Vector512.Load(sums + b * PanelRows), Vector512.Load(sums + b * PanelRows + 16), y + (nint)b * args.OutFeatures, bias, count, first);
+            StorePanelRow(Vector512.Load(sums + b * PanelRows), Vector512.Load(sums + b * PanelRows + 16), y + (nint)b * args.OutFeatures, bias,
+                          count, first);
         }
     }
 

@@ -60,7 +60,8 @@ internal static unsafe partial class LowBitMatMul
                 // A panel reads short runs (length * bits / 8 bytes) of 16 rows, which the hardware prefetcher does not
                 // follow: fetch the next panel's runs while this one is dequantized and multiplied.
                 if (r0 + PanelRows256 < end) PrefetchPanel(in args, r0 + PanelRows256, Math.Min(PanelRows256, end - r0 - PanelRows256), k0, length);
-                else if (k0 + PanelColumns < n) PrefetchPanel(in args, start, Math.Min(PanelRows256, end - start), k0 + PanelColumns, Math.Min(PanelColumns, n - k0 - PanelColumns));
+                else if (k0 + PanelColumns < n) PrefetchPanel(in args, start, Math.Min(PanelRows256, end - start), k0 + PanelColumns,
+                                                              Math.Min(PanelColumns, n - k0 - PanelColumns));
                 DequantizePanel256<TBits>(in args, r0, count, k0, length, panel);
                 for (int b = 0; b < args.Batch;)
                 {
@@ -153,7 +154,8 @@ internal static unsafe partial class LowBitMatMul
 
     /// <summary>Loads the parameters of the group that starts at <paramref name="groupEnd"/> and moves it to that group's end.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void NextGroup256(in KernelArgs args, int* rowStarts, ref int groupEnd, int groupSize, out Vector256<float> scale, out Vector256<float> offset)
+    private static void NextGroup256(in KernelArgs args, int* rowStarts, ref int groupEnd, int groupSize, out Vector256<float> scale,
+                                     out Vector256<float> offset)
     {
         Parameters256(in args, rowStarts, groupEnd / groupSize, out scale, out offset);
         groupEnd += groupSize;
@@ -167,8 +169,10 @@ internal static unsafe partial class LowBitMatMul
     private static void Parameters256(in KernelArgs args, int* rowStarts, int g, out Vector256<float> scale, out Vector256<float> offset)
     {
         float* s = args.Scales + g, z = args.ScaledZeros + g;
-        scale = Vector256.Create(s[rowStarts[0]], s[rowStarts[1]], s[rowStarts[2]], s[rowStarts[3]], s[rowStarts[4]], s[rowStarts[5]], s[rowStarts[6]], s[rowStarts[7]]);
-        offset = -Vector256.Create(z[rowStarts[0]], z[rowStarts[1]], z[rowStarts[2]], z[rowStarts[3]], z[rowStarts[4]], z[rowStarts[5]], z[rowStarts[6]], z[rowStarts[7]]);
+        scale = Vector256.Create(s[rowStarts[0]], s[rowStarts[1]], s[rowStarts[2]], s[rowStarts[3]], s[rowStarts[4]], s[rowStarts[5]],
+                                 s[rowStarts[6]], s[rowStarts[7]]);
+        offset = -Vector256.Create(z[rowStarts[0]], z[rowStarts[1]], z[rowStarts[2]], z[rowStarts[3]], z[rowStarts[4]], z[rowStarts[5]],
+                                   z[rowStarts[6]], z[rowStarts[7]]);
     }
 
     /// <summary>
@@ -232,7 +236,8 @@ internal static unsafe partial class LowBitMatMul
     /// x is the packed input tile ([column][TRows]). The first slice stores (adding the bias), later slices add.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void PanelTile256<TRows>(in KernelArgs args, float* panel, int length, float* x, float* y, int r0, int count, bool first, float* sums) where TRows : IRows
+    private static void PanelTile256<TRows>(in KernelArgs args, float* panel, int length, float* x, float* y, int r0, int count, bool first,
+                                            float* sums) where TRows : IRows
     {
         Vector256<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
         Vector256<float> c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;

@@ -56,7 +56,8 @@ internal static unsafe partial class LowBitMatMul
         public override delegate*<void*, int, void> Body(in LayerShape shape) => &ChunkScalar;
     }
 
-    /// <summary>Rows per work item: about 256 KiB of packed weights (which stay in L2 while every input row passes), at least 4, at most <paramref name="max"/>.</summary>
+    /// <summary>Rows per work item: about 256 KiB of packed weights (which stay in L2 while every input row passes), at least 4, at most
+    /// <paramref name="max"/>.</summary>
     internal static int PackedRowsPerChunk(in LayerShape shape, int max) => Math.Clamp((256 * 1024 / Math.Max(1, shape.RowBytes)) & ~3, 4, max);
 
     /// <summary>
@@ -74,7 +75,8 @@ internal static unsafe partial class LowBitMatMul
             else InputArrangement.Deinterleave(x, destination, streamLength, per);
             if (!groupSums) continue;
             float* sums = args.GroupSums + (nint)b * groups;
-            for (int g = 0; g < groups; g++) sums[g] = System.Numerics.Tensors.TensorPrimitives.Sum(new ReadOnlySpan<float>(x + (nint)g * args.GroupSize, args.GroupSize));
+            for (int g = 0; g < groups; g++) sums[g] = System.Numerics.Tensors.TensorPrimitives.Sum(new ReadOnlySpan<float>(x
+                + (nint)g * args.GroupSize, args.GroupSize));
         }
     }
 
@@ -120,7 +122,8 @@ internal static unsafe partial class LowBitMatMul
     private static void BatchRows(in KernelArgs args, int b, int valid, out float* x0, out float* x1, out float* x2, out float* x3) =>
         BatchRows(in args, b, valid, 0, out x0, out x1, out x2, out x3);
 
-    /// <summary>As <see cref="BatchRows(in KernelArgs, int, int, out float*, out float*, out float*, out float*)"/>, from column <paramref name="column"/> of each row.</summary>
+    /// <summary>As <see cref="BatchRows(in KernelArgs, int, int, out float*, out float*, out float*, out float*)"/>, from column
+    /// <paramref name="column"/> of each row.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void BatchRows(in KernelArgs args, int b, int valid, nint column, out float* x0, out float* x1, out float* x2, out float* x3)
     {

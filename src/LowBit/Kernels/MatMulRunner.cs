@@ -21,7 +21,8 @@ internal static unsafe class MatMulRunner
     /// <param name="zeroPoints">OutFeatures x groups (empty for per channel).</param>
     /// <param name="bias">OutFeatures, or empty for none.</param>
     /// <param name="offsets">OutFeatures x groups, the float offsets of <c>w = s * (q - z) - offset</c>, or empty for none.</param>
-    internal readonly ref struct Weights(ReadOnlySpan<byte> codes, ReadOnlySpan<float> scales, ReadOnlySpan<float> scaledZeros, ReadOnlySpan<byte> zeroPoints,
+    internal readonly ref struct Weights(ReadOnlySpan<byte> codes, ReadOnlySpan<float> scales, ReadOnlySpan<float> scaledZeros,
+                                         ReadOnlySpan<byte> zeroPoints,
                                          ReadOnlySpan<float> bias, ReadOnlySpan<float> offsets = default)
     {
         public readonly ReadOnlySpan<float> Offsets = offsets;
@@ -36,7 +37,8 @@ internal static unsafe class MatMulRunner
     /// <see cref="ActivationPrecision.Int8"/> through a float kernel: each input row quantized per block of 32 and
     /// dequantized (<c>sx * xq</c>, the contract's oracle input), then <paramref name="floatKernel"/> on it. Pooled scratch.
     /// </summary>
-    public static void RunOnDequantizedActivations<T>(MatMulKernel floatKernel, in LayerShape shape, in Weights weights, ReadOnlySpan<T> input, Span<T> output,
+    public static void RunOnDequantizedActivations<T>(MatMulKernel floatKernel, in LayerShape shape, in Weights weights, ReadOnlySpan<T> input,
+                                                      Span<T> output,
                                                       int maxThreads)
     {
         int outputCount = input.Length / shape.InFeatures * shape.OutFeatures;
@@ -76,7 +78,8 @@ internal static unsafe class MatMulRunner
             ReadOnlySpan<float> x = inputScratch is null ? SpanCast.As<T, float>(input) : inputScratch.AsSpan(0, input.Length);
             if (inputScratch is not null) Elements<T>.ToSingle(input, inputScratch);
             Span<float> y = outputScratch is null ? SpanCast.As<T, float>(output)[..outputCount] : outputScratch.AsSpan(0, outputCount);
-            fixed (float* px = x, py = y, pPrepared = prepared, pSmall = small, ps = weights.Scales, psz = weights.ScaledZeros, pb = weights.Bias, poff = weights.Offsets)
+            fixed (float* px = x, py = y, pPrepared = prepared, pSmall = small, ps = weights.Scales, psz = weights.ScaledZeros, pb = weights.Bias,
+                   poff = weights.Offsets)
             fixed (byte* pw = weights.Codes, pz = weights.ZeroPoints)
             {
                 var args = new KernelArgs
@@ -86,9 +89,18 @@ internal static unsafe class MatMulRunner
                     GroupSums = kernel.UsesGroupSums ? pSmall + batch : null,
                     LaneSums = kernel.UsesLaneSums ? pSmall + batch + groupSums : null,
                     InputUnscales = pSmall,
-                    Weights = pw, Scales = ps, ScaledZeros = psz, ZeroPoints = pz, Bias = weights.Bias.IsEmpty ? null : pb, Output = py,
+                    Weights = pw,
+                    Scales = ps,
+                    ScaledZeros = psz,
+                    ZeroPoints = pz,
+                    Bias = weights.Bias.IsEmpty ? null : pb,
+                    Output = py,
                     Offsets = weights.Offsets.IsEmpty ? null : poff,
-                    Batch = batch, InFeatures = n, OutFeatures = shape.OutFeatures, Bits = shape.Bits, GroupSize = shape.GroupSize,
+                    Batch = batch,
+                    InFeatures = n,
+                    OutFeatures = shape.OutFeatures,
+                    Bits = shape.Bits,
+                    GroupSize = shape.GroupSize,
                 };
                 kernel.Prepare(px, ref args);
                 if ((long)batch * n * shape.OutFeatures < ParallelMinMultiplyAdds) maxThreads = 1;

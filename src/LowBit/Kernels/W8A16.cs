@@ -58,7 +58,8 @@ public static partial class W8A16
     /// </summary>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="activations"/> is not defined, or as the other overloads.</exception>
     public static void MatMul<T>(ReadOnlySpan<T> input, ReadOnlySpan<sbyte> weights, ReadOnlySpan<T> scales,
-                                 ReadOnlySpan<T> bias, Span<T> output, int inFeatures, int outFeatures, int maxThreads, ActivationPrecision activations)
+                                 ReadOnlySpan<T> bias, Span<T> output, int inFeatures, int outFeatures, int maxThreads,
+                                     ActivationPrecision activations)
     {
         Validate(input, weights, scales, bias, output, inFeatures, outFeatures);
         int outputCount = LinearForward.Validate(input, output, inFeatures, outFeatures, maxThreads, activations);

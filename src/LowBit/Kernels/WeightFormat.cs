@@ -73,7 +73,8 @@ internal readonly record struct LayerShape(WeightFormat Format, int OutFeatures,
     /// <summary>The format as a one-member set.</summary>
     public WeightFormats FormatFlag => (WeightFormats)(1 << (int)Format);
 
-    /// <summary>Rows of fewer than 1024 columns, where a kernel's fixed costs per weight row weigh most (the panel kernels lead there from fewer input rows).</summary>
+    /// <summary>Rows of fewer than 1024 columns, where a kernel's fixed costs per weight row weigh most (the panel kernels lead there from fewer
+    /// input rows).</summary>
     public bool HasShortRows => InFeatures < 1024;
 
     /// <summary>Rows of 512 columns or fewer (MiniLM's 1536x384): shorter still, the panel kernels lead from fewer input rows again.</summary>
@@ -85,5 +86,6 @@ internal readonly record struct LayerShape(WeightFormat Format, int OutFeatures,
     /// </summary>
     public bool IsCacheSized => (long)OutFeatures * InFeatures <= 1 << 23;
 
-    public override string ToString() => $"{Format} {OutFeatures}x{InFeatures}" + (Format == WeightFormat.Int8PerChannel ? "" : $" group {GroupSize}");
+    public override string ToString() => $"{Format} {OutFeatures}x{InFeatures}" + (Format == WeightFormat.Int8PerChannel ? ""
+        : $" group {GroupSize}");
 }

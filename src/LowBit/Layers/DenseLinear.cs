@@ -39,7 +39,8 @@ public sealed unsafe class DenseLinear<T> : ILinearLayer<T>, IReferenceLayer<T>
         Elements<T>.ToSingle(bias, _biasFloats);
     }
 
-    /// <summary>A layer holding a copy of float32 <paramref name="weights"/> (<paramref name="outFeatures"/> x <paramref name="inFeatures"/>, row-major).</summary>
+    /// <summary>A layer holding a copy of float32 <paramref name="weights"/> (<paramref name="outFeatures"/> x <paramref name="inFeatures"/>,
+    /// row-major).</summary>
     /// <exception cref="ArgumentException">A length does not match.</exception>
     /// <exception cref="ArgumentOutOfRangeException">A dimension is not positive or the weight count overflows.</exception>
     /// <exception cref="NotSupportedException"><typeparamref name="T"/> is not float, Half or BFloat16.</exception>
@@ -68,7 +69,8 @@ public sealed unsafe class DenseLinear<T> : ILinearLayer<T>, IReferenceLayer<T>
         if (!bias.IsEmpty) ThrowHelper.CheckLength(bias.Length, outFeatures, nameof(bias));
         byte[] owned = GC.AllocateUninitializedArray<byte>(bytes.Length, pinned: true);
         bytes.CopyTo(owned);
-        return new DenseLinear<T>((byte*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(owned)), owned, type, outFeatures, inFeatures, bias.ToArray());
+        return new DenseLinear<T>((byte*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(owned)), owned, type, outFeatures, inFeatures,
+                                  bias.ToArray());
     }
 
     /// <summary>

@@ -38,7 +38,8 @@ public interface ILinearLayer<T>
     /// <paramref name="activations"/> precision.
     /// </summary>
     /// <exception cref="ArgumentException">The input is not a positive multiple of InFeatures, or output is too short or overlaps it.</exception>
-    /// <exception cref="ArgumentOutOfRangeException"><paramref name="maxThreads"/> is negative or <paramref name="activations"/> is not defined.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="maxThreads"/> is negative or <paramref name="activations"/> is not
+    /// defined.</exception>
     void Forward(ReadOnlySpan<T> input, Span<T> output, int maxThreads, ActivationPrecision activations);
 
     /// <summary>Writes the dequantized weights, OutFeatures x InFeatures, row-major.</summary>
@@ -51,6 +52,7 @@ public interface ILinearLayer<T>
     void DequantizeRow(int row, Span<T> destination);
 
     /// <summary>What a call of <paramref name="batch"/> input rows runs in <paramref name="activations"/> precision: "field-512".</summary>
-    /// <exception cref="ArgumentOutOfRangeException"><paramref name="batch"/> is not positive or <paramref name="activations"/> is not defined.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="batch"/> is not positive or <paramref name="activations"/> is not
+    /// defined.</exception>
     string Describe(int batch, ActivationPrecision activations);
 }

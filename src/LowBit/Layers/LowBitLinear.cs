@@ -36,7 +36,8 @@ public sealed class LowBitLinear<T> : ILinearLayer<T>, IReferenceLayer<T>
     private readonly float[] _biasFloats;
     private readonly KernelPlan _plan;
 
-    private LowBitLinear(int inFeatures, int outFeatures, int bits, int groupSize, byte[] packed, T[] scales, byte[] zeroPoints, T[] offsets, T[] bias,
+    private LowBitLinear(int inFeatures, int outFeatures, int bits, int groupSize, byte[] packed, T[] scales, byte[] zeroPoints, T[] offsets,
+                         T[] bias,
                          int[] permutation)
     {
         InFeatures = inFeatures;
@@ -113,7 +114,8 @@ public sealed class LowBitLinear<T> : ILinearLayer<T>, IReferenceLayer<T>
         if (bits is not (2 or 4 or 8)) throw new ArgumentOutOfRangeException(nameof(bits), bits, "Bits must be 2, 4 or 8.");
         if (groupSize <= 0 || groupSize % 8 != 0 || inFeatures % groupSize != 0)
         {
-            throw new ArgumentOutOfRangeException(nameof(groupSize), groupSize, $"The group size must be a positive multiple of 8 that divides {inFeatures}.");
+            throw new ArgumentOutOfRangeException(nameof(groupSize), groupSize,
+                                                  $"The group size must be a positive multiple of 8 that divides {inFeatures}.");
         }
 
         long groups = (long)outFeatures * (inFeatures / groupSize);
@@ -177,7 +179,8 @@ public sealed class LowBitLinear<T> : ILinearLayer<T>, IReferenceLayer<T>
     /// <summary>True when the layer has a float offset per group (<see cref="Offsets"/>).</summary>
     public bool HasOffsets => _offsets.Length != 0;
 
-    /// <summary>Float offsets, [OutFeatures, InFeatures / GroupSize]: <c>w = (q - z) * s - offset</c>; empty when <see cref="HasOffsets"/> is false.</summary>
+    /// <summary>Float offsets, [OutFeatures, InFeatures / GroupSize]: <c>w = (q - z) * s - offset</c>; empty when <see cref="HasOffsets"/> is
+    /// false.</summary>
     public ReadOnlySpan<T> Offsets => _offsets;
 
     /// <summary>
@@ -194,7 +197,8 @@ public sealed class LowBitLinear<T> : ILinearLayer<T>, IReferenceLayer<T>
     /// <exception cref="ArgumentException">The input is not a positive multiple of InFeatures, or output is too short or overlaps it.</exception>
     public void Forward(ReadOnlySpan<T> input, Span<T> output) => Forward(input, output, maxThreads: 0);
 
-    /// <summary>As <see cref="Forward(ReadOnlySpan{T}, Span{T})"/> with at most <paramref name="maxThreads"/> threads (1 = calling thread, 0 = all cores).</summary>
+    /// <summary>As <see cref="Forward(ReadOnlySpan{T}, Span{T})"/> with at most <paramref name="maxThreads"/> threads (1 = calling thread, 0 = all
+    /// cores).</summary>
     public void Forward(ReadOnlySpan<T> input, Span<T> output, int maxThreads) => Forward(input, output, maxThreads, ActivationPrecision.Float);
 
     /// <summary>
@@ -203,7 +207,8 @@ public sealed class LowBitLinear<T> : ILinearLayer<T>, IReferenceLayer<T>
     /// products (faster; the result then matches the float64 product of the quantized input, see <see cref="ActivationPrecision"/>).
     /// </summary>
     /// <exception cref="ArgumentException">The input is not a positive multiple of InFeatures, or output is too short or overlaps it.</exception>
-    /// <exception cref="ArgumentOutOfRangeException"><paramref name="maxThreads"/> is negative or <paramref name="activations"/> is not defined.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="maxThreads"/> is negative or <paramref name="activations"/> is not
+    /// defined.</exception>
     public void Forward(ReadOnlySpan<T> input, Span<T> output, int maxThreads, ActivationPrecision activations)
     {
         int outputCount = LinearForward.Validate(input, output, InFeatures, OutFeatures, maxThreads, activations);
@@ -234,7 +239,8 @@ public sealed class LowBitLinear<T> : ILinearLayer<T>, IReferenceLayer<T>
         + _scaledZeros.LongLength * sizeof(float) + _permutation.LongLength * sizeof(int);
 
     /// <inheritdoc/>
-    public string Format => $"{Bits}-bit, group {GroupSize}" + (HasOffsets ? ", offsets" : "") + (_permutation.Length != 0 ? ", permuted columns" : "");
+    public string Format => $"{Bits}-bit, group {GroupSize}" + (HasOffsets ? ", offsets" : "") + (_permutation.Length != 0 ? ", permuted columns"
+        : "");
 
     /// <inheritdoc/>
     public string Describe(int batch, ActivationPrecision activations)
@@ -253,7 +259,8 @@ public sealed class LowBitLinear<T> : ILinearLayer<T>, IReferenceLayer<T>
         return output;
     }
 
-    /// <summary>Writes the dequantized weights <c>(T)((q - z) * s - offset)</c> (float32 arithmetic; no offset term without offsets), OutFeatures x InFeatures.</summary>
+    /// <summary>Writes the dequantized weights <c>(T)((q - z) * s - offset)</c> (float32 arithmetic; no offset term without offsets), OutFeatures x
+    /// InFeatures.</summary>
     /// <exception cref="ArgumentException"><paramref name="destination"/> is shorter than OutFeatures x InFeatures.</exception>
     public void Dequantize(Span<T> destination)
     {

@@ -131,7 +131,8 @@ public sealed class W8A16Linear<T> : ILinearLayer<T>, IReferenceLayer<T>
     /// Replaces <see cref="Int8Weights"/> and <see cref="Scales"/> by the absmax int8 quantization of
     /// <paramref name="weights"/> (<see cref="OutFeatures"/> x <see cref="InFeatures"/>); as the recipe's <c>quantize</c>.
     /// </summary>
-    /// <exception cref="ArgumentException">The length is not OutFeatures x InFeatures, or a weight is NaN or infinite. The layer is unchanged then.</exception>
+    /// <exception cref="ArgumentException">The length is not OutFeatures x InFeatures, or a weight is NaN or infinite. The layer is unchanged
+    /// then.</exception>
     public void Quantize(ReadOnlySpan<T> weights)
     {
         ThrowHelper.CheckLength(weights.Length, (long)OutFeatures * InFeatures, nameof(weights));
@@ -145,7 +146,8 @@ public sealed class W8A16Linear<T> : ILinearLayer<T>, IReferenceLayer<T>
     /// <exception cref="ArgumentException">The input is not a positive multiple of InFeatures, or output is too short or overlaps it.</exception>
     public void Forward(ReadOnlySpan<T> input, Span<T> output) => Forward(input, output, maxThreads: 0);
 
-    /// <summary>As <see cref="Forward(ReadOnlySpan{T}, Span{T})"/> with at most <paramref name="maxThreads"/> threads (1 = calling thread, 0 = all cores).</summary>
+    /// <summary>As <see cref="Forward(ReadOnlySpan{T}, Span{T})"/> with at most <paramref name="maxThreads"/> threads (1 = calling thread, 0 = all
+    /// cores).</summary>
     public void Forward(ReadOnlySpan<T> input, Span<T> output, int maxThreads) => Forward(input, output, maxThreads, ActivationPrecision.Float);
 
     /// <summary>
@@ -154,7 +156,8 @@ public sealed class W8A16Linear<T> : ILinearLayer<T>, IReferenceLayer<T>
     /// products (faster; the result then matches the float64 product of the quantized input, see <see cref="ActivationPrecision"/>).
     /// </summary>
     /// <exception cref="ArgumentException">The input is not a positive multiple of InFeatures, or output is too short or overlaps it.</exception>
-    /// <exception cref="ArgumentOutOfRangeException"><paramref name="maxThreads"/> is negative or <paramref name="activations"/> is not defined.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="maxThreads"/> is negative or <paramref name="activations"/> is not
+    /// defined.</exception>
     public void Forward(ReadOnlySpan<T> input, Span<T> output, int maxThreads, ActivationPrecision activations)
     {
         int outputCount = LinearForward.Validate(input, output, InFeatures, OutFeatures, maxThreads, activations);

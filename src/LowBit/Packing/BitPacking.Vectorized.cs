@@ -62,7 +62,8 @@ public static partial class BitPacking
         return (int)end;
     }
 
-    /// <summary>2-bit: a uint lane holds v0..v3 in its bytes; t = x | x &gt;&gt; 6 pairs them, t | t &gt;&gt; 12 gathers all four in the low byte.</summary>
+    /// <summary>2-bit: a uint lane holds v0..v3 in its bytes; t = x | x &gt;&gt; 6 pairs them, t | t &gt;&gt; 12 gathers all four in the low
+    /// byte.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)] // full optimization from the first call: no slow tier-0 loop
     private static int PackCrumbsVector(ref byte src, ref byte dst, int count)
     {
@@ -118,7 +119,8 @@ public static partial class BitPacking
         }
     }
 
-    /// <summary>4-bit: widen each packed byte p to a ushort lane; (p | p &lt;&lt; 4) &amp; 0x0F0F puts the low nibble in byte 0 and the high nibble in byte 1.</summary>
+    /// <summary>4-bit: widen each packed byte p to a ushort lane; (p | p &lt;&lt; 4) &amp; 0x0F0F puts the low nibble in byte 0 and the high nibble
+    /// in byte 1.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)] // full optimization from the first call: no slow tier-0 loop
     private static int UnpackNibblesVector(ref byte src, ref byte dst, int count)
     {
@@ -136,7 +138,8 @@ public static partial class BitPacking
         return (int)end;
     }
 
-    /// <summary>2-bit: widen each packed byte p to a uint lane; y = p | p &lt;&lt; 12, then (y | y &lt;&lt; 6) &amp; 0x03030303 spreads the four fields to the four bytes.</summary>
+    /// <summary>2-bit: widen each packed byte p to a uint lane; y = p | p &lt;&lt; 12, then (y | y &lt;&lt; 6) &amp; 0x03030303 spreads the four
+    /// fields to the four bytes.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)] // full optimization from the first call: no slow tier-0 loop
     private static int UnpackCrumbsVector(ref byte src, ref byte dst, int count)
     {

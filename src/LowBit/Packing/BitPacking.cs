@@ -17,7 +17,8 @@ namespace LowBit;
 /// </remarks>
 public static partial class BitPacking
 {
-    /// <summary>The number of bytes that <paramref name="count"/> values of <paramref name="bits"/> bits pack into: <c>ceil(count * bits / 8)</c>.</summary>
+    /// <summary>The number of bytes that <paramref name="count"/> values of <paramref name="bits"/> bits pack into: <c>ceil(count * bits /
+    /// 8)</c>.</summary>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="count"/> is negative or <paramref name="bits"/> is not 1, 2, 4 or 8.</exception>
     public static int GetPackedLength(int count, int bits)
     {
@@ -57,7 +58,8 @@ public static partial class BitPacking
     /// Unpacks <c>destination.Length</c> values of <paramref name="bits"/> bits from <paramref name="packed"/>.
     /// </summary>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="bits"/> is not 1, 2, 4 or 8.</exception>
-    /// <exception cref="ArgumentException"><paramref name="packed"/> holds fewer than <c>GetPackedLength(destination.Length, bits)</c> bytes.</exception>
+    /// <exception cref="ArgumentException"><paramref name="packed"/> holds fewer than <c>GetPackedLength(destination.Length, bits)</c>
+    /// bytes.</exception>
     public static void Unpack(ReadOnlySpan<byte> packed, int bits, Span<byte> destination)
     {
         CheckBits(bits);
@@ -66,7 +68,8 @@ public static partial class BitPacking
     }
 
     /// <summary>Unpacks <paramref name="count"/> values of <paramref name="bits"/> bits into a new array.</summary>
-    /// <exception cref="ArgumentOutOfRangeException"><paramref name="bits"/> is not 1, 2, 4 or 8, or <paramref name="count"/> is negative.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="bits"/> is not 1, 2, 4 or 8, or <paramref name="count"/> is
+    /// negative.</exception>
     /// <exception cref="ArgumentException"><paramref name="packed"/> is too short for <paramref name="count"/> values.</exception>
     public static byte[] Unpack(ReadOnlySpan<byte> packed, int bits, int count)
     {

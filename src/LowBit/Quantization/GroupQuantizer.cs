@@ -151,13 +151,15 @@ public static partial class GroupQuantizer
 
     /// <summary>Dequantizes: <c>destination[r, c] = (T)((codes[r, c] - z[r, g]) * (float)scales[r, g])</c>, g = c / groupSize.</summary>
     /// <exception cref="ArgumentException">A size does not match or <paramref name="destination"/> is too short.</exception>
-    /// <exception cref="ArgumentOutOfRangeException">A dimension is not positive or <paramref name="groupSize"/> does not fit the columns.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">A dimension is not positive or <paramref name="groupSize"/> does not fit the
+    /// columns.</exception>
     /// <exception cref="NotSupportedException"><typeparamref name="T"/> is not float, Half or BFloat16.</exception>
     public static void Dequantize<T>(ReadOnlySpan<byte> codes, ReadOnlySpan<T> scales, ReadOnlySpan<byte> zeroPoints,
                                      int rows, int columns, int groupSize, Span<T> destination) =>
         Dequantize(codes, scales, zeroPoints, offsets: default, rows, columns, groupSize, destination);
 
-    /// <summary>As the overload above, then subtracts a float offset per group (unless <paramref name="offsets"/> is empty): <c>(T)((q - z) * s - offset)</c>.</summary>
+    /// <summary>As the overload above, then subtracts a float offset per group (unless <paramref name="offsets"/> is empty): <c>(T)((q - z) * s -
+    /// offset)</c>.</summary>
     internal static void Dequantize<T>(ReadOnlySpan<byte> codes, ReadOnlySpan<T> scales, ReadOnlySpan<byte> zeroPoints, ReadOnlySpan<T> offsets,
                                        int rows, int columns, int groupSize, Span<T> destination)
     {
@@ -224,7 +226,8 @@ public static partial class GroupQuantizer
                 for (int c = 0; c < columns; c++)
                 {
                     float value = Elements<T>.ToSingle(row[c]);
-                    if (!float.IsFinite(value)) throw new ArgumentException($"Weight at row {r}, column {c} is {value}; weights must be finite.", nameof(weights));
+                    if (!float.IsFinite(value)) throw new ArgumentException($"Weight at row {r}, column {c} is {value}; weights must be finite.",
+                                                                            nameof(weights));
                 }
             }
 
@@ -243,7 +246,8 @@ public static partial class GroupQuantizer
 
                     if (!float.IsFinite(hi - lo))
                     {
-                        throw new ArgumentException($"The group at row {r}, columns {c}..{c + groupSize - 1} spans more than float's range; its {bits}-bit scale would be infinite.", nameof(weights));
+                        throw new ArgumentException($"The group at row {r}, columns {c}..{c + groupSize - 1} spans more than float's range; its " +
+                            $"{bits}-bit scale would be infinite.", nameof(weights));
                     }
                 }
             }

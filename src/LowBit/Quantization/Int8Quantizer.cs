@@ -29,7 +29,8 @@ public static partial class Int8Quantizer
     /// <typeparam name="T">float, <see cref="Half"/> or <see cref="BFloat16"/>.</typeparam>
     /// <exception cref="ArgumentException">A size does not match, a destination is too short, or a weight is NaN or infinite
     /// (the message names its row and column). Nothing is written then.</exception>
-    /// <exception cref="ArgumentOutOfRangeException"><paramref name="rows"/> or <paramref name="columns"/> is not positive, or their product overflows.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="rows"/> or <paramref name="columns"/> is not positive, or their product
+    /// overflows.</exception>
     /// <exception cref="NotSupportedException"><typeparamref name="T"/> is not a supported element type.</exception>
     public static void QuantizePerChannel<T>(ReadOnlySpan<T> weights, int rows, int columns, Span<sbyte> quantized, Span<T> scales)
     {
@@ -83,7 +84,8 @@ public static partial class Int8Quantizer
     /// Dequantizes int8 codes: <c>destination[r,c] = (T)(quantized[r,c] * (float)scales[r])</c>.
     /// </summary>
     /// <exception cref="ArgumentException">A size does not match or <paramref name="destination"/> is too short.</exception>
-    /// <exception cref="ArgumentOutOfRangeException"><paramref name="rows"/> or <paramref name="columns"/> is not positive, or their product overflows.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="rows"/> or <paramref name="columns"/> is not positive, or their product
+    /// overflows.</exception>
     /// <exception cref="NotSupportedException"><typeparamref name="T"/> is not a supported element type.</exception>
     public static void Dequantize<T>(ReadOnlySpan<sbyte> quantized, ReadOnlySpan<T> scales, int rows, int columns, Span<T> destination)
     {

@@ -25,7 +25,10 @@ public class CommandLineTests
         Console.SetError(_stderr);
         AnsiConsole.Console = AnsiConsole.Create(new AnsiConsoleSettings
         {
-            Out = new AnsiConsoleOutput(_stdout), Ansi = AnsiSupport.No, ColorSystem = ColorSystemSupport.NoColors, Interactive = InteractionSupport.No,
+            Out = new AnsiConsoleOutput(_stdout),
+            Ansi = AnsiSupport.No,
+            ColorSystem = ColorSystemSupport.NoColors,
+            Interactive = InteractionSupport.No,
         });
         AnsiConsole.Profile.Width = 200;
     }
@@ -191,7 +194,8 @@ public class CommandLineTests
     public void Inspect_GptqFolder_ListsShardsConfigAndLayers()
     {
         using var folder = new TempFolder();
-        File.WriteAllText(folder.File("config.json"), "{\"quantization_config\": {\"quant_method\": \"gptq\", \"bits\": 4, \"group_size\": 32, \"desc_act\": false}}");
+        File.WriteAllText(folder.File("config.json"),
+                          "{\"quantization_config\": {\"quant_method\": \"gptq\", \"bits\": 4, \"group_size\": 32, \"desc_act\": false}}");
         var writer = new GptqAwqWriter(GptqAwqMethod.Gptq, 4, 32, 64, 16, seed: 1);
         SafeTensorsWriter.WriteAll(folder.File("model.safetensors"), writer.Tensors("model.layers.0.mlp.up_proj").ToList());
         Assert.That(LowBitCommand.Run(["inspect", folder.Path]), Is.EqualTo(0), _stderr.ToString());

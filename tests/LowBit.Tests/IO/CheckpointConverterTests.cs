@@ -14,7 +14,8 @@ public class CheckpointConverterTests
 
     private static void AssertSameLayer(LowBitLinear<float> expected, LowBitLinear<float> actual, string label)
     {
-        Assert.That((actual.InFeatures, actual.OutFeatures, actual.Bits, actual.GroupSize), Is.EqualTo((expected.InFeatures, expected.OutFeatures, expected.Bits, expected.GroupSize)), label);
+        Assert.That((actual.InFeatures, actual.OutFeatures, actual.Bits, actual.GroupSize), Is.EqualTo((expected.InFeatures, expected.OutFeatures,
+                                                                                                        expected.Bits, expected.GroupSize)), label);
         Assert.That(actual.PackedWeights.ToArray(), Is.EqualTo(expected.PackedWeights.ToArray()), label);
         Assert.That(actual.Scales.ToArray(), Is.EqualTo(expected.Scales.ToArray()), label);
         Assert.That(actual.ZeroPoints.ToArray(), Is.EqualTo(expected.ZeroPoints.ToArray()), label);
@@ -34,10 +35,12 @@ public class CheckpointConverterTests
         using var folder = new TempFolder();
         string output = folder.File("converted.safetensors");
         var progress = new List<CheckpointProgress>();
-        CheckpointConversionReport report = CheckpointConverter.Convert(Fixture("ggml-written.gguf"), output, new SynchronousProgress<CheckpointProgress>(progress.Add));
+        CheckpointConversionReport report = CheckpointConverter.Convert(Fixture("ggml-written.gguf"), output,
+                                                                        new SynchronousProgress<CheckpointProgress>(progress.Add));
         using GgufFile gguf = GgufFile.Open(Fixture("ggml-written.gguf"));
         Assert.That(report.Source, Is.EqualTo("gguf"));
-        Assert.That(report.Tensors.Select(t => t.Name), Is.EqualTo(gguf.Tensors.Select(t => t.Name.EndsWith(".weight") && t.Type is not (GgufType.F32 or GgufType.F16 or GgufType.BF16) ? t.Name[..^7] : t.Name)));
+        Assert.That(report.Tensors.Select(t => t.Name), Is.EqualTo(gguf.Tensors.Select(t => t.Name.EndsWith(".weight") && t.Type is not (GgufType.F32
+            or GgufType.F16 or GgufType.BF16) ? t.Name[..^7] : t.Name)));
         Assert.That(progress[^1], Is.EqualTo(new CheckpointProgress(gguf.Tensors.Count, gguf.Tensors.Count, "")));
         using QuantizedCheckpoint checkpoint = QuantizedCheckpoint.Open(output);
         Assert.That(checkpoint.File.Metadata[CheckpointConverter.SourceKey], Is.EqualTo("gguf"));
@@ -82,11 +85,13 @@ public class CheckpointConverterTests
         using var folder = new TempFolder();
         string input = builder.Write(folder.File("x.gguf"), dataBytes: 2 * 292);
         string output = folder.File("out.safetensors");
-        Assert.That(() => CheckpointConverter.Convert(input, output), Throws.TypeOf<NotSupportedException>().With.Message.Contains("Q8_K").And.Message.Contains("blk.0.ffn_up.weight"));
+        Assert.That(() => CheckpointConverter.Convert(input, output),
+                    Throws.TypeOf<NotSupportedException>().With.Message.Contains("Q8_K").And.Message.Contains("blk.0.ffn_up.weight"));
         Assert.That(Directory.GetFiles(folder.Path).Select(Path.GetFileName), Is.EqualTo(new[] { "x.gguf" }));
         Assert.That(() => CheckpointConverter.Convert(input, input), Throws.ArgumentException);
         File.WriteAllText(folder.File("plain.bin"), "not a model");
-        Assert.That(() => CheckpointConverter.Convert(folder.File("plain.bin"), output), Throws.TypeOf<InvalidDataException>().With.Message.Contains("neither"));
+        Assert.That(() => CheckpointConverter.Convert(folder.File("plain.bin"), output),
+                    Throws.TypeOf<InvalidDataException>().With.Message.Contains("neither"));
         Assert.That(() => CheckpointConverter.Convert(folder.File("missing"), output), Throws.TypeOf<FileNotFoundException>());
     }
 
@@ -110,7 +115,8 @@ public class CheckpointConverterTests
         }
 
         File.WriteAllText(folder.File("config.json"),
-            $"{{\"quantization_config\": {{\"quant_method\": \"{method.ToString().ToLowerInvariant()}\", \"bits\": 4, \"group_size\": 32, \"desc_act\": true}}}}");
+            $"{{\"quantization_config\": {{\"quant_method\": \"{method.ToString().ToLowerInvariant()}\", \"bits\": 4, \"group_size\": 32, " +
+                $"\"desc_act\": true}}}}");
         var tensors = writer.Tensors("model.layers.0.mlp.down_proj").ToList();
         tensors.Add(SafeTensorData.Create("model.embed_tokens.weight", TestData.Gaussian<Half>(64, 3), 8, 8));
         SafeTensorsWriter.WriteAll(folder.File("model.safetensors"), tensors);
@@ -124,10 +130,12 @@ public class CheckpointConverterTests
         using GptqAwqCheckpoint source = GptqAwqCheckpoint.Open(folder.Path);
         using QuantizedCheckpoint converted = QuantizedCheckpoint.Open(output);
         LowBitLinear<float> expected = source.LoadLowBitLinear<float>("model.layers.0.mlp.down_proj");
-        Assert.That((expected.HasOffsets, expected.InputPermutation.IsEmpty), Is.EqualTo((method == GptqAwqMethod.Gptq, method == GptqAwqMethod.Awq)));
+        Assert.That((expected.HasOffsets, expected.InputPermutation.IsEmpty), Is.EqualTo((method == GptqAwqMethod.Gptq,
+                                                                                          method == GptqAwqMethod.Awq)));
         AssertSameLayer(expected, converted.LoadLowBitLinear<float>("model.layers.0.mlp.down_proj"), method.ToString());
         Assert.That(converted.File.Metadata[$"{method.ToString().ToLowerInvariant()}.desc_act"], Is.EqualTo("true"));
-        Assert.That(converted.File.GetBytes("model.embed_tokens.weight").ToArray(), Is.EqualTo(source.Files[0].GetBytes("model.embed_tokens.weight").ToArray()));
+        Assert.That(converted.File.GetBytes("model.embed_tokens.weight").ToArray(),
+                    Is.EqualTo(source.Files[0].GetBytes("model.embed_tokens.weight").ToArray()));
     }
 
     private sealed class SynchronousProgress<T>(Action<T> report) : IProgress<T>

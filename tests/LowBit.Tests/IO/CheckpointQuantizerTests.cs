@@ -104,7 +104,11 @@ public class CheckpointQuantizerTests
             SafeTensorData.Create("proj.bias", bias, 16),
             SafeTensorData.Create("odd.weight", odd, 4, 12),
         ]);
-        CheckpointQuantizationReport report = CheckpointQuantizer.Quantize(input, output, new CheckpointQuantizerOptions { Bits = bits, GroupSize = groupSize });
+        CheckpointQuantizationReport report = CheckpointQuantizer.Quantize(input, output, new CheckpointQuantizerOptions
+        {
+            Bits = bits,
+            GroupSize = groupSize
+        });
 
         using QuantizedCheckpoint checkpoint = QuantizedCheckpoint.Open(output);
         SafeTensorsFile file = checkpoint.File;
@@ -158,9 +162,14 @@ public class CheckpointQuantizerTests
         using var folder = new TempFolder();
         string input = WriteSample(folder);
         Assert.Throws<ArgumentException>(() => CheckpointQuantizer.Quantize(input, input));
-        Assert.Throws<ArgumentException>(() => CheckpointQuantizer.Quantize(input, folder.File("o"), new CheckpointQuantizerOptions { Exclude = ["("] }));
+        Assert.Throws<ArgumentException>(() => CheckpointQuantizer.Quantize(input, folder.File("o"),
+                                                                            new CheckpointQuantizerOptions { Exclude = ["("] }));
         Assert.Throws<ArgumentException>(() => CheckpointQuantizer.Quantize(input, folder.File("o"), new CheckpointQuantizerOptions { Bits = 3 }));
-        Assert.Throws<ArgumentException>(() => CheckpointQuantizer.Quantize(input, folder.File("o"), new CheckpointQuantizerOptions { Bits = 4, GroupSize = 12 }));
+        Assert.Throws<ArgumentException>(() => CheckpointQuantizer.Quantize(input, folder.File("o"), new CheckpointQuantizerOptions
+        {
+            Bits = 4,
+            GroupSize = 12
+        }));
     }
 
     [Test]
@@ -168,7 +177,11 @@ public class CheckpointQuantizerTests
     {
         using var folder = new TempFolder();
         string input = WriteSample(folder), output = folder.File("o");
-        var ex = Assert.Throws<ArgumentException>(() => CheckpointQuantizer.Quantize(input, output, new CheckpointQuantizerOptions { Bits = 8, GroupSize = 32 }));
+        var ex = Assert.Throws<ArgumentException>(() => CheckpointQuantizer.Quantize(input, output, new CheckpointQuantizerOptions
+        {
+            Bits = 8,
+            GroupSize = 32
+        }));
         Assert.That(ex!.Message, Does.Contain("4 and 2 bits only"));
         Assert.That(File.Exists(output), Is.False);
     }
@@ -180,7 +193,11 @@ public class CheckpointQuantizerTests
         string input = WriteSample(folder), output = folder.File("o");
         // Every linear layer of the sample has 8 columns: group 24 divides none of them. Before, this wrote a "w4a16" file
         // with nothing quantized and exited 0.
-        var ex = Assert.Throws<ArgumentException>(() => CheckpointQuantizer.Quantize(input, output, new CheckpointQuantizerOptions { Bits = 4, GroupSize = 24 }));
+        var ex = Assert.Throws<ArgumentException>(() => CheckpointQuantizer.Quantize(input, output, new CheckpointQuantizerOptions
+        {
+            Bits = 4,
+            GroupSize = 24
+        }));
         Assert.That(ex!.Message, Does.Contain("model.embed_tokens.weight").And.Contain("8 columns").And.Contain("group sizes that divide it: 8"));
         Assert.That(Directory.GetFiles(folder.Path), Has.Length.EqualTo(1));
     }
@@ -194,7 +211,8 @@ public class CheckpointQuantizerTests
         SafeTensorsWriter.WriteAll(input, [SafeTensorData.Create(name, TestData.Gaussian<float>(4 * 8, 1), 4, 8)]);
         // Nested quantifiers on a long near-miss backtrack for ever; the quantizer's 1 s match limit ends it. Before, the
         // RegexMatchTimeoutException escaped as an unexpected error (exit 2 in the command).
-        var ex = Assert.Throws<ArgumentException>(() => CheckpointQuantizer.Quantize(input, output, new CheckpointQuantizerOptions { Exclude = ["^(a+)+$"] }));
+        var ex = Assert.Throws<ArgumentException>(() => CheckpointQuantizer.Quantize(input, output,
+                                                                                     new CheckpointQuantizerOptions { Exclude = ["^(a+)+$"] }));
         Assert.That(ex!.Message, Does.Contain("^(a+)+$").And.Contain(name));
         Assert.That(File.Exists(output), Is.False);
     }

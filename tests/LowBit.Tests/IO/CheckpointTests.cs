@@ -8,7 +8,8 @@ public class CheckpointTests
 {
     private static string Fixture(string name) => Path.Combine(Repository.Root, "tests", "LowBit.Tests", "IO", "Fixtures", name);
 
-    /// <summary>Every tensor of the ggml-written file reads as ggml's own dequantization, and every 2-D weight loads as a layer that dequantizes so too.</summary>
+    /// <summary>Every tensor of the ggml-written file reads as ggml's own dequantization, and every 2-D weight loads as a layer that dequantizes so
+    /// too.</summary>
     [Test]
     public void Gguf_ReadsAndLoadsEveryTensorAsGgmlDequantizesIt()
     {
@@ -39,13 +40,15 @@ public class CheckpointTests
         Assert.That(checkpoint.LoadLayer<float>("token_embd"), Is.InstanceOf<DenseLinear<float>>(), "F16 loads as a dense layer");
     }
 
-    /// <summary>A full-precision safetensors file: its 2-D <c>.weight</c> tensors are dense layers; quantizing it turns them into int8 or low-bit ones under the same names.</summary>
+    /// <summary>A full-precision safetensors file: its 2-D <c>.weight</c> tensors are dense layers; quantizing it turns them into int8 or low-bit
+    /// ones under the same names.</summary>
     [Test]
     public void SafeTensors_FullPrecisionAndQuantized_ListTheSameLayers([Values(8, 4)] int bits)
     {
         using var folder = new TempFolder();
         string source = folder.File("model.safetensors"), quantized = folder.File("q.safetensors");
-        float[] up = TestData.Gaussian<float>(64 * 32, 1, 0.1), down = TestData.Gaussian<float>(32 * 64, 2, 0.1), norm = TestData.Gaussian<float>(32, 3);
+        float[] up = TestData.Gaussian<float>(64 * 32, 1, 0.1), down = TestData.Gaussian<float>(32 * 64, 2, 0.1), norm = TestData.Gaussian<float>(32,
+                                                                                                                                                  3);
         float[] upBias = TestData.Gaussian<float>(64, 4);
         SafeTensorsWriter.WriteAll(source,
         [

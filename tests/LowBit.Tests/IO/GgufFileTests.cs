@@ -94,7 +94,8 @@ public class GgufFileTests
         yield return Case("bool 2", g => g.Metadata.Add(("k", 7, [2])), "bool");
         yield return Case("invalid UTF-8 key", g => g.Metadata.Add(("\udcff", 0, [1])), "UTF-8");
         yield return Case("duplicate key", g => { g.Metadata.Add(("k", 0, [1])); g.Metadata.Add(("k", 0, [2])); }, "twice");
-        yield return Case("arrays nested too deep", g => g.Metadata.Add(("k", 9, GgufBuilder.Array(9, 1, GgufBuilder.Array(9, 1, GgufBuilder.Array(9, 1, GgufBuilder.Array(5, 0)))))), "deeper");
+        yield return Case("arrays nested too deep", g => g.Metadata.Add(("k", 9, GgufBuilder.Array(9, 1, GgufBuilder.Array(9, 1, GgufBuilder.Array(9,
+            1, GgufBuilder.Array(5, 0)))))), "deeper");
         yield return Case("alignment 0", g => g.Metadata.Add(("general.alignment", 4, GgufBuilder.U32(0))), "alignment");
         yield return Case("alignment 48", g => g.Metadata.Add(("general.alignment", 4, GgufBuilder.U32(48))), "alignment");
         yield return Case("alignment as int32", g => g.Metadata.Add(("general.alignment", 5, GgufBuilder.U32(32))), "alignment");

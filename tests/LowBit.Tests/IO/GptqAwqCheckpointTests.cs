@@ -78,7 +78,8 @@ public class GptqAwqCheckpointTests
 
         string format = v2 ? ", \"checkpoint_format\": \"gptq_v2\"" : "";
         WriteCheckpoint(folder.Path, "config.json",
-            $"{{\"model_type\": \"qwen2\", \"quantization_config\": {{\"quant_method\": \"gptq\", \"bits\": {bits}, \"group_size\": {groupSize}, \"desc_act\": false, \"sym\": false{format}}}}}",
+            $"{{\"model_type\": \"qwen2\", \"quantization_config\": {{\"quant_method\": \"gptq\", \"bits\": {bits}, \"group_size\": {groupSize}, " +
+                $"\"desc_act\": false, \"sym\": false{format}}}}}",
             writer);
         using GptqAwqCheckpoint checkpoint = GptqAwqCheckpoint.Open(folder.Path);
         Assert.That((checkpoint.Method, checkpoint.Bits, checkpoint.GroupSize), Is.EqualTo((GptqAwqMethod.Gptq, bits, groupSize)));
@@ -125,7 +126,8 @@ public class GptqAwqCheckpointTests
         CheckLayer(layer, writer, inFeatures, outFeatures, bias: null);
     }
 
-    [TestCase("config.json", "{\"quantization_config\": {\"quant_method\": \"awq\", \"bits\": 4, \"group_size\": 64, \"zero_point\": true, \"version\": \"gemm\"}}")]
+    [TestCase("config.json",
+              "{\"quantization_config\": {\"quant_method\": \"awq\", \"bits\": 4, \"group_size\": 64, \"zero_point\": true, \"version\": \"gemm\"}}")]
     [TestCase("quant_config.json", "{\"zero_point\": true, \"q_group_size\": 64, \"w_bit\": 4, \"version\": \"GEMM\"}")]
     public void Awq_LoadsLosslessly_InAwqsNibbleOrder(string configName, string configJson)
     {
@@ -168,7 +170,8 @@ public class GptqAwqCheckpointTests
         Assert.That(GptqAwqCheckpoint.IsGptqOrAwq(folder.File("quantize_config.json")), Is.False);
 
         // With an index, only the files it names are shards.
-        File.WriteAllText(folder.File("model.safetensors.index.json"), "{\"metadata\": {}, \"weight_map\": {\"y.qweight\": \"model-00002-of-00002.safetensors\"}}");
+        File.WriteAllText(folder.File("model.safetensors.index.json"),
+                          "{\"metadata\": {}, \"weight_map\": {\"y.qweight\": \"model-00002-of-00002.safetensors\"}}");
         using (GptqAwqCheckpoint indexed = GptqAwqCheckpoint.Open(folder.Path))
         {
             Assert.That(indexed.Layers, Is.EqualTo(new[] { "y" }));
@@ -228,7 +231,8 @@ public class GptqAwqCheckpointTests
             ("l.qzeros", SafeTensorData.Create("l.qzeros", new int[6], 2, 3), "l.qzeros"),
             ("l.qweight", SafeTensorData.Create("l.qweight", new float[128], 8, 16), "qweight"),
             ("l.g_idx", SafeTensorData.Create("l.g_idx", Enumerable.Range(0, 64).Select(i => i == 5 ? 2 : i / 32).ToArray(), 64), "l.g_idx'[5] is 2"),
-            ("l.g_idx", SafeTensorData.Create("l.g_idx", Enumerable.Range(0, 64).Select(i => i < 40 ? 0 : 1).ToArray(), 64), "40 input features in group 0"),
+            ("l.g_idx", SafeTensorData.Create("l.g_idx", Enumerable.Range(0, 64).Select(i => i < 40 ? 0 : 1).ToArray(), 64),
+             "40 input features in group 0"),
             ("l.g_idx", SafeTensorData.Create("l.g_idx", new long[64], 64), "I32"),
             ("l.bias", SafeTensorData.Create("l.bias", new Half[15], 15), "l.bias"),
         })
@@ -253,10 +257,15 @@ public class GptqAwqCheckpointTests
             "{\"bits\": 4, \"group_size\": 2147483647}", "{\"bits\": -4, \"group_size\": 32}", "{\"bits\": 4}", "[]", "",
             "{\"quant_method\": \"awq\", \"bits\": 4, \"group_size\": 32}", "{\"bits\": 4, \"group_size\": 8, \"checkpoint_format\": \"gptq_v2\"}",
         ];
-        SafeTensorDType[] dtypes = [SafeTensorDType.I32, SafeTensorDType.F16, SafeTensorDType.F32, SafeTensorDType.U8, SafeTensorDType.I64, SafeTensorDType.BF16];
+        SafeTensorDType[] dtypes = [SafeTensorDType.I32, SafeTensorDType.F16, SafeTensorDType.F32, SafeTensorDType.U8, SafeTensorDType.I64,
+                                    SafeTensorDType.BF16];
         var random = new Random(11);
         using var folder = new TempFolder();
-        var writer = new GptqAwqWriter(GptqAwqMethod.Gptq, 4, 32, 64, 16, seed: 5) { GroupIndex = GptqAwqWriter.ActOrder(64, 32, 3), Bias = new Half[16] };
+        var writer = new GptqAwqWriter(GptqAwqMethod.Gptq, 4, 32, 64, 16, seed: 5)
+        {
+            GroupIndex = GptqAwqWriter.ActOrder(64, 32, 3),
+            Bias = new Half[16]
+        };
         List<SafeTensorData> valid = writer.Tensors("l").ToList();
         int failures = 0;
         for (int round = 0; round < 300; round++)
@@ -300,7 +309,8 @@ public class GptqAwqCheckpointTests
             }
             catch (Exception e)
             {
-                Assert.Fail($"round {round} ({config}, {string.Join(", ", tensors.Select(t => $"{t.Spec.Name} {t.Spec.DType} [{string.Join(",", t.Spec.Shape)}]"))}): {e}");
+                Assert.Fail($"round {round} ({config}, " +
+                    $"{string.Join(", ", tensors.Select(t => $"{t.Spec.Name} {t.Spec.DType} [{string.Join(",", t.Spec.Shape)}]"))}): {e}");
             }
         }
 

@@ -143,7 +143,8 @@ internal sealed class GptqAwqWriter(GptqAwqMethod method, int bits, int groupSiz
         var values = new Half[rows, columns];
         for (int r = 0; r < rows; r++)
         {
-            for (int c = 0; c < columns; c++) values[r, c] = (Half)((random.NextSingle() * 0.02f + 0.001f) * (random.Next(2) == 0 ? 1 : -1) * (r + 1));
+            for (int c = 0; c < columns; c++) values[r, c] = (Half)((random.NextSingle() * 0.02f + 0.001f) * (random.Next(2) == 0 ? 1 : -1) * (r
+                + 1));
         }
 
         return values;

@@ -60,7 +60,8 @@ public class SafeTensorsTests
         string json = Encoding.UTF8.GetString(bytes, 8, (int)headerLength);
         Assert.That((8 + headerLength) % 8, Is.Zero, "data section is 8-byte aligned");
         Assert.That(json.TrimEnd(' '), Is.EqualTo(
-            """{"__metadata__":{"k":"v"},"x":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"y":{"dtype":"U8","shape":[1],"data_offsets":[8,9]}}"""));
+            """{"__metadata__":{"k":"v"},"x":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},""" +
+            "\"y\":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[8,9]}}"));
         Assert.That(bytes.AsSpan(8 + (int)headerLength).ToArray(), Is.EqualTo(Bytes(1f, 2f).Concat(new byte[] { 5 }).ToArray()));
     }
 
@@ -104,17 +105,21 @@ public class SafeTensorsTests
     [TestCase("{\"a\":{\"dtype\":\"F31\",\"shape\":[2],\"data_offsets\":[0,8]}}", TestName = "Unknown dtype")]
     [TestCase("{\"a\":{\"dtype\":\"F32\",\"shape\":[3],\"data_offsets\":[0,8]}}", TestName = "Shape does not match offsets")]
     [TestCase("{\"a\":{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[0,16]}}", TestName = "Offsets past the data")]
-    [TestCase("{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]},\"b\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}", TestName = "Overlapping data")]
+    [TestCase("{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]},\"b\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}",
+              TestName = "Overlapping data")]
     [TestCase("{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[4,8]}}", TestName = "Gap before data")]
     [TestCase("{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[8,4]}}", TestName = "Offsets end before they begin")]
-    [TestCase("{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]},\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[4,8]}}", TestName = "Duplicate names")]
+    [TestCase("{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]},\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[4,8]}}",
+              TestName = "Duplicate names")]
     [TestCase("{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"dtype\":\"I32\",\"data_offsets\":[0,8]}}", TestName = "Duplicate dtype in a tensor")]
     [TestCase("{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"shape\":[1,2],\"data_offsets\":[0,8]}}", TestName = "Duplicate shape in a tensor")]
-    [TestCase("{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,4],\"data_offsets\":[0,8]}}", TestName = "Duplicate data_offsets in a tensor")]
+    [TestCase("{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,4],\"data_offsets\":[0,8]}}",
+              TestName = "Duplicate data_offsets in a tensor")]
     [TestCase("{\"a\":{\"dtype\":\"F32\",\"shape\":[-2],\"data_offsets\":[0,8]}}", TestName = "Negative dimension")]
     [TestCase("{\"a\":{\"dtype\":\"F32\",\"shape\":[4611686018427387904,4],\"data_offsets\":[0,8]}}", TestName = "Shape overflows")]
     [TestCase("{\"a\":{\"dtype\":\"F32\",\"shape\":[2]}}", TestName = "Missing offsets")]
-    [TestCase("{\"__metadata__\":{\"k\":1},\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}", TestName = "Metadata value not a string")]
+    [TestCase("{\"__metadata__\":{\"k\":1},\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}",
+              TestName = "Metadata value not a string")]
     [TestCase("{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}} x", TestName = "Trailing garbage")]
     public void Reader_RejectsInvalidHeaders(string json)
     {
@@ -178,7 +183,8 @@ public class SafeTensorsTests
                     for (int k = random.Next(1, 4); k > 0; k--)
                     {
                         int at = random.Next(8, headerEnd);
-                        mutant[at] = random.Next(2) == 0 ? (byte)(mutant[at] ^ (1 << random.Next(8))) : (byte)"0123456789[]{},:\"-e."[random.Next(20)];
+                        mutant[at] = random.Next(2) == 0 ? (byte)(mutant[at] ^ (1 << random.Next(8)))
+                            : (byte)"0123456789[]{},:\"-e."[random.Next(20)];
                     }
 
                     break;
@@ -222,7 +228,8 @@ public class SafeTensorsTests
     {
         using var folder = new TempFolder();
         string path = folder.File("v.safetensors");
-        Assert.Throws<ArgumentException>(() => SafeTensorsWriter.Create(path, [new("a", SafeTensorDType.F32, [1]), new("a", SafeTensorDType.F32, [1])]));
+        Assert.Throws<ArgumentException>(() => SafeTensorsWriter.Create(path, [new("a", SafeTensorDType.F32, [1]), new("a", SafeTensorDType.F32,
+                                                                                                                       [1])]));
         Assert.Throws<ArgumentException>(() => SafeTensorsWriter.Create(path, [new("__metadata__", SafeTensorDType.F32, [1])]));
         Assert.Throws<ArgumentException>(() => SafeTensorsWriter.Create(path, [new("a", SafeTensorDType.F32, [-1])]));
         using (SafeTensorsWriter writer = SafeTensorsWriter.Create(path, [new("a", SafeTensorDType.F32, [1])]))
@@ -231,7 +238,8 @@ public class SafeTensorsTests
         }
 
         Assert.That(File.Exists(path), Is.False);
-        Assert.Throws<ArgumentException>(() => SafeTensorsWriter.WriteAll(path, [new SafeTensorData(new("a", SafeTensorDType.F32, [2]), new byte[4])]));
+        Assert.Throws<ArgumentException>(() => SafeTensorsWriter.WriteAll(path, [new SafeTensorData(new("a", SafeTensorDType.F32, [2]),
+                                                                                                    new byte[4])]));
         Assert.That(Directory.GetFiles(folder.Path), Is.Empty);
     }
 }

@@ -17,7 +17,8 @@ internal static class Oracle
         int n = layer.InFeatures, groups = n / layer.GroupSize;
         byte[] codes = new byte[layer.OutFeatures * n];
         int rowBytes = BitPacking.GetPackedLength(n, layer.Bits);
-        for (int o = 0; o < layer.OutFeatures; o++) BitPacking.Unpack(layer.PackedWeights.Slice(o * rowBytes, rowBytes), layer.Bits, codes.AsSpan(o * n, n));
+        for (int o = 0; o < layer.OutFeatures; o++) BitPacking.Unpack(layer.PackedWeights.Slice(o * rowBytes, rowBytes), layer.Bits,
+                                                                      codes.AsSpan(o * n, n));
         for (int b = 0; b < batch; b++)
         {
             for (int o = 0; o < layer.OutFeatures; o++)
@@ -46,7 +47,8 @@ internal static class Oracle
     }
 
     /// <summary>Per-channel int8: <c>(sum x q) * s + bias</c> in float64, tolerance <c>eps |ref| + 1e-6 sum |x q| |s|</c>.</summary>
-    public static void CheckInt8<T>(ReadOnlySpan<T> input, ReadOnlySpan<sbyte> weights, ReadOnlySpan<T> scales, ReadOnlySpan<T> bias, ReadOnlySpan<T> output,
+    public static void CheckInt8<T>(ReadOnlySpan<T> input, ReadOnlySpan<sbyte> weights, ReadOnlySpan<T> scales, ReadOnlySpan<T> bias,
+                                    ReadOnlySpan<T> output,
                                     int batch, int inFeatures, int outFeatures, string label)
     {
         double eps = TestData.Epsilon<T>();

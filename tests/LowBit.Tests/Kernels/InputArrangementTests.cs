@@ -38,7 +38,8 @@ public unsafe class InputArrangementTests
             float[] x = Enumerable.Range(0, groupSize * 5).Select(i => (float)(i % 7) - 3).ToArray();
             var sums = new float[5];
             fixed (float* px = x, ps = sums) InputArrangement.GroupSums(px, x.Length, groupSize, ps, scale: 0.5f);
-            for (int g = 0; g < 5; g++) Assert.That(sums[g], Is.EqualTo(x.Skip(g * groupSize).Take(groupSize).Sum() * 0.5f), $"group size {groupSize}, group {g}");
+            for (int g = 0; g < 5; g++) Assert.That(sums[g], Is.EqualTo(x.Skip(g * groupSize).Take(groupSize).Sum() * 0.5f),
+                                                    $"group size {groupSize}, group {g}");
         }
     }
 

@@ -13,10 +13,16 @@ public class Int8ActivationAccuracyTests
 {
     private const int N = 1024, K = 4096;
 
-    /// <summary>ONNX Runtime 1.31.1 MatMulNBits accuracy_level 4 on this data (the peer's "ORT-ref" column; per-channel int8 ran as 8-bit block 256).</summary>
+    /// <summary>ONNX Runtime 1.31.1 MatMulNBits accuracy_level 4 on this data (the peer's "ORT-ref" column; per-channel int8 ran as 8-bit block
+    /// 256).</summary>
     private static readonly Dictionary<string, double> OrtAccuracyLevel4 = new()
     {
-        ["int8 per row"] = 7.77e-4, ["8-bit g32"] = 5.26e-4, ["4-bit g32"] = 5.42e-4, ["4-bit g64"] = 6.00e-4, ["4-bit g128"] = 7.76e-4, ["2-bit g32"] = 6.85e-4,
+        ["int8 per row"] = 7.77e-4,
+        ["8-bit g32"] = 5.26e-4,
+        ["4-bit g32"] = 5.42e-4,
+        ["4-bit g64"] = 6.00e-4,
+        ["4-bit g128"] = 7.76e-4,
+        ["2-bit g32"] = 6.85e-4,
     };
 
     /// <summary>The peer's generator, so the data is the same: Box-Muller pairs from <see cref="Random"/>(seed).</summary>
@@ -41,8 +47,10 @@ public class Int8ActivationAccuracyTests
         float[] w = Gaussian((long)N * K, 11, 0.02f);
         var inputs = new[] { 1, 5, 64 }.ToDictionary(m => m, m => Gaussian((long)m * K, 100 + m, 1f));
         var outliers = inputs.ToDictionary(kv => kv.Key, kv => kv.Value.Select((v, i) => i % 37 == 5 ? v * 100 : v).ToArray());
-        var lines = new List<string> { "| weights | int8 act., Gaussian | int8 act., outliers | float act., Gaussian | ONNX Runtime al4, Gaussian |", "| --- | --- | --- | --- | --- |" };
-        foreach ((string name, int bits, int group) in new[] { ("int8 per row", 0, 0), ("8-bit g32", 8, 32), ("4-bit g32", 4, 32), ("4-bit g64", 4, 64), ("4-bit g128", 4, 128), ("2-bit g32", 2, 32) })
+        var lines = new List<string> { "| weights | int8 act., Gaussian | int8 act., outliers | float act., Gaussian | ONNX Runtime al4, Gaussian |",
+                                      "| --- | --- | --- | --- | --- |" };
+        foreach ((string name, int bits, int group) in new[] { ("int8 per row", 0, 0), ("8-bit g32", 8, 32), ("4-bit g32", 4, 32), ("4-bit g64", 4,
+            64), ("4-bit g128", 4, 128), ("2-bit g32", 2, 32) })
         {
             float[] dequantized = new float[N * K];
             Action<float[], float[], ActivationPrecision> forward;

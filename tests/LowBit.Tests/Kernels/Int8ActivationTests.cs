@@ -84,7 +84,8 @@ public unsafe class Int8ActivationTests
                 Assert.That(codes[..count], Is.EqualTo(expectedCodes), $"{kind} {count}: codes");
                 for (int b = 0; b < blocks; b++)
                 {
-                    Assert.That(BitConverter.SingleToUInt32Bits(scales[b]), Is.EqualTo(BitConverter.SingleToUInt32Bits(expectedScales[b])), $"{kind} {count}: scale {b}");
+                    Assert.That(BitConverter.SingleToUInt32Bits(scales[b]), Is.EqualTo(BitConverter.SingleToUInt32Bits(expectedScales[b])),
+                                $"{kind} {count}: scale {b}");
                     Assert.That(sums[b], Is.EqualTo(expectedCodes.Skip(b * 32).Take(32).Sum(c => c)), $"{kind} {count}: sum {b}");
                 }
 
@@ -148,7 +149,8 @@ public unsafe class Int8ActivationTests
         int n = layer.InFeatures;
         sbyte[] q = layer.Int8Weights.ToArray();
         float[] s = layer.Scales.ToArray();
-        Check(input, batch, n, layer.OutFeatures, bias, output, (o, i) => (double)q[o * n + i] * s[o], (o, i) => Math.Abs(q[o * n + i] * (double)s[o]), label);
+        Check(input, batch, n, layer.OutFeatures, bias, output, (o, i) => (double)q[o * n + i] * s[o], (o, i) => Math.Abs(q[o * n
+            + i] * (double)s[o]), label);
     }
 
     internal static void CheckLowBitLayer(LowBitLinear<float> layer, float[] input, float[] bias, ReadOnlySpan<float> output, int batch, string label)
@@ -156,12 +158,14 @@ public unsafe class Int8ActivationTests
         int n = layer.InFeatures, groups = n / layer.GroupSize;
         byte[] codes = new byte[layer.OutFeatures * n];
         int rowBytes = BitPacking.GetPackedLength(n, layer.Bits);
-        for (int o = 0; o < layer.OutFeatures; o++) BitPacking.Unpack(layer.PackedWeights.Slice(o * rowBytes, rowBytes), layer.Bits, codes.AsSpan(o * n, n));
+        for (int o = 0; o < layer.OutFeatures; o++) BitPacking.Unpack(layer.PackedWeights.Slice(o * rowBytes, rowBytes), layer.Bits,
+                                                                      codes.AsSpan(o * n, n));
         float[] s = layer.Scales.ToArray();
         byte[] z = layer.ZeroPoints.ToArray();
         float[] m = layer.HasOffsets ? layer.Offsets.ToArray() : new float[s.Length];
         Check(input, batch, n, layer.OutFeatures, bias, output,
-              (o, i) => (codes[o * n + i] - (double)z[o * groups + i / layer.GroupSize]) * s[o * groups + i / layer.GroupSize] - m[o * groups + i / layer.GroupSize],
+              (o, i) => (codes[o * n + i] - (double)z[o * groups + i / layer.GroupSize]) * s[o * groups + i / layer.GroupSize] - m[o * groups
+                  + i / layer.GroupSize],
               (o, i) => (codes[o * n + i] + (double)z[o * groups + i / layer.GroupSize]) * Math.Abs(s[o * groups + i / layer.GroupSize])
                         + Math.Abs(m[o * groups + i / layer.GroupSize]), label);
     }
@@ -178,7 +182,8 @@ public unsafe class Int8ActivationTests
             (8, 32, 128), (8, 32, 96),
         })
         {
-            yield return new TestCaseData(bits, group, n).SetName($"Forward_Int8_MatchesOracle({(bits == 0 ? "int8 per channel" : $"{bits}-bit g{group}")}, {n})");
+            yield return new TestCaseData(bits, group,
+                                          n).SetName($"Forward_Int8_MatchesOracle({(bits == 0 ? "int8 per channel" : $"{bits}-bit g{group}")}, {n})");
         }
     }
 
@@ -278,10 +283,12 @@ public unsafe class Int8ActivationTests
     {
         float[] weights = TestData.Gaussian<float>(33 * 128, 11, std: 0.05);
         var layer = LowBitLinear<float>.FromWeights(weights, 33, 128, 4, 32);
-        var half = LowBitLinear<Half>.FromQuantized(layer.PackedWeights, layer.Scales.ToArray().Select(v => (Half)v).ToArray(), layer.ZeroPoints, 33, 128, 4, 32);
+        var half = LowBitLinear<Half>.FromQuantized(layer.PackedWeights, layer.Scales.ToArray().Select(v => (Half)v).ToArray(), layer.ZeroPoints, 33,
+                                                    128, 4, 32);
         float[] x = Activations(3 * 128, 12, "gaussian").Select(v => (float)(Half)v).ToArray();
         var expected = new float[3 * 33];
-        var asFloat = LowBitLinear<float>.FromQuantized(half.PackedWeights, half.Scales.ToArray().Select(v => (float)v).ToArray(), half.ZeroPoints, 33, 128, 4, 32);
+        var asFloat = LowBitLinear<float>.FromQuantized(half.PackedWeights, half.Scales.ToArray().Select(v => (float)v).ToArray(), half.ZeroPoints,
+                                                        33, 128, 4, 32);
         asFloat.Forward(x, expected, 1, ActivationPrecision.Int8);
         var y = new Half[3 * 33];
         half.Forward(x.Select(v => (Half)v).ToArray(), y, 1, ActivationPrecision.Int8);
@@ -296,6 +303,7 @@ public unsafe class Int8ActivationTests
         var y = new float[2];
         Assert.That(() => layer.Forward(new float[32], y, 1, (ActivationPrecision)7), Throws.InstanceOf<ArgumentOutOfRangeException>());
         Assert.That(() => lowBit.Forward(new float[32], y, 1, (ActivationPrecision)(-1)), Throws.InstanceOf<ArgumentOutOfRangeException>());
-        Assert.That(() => W8A16.MatMul<float>(new float[32], new sbyte[64], new float[2], [], y, 32, 2, 1, (ActivationPrecision)2), Throws.InstanceOf<ArgumentOutOfRangeException>());
+        Assert.That(() => W8A16.MatMul<float>(new float[32], new sbyte[64], new float[2], [], y, 32, 2, 1, (ActivationPrecision)2),
+                    Throws.InstanceOf<ArgumentOutOfRangeException>());
     }
 }

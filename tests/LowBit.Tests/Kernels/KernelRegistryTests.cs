@@ -90,7 +90,8 @@ public class KernelRegistryTests
         // points, so each is tried on the first and the last batch too.
         if (lowBit is null) return;
         float[] offsets = TestData.Gaussian<float>(lowBit.Scales.Length, seed + 2, std: 0.02);
-        var withOffsets = LowBitLinear<float>.FromQuantized(lowBit.PackedWeights, lowBit.Scales, lowBit.ZeroPoints, m, n, shape.Bits, shape.GroupSize, bias, offsets);
+        var withOffsets = LowBitLinear<float>.FromQuantized(lowBit.PackedWeights, lowBit.Scales, lowBit.ZeroPoints, m, n, shape.Bits, shape.GroupSize,
+                                                            bias, offsets);
         withOffsets.Dequantize(dequantized);
         foreach (int batch in new[] { batches[0], batches[^1] })
         {
@@ -128,13 +129,15 @@ public class KernelRegistryTests
     [Test]
     public void Plans_PickTheFirstMatchingRow_AndEveryBatchHasAKernel()
     {
-        foreach (var shape in new[] { LayerShape.Int8(64, 256), LayerShape.Grouped(4, 4096, 4096, 64), LayerShape.Grouped(2, 384, 1536, 32), LayerShape.Grouped(8, 30, 40, 8) })
+        foreach (var shape in new[] { LayerShape.Int8(64, 256), LayerShape.Grouped(4, 4096, 4096, 64), LayerShape.Grouped(2, 384, 1536, 32),
+                                     LayerShape.Grouped(8, 30, 40, 8) })
         {
             KernelPlan plan = KernelPlan.Create(shape);
             foreach (int batch in Enumerable.Range(1, 70))
             {
                 MatMulKernel expected = KernelRegistry.Entries.First(e => e.Matches(shape, batch, ActivationPrecision.Float)).Kernel;
-                Assert.That(plan.Route(batch, ActivationPrecision.Float), Is.EqualTo(new KernelRoute(expected, false)), $"{shape} batch {batch}: plan {plan}");
+                Assert.That(plan.Route(batch, ActivationPrecision.Float), Is.EqualTo(new KernelRoute(expected, false)),
+                            $"{shape} batch {batch}: plan {plan}");
             }
         }
     }
@@ -149,14 +152,18 @@ public class KernelRegistryTests
     [TestCase(4, 512, 1024, 16)]
     [TestCase(8, 512, 1024, 32)]
     [TestCase(8, 256, 1000, 1000)]
-    public void Int8Routes_FollowTheRegistry_AndDequantizeWhereOnlyTheScalarIntegerKernelTakesTheLayer(int bits, int outFeatures, int inFeatures, int groupSize)
+    public void Int8Routes_FollowTheRegistry_AndDequantizeWhereOnlyTheScalarIntegerKernelTakesTheLayer(int bits, int outFeatures, int inFeatures,
+                                                                                                       int groupSize)
     {
-        LayerShape shape = bits == 8 && groupSize == inFeatures ? LayerShape.Int8(outFeatures, inFeatures) : LayerShape.Grouped(bits, outFeatures, inFeatures, groupSize);
+        LayerShape shape = bits == 8 && groupSize == inFeatures ? LayerShape.Int8(outFeatures, inFeatures) : LayerShape.Grouped(bits, outFeatures,
+            inFeatures, groupSize);
         KernelPlan plan = KernelPlan.Create(shape);
         foreach (int batch in Enumerable.Range(1, 40))
         {
-            MatMulKernel int8 = KernelRegistry.Choose(shape, batch, ActivationPrecision.Int8), floats = KernelRegistry.Choose(shape, batch, ActivationPrecision.Float);
-            KernelRoute expected = int8 == KernelRegistry.IntScalar && floats.Isa != KernelIsa.Scalar ? new KernelRoute(floats, true) : new KernelRoute(int8, false);
+            MatMulKernel int8 = KernelRegistry.Choose(shape, batch, ActivationPrecision.Int8), floats = KernelRegistry.Choose(shape, batch,
+                ActivationPrecision.Float);
+            KernelRoute expected = int8 == KernelRegistry.IntScalar && floats.Isa != KernelIsa.Scalar ? new KernelRoute(floats, true)
+                : new KernelRoute(int8, false);
             Assert.That(plan.Route(batch, ActivationPrecision.Int8), Is.EqualTo(expected), $"{shape} batch {batch}: plan {plan}");
         }
     }
@@ -190,6 +197,7 @@ public class KernelRegistryTests
     public void Readme_NamesEveryKernel()
     {
         string readme = Repository.Read("README.md");
-        foreach (MatMulKernel kernel in KernelRegistry.Kernels) Assert.That(readme, Does.Contain($"`{kernel.Name}`"), $"README.md does not describe {kernel.Name}");
+        foreach (MatMulKernel kernel in KernelRegistry.Kernels) Assert.That(readme, Does.Contain($"`{kernel.Name}`"),
+                                                                            $"README.md does not describe {kernel.Name}");
     }
 }

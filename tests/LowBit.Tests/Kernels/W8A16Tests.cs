@@ -72,7 +72,8 @@ public class W8A16Tests<T>
     public void MatMul_Threaded_EqualsSingleThreadedBitForBit(int batch, int inFeatures, int outFeatures)
     {
         Problem p = Make(batch, inFeatures, outFeatures, true, 77);
-        Assert.That((long)batch * inFeatures * outFeatures, Is.GreaterThanOrEqualTo(LowBit.Kernels.MatMulRunner.ParallelMinMultiplyAdds), "shape must be large enough to thread");
+        Assert.That((long)batch * inFeatures * outFeatures, Is.GreaterThanOrEqualTo(LowBit.Kernels.MatMulRunner.ParallelMinMultiplyAdds),
+                    "shape must be large enough to thread");
         var single = new T[batch * outFeatures];
         var threaded = new T[batch * outFeatures];
         W8A16.MatMul<T>(p.Input, p.Weights, p.Scales, p.Bias, single, inFeatures, outFeatures, maxThreads: 1);

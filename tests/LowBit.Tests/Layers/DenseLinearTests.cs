@@ -10,7 +10,8 @@ public class DenseLinearTests<T>
 {
     /// <summary>Every storage type against float64 on the stored weights: <c>eps |ref| + 1e-6 sum |x w|</c>, all widths and tails.</summary>
     [Test]
-    public void Forward_WithinToleranceOfFloat64([Values] DenseType type, [Values(1, 3, 7, 33)] int outFeatures, [Values(1, 17, 512, 1000)] int inFeatures)
+    public void Forward_WithinToleranceOfFloat64([Values] DenseType type, [Values(1, 3, 7, 33)] int outFeatures, [Values(1, 17, 512,
+                                                                                                                         1000)] int inFeatures)
     {
         float[] source = TestData.Gaussian<float>(outFeatures * inFeatures, outFeatures + inFeatures, std: 0.1);
         T[] bias = outFeatures == 3 ? [] : TestData.Gaussian<T>(outFeatures, 9);
@@ -41,7 +42,8 @@ public class DenseLinearTests<T>
 
                             double tolerance = TestData.Epsilon<T>() * Math.Abs(expected) + 1e-6 * magnitude + TestData.RoundingFloor<T>();
                             double actual = TestData.F(output[b * outFeatures + o]);
-                            Assert.That(Math.Abs(actual - expected), Is.LessThanOrEqualTo(tolerance), $"{type} [{b},{o}] batch {batch} threads {threads}");
+                            Assert.That(Math.Abs(actual - expected), Is.LessThanOrEqualTo(tolerance),
+                                        $"{type} [{b},{o}] batch {batch} threads {threads}");
                         }
                     }
                 }

@@ -48,7 +48,8 @@ public class LowBitLinearTests<T>
                     output[^1] = TestData.Of<T>(77f);
                     layer.Forward(input, output.AsSpan(0, batch * outFeatures), threads);
                     Assert.That(TestData.F(output[^1]), Is.EqualTo(TestData.F(TestData.Of<T>(77f))), "sentinel");
-                    AssertClose(layer, input, dequantized, bias, output, batch, $"bits={bits} group={groupSize} {batch}x{inFeatures}->{outFeatures} threads={threads}");
+                    AssertClose(layer, input, dequantized, bias, output, batch,
+                                $"bits={bits} group={groupSize} {batch}x{inFeatures}->{outFeatures} threads={threads}");
                 }
             }
         }
@@ -90,7 +91,8 @@ public class LowBitLinearTests<T>
 
         // A mix: every eighth element huge, the rest tiny (relative size 1e-40 for float and BFloat16).
         T[] mixed = TestData.Gaussian<T>(inFeatures, 11);
-        for (int i = 0; i < inFeatures; i++) mixed[i] = TestData.Of<T>(TestData.F(mixed[i]) * (i % 8 == 0 ? (half ? 1e4f : 1e20f) : (half ? 1e-4f : 1e-20f)));
+        for (int i = 0; i < inFeatures; i++) mixed[i] = TestData.Of<T>(TestData.F(mixed[i]) * (i % 8 == 0 ? (half ? 1e4f : 1e20f) : (half ? 1e-4f
+            : 1e-20f)));
         Check(mixed, "mixed");
 
         void Check(T[] input, string label)
@@ -174,10 +176,12 @@ public class LowBitLinearTests<T>
     {
         const int outFeatures = 70, inFeatures = 256;
         int groups = outFeatures * inFeatures / groupSize;
-        var source = LowBitLinear<T>.FromWeights(TestData.Gaussian<T>(outFeatures * inFeatures, bits + groupSize, std: 0.05), outFeatures, inFeatures, bits, groupSize);
+        var source = LowBitLinear<T>.FromWeights(TestData.Gaussian<T>(outFeatures * inFeatures, bits + groupSize, std: 0.05), outFeatures, inFeatures,
+                                                 bits, groupSize);
         T[] offsets = TestData.Gaussian<T>(groups, 31, std: 0.03);
         T[] bias = TestData.Gaussian<T>(outFeatures, 32);
-        var layer = LowBitLinear<T>.FromQuantized(source.PackedWeights, source.Scales, source.ZeroPoints, outFeatures, inFeatures, bits, groupSize, bias, offsets);
+        var layer = LowBitLinear<T>.FromQuantized(source.PackedWeights, source.Scales, source.ZeroPoints, outFeatures, inFeatures, bits, groupSize,
+                                                  bias, offsets);
         Assert.That((layer.HasOffsets, layer.Offsets.ToArray()), Is.EqualTo((true, offsets)));
         var dequantized = new T[outFeatures * inFeatures];
         layer.Dequantize(dequantized);
@@ -204,10 +208,12 @@ public class LowBitLinearTests<T>
             AssertClose(layer, input, dequantized, bias, output, batch, $"offsets bits={bits} group={groupSize} batch {batch}");
         }
 
-        var noOffsets = LowBitLinear<T>.FromQuantized(source.PackedWeights, source.Scales, source.ZeroPoints, outFeatures, inFeatures, bits, groupSize, offsets: []);
+        var noOffsets = LowBitLinear<T>.FromQuantized(source.PackedWeights, source.Scales, source.ZeroPoints, outFeatures, inFeatures, bits,
+                                                      groupSize, offsets: []);
         noOffsets.Dequantize(dequantized);
         Assert.That((noOffsets.HasOffsets, dequantized), Is.EqualTo((false, plain)));
-        Assert.That(() => LowBitLinear<T>.FromQuantized(source.PackedWeights, source.Scales, source.ZeroPoints, outFeatures, inFeatures, bits, groupSize,
+        Assert.That(() => LowBitLinear<T>.FromQuantized(source.PackedWeights, source.Scales, source.ZeroPoints, outFeatures, inFeatures, bits,
+                                                        groupSize,
                                                         offsets: new T[groups - 1]), Throws.ArgumentException.With.Message.Contains("offsets"));
     }
 
@@ -232,7 +238,8 @@ public class LowBitLinearTests<T>
 
         T[] bias = TestData.Gaussian<T>(outFeatures, 13);
         var inOrder = LowBitLinear<T>.FromWeights(permuted, outFeatures, inFeatures, bits, groupSize, bias);
-        var layer = LowBitLinear<T>.FromQuantized(inOrder.PackedWeights, inOrder.Scales, inOrder.ZeroPoints, outFeatures, inFeatures, bits, groupSize, bias,
+        var layer = LowBitLinear<T>.FromQuantized(inOrder.PackedWeights, inOrder.Scales, inOrder.ZeroPoints, outFeatures, inFeatures, bits, groupSize,
+                                                  bias,
                                                   inputPermutation: permutation);
         Assert.That(layer.InputPermutation.ToArray(), Is.EqualTo(permutation));
         foreach (int batch in new[] { 1, 3, 8, 20 })
@@ -262,15 +269,18 @@ public class LowBitLinearTests<T>
         {
             for (int j = 0; j < inFeatures; j++)
             {
-                Assert.That(TestData.F(dequantized[o * inFeatures + permutation[j]]), Is.EqualTo(TestData.F(columns[o * inFeatures + j])), $"[{o},{j}]");
+                Assert.That(TestData.F(dequantized[o * inFeatures + permutation[j]]), Is.EqualTo(TestData.F(columns[o * inFeatures + j])),
+                            $"[{o},{j}]");
             }
         }
 
         int[] repeated = [.. permutation];
         repeated[5] = repeated[6];
-        Assert.That(() => LowBitLinear<T>.FromQuantized(inOrder.PackedWeights, inOrder.Scales, inOrder.ZeroPoints, outFeatures, inFeatures, bits, groupSize,
+        Assert.That(() => LowBitLinear<T>.FromQuantized(inOrder.PackedWeights, inOrder.Scales, inOrder.ZeroPoints, outFeatures, inFeatures, bits,
+                                                        groupSize,
                                                         inputPermutation: repeated), Throws.ArgumentException.With.Message.Contains("entry 6"));
-        Assert.That(() => LowBitLinear<T>.FromQuantized(inOrder.PackedWeights, inOrder.Scales, inOrder.ZeroPoints, outFeatures, inFeatures, bits, groupSize,
+        Assert.That(() => LowBitLinear<T>.FromQuantized(inOrder.PackedWeights, inOrder.Scales, inOrder.ZeroPoints, outFeatures, inFeatures, bits,
+                                                        groupSize,
                                                         inputPermutation: new int[inFeatures - 1]), Throws.ArgumentException);
     }
 
@@ -293,14 +303,16 @@ public class LowBitLinearTests<T>
             Assert.That(layer.PackedWeights.Length, Is.EqualTo(outFeatures * rowBytes));
             for (int o = 0; o < outFeatures; o++)
             {
-                Assert.That(layer.PackedWeights.Slice(o * rowBytes, rowBytes).ToArray(), Is.EqualTo(BitPacking.Pack(codes.AsSpan(o * inFeatures, inFeatures), bits)));
+                Assert.That(layer.PackedWeights.Slice(o * rowBytes, rowBytes).ToArray(), Is.EqualTo(BitPacking.Pack(codes.AsSpan(o * inFeatures,
+                                                                                                                                 inFeatures), bits)));
             }
 
             Assert.That(layer.Scales.ToArray(), Is.EqualTo(scales));
             Assert.That(layer.ZeroPoints.ToArray(), Is.EqualTo(zeros));
             Assert.That((layer.Bits, layer.GroupSize, layer.HasBias), Is.EqualTo((bits, groupSize, false)));
 
-            var reloaded = LowBitLinear<T>.FromQuantized(layer.PackedWeights, layer.Scales, layer.ZeroPoints, outFeatures, inFeatures, bits, groupSize);
+            var reloaded = LowBitLinear<T>.FromQuantized(layer.PackedWeights, layer.Scales, layer.ZeroPoints, outFeatures, inFeatures, bits,
+                                                         groupSize);
             T[] x = TestData.Gaussian<T>(2 * inFeatures, 4);
             Assert.That(reloaded.Forward(x), Is.EqualTo(layer.Forward(x)));
         }

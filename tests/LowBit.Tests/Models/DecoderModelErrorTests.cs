@@ -22,7 +22,8 @@ public class DecoderModelErrorTests
             (new TinyDecoder { Edit = g => g.Set("tokenizer.ggml.model", "bert") }, typeof(NotSupportedException), "'bert'"),
             (new TinyDecoder { Edit = g => g.Set("llama.attention.head_count_kv", 3u) }, typeof(InvalidDataException), "3 key/value heads"),
             (new TinyDecoder { Edit = g => g.Set("llama.block_count", 3u) }, typeof(InvalidDataException), "blk.2"),
-            (new TinyDecoder { Edit = g => g.Set("llama.embedding_length", 128u).Set("llama.rope.dimension_count", 16u) }, typeof(InvalidDataException), "token_embd"),
+            (new TinyDecoder { Edit = g => g.Set("llama.embedding_length", 128u).Set("llama.rope.dimension_count", 16u) },
+             typeof(InvalidDataException), "token_embd"),
             (new TinyDecoder { Edit = g => g.Set("llama.feed_forward_length", 512u) }, typeof(InvalidDataException), "ffn_gate"),
             (new TinyDecoder { Tokenizer = TestVocabularies.SentencePiece(1000) }, typeof(InvalidDataException), "1000 tokens"),
         };

@@ -22,7 +22,15 @@ public class DecoderModelTests
     public void ExactPath_MatchesFloat64Reference_EveryWeightType(GgufType type, string arch)
     {
         using var folder = new TempFolder();
-        var tiny = new TinyDecoder { Architecture = arch, Type = type, Biases = arch == "qwen2", Tied = arch == "qwen2", Seed = (int)type + arch.Length };
+        var tiny = new TinyDecoder
+        {
+            Architecture = arch,
+            Type = type,
+            Biases = arch == "qwen2",
+            Tied = arch == "qwen2",
+            Seed = (int)type
+            + arch.Length
+        };
         string path = tiny.Write(folder.File("model.gguf"));
         CheckAgainstReference(path, Prompt);
     }
@@ -39,8 +47,19 @@ public class DecoderModelTests
         using var folder = new TempFolder();
         var tiny = new TinyDecoder
         {
-            Architecture = arch, Hidden = hidden, Heads = heads, KvHeads = kvHeads, FeedForward = ffn, Vocabulary = vocabulary, RopeBase = ropeBase,
-            RopeDimensions = ropeDimensions, Epsilon = epsilon, Tied = tied, Biases = arch == "qwen2", Layers = 3, Type = GgufType.Q8_0,
+            Architecture = arch,
+            Hidden = hidden,
+            Heads = heads,
+            KvHeads = kvHeads,
+            FeedForward = ffn,
+            Vocabulary = vocabulary,
+            RopeBase = ropeBase,
+            RopeDimensions = ropeDimensions,
+            Epsilon = epsilon,
+            Tied = tied,
+            Biases = arch == "qwen2",
+            Layers = 3,
+            Type = GgufType.Q8_0,
             Seed = hidden + vocabulary,
         };
         string path = tiny.Write(folder.File("model.gguf"));
@@ -95,7 +114,8 @@ public class DecoderModelTests
         return rel;
     }
 
-    /// <summary>Int8 activations round each activation to 8 bits per block of 32, as llama.cpp does: its logits sit 2-3% from float64 on these models.</summary>
+    /// <summary>Int8 activations round each activation to 8 bits per block of 32, as llama.cpp does: its logits sit 2-3% from float64 on these
+    /// models.</summary>
     [TestCase(GgufType.Q8_0, "llama")]
     [TestCase(GgufType.Q4_0, "llama")]
     [TestCase(GgufType.Q4_K, "qwen2")]
@@ -125,7 +145,12 @@ public class DecoderModelTests
         (int[] expected, double[] gaps) = new DecoderReference(path).Greedy(prompt, 24);
         using var model = DecoderModel.Open(path);
         using DecoderSession session = model.CreateSession();
-        int[] actual = session.GenerateIds(prompt, new GenerationOptions { MaxTokens = 24, Temperature = 0, StopAtEndOfGeneration = false }).ToArray();
+        int[] actual = session.GenerateIds(prompt, new GenerationOptions
+        {
+            MaxTokens = 24,
+            Temperature = 0,
+            StopAtEndOfGeneration = false
+        }).ToArray();
         Assert.That(actual, Has.Length.EqualTo(24));
         int comparable = Array.FindIndex(gaps, g => g < 1e-4);
         if (comparable < 0) comparable = gaps.Length;
@@ -152,7 +177,17 @@ public class DecoderModelTests
     public void LongPrompt_CrossesPagesAndPasses()
     {
         using var folder = new TempFolder();
-        string path = new TinyDecoder { Hidden = 64, Heads = 2, KvHeads = 1, FeedForward = 128, Vocabulary = 300, Layers = 1, Context = 1024, Seed = 5 }
+        string path = new TinyDecoder
+        {
+            Hidden = 64,
+            Heads = 2,
+            KvHeads = 1,
+            FeedForward = 128,
+            Vocabulary = 300,
+            Layers = 1,
+            Context = 1024,
+            Seed = 5
+        }
             .Write(folder.File("model.gguf"));
         int[] prompt = Enumerable.Range(0, 600).Select(i => (i * 37 + 11) % 300).ToArray();
         double[] expected = new DecoderReference(path).Logits(prompt);
@@ -224,7 +259,8 @@ public class DecoderModelTests
         using var gguf = DecoderModel.Open(path);
         using var lowbit = DecoderModel.Open(converted);
         Assert.That(lowbit.Config, Is.EqualTo(gguf.Config));
-        Assert.That(lowbit.Tokenizer.EncodeToIds("hello world, the quick brown fox"), Is.EqualTo(gguf.Tokenizer.EncodeToIds("hello world, the quick brown fox")));
+        Assert.That(lowbit.Tokenizer.EncodeToIds("hello world, the quick brown fox"),
+                    Is.EqualTo(gguf.Tokenizer.EncodeToIds("hello world, the quick brown fox")));
         var a = new float[Prompt.Length * gguf.VocabularySize];
         var b = new float[a.Length];
         using (DecoderSession s = gguf.CreateSession()) s.Evaluate(Prompt, a);
@@ -247,10 +283,13 @@ public class DecoderModelTests
         var seeded = new GenerationOptions { MaxTokens = 20, Temperature = 1.2f, TopK = 50, TopP = 0.9f, Seed = 42, StopAtEndOfGeneration = false };
         int[] first = Run(seeded), second = Run(seeded);
         Assert.That(second, Is.EqualTo(first));
-        Assert.That(Run(new GenerationOptions { MaxTokens = 20, Temperature = 1.2f, TopK = 50, Seed = 43, StopAtEndOfGeneration = false }), Is.Not.EqualTo(first));
+        Assert.That(Run(new GenerationOptions { MaxTokens = 20, Temperature = 1.2f, TopK = 50, Seed = 43, StopAtEndOfGeneration = false }),
+                    Is.Not.EqualTo(first));
         int[] greedy = Run(new GenerationOptions { MaxTokens = 20, Temperature = 0, StopAtEndOfGeneration = false });
-        Assert.That(Run(new GenerationOptions { MaxTokens = 20, Temperature = 5, TopK = 1, Seed = 1, StopAtEndOfGeneration = false }), Is.EqualTo(greedy));
-        Assert.That(Run(new GenerationOptions { MaxTokens = 20, Temperature = 0.7f, TopK = 0, TopP = 1, Seed = 5, StopAtEndOfGeneration = false }), Has.Length.EqualTo(20));
+        Assert.That(Run(new GenerationOptions { MaxTokens = 20, Temperature = 5, TopK = 1, Seed = 1, StopAtEndOfGeneration = false }),
+                    Is.EqualTo(greedy));
+        Assert.That(Run(new GenerationOptions { MaxTokens = 20, Temperature = 0.7f, TopK = 0, TopP = 1, Seed = 5, StopAtEndOfGeneration = false }),
+                    Has.Length.EqualTo(20));
     }
 
     /// <summary>Generated text streams in whole characters and joins to the decoded ids.</summary>

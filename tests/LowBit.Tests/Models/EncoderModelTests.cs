@@ -23,10 +23,12 @@ public class EncoderModelTests
     [TestCase("cased")]
     public void WordPiece_GivesHuggingFacesIds(string casing)
     {
-        using JsonDocument fixture = JsonDocument.Parse(File.ReadAllBytes(Path.Combine(Repository.Root, "tests", "LowBit.Tests", "Models", "Fixtures", $"wordpiece-{casing}.json")));
+        using JsonDocument fixture = JsonDocument.Parse(File.ReadAllBytes(Path.Combine(Repository.Root, "tests", "LowBit.Tests", "Models", "Fixtures",
+                                                                                       $"wordpiece-{casing}.json")));
         var tokenizer = WordPieceTokenizer.FromVocabulary(TinyEncoder.VocabularyPath, fixture.RootElement.GetProperty("lower_case").GetBoolean());
         string[] lines = fixture.RootElement.GetProperty("lines").EnumerateArray().Select(e => e.GetString()!).ToArray();
-        int[][] ids = fixture.RootElement.GetProperty("ids").EnumerateArray().Select(r => r.EnumerateArray().Select(e => e.GetInt32()).ToArray()).ToArray();
+        int[][] ids = fixture.RootElement.GetProperty("ids").EnumerateArray().Select(r => r.EnumerateArray().Select(e =>
+            e.GetInt32()).ToArray()).ToArray();
         Assert.That(lines, Has.Length.GreaterThan(10));
         // This process runs with InvariantGlobalization (Directory.Build.props): the accents come off by the tokenizer's own tables.
         for (int i = 0; i < lines.Length; i++)
@@ -47,7 +49,14 @@ public class EncoderModelTests
         yield return new TestCaseData(new TinyEncoder { DType = SafeTensorDType.F16, Seed = 2 }).SetName("F16");
         yield return new TestCaseData(new TinyEncoder { DType = SafeTensorDType.BF16, Seed = 3 }).SetName("BF16");
         yield return new TestCaseData(new TinyEncoder { Pooling = "cls", Normalize = false, Seed = 4 }).SetName("CLS pooling, not normalized");
-        yield return new TestCaseData(new TinyEncoder { Pooling = "max", Heads = 8, Hidden = 96, Intermediate = 200, Seed = 5 }).SetName("max pooling, 8 heads of 12");
+        yield return new TestCaseData(new TinyEncoder
+        {
+            Pooling = "max",
+            Heads = 8,
+            Hidden = 96,
+            Intermediate = 200,
+            Seed = 5
+        }).SetName("max pooling, 8 heads of 12");
     }
 
     [TestCaseSource(nameof(Configurations))]
@@ -85,7 +94,8 @@ public class EncoderModelTests
         Assert.That(model.Embed(text), Is.EqualTo(tiny.Reference(ids)).Within(1e-5));
     }
 
-    /// <summary>A checkpoint quantized by lowbit quantize (int8 rows, 4-bit groups) runs on LowBit's kernels, in both precisions, close to float.</summary>
+    /// <summary>A checkpoint quantized by lowbit quantize (int8 rows, 4-bit groups) runs on LowBit's kernels, in both precisions, close to
+    /// float.</summary>
     [TestCase(8, ActivationPrecision.Float, 0.999)]
     [TestCase(8, ActivationPrecision.Int8, 0.995)]
     [TestCase(4, ActivationPrecision.Float, 0.97)]
@@ -138,7 +148,8 @@ public class EncoderModelTests
         Assert.That(Assert.Throws<NotSupportedException>(() => EncoderModel.Open(relu))!.Message, Does.Contain("'relu'"));
         // A lying file: the config says 3 layers, the weights have 2.
         string lying = new TinyEncoder().Write(Path.Combine(folder.Path, "lying"));
-        File.WriteAllText(Path.Combine(lying, "config.json"), File.ReadAllText(Path.Combine(lying, "config.json")).Replace("\"num_hidden_layers\":2", "\"num_hidden_layers\":3"));
+        File.WriteAllText(Path.Combine(lying, "config.json"), File.ReadAllText(Path.Combine(lying, "config.json")).Replace("\"num_hidden_layers\":2",
+            "\"num_hidden_layers\":3"));
         Assert.That(Assert.Throws<InvalidDataException>(() => EncoderModel.Open(lying))!.Message, Does.Contain("encoder.layer.2"));
         string truncated = new TinyEncoder().Write(Path.Combine(folder.Path, "truncated"));
         byte[] bytes = File.ReadAllBytes(Path.Combine(truncated, "model.safetensors"));
@@ -161,7 +172,8 @@ public class EncoderModelTests
     public void RealMiniLm_MatchesTheFloat64Reference()
     {
         string root = Environment.GetEnvironmentVariable("LOWBIT_MINILM_DIR") ?? "/tmp/lowbit-peer-minilm";
-        string modelFolder = Path.Combine(root, "model"), meta = Path.Combine(root, "out", "ort.json"), reference = Path.Combine(root, "out", "ort.ref64.npy");
+        string modelFolder = Path.Combine(root, "model"), meta = Path.Combine(root, "out", "ort.json"), reference = Path.Combine(root, "out",
+                                                                                                                                 "ort.ref64.npy");
         if (!File.Exists(meta) || !File.Exists(reference) || !File.Exists(Path.Combine(modelFolder, "model.safetensors")))
         {
             Assert.Ignore($"the real all-MiniLM-L6-v2 is not here ({root}): run ../shared/peers/minilm/run.sh, or set LOWBIT_MINILM_DIR");
@@ -170,7 +182,8 @@ public class EncoderModelTests
         using JsonDocument json = JsonDocument.Parse(File.ReadAllBytes(meta));
         string[] sentences = json.RootElement.GetProperty("sentences").EnumerateArray().Select(e => e.GetString()!).ToArray();
         int[] lengths = json.RootElement.GetProperty("lengths").EnumerateArray().Select(e => e.GetInt32()).ToArray();
-        int[][] ids = json.RootElement.GetProperty("input_ids").EnumerateArray().Select(r => r.EnumerateArray().Select(e => e.GetInt32()).ToArray()).ToArray();
+        int[][] ids = json.RootElement.GetProperty("input_ids").EnumerateArray().Select(r => r.EnumerateArray().Select(e =>
+            e.GetInt32()).ToArray()).ToArray();
         byte[] npy = File.ReadAllBytes(reference);
         int header = BitConverter.ToUInt16(npy, 8);
         using var model = EncoderModel.Open(modelFolder);
@@ -183,6 +196,7 @@ public class EncoderModelTests
             Assert.That(model.Tokenizer.Encode(sentences[i], model.Config.MaxSequenceLength), Is.EqualTo(ids[i][..lengths[i]]), sentences[i]);
         }
 
-        for (int i = 0; i < actual.Length; i++) Assert.That(actual[i], Is.EqualTo(expected[i]).Within(1e-5), $"sentence {i / model.Dimension} [{i % model.Dimension}]");
+        for (int i = 0; i < actual.Length; i++) Assert.That(actual[i], Is.EqualTo(expected[i]).Within(1e-5),
+                                                            $"sentence {i / model.Dimension} [{i % model.Dimension}]");
     }
 }

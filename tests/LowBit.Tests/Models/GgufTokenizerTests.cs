@@ -22,7 +22,16 @@ public class GgufTokenizerTests
             if (Tokenizers.TryGetValue(name, out GgufTokenizer? cached)) return cached;
             TestVocabularies.Vocabulary vocabulary = TokenizerFixtureWriter.Vocabularies.Single(v => v.Name == name).Vocabulary();
             using var folder = new TempFolder();
-            string path = new TinyDecoder { Vocabulary = vocabulary.Tokens.Length, Tokenizer = vocabulary, Layers = 1, Hidden = 64, Heads = 2, KvHeads = 1, FeedForward = 64 }
+            string path = new TinyDecoder
+            {
+                Vocabulary = vocabulary.Tokens.Length,
+                Tokenizer = vocabulary,
+                Layers = 1,
+                Hidden = 64,
+                Heads = 2,
+                KvHeads = 1,
+                FeedForward = 64
+            }
                 .Write(folder.File("vocab.gguf"));
             using var model = DecoderModel.Open(path);
             return Tokenizers[name] = model.Tokenizer;
@@ -31,9 +40,11 @@ public class GgufTokenizerTests
 
     private static (string[] Lines, int[][] Ids, int[][] IdsParseSpecial) Fixture(string name)
     {
-        using JsonDocument json = JsonDocument.Parse(File.ReadAllBytes(Path.Combine(Repository.Root, "tests", "LowBit.Tests", "Models", "Fixtures", $"tokenizer-{name}.json")));
+        using JsonDocument json = JsonDocument.Parse(File.ReadAllBytes(Path.Combine(Repository.Root, "tests", "LowBit.Tests", "Models", "Fixtures",
+                                                                                    $"tokenizer-{name}.json")));
         string[] lines = json.RootElement.GetProperty("lines").EnumerateArray().Select(e => e.GetString()!).ToArray();
-        int[][] Ids(string key) => json.RootElement.GetProperty(key).EnumerateArray().Select(l => l.EnumerateArray().Select(e => e.GetInt32()).ToArray()).ToArray();
+        int[][] Ids(string key) => json.RootElement.GetProperty(key).EnumerateArray().Select(l => l.EnumerateArray().Select(e =>
+            e.GetInt32()).ToArray()).ToArray();
         return (lines, Ids("ids"), Ids("ids_parse_special"));
     }
 
@@ -49,7 +60,8 @@ public class GgufTokenizerTests
         for (int i = 0; i < lines.Length; i++)
         {
             Assert.That(tokenizer.EncodeToIds(lines[i]), Is.EqualTo(ids[i]), $"line {i}: {lines[i]}");
-            Assert.That(tokenizer.Encode(lines[i], parseSpecial: true), Is.EqualTo(idsParseSpecial[i]), $"line {i} with special tokens parsed: {lines[i]}");
+            Assert.That(tokenizer.Encode(lines[i], parseSpecial: true), Is.EqualTo(idsParseSpecial[i]),
+                        $"line {i} with special tokens parsed: {lines[i]}");
         }
     }
 
@@ -62,14 +74,16 @@ public class GgufTokenizerTests
         GgufTokenizer tokenizer = Tokenizer(name);
         // SentencePiece puts a space prefix after a user-defined token too (llama.cpp's is_prev_special), which decoding
         // keeps, and spells spaces '▁', so a '▁' in the text decodes as a space.
-        foreach (string line in Fixture(name).Lines.Where(l => name != "spm" || !(l.Contains("<|user|>", StringComparison.Ordinal) || l.Contains('▁'))))
+        foreach (string line in Fixture(name).Lines.Where(l => name != "spm" || !(l.Contains("<|user|>", StringComparison.Ordinal)
+            || l.Contains('▁'))))
         {
             IReadOnlyList<int> ids = tokenizer.EncodeToIds(line);
             Assert.That(tokenizer.Decode(ids), Is.EqualTo(line), line);
             var stream = new TokenTextStream(tokenizer);
             var pieces = ids.Select(stream.Append).ToList();
             pieces.Add(stream.Flush());
-            foreach (string piece in pieces) Assert.That(GgufTokenizer.InvalidUtf16(piece), Is.EqualTo(-1), $"a streamed piece splits a character: {line}");
+            foreach (string piece in pieces) Assert.That(GgufTokenizer.InvalidUtf16(piece), Is.EqualTo(-1),
+                                                         $"a streamed piece splits a character: {line}");
             string streamed = string.Concat(pieces);
             Assert.That(streamed, Is.EqualTo(name == "spm" && line.Length > 0 ? " " + line : line), "streamed");
         }

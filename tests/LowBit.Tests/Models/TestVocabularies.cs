@@ -14,7 +14,8 @@ namespace LowBit.Tests.Models;
 internal static class TestVocabularies
 {
     /// <summary>GGUF tokenizer metadata (tokenizer.ggml.*) of a vocabulary.</summary>
-    internal sealed record Vocabulary(string Model, string? Pre, string[] Tokens, float[] Scores, int[] Types, string[] Merges, int Bos, int Eos, int? Unknown,
+    internal sealed record Vocabulary(string Model, string? Pre, string[] Tokens, float[] Scores, int[] Types, string[] Merges, int Bos, int Eos,
+                                      int? Unknown,
                                       bool AddBos)
     {
         public void WriteTo(GgufWriter gguf)
@@ -98,7 +99,8 @@ internal static class TestVocabularies
             types[i] = i == 0 ? 2 : i <= 2 ? 3 : i < 259 ? 6 : tokens[i] == "<|user|>" ? 4 : 1;
         }
 
-        return new Vocabulary("llama", null, [.. tokens], Enumerable.Range(0, size).Select(i => (float)-i).ToArray(), types, [], 1, 2, 0, AddBos: true);
+        return new Vocabulary("llama", null, [.. tokens], Enumerable.Range(0, size).Select(i => (float)-i).ToArray(), types, [], 1, 2, 0,
+                              AddBos: true);
     }
 
     private static Vocabulary? s_gpt2;
@@ -144,7 +146,8 @@ internal static class TestVocabularies
                 int best = -1, bestRank = r;
                 for (int i = 0; i + 1 < parts.Count; i++)
                 {
-                    if (rankOf.TryGetValue(Convert.ToBase64String([.. parts[i], .. parts[i + 1]]), out int rank) && rank < bestRank) (best, bestRank) = (i, rank);
+                    if (rankOf.TryGetValue(Convert.ToBase64String([.. parts[i], .. parts[i + 1]]), out int rank) && rank < bestRank) (best,
+                        bestRank) = (i, rank);
                 }
 
                 if (best < 0) break;

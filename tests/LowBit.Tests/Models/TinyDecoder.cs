@@ -44,7 +44,8 @@ internal sealed record TinyDecoder
         (Tokenizer ?? TestVocabularies.SentencePiece(Vocabulary)).WriteTo(gguf);
         var random = new Random(Seed);
         int q = Heads * HeadSize, kv = KvHeads * HeadSize;
-        gguf.Tensor("token_embd.weight", EmbeddingType ?? Type, [Hidden, Vocabulary], Weights(random, EmbeddingType ?? Type, Vocabulary, Hidden, 1.0));
+        gguf.Tensor("token_embd.weight", EmbeddingType ?? Type, [Hidden, Vocabulary], Weights(random, EmbeddingType ?? Type, Vocabulary, Hidden,
+                                                                                              1.0));
         for (int l = 0; l < Layers; l++)
         {
             string p = $"blk.{l}.";
@@ -93,17 +94,17 @@ internal sealed record TinyDecoder
                 return Floats(random, count, std, 0);
             case GgufType.F16:
             case GgufType.BF16:
-            {
-                var bytes = new byte[count * 2];
-                for (int i = 0; i < count; i++)
                 {
-                    float v = (float)(std * Gaussian(random));
-                    ushort bits = type == GgufType.F16 ? BitConverter.HalfToUInt16Bits((Half)v) : ((BFloat16)v).Bits;
-                    BinaryPrimitives.WriteUInt16LittleEndian(bytes.AsSpan(2 * i), bits);
-                }
+                    var bytes = new byte[count * 2];
+                    for (int i = 0; i < count; i++)
+                    {
+                        float v = (float)(std * Gaussian(random));
+                        ushort bits = type == GgufType.F16 ? BitConverter.HalfToUInt16Bits((Half)v) : ((BFloat16)v).Bits;
+                        BinaryPrimitives.WriteUInt16LittleEndian(bytes.AsSpan(2 * i), bits);
+                    }
 
-                return bytes;
-            }
+                    return bytes;
+                }
         }
 
         // Random blocks, then every block's f16 scale (and minimum scale) set so the spread comes out right.
@@ -112,7 +113,8 @@ internal sealed record TinyDecoder
         random.NextBytes(blocks);
         for (int b = 0; b < blocks.Length; b += blockBytes)
         {
-            foreach (int offset in scaleOffsets) BinaryPrimitives.WriteHalfLittleEndian(blocks.AsSpan(b + offset), (Half)((0.5 + random.NextDouble()) * (2 * random.Next(2) - 1)));
+            foreach (int offset in scaleOffsets) BinaryPrimitives.WriteHalfLittleEndian(blocks.AsSpan(b + offset), (Half)((0.5
+                + random.NextDouble()) * (2 * random.Next(2) - 1)));
         }
 
         double rms = Rms(type, blocks, rows, columns);

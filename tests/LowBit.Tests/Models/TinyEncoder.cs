@@ -22,7 +22,8 @@ public sealed record TinyEncoder
     public SafeTensorDType DType { get; init; } = SafeTensorDType.F32;
     public int Seed { get; init; } = 1;
 
-    public static string VocabularyPath => Path.Combine(LowBit.Tests.Infrastructure.Repository.Root, "tests", "LowBit.Tests", "Models", "Fixtures", "wordpiece-vocab.txt");
+    public static string VocabularyPath => Path.Combine(LowBit.Tests.Infrastructure.Repository.Root, "tests", "LowBit.Tests", "Models", "Fixtures",
+                                                        "wordpiece-vocab.txt");
 
     public static int VocabularySize => File.ReadAllText(VocabularyPath).Split("\r\n", StringSplitOptions.RemoveEmptyEntries).Length;
 
@@ -34,7 +35,8 @@ public sealed record TinyEncoder
         float[] Gaussian(int count, double std, double mean = 0)
         {
             var v = new float[count];
-            for (int i = 0; i < count; i++) v[i] = (float)(mean + std * Math.Sqrt(-2 * Math.Log(1 - random.NextDouble())) * Math.Cos(2 * Math.PI * random.NextDouble()));
+            for (int i = 0; i < count; i++) v[i] = (float)(mean
+                + std * Math.Sqrt(-2 * Math.Log(1 - random.NextDouble())) * Math.Cos(2 * Math.PI * random.NextDouble()));
             return v;
         }
 
@@ -78,12 +80,22 @@ public sealed record TinyEncoder
         File.Copy(VocabularyPath, Path.Combine(folder, "vocab.txt"), overwrite: true);
         var config = new Dictionary<string, object>
         {
-            ["model_type"] = "bert", ["hidden_size"] = Hidden, ["num_hidden_layers"] = Layers, ["num_attention_heads"] = Heads,
-            ["intermediate_size"] = Intermediate, ["hidden_act"] = HiddenAct, ["layer_norm_eps"] = 1e-12, ["max_position_embeddings"] = MaxPositions,
-            ["vocab_size"] = VocabularySize, ["type_vocab_size"] = 2,
+            ["model_type"] = "bert",
+            ["hidden_size"] = Hidden,
+            ["num_hidden_layers"] = Layers,
+            ["num_attention_heads"] = Heads,
+            ["intermediate_size"] = Intermediate,
+            ["hidden_act"] = HiddenAct,
+            ["layer_norm_eps"] = 1e-12,
+            ["max_position_embeddings"] = MaxPositions,
+            ["vocab_size"] = VocabularySize,
+            ["type_vocab_size"] = 2,
             ["sentence_transformers"] = new Dictionary<string, object>
             {
-                ["max_seq_length"] = MaxSequenceLength, ["do_lower_case"] = true, ["pooling"] = Pooling, ["normalize"] = Normalize,
+                ["max_seq_length"] = MaxSequenceLength,
+                ["do_lower_case"] = true,
+                ["pooling"] = Pooling,
+                ["normalize"] = Normalize,
             },
         };
         File.WriteAllText(Path.Combine(folder, "config.json"), JsonSerializer.Serialize(config));
@@ -121,7 +133,8 @@ public sealed record TinyEncoder
         for (int l = 0; l < Layers; l++)
         {
             string p = $"encoder.layer.{l}.";
-            double[] q = Linear(x, w, p + "attention.self.query", h), k = Linear(x, w, p + "attention.self.key", h), v = Linear(x, w, p + "attention.self.value", h);
+            double[] q = Linear(x, w, p + "attention.self.query", h), k = Linear(x, w, p + "attention.self.key", h), v = Linear(x, w, p
+                + "attention.self.value", h);
             var context = new double[n * h];
             for (int head = 0; head < Heads; head++)
             {
@@ -168,7 +181,13 @@ public sealed record TinyEncoder
         return pooled.Select(v => v / norm).ToArray();
     }
 
-    private double Stored(float v) => DType switch { SafeTensorDType.F16 => (double)(float)(Half)v, SafeTensorDType.BF16 => (float)(BFloat16)v, _ => v };
+    private double Stored(float v) => DType switch
+    {
+        SafeTensorDType.F16 => (double)(float)(Half)v,
+        SafeTensorDType.BF16 => (float)(BFloat16)v,
+        _ =>
+        v
+    };
 
     private double[] Linear(double[] x, Dictionary<string, double[]> w, string prefix, int outFeatures)
     {

@@ -63,7 +63,8 @@ public class BFloat16Tests
     [Test]
     public void Equality_AndComparison_FollowIeeeAndSingle()
     {
-        BFloat16 nan = BFloat16.NaN, otherNaN = BFloat16.FromBits(0x7FC0), one = BFloat16.One, zero = BFloat16.Zero, negZero = BFloat16.FromBits(0x8000);
+        BFloat16 nan = BFloat16.NaN, otherNaN = BFloat16.FromBits(0x7FC0), one = BFloat16.One, zero = BFloat16.Zero,
+            negZero = BFloat16.FromBits(0x8000);
         using (Assert.EnterMultipleScope())
         {
             Assert.That(nan == otherNaN, Is.False);

@@ -15,7 +15,8 @@ public class GroupQuantizerTests<T>
         var scales = new T[groups + 1];
         var zeros = new byte[groups + 1];
         codes[^1] = zeros[^1] = 0xEE;
-        GroupQuantizer.Quantize<T>(weights, rows, columns, bits, groupSize, codes.AsSpan(0, rows * columns), scales.AsSpan(0, groups), zeros.AsSpan(0, groups));
+        GroupQuantizer.Quantize<T>(weights, rows, columns, bits, groupSize, codes.AsSpan(0, rows * columns), scales.AsSpan(0, groups), zeros.AsSpan(0,
+            groups));
 
         var expectedCodes = new byte[rows * columns];
         var expectedScales = new T[groups];
@@ -97,7 +98,8 @@ public class GroupQuantizerTests<T>
                 Assert.That(TestData.SameBits(restored[i], expected), Is.True, $"bits {bits} index {i}");
                 // Rounding to the grid costs at most half a step (plus T's own rounding of the result).
                 double error = Math.Abs(TestData.F(weights[i]) - TestData.F(restored[i]));
-                Assert.That(error, Is.LessThanOrEqualTo(0.5 * s * 1.02 + TestData.Epsilon<T>() * Math.Abs(TestData.F(weights[i])) + 1e-7), $"bits {bits} index {i}");
+                Assert.That(error, Is.LessThanOrEqualTo(0.5 * s * 1.02 + TestData.Epsilon<T>() * Math.Abs(TestData.F(weights[i])) + 1e-7),
+                            $"bits {bits} index {i}");
             }
         }
     }

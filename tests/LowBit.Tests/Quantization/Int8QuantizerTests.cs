@@ -22,7 +22,8 @@ public class Int8QuantizerTests<T>
 
         for (int r = 0; r < rows; r++)
         {
-            if (!TestData.SameBits(scales[r], expectedScales[r])) Assert.Fail($"{rows}x{columns}: scale {r} is {scales[r]}, expected {expectedScales[r]}");
+            if (!TestData.SameBits(scales[r],
+                                   expectedScales[r])) Assert.Fail($"{rows}x{columns}: scale {r} is {scales[r]}, expected {expectedScales[r]}");
         }
 
         for (int i = 0; i < rows * columns; i++)
@@ -127,9 +128,12 @@ public class Int8QuantizerTests<T>
         T[] weights = TestData.Gaussian<T>(12, 1);
         using (Assert.EnterMultipleScope())
         {
-            Assert.That(() => Int8Quantizer.QuantizePerChannel<T>(weights, 0, 12, new sbyte[12], new T[1]), Throws.InstanceOf<ArgumentOutOfRangeException>());
-            Assert.That(() => Int8Quantizer.QuantizePerChannel<T>(weights, 3, -4, new sbyte[12], new T[3]), Throws.InstanceOf<ArgumentOutOfRangeException>());
-            Assert.That(() => Int8Quantizer.QuantizePerChannel<T>(weights, 65536, 65536, new sbyte[12], new T[3]), Throws.InstanceOf<ArgumentOutOfRangeException>());
+            Assert.That(() => Int8Quantizer.QuantizePerChannel<T>(weights, 0, 12, new sbyte[12], new T[1]),
+                        Throws.InstanceOf<ArgumentOutOfRangeException>());
+            Assert.That(() => Int8Quantizer.QuantizePerChannel<T>(weights, 3, -4, new sbyte[12], new T[3]),
+                        Throws.InstanceOf<ArgumentOutOfRangeException>());
+            Assert.That(() => Int8Quantizer.QuantizePerChannel<T>(weights, 65536, 65536, new sbyte[12], new T[3]),
+                        Throws.InstanceOf<ArgumentOutOfRangeException>());
             Assert.That(() => Int8Quantizer.QuantizePerChannel<T>(weights, 3, 5, new sbyte[15], new T[3]),
                 Throws.ArgumentException.With.Property("ParamName").EqualTo("weights"));
             Assert.That(() => Int8Quantizer.QuantizePerChannel<T>(weights, 3, 4, new sbyte[11], new T[3]),
@@ -193,7 +197,8 @@ public class Int8QuantizerTypeTests
     [Test]
     public void UnsupportedElementType_ThrowsNotSupported()
     {
-        var ex = Assert.Throws<NotSupportedException>(() => Int8Quantizer.QuantizePerChannel<double>(new double[4], 2, 2, new sbyte[4], new double[2]));
+        var ex = Assert.Throws<NotSupportedException>(() => Int8Quantizer.QuantizePerChannel<double>(new double[4], 2, 2, new sbyte[4],
+                                                                                                     new double[2]));
         Assert.That(ex!.Message, Does.Contain("float").And.Contain("Half").And.Contain("BFloat16"));
         Assert.Throws<NotSupportedException>(() => W8A16.MatMul<int>(new int[2], new sbyte[2], new int[1], [], new int[1], 2, 1));
         Assert.Throws<NotSupportedException>(() => _ = new W8A16Linear<double>(2, 2));

@@ -43,8 +43,14 @@ internal static unsafe class DenseMatMul
             {
                 var args = new Args
                 {
-                    Input = px, Output = py, Bias = bias.IsEmpty ? null : pb, Weights = weights, Type = type,
-                    Batch = batch, InFeatures = inFeatures, OutFeatures = outFeatures,
+                    Input = px,
+                    Output = py,
+                    Bias = bias.IsEmpty ? null : pb,
+                    Weights = weights,
+                    Type = type,
+                    Batch = batch,
+                    InFeatures = inFeatures,
+                    OutFeatures = outFeatures,
                 };
                 int chunks = (outFeatures + RowsPerChunk - 1) / RowsPerChunk;
                 if ((long)batch * inFeatures * outFeatures < MatMulRunner.ParallelMinMultiplyAdds) maxThreads = 1;
@@ -73,7 +79,9 @@ internal static unsafe class DenseMatMul
         switch (type)
         {
             case DenseType.Float32: new ReadOnlySpan<float>((float*)weights + index, count).CopyTo(destination); break;
-            case DenseType.Float16: System.Numerics.Tensors.TensorPrimitives.ConvertToSingle(new ReadOnlySpan<Half>((Half*)weights + index, count), destination); break;
+            case DenseType.Float16:
+                System.Numerics.Tensors.TensorPrimitives.ConvertToSingle(new ReadOnlySpan<Half>((Half*)weights + index, count),
+                                                                                             destination); break;
             default: BFloat16.ConvertToSingle(new ReadOnlySpan<BFloat16>((BFloat16*)weights + index, count), destination); break;
         }
     }
@@ -100,7 +108,8 @@ internal static unsafe class DenseMatMul
         else
         {
             buffer = t_rows;
-            if (buffer is null || buffer.Length < RowsPerChunk * n) t_rows = buffer = GC.AllocateUninitializedArray<float>(RowsPerChunk * n, pinned: true);
+            if (buffer is null || buffer.Length < RowsPerChunk * n) t_rows = buffer = GC.AllocateUninitializedArray<float>(RowsPerChunk * n,
+                                                                                                                           pinned: true);
             rows = (float*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(buffer));
             for (int r = start; r < end; r++) Widen(args.Weights, args.Type, n, r, 0, n, new Span<float>(rows + (nint)(r - start) * n, n));
         }
@@ -111,7 +120,8 @@ internal static unsafe class DenseMatMul
         {
             int count = Math.Min(4, end - o);
             // A missing row repeats the last real one: its sums are computed and dropped, so the tile has no branch.
-            float* w0 = rows + (nint)(o - start) * n, w1 = w0 + (count > 1 ? n : 0), w2 = w0 + (count > 2 ? 2 * n : 0), w3 = w0 + (count > 3 ? 3 * n : 0);
+            float* w0 = rows + (nint)(o - start) * n, w1 = w0 + (count > 1 ? n : 0), w2 = w0 + (count > 2 ? 2 * n : 0), w3 = w0 + (count > 3 ? 3 * n
+                : 0);
             int b = 0;
             for (; b + inputsPerTile <= args.Batch; b += inputsPerTile)
             {
@@ -143,20 +153,26 @@ internal static unsafe class DenseMatMul
     {
         int n = args.InFeatures;
         float* x0 = args.Input + (nint)b * n, x1 = x0 + n, x2 = x1 + n, x3 = x2 + n;
-        TV a00 = TLanes.Zero, a01 = TLanes.Zero, a02 = TLanes.Zero, a03 = TLanes.Zero, a10 = TLanes.Zero, a11 = TLanes.Zero, a12 = TLanes.Zero, a13 = TLanes.Zero;
-        TV a20 = TLanes.Zero, a21 = TLanes.Zero, a22 = TLanes.Zero, a23 = TLanes.Zero, a30 = TLanes.Zero, a31 = TLanes.Zero, a32 = TLanes.Zero, a33 = TLanes.Zero;
+        TV a00 = TLanes.Zero, a01 = TLanes.Zero, a02 = TLanes.Zero, a03 = TLanes.Zero, a10 = TLanes.Zero, a11 = TLanes.Zero, a12 = TLanes.Zero,
+            a13 = TLanes.Zero;
+        TV a20 = TLanes.Zero, a21 = TLanes.Zero, a22 = TLanes.Zero, a23 = TLanes.Zero, a30 = TLanes.Zero, a31 = TLanes.Zero, a32 = TLanes.Zero,
+            a33 = TLanes.Zero;
         int i = 0;
         for (; i <= n - TLanes.Count; i += TLanes.Count)
         {
             TV v0 = TLanes.Load(x0 + i), v1 = TLanes.Load(x1 + i), v2 = TLanes.Load(x2 + i), v3 = TLanes.Load(x3 + i);
             TV w = TLanes.Load(w0 + i);
-            a00 = TLanes.MultiplyAdd(w, v0, a00); a01 = TLanes.MultiplyAdd(w, v1, a01); a02 = TLanes.MultiplyAdd(w, v2, a02); a03 = TLanes.MultiplyAdd(w, v3, a03);
+            a00 = TLanes.MultiplyAdd(w, v0, a00); a01 = TLanes.MultiplyAdd(w, v1, a01); a02 = TLanes.MultiplyAdd(w, v2,
+                a02); a03 = TLanes.MultiplyAdd(w, v3, a03);
             w = TLanes.Load(w1 + i);
-            a10 = TLanes.MultiplyAdd(w, v0, a10); a11 = TLanes.MultiplyAdd(w, v1, a11); a12 = TLanes.MultiplyAdd(w, v2, a12); a13 = TLanes.MultiplyAdd(w, v3, a13);
+            a10 = TLanes.MultiplyAdd(w, v0, a10); a11 = TLanes.MultiplyAdd(w, v1, a11); a12 = TLanes.MultiplyAdd(w, v2,
+                a12); a13 = TLanes.MultiplyAdd(w, v3, a13);
             w = TLanes.Load(w2 + i);
-            a20 = TLanes.MultiplyAdd(w, v0, a20); a21 = TLanes.MultiplyAdd(w, v1, a21); a22 = TLanes.MultiplyAdd(w, v2, a22); a23 = TLanes.MultiplyAdd(w, v3, a23);
+            a20 = TLanes.MultiplyAdd(w, v0, a20); a21 = TLanes.MultiplyAdd(w, v1, a21); a22 = TLanes.MultiplyAdd(w, v2,
+                a22); a23 = TLanes.MultiplyAdd(w, v3, a23);
             w = TLanes.Load(w3 + i);
-            a30 = TLanes.MultiplyAdd(w, v0, a30); a31 = TLanes.MultiplyAdd(w, v1, a31); a32 = TLanes.MultiplyAdd(w, v2, a32); a33 = TLanes.MultiplyAdd(w, v3, a33);
+            a30 = TLanes.MultiplyAdd(w, v0, a30); a31 = TLanes.MultiplyAdd(w, v1, a31); a32 = TLanes.MultiplyAdd(w, v2,
+                a32); a33 = TLanes.MultiplyAdd(w, v3, a33);
         }
 
         Span<float> sums = stackalloc float[4];
@@ -186,7 +202,8 @@ internal static unsafe class DenseMatMul
     {
         int n = args.InFeatures;
         float* x0 = args.Input + (nint)b * n, x1 = x0 + n;
-        TV a00 = TLanes.Zero, a01 = TLanes.Zero, a10 = TLanes.Zero, a11 = TLanes.Zero, a20 = TLanes.Zero, a21 = TLanes.Zero, a30 = TLanes.Zero, a31 = TLanes.Zero;
+        TV a00 = TLanes.Zero, a01 = TLanes.Zero, a10 = TLanes.Zero, a11 = TLanes.Zero, a20 = TLanes.Zero, a21 = TLanes.Zero, a30 = TLanes.Zero,
+            a31 = TLanes.Zero;
         int i = 0;
         for (; i <= n - TLanes.Count; i += TLanes.Count)
         {
