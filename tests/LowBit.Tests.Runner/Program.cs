@@ -5,7 +5,8 @@ using NUnit.Framework.Internal;
 
 // Runs the tests of this assembly (the LowBit.Tests sources) and ends with the summary line `dotnet test` prints,
 // "Passed!  - Failed: N, Passed: N, Skipped: N, Total: N", so .ci/run counts both the same way. Exit code 1 on any failure.
-// Arguments: none for every test, or parts of full test names (any matches), e.g. "Int8Activation" "IntegerMatMul".
+// Arguments: none for every test, or parts of full test names (any matches), e.g. "Int8Activation" "IntegerMatMul";
+// a part after '!' leaves out the tests that contain it ("!LowBit.Tests.Models").
 var stopwatch = Stopwatch.StartNew();
 var runner = new NUnitTestAssemblyRunner(new DefaultTestAssemblyBuilder());
 runner.Load(typeof(FailureReporter).Assembly, new Dictionary<string, object>());
@@ -59,10 +60,15 @@ internal sealed class FailureReporter : ITestListener
     }
 }
 
-/// <summary>Tests whose full name contains any of the given parts.</summary>
+/// <summary>Tests whose full name contains any of the given parts (all, when every part is an exclusion), and none of the '!' parts.</summary>
 internal sealed class NameFilter(string[] parts) : TestFilter
 {
-    public override bool Match(ITest test) => !test.IsSuite && parts.Any(part => test.FullName.Contains(part, StringComparison.Ordinal));
+    private readonly string[] _include = parts.Where(p => !p.StartsWith('!')).ToArray();
+    private readonly string[] _exclude = parts.Where(p => p.StartsWith('!')).Select(p => p[1..]).ToArray();
+
+    public override bool Match(ITest test) =>
+        !test.IsSuite && (_include.Length == 0 || _include.Any(part => test.FullName.Contains(part, StringComparison.Ordinal)))
+        && !_exclude.Any(part => test.FullName.Contains(part, StringComparison.Ordinal));
 
     public override TNode AddToXml(TNode parentNode, bool recursive) => parentNode.AddElement("test", string.Join(" ", parts));
 }
