@@ -5,7 +5,7 @@ using NUnit.Framework.Internal;
 
 // Runs the tests of this assembly (the LowBit.Tests sources) and ends with the summary line `dotnet test` prints,
 // "Passed!  - Failed: N, Passed: N, Skipped: N, Total: N", so .ci/run counts both the same way. Exit code 1 on any failure.
-// Arguments: none for every test, or parts of full test names (any matches), e.g. "Int8Activation" "IntegerMatMul";
+// Arguments: none for every test, or parts of full test names (any matches), e.g. "Int8Activation" "Int8ActivationMatMul";
 // a part after '!' leaves out the tests that contain it ("!LowBit.Tests.Models").
 var stopwatch = Stopwatch.StartNew();
 var runner = new NUnitTestAssemblyRunner(new DefaultTestAssemblyBuilder());

@@ -31,7 +31,7 @@ public sealed class LowBitLinear<T> : ILinearLayer<T>, IReferenceLayer<T>
     private readonly int[] _permutation;
     private readonly T[] _bias;
     private readonly float[] _scaleFloats;    // s, s * z + m, m and the bias as float32: prepared once so Forward converts nothing per call
-    private readonly float[] _scaledZeros;
+    private readonly float[] _zeroTerms;
     private readonly float[] _offsetFloats;
     private readonly float[] _biasFloats;
     private readonly KernelPlan _plan;
@@ -55,10 +55,10 @@ public sealed class LowBitLinear<T> : ILinearLayer<T>, IReferenceLayer<T>
         if (!ReferenceEquals(_scaleFloats, scales)) Elements<T>.ToSingle(scales, _scaleFloats);
         _offsetFloats = offsets as float[] ?? new float[offsets.Length];
         if (!ReferenceEquals(_offsetFloats, offsets)) Elements<T>.ToSingle(offsets, _offsetFloats);
-        _scaledZeros = new float[scales.Length];
-        for (int i = 0; i < scales.Length; i++) _scaledZeros[i] = _scaleFloats[i] * zeroPoints[i];
+        _zeroTerms = new float[scales.Length];
+        for (int i = 0; i < scales.Length; i++) _zeroTerms[i] = _scaleFloats[i] * zeroPoints[i];
         // The kernels fold a group's whole zero term, s z + m, as one float (one more rounding than Dequantize's).
-        for (int i = 0; i < offsets.Length; i++) _scaledZeros[i] += _offsetFloats[i];
+        for (int i = 0; i < offsets.Length; i++) _zeroTerms[i] += _offsetFloats[i];
         _biasFloats = new float[bias.Length];
         Elements<T>.ToSingle(bias, _biasFloats);
         _plan = KernelPlan.Create(LayerShape.Grouped(bits, outFeatures, inFeatures, groupSize));
@@ -215,7 +215,7 @@ public sealed class LowBitLinear<T> : ILinearLayer<T>, IReferenceLayer<T>
         LinearForward.Run(_plan, Weights, input, output[..outputCount], maxThreads, activations, _permutation);
     }
 
-    private MatMulRunner.Weights Weights => new(_packed, _scaleFloats, _scaledZeros, _zeroPoints, _biasFloats, _offsetFloats);
+    private MatMulRunner.Weights Weights => new(_packed, _scaleFloats, _zeroTerms, _zeroPoints, _biasFloats, _offsetFloats);
 
     /// <summary>Runs one kernel on a validated call (tests and benchmarks force each kernel of the registry through it).</summary>
     internal void Run(MatMulKernel kernel, ReadOnlySpan<T> input, Span<T> output, int maxThreads) =>
@@ -236,7 +236,7 @@ public sealed class LowBitLinear<T> : ILinearLayer<T>, IReferenceLayer<T>
         _packed.LongLength + _zeroPoints.LongLength + (long)(_scales.Length + _offsets.Length) * Unsafe.SizeOf<T>()
         + (ReferenceEquals(_scaleFloats, _scales) ? 0 : _scaleFloats.LongLength * sizeof(float))
         + (ReferenceEquals(_offsetFloats, _offsets) ? 0 : _offsetFloats.LongLength * sizeof(float))
-        + _scaledZeros.LongLength * sizeof(float) + _permutation.LongLength * sizeof(int);
+        + _zeroTerms.LongLength * sizeof(float) + _permutation.LongLength * sizeof(int);
 
     /// <inheritdoc/>
     public string Format => $"{Bits}-bit, group {GroupSize}" + (HasOffsets ? ", offsets" : "") + (_permutation.Length != 0 ? ", permuted columns"

@@ -54,7 +54,7 @@ internal static unsafe partial class LowBitMatMul
         int start = chunk * args.RowsPerChunk, end = Math.Min(start + args.RowsPerChunk, args.OutFeatures);
         if (args.Batch > 1)
         {
-            FieldsSliced<Narrow<TBits, TScale>>(in args, start, end);
+            FieldsSliced<Rows256<TBits, TScale>>(in args, start, end);
             return;
         }
 
@@ -85,7 +85,7 @@ internal static unsafe partial class LowBitMatMul
             float* scales = args.Scales + (nint)o * groups;
             float* x = args.Input;
             Vector256<float> t0 = default, t1 = default, k0 = default;
-            float* scaledZeros = args.ScaledZeros + (nint)o * groups;
+            float* zeroTerms = args.ZeroTerms + (nint)o * groups;
             for (int b = 0, blocks = n / block; b < blocks; b++, x += block)
             {
                 Vector256<int> v = Vector256.Load(w + b * 8);
@@ -118,20 +118,20 @@ internal static unsafe partial class LowBitMatMul
                 Vector256<float> scale = TScale.Load(scales, b, blocksPerGroup);
                 if ((b & 1) == 0) t0 = Fma.MultiplyAdd((a0 + a1) + (a2 + a3), scale, t0);
                 else t1 = Fma.MultiplyAdd((a0 + a1) + (a2 + a3), scale, t1);
-                if (laneZeros) k0 = Fma.MultiplyAdd(TScale.Load(scaledZeros, b, blocksPerGroup), Vector256.Load(laneSums + b * 8), k0);
+                if (laneZeros) k0 = Fma.MultiplyAdd(TScale.Load(zeroTerms, b, blocksPerGroup), Vector256.Load(laneSums + b * 8), k0);
             }
 
             // The zero points: lane by lane in the loop (few groups, see LaneZeroPoints) or group by group here.
             float y = laneZeros ? Vector256.Sum((t0 + t1) - k0)
                     : args.Offsets is null ? Vector256.Sum(t0 + t1) - ByteZeroPointCorrection256(in args, o, 0)
-                    : Vector256.Sum(t0 + t1) - ZeroTermDot<Lanes256, Vector256<float>>(scaledZeros, args.GroupSums, groups);
+                    : Vector256.Sum(t0 + t1) - ZeroTermDot<Lanes256, Vector256<float>>(zeroTerms, args.GroupSums, groups);
             y *= args.InputUnscales[0];
             args.Output[o] = args.Bias is null ? y : y + args.Bias[o];
         }
     }
 
     /// <summary>The AVX2 field kernel for several input rows (8 lanes).</summary>
-    private readonly struct Narrow<TBits, TScale> : IFieldRows where TBits : IBits where TScale : IBlockScale256
+    private readonly struct Rows256<TBits, TScale> : IFieldRows where TBits : IBits where TScale : IBlockScale256
     {
         public static int BlockBytes => 32;
 
@@ -294,7 +294,7 @@ internal static unsafe partial class LowBitMatMul
     private static float ZeroPointCorrection256(in KernelArgs args, int o, int row)
     {
         int groups = args.InFeatures / args.GroupSize;
-        return args.Offsets is not null ? FloatZeroTerm(args.ScaledZeros + (nint)o * groups, args.GroupSums + (nint)row * groups, groups)
+        return args.Offsets is not null ? FloatZeroTerm(args.ZeroTerms + (nint)o * groups, args.GroupSums + (nint)row * groups, groups)
                                         : ByteZeroPointCorrection256(in args, o, row);
     }
 

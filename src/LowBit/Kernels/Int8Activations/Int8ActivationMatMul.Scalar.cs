@@ -2,7 +2,7 @@ using System.Runtime.CompilerServices;
 
 namespace LowBit.Kernels;
 
-internal static unsafe partial class IntegerMatMul
+internal static unsafe partial class Int8ActivationMatMul
 {
     /// <summary>
     /// The scalar reference of <see cref="ActivationPrecision.Int8"/>, for every format and layout: per block of 32 codes and

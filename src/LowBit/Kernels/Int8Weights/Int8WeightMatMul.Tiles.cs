@@ -6,7 +6,7 @@ namespace LowBit.Kernels;
 // The batched tiles. A converted-weights GEMM (int8 blocks widened to float once, then a 3 x 4 dot tile)
 // was measured first and ran at half the speed of these tiles: it streams 4 bytes per weight from L2
 // where these stream 1 byte and widen in registers, and widening is cheaper than the extra L2 traffic.
-internal static unsafe partial class Int8MatMul
+internal static unsafe partial class Int8WeightMatMul
 {
     /// <summary>
     /// Register tiles of 4 weight rows x up to 4 input rows (AVX-512, 32 registers) or 3 (16 registers), for 2 or more

@@ -9,7 +9,7 @@ namespace LowBit.Kernels;
 /// never expanded in memory. Output rows go in work items of about 256 KiB of weights, which stay in L2 while every
 /// input row walks over them.
 /// </summary>
-internal static unsafe partial class Int8MatMul
+internal static unsafe partial class Int8WeightMatMul
 {
     /// <summary>
     /// Output rows per work item: about 256 KiB of int8 weights, which stay in L2 while every batch row

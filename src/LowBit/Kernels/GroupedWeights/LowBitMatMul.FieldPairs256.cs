@@ -101,7 +101,7 @@ internal static unsafe partial class LowBitMatMul
     private static void PairCorrections256(in KernelArgs args, int o, int row, int valid, float* c)
     {
         int groups = args.InFeatures / args.GroupSize, g = 0;
-        float* z0 = args.ScaledZeros + (nint)o * groups, z1 = z0 + groups;
+        float* z0 = args.ZeroTerms + (nint)o * groups, z1 = z0 + groups;
         float* x0 = args.GroupSums + (nint)row * groups;
         float* x1 = valid > 1 ? x0 + groups : x0, x2 = valid > 2 ? x1 + groups : x0, x3 = valid > 3 ? x2 + groups : x0;
         Vector256<float> k0 = default, k1 = default, k2 = default, k3 = default, l0 = default, l1 = default, l2 = default, l3 = default;

@@ -168,7 +168,7 @@ internal static unsafe partial class LowBitMatMul
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Parameters256(in KernelArgs args, int* rowStarts, int g, out Vector256<float> scale, out Vector256<float> offset)
     {
-        float* s = args.Scales + g, z = args.ScaledZeros + g;
+        float* s = args.Scales + g, z = args.ZeroTerms + g;
         scale = Vector256.Create(s[rowStarts[0]], s[rowStarts[1]], s[rowStarts[2]], s[rowStarts[3]], s[rowStarts[4]], s[rowStarts[5]],
                                  s[rowStarts[6]], s[rowStarts[7]]);
         offset = -Vector256.Create(z[rowStarts[0]], z[rowStarts[1]], z[rowStarts[2]], z[rowStarts[3]], z[rowStarts[4]], z[rowStarts[5]],

@@ -13,7 +13,7 @@ namespace LowBit.Kernels;
 // group's s): the float accumulators never see more than one rounding per lane and step. Zero points come out at the
 // end with the dequantized group sums of the codes: sum_g (s z)_g * sum_(blocks b in g) sx_b * sum(xq_b). Per-channel
 // int8 leaves its one scale per row to the end too, and multiplies |w| by x carrying w's sign (exact, no offset).
-internal static unsafe partial class IntegerMatMul
+internal static unsafe partial class Int8ActivationMatMul
 {
     /// <summary>The integer-dot kernel at one SIMD width: GEMV for one input row, tiles of 2 weight rows x up to 4 input rows above.</summary>
     internal sealed class DotKernel<TLanes, TV>(string name) : MatMulKernel(
@@ -178,7 +178,7 @@ internal static unsafe partial class IntegerMatMul
         int widest = TCodes.Bits == 2 && TLanes.Bytes < 64 ? 2 : 4;
         for (int b = 0, rows; b < args.Batch; b += rows)
         {
-            rows = Int8MatMul.TileInputRows(args.Batch - b, widest);
+            rows = Int8WeightMatMul.TileInputRows(args.Batch - b, widest);
             for (int o = start; o < end; o += 2)
             {
                 bool pair = o + 1 < end;
@@ -216,7 +216,7 @@ internal static unsafe partial class IntegerMatMul
         int stepsPerGroup = bits == 8 ? 1 : Math.Max(1, args.GroupSize / step), untilNextGroup = stepsPerGroup;
         byte* w0 = args.Weights + (nint)o * rowBytesPacked, w1 = pair ? w0 + rowBytesPacked : w0;
         // Two interleaved row streams lose the hardware prefetcher: fetch the same columns about 32 KiB of rows ahead
-        // (11008 x 4096 at batch 1: int8 35 -> 45 G weights/s, 4-bit 47 -> 60, going from 2 rows to 8 int8 rows ahead).
+        // (11008 x 4096 at batch 1: about 30% more weights per second than fetching 2 rows ahead).
         nint prefetchAhead = Math.Max(2, PrefetchBytes / rowBytesPacked & ~1) * (nint)rowBytesPacked;
         float* s0 = args.Scales + (nint)o * groups, s1 = pair ? s0 + groups : s0;
         // The scales and zero points of the rows ahead too, one line per weight line until they are covered.
@@ -225,7 +225,7 @@ internal static unsafe partial class IntegerMatMul
         // Layers with float offsets read the float zero terms s z + m instead of the zero-point bytes (see Finish).
         bool floatZeros = args.Offsets is not null;
         nint zeroBytes = floatZeros ? scaleBytes : groups, zeroRow = floatZeros ? (nint)groups * 4 : groups;
-        byte* zAhead0 = (floatZeros ? (byte*)args.ScaledZeros : args.ZeroPoints) + (o + rowsAhead) * zeroRow, zAhead1 = pair ? zAhead0 + zeroRow
+        byte* zAhead0 = (floatZeros ? (byte*)args.ZeroTerms : args.ZeroPoints) + (o + rowsAhead) * zeroRow, zAhead1 = pair ? zAhead0 + zeroRow
             : zAhead0;
         nint codeStride = RowBytes(n), scaleStride = lanes + 16;
         sbyte* x0 = args.Codes + b * codeStride, x1 = x0 + codeStride, x2 = x1 + codeStride, x3 = x2 + codeStride;
@@ -349,7 +349,7 @@ internal static unsafe partial class IntegerMatMul
         int groups = args.InFeatures / args.GroupSize;
         float* groupSums = args.GroupSums + (nint)row * groups;
         float y = args.Bits == 8 ? args.Scales[o] * sum
-            : args.Offsets is not null ? sum - LowBitMatMul.FloatZeroTerm(args.ScaledZeros + (nint)o * groups, groupSums, groups)
+            : args.Offsets is not null ? sum - LowBitMatMul.FloatZeroTerm(args.ZeroTerms + (nint)o * groups, groupSums, groups)
             : sum - ZeroCorrection<TLanes, TV>(args.Scales + (nint)o * groups, args.ZeroPoints + (nint)o * groups, groupSums, groups);
         return args.Bias is null ? y : y + args.Bias[o];
     }
@@ -367,8 +367,8 @@ internal static unsafe partial class IntegerMatMul
         TV total = default;
         for (; i + lanes <= count; i += lanes)
         {
-            TV scaledZeros = TLanes.Multiply(TLanes.LoadSingle(scales + i), TLanes.LoadBytesAsSingle(zeros + i));
-            total = TLanes.MultiplyAdd(scaledZeros, TLanes.LoadSingle(sums + i), total);
+            TV zeroTerms = TLanes.Multiply(TLanes.LoadSingle(scales + i), TLanes.LoadBytesAsSingle(zeros + i));
+            total = TLanes.MultiplyAdd(zeroTerms, TLanes.LoadSingle(sums + i), total);
         }
 
         float result = TLanes.Sum(total);

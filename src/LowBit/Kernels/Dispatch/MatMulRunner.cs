@@ -17,18 +17,18 @@ internal static unsafe class MatMulRunner
     /// <summary>A layer's weights in the form every kernel reads: codes, and float32 scales, s * z and bias.</summary>
     /// <param name="codes">OutFeatures x RowBytes: int8 codes (per channel) or packed unsigned codes (group-wise).</param>
     /// <param name="scales">OutFeatures (per channel) or OutFeatures x groups.</param>
-    /// <param name="scaledZeros">OutFeatures x groups, s * z plus the offset (empty for per channel).</param>
+    /// <param name="zeroTerms">OutFeatures x groups, s * z plus the offset (empty for per channel).</param>
     /// <param name="zeroPoints">OutFeatures x groups (empty for per channel).</param>
     /// <param name="bias">OutFeatures, or empty for none.</param>
     /// <param name="offsets">OutFeatures x groups, the float offsets of <c>w = s * (q - z) - offset</c>, or empty for none.</param>
-    internal readonly ref struct Weights(ReadOnlySpan<byte> codes, ReadOnlySpan<float> scales, ReadOnlySpan<float> scaledZeros,
+    internal readonly ref struct Weights(ReadOnlySpan<byte> codes, ReadOnlySpan<float> scales, ReadOnlySpan<float> zeroTerms,
                                          ReadOnlySpan<byte> zeroPoints,
                                          ReadOnlySpan<float> bias, ReadOnlySpan<float> offsets = default)
     {
         public readonly ReadOnlySpan<float> Offsets = offsets;
         public readonly ReadOnlySpan<byte> Codes = codes;
         public readonly ReadOnlySpan<float> Scales = scales;
-        public readonly ReadOnlySpan<float> ScaledZeros = scaledZeros;
+        public readonly ReadOnlySpan<float> ZeroTerms = zeroTerms;
         public readonly ReadOnlySpan<byte> ZeroPoints = zeroPoints;
         public readonly ReadOnlySpan<float> Bias = bias;
     }
@@ -78,7 +78,7 @@ internal static unsafe class MatMulRunner
             ReadOnlySpan<float> x = inputScratch is null ? SpanCast.As<T, float>(input) : inputScratch.AsSpan(0, input.Length);
             if (inputScratch is not null) Elements<T>.ToSingle(input, inputScratch);
             Span<float> y = outputScratch is null ? SpanCast.As<T, float>(output)[..outputCount] : outputScratch.AsSpan(0, outputCount);
-            fixed (float* px = x, py = y, pPrepared = prepared, pSmall = small, ps = weights.Scales, psz = weights.ScaledZeros, pb = weights.Bias,
+            fixed (float* px = x, py = y, pPrepared = prepared, pSmall = small, ps = weights.Scales, psz = weights.ZeroTerms, pb = weights.Bias,
                    poff = weights.Offsets)
             fixed (byte* pw = weights.Codes, pz = weights.ZeroPoints)
             {
@@ -91,7 +91,7 @@ internal static unsafe class MatMulRunner
                     InputUnscales = pSmall,
                     Weights = pw,
                     Scales = ps,
-                    ScaledZeros = psz,
+                    ZeroTerms = psz,
                     ZeroPoints = pz,
                     Bias = weights.Bias.IsEmpty ? null : pb,
                     Output = py,

@@ -12,8 +12,8 @@ namespace LowBit.Kernels;
 /// Every kernel reads the weights in the layers' canonical layout (row-major codes, <see cref="BitPacking"/>-packed
 /// rows), so a layer keeps one copy of its weights and <c>PackedWeights</c> / <c>Int8Weights</c> are what the kernels use.
 /// Batch ranges come from measurements on AMD Zen 5 (AVX-512, and AVX2 with DOTNET_EnableAVX512=0), made after warm-up
-/// (tiered code at tier 1, as BenchmarkDotNet measures; DOTNET_TieredCompilation=0 flattered panel-512 by up to 15%);
-/// each row says why.
+/// (tiered code at tier 1, as BenchmarkDotNet measures); each row says why, and its section header names the benchmark
+/// whose table under benchmarks/results/ backs it.
 /// </remarks>
 internal static class KernelRegistry
 {
@@ -67,13 +67,13 @@ internal static class KernelRegistry
     private const WeightFormats All = WeightFormats.Int8PerChannel | WeightFormats.Grouped;
 
     // Per-channel int8 (W8A16).
-    public static readonly MatMulKernel Int8Tiles512 = new Int8MatMul.TilesKernel<Lanes512, Vector512<float>>();
-    public static readonly MatMulKernel Int8Gemv512 = new Int8MatMul.GemvKernel<Lanes512, Vector512<float>>();
-    public static readonly MatMulKernel Int8Tiles256 = new Int8MatMul.TilesKernel<Lanes256, Vector256<float>>();
-    public static readonly MatMulKernel Int8Gemv256 = new Int8MatMul.GemvKernel<Lanes256, Vector256<float>>();
-    public static readonly MatMulKernel Int8Tiles128 = new Int8MatMul.TilesKernel<Lanes128, Vector128<float>>();
-    public static readonly MatMulKernel Int8Gemv128 = new Int8MatMul.GemvKernel<Lanes128, Vector128<float>>();
-    public static readonly MatMulKernel Int8Scalar = new Int8MatMul.ScalarKernel();
+    public static readonly MatMulKernel Int8Tiles512 = new Int8WeightMatMul.TilesKernel<Lanes512, Vector512<float>>();
+    public static readonly MatMulKernel Int8Gemv512 = new Int8WeightMatMul.GemvKernel<Lanes512, Vector512<float>>();
+    public static readonly MatMulKernel Int8Tiles256 = new Int8WeightMatMul.TilesKernel<Lanes256, Vector256<float>>();
+    public static readonly MatMulKernel Int8Gemv256 = new Int8WeightMatMul.GemvKernel<Lanes256, Vector256<float>>();
+    public static readonly MatMulKernel Int8Tiles128 = new Int8WeightMatMul.TilesKernel<Lanes128, Vector128<float>>();
+    public static readonly MatMulKernel Int8Gemv128 = new Int8WeightMatMul.GemvKernel<Lanes128, Vector128<float>>();
+    public static readonly MatMulKernel Int8Scalar = new Int8WeightMatMul.ScalarKernel();
 
     // Group-wise 2/4/8-bit (LowBitLinear).
     public static readonly MatMulKernel Panel512 = new LowBitMatMul.Panel512Kernel();
@@ -94,62 +94,41 @@ internal static class KernelRegistry
     public static readonly MatMulKernel GroupScalar = new LowBitMatMul.ScalarKernel();
 
     // Int8 activations (ActivationPrecision.Int8), every format.
-    public static readonly MatMulKernel IntDot512 = new IntegerMatMul.DotKernel<Dot512, Vector512<byte>>("int8act-512");
-    public static readonly MatMulKernel IntVnni256 = new IntegerMatMul.DotKernel<Dot256Vnni, Vector256<byte>>("int8act-vnni-256");
-    public static readonly MatMulKernel IntDot256 = new IntegerMatMul.DotKernel<Dot256, Vector256<byte>>("int8act-256");
-    public static readonly MatMulKernel IntDot128 = new IntegerMatMul.DotKernel<Dot128, Vector128<byte>>("int8act-128");
-    public static readonly MatMulKernel IntScalar = new IntegerMatMul.ScalarKernel();
+    public static readonly MatMulKernel IntDot512 = new Int8ActivationMatMul.DotKernel<Dot512, Vector512<byte>>("int8act-512");
+    public static readonly MatMulKernel IntVnni256 = new Int8ActivationMatMul.DotKernel<Dot256Vnni, Vector256<byte>>("int8act-vnni-256");
+    public static readonly MatMulKernel IntDot256 = new Int8ActivationMatMul.DotKernel<Dot256, Vector256<byte>>("int8act-256");
+    public static readonly MatMulKernel IntDot128 = new Int8ActivationMatMul.DotKernel<Dot128, Vector128<byte>>("int8act-128");
+    public static readonly MatMulKernel IntScalar = new Int8ActivationMatMul.ScalarKernel();
 
     /// <summary>The table, best first.</summary>
     public static readonly Entry[] Entries =
     [
-        // ---- Per-channel int8 --------------------------------------------------------------------------------------
+        // ---- Per-channel int8 (measured: W8A16Benchmarks, BatchSweepBenchmarks) ------------------------------------
         new(Int8, Int8Gemv512,     1,   1, AnyLayer, "one sequential weight stream per row: the prefetcher's best case"),
-        new(Int8, Int8Tiles512,    2, Any, AnyLayer,
-            "4 weight rows x 4 input rows: each weight vector is widened once for four inputs; 0.8 of the FMA peak from 8 rows, ahead of panel-512 " +
-                "at every batch (Zen 5)"),
+        new(Int8, Int8Tiles512,    2, Any, AnyLayer, "4 x 4 tiles: each widened weight vector feeds four inputs; ahead of panel-512 at every batch"),
         new(Int8, Int8Gemv256,     1,   1, AnyLayer, "as on AVX-512"),
-        new(Int8, Int8Tiles256,    2, Any, AnyLayer,
-            "4 x 3 tiles (16 registers): three FMAs per widened weight vector, 0.9 of the 256-bit peak on Zen 5, ahead of panel-256 at every " +
-                "batch; the 4 x 2 tiles before ran convert- and shuffle-bound on Zen 3 (0.61)"),
+        new(Int8, Int8Tiles256,    2, Any, AnyLayer, "4 x 3 tiles (16 registers); the 4 x 2 tiles ran convert- and shuffle-bound on Zen 3"),
         new(Int8, Int8Gemv128,     1,   1, AnyLayer, "as on AVX-512"),
         new(Int8, Int8Tiles128,    2, Any, AnyLayer, "4 x 3 tiles"),
         new(Int8, Int8Scalar,      1, Any, AnyLayer, "no SIMD"),
 
-        // ---- Group-wise 2/4/8-bit ----------------------------------------------------------------------------------
-        new(Grouped, Bytes512,     1,  23, AnyLayer,
-            "8-bit groups only (GGUF Q8_0, Q5_x, Q6_K): 11008x4096 g32 1.34-1.51x the W8A16 time from batch 1 to 23 (was 3.5-4.5x through " +
-                "streams-512); panel-512 leads from 32 (Zen 5)"),
-        new(Grouped, Bytes256,     1,  23, AnyLayer,
-            "as bytes-512 (AVX2, 4 x 2 tiles: 1.4-1.6x the W8A16 time to batch 16, where the others took 3x)"),
+        // ---- Group-wise 2/4/8-bit (measured: LayerSweepBenchmarks, BatchSweepBenchmarks, GgufLayoutBenchmarks) ---------
+        new(Grouped, Bytes512,     1,  23, AnyLayer, "8-bit groups only (GGUF Q8_0, Q5_x, Q6_K); panel-512 leads from 32 rows"),
+        new(Grouped, Bytes256,     1,  23, AnyLayer, "as bytes-512, 4 x 2 tiles"),
         new(Grouped, Bytes128,     1,  23, AnyLayer, "as bytes-512 (Arm64 NEON, SSE)"),
-        new(Grouped, Panel512,    24, Any, AnyLayer,
-            "Zen 5, one thread, after warm-up: on 4096x4096, 8192x2048 and 11008x4096 field-512 leads to 24 rows at 2 bits and within 5% at 4 bits " +
-                "(4096x4096 batch 20: field-512 1.17x / 1.16x the W8A16 time, panel-512 1.22x / 1.33x)"),
-        new(Grouped, Panel512,    20,  23, CacheSized,
-            "layers of 8 M weights or fewer (768x3072, 896x4864, 384x1536): from 20 rows 0-17% faster than field-512"),
-        new(Grouped, Panel512,     6,  23, VeryShort,
-            "rows of 512 columns or fewer (1536x384): from 6 rows 1.25-1.55x faster than field-512, where field-512's per-row costs weigh most"),
-        new(Grouped, Panel512,    10,  23, ShortRows,
-            "rows under 1024 columns (3072x768, 4864x896): from 10 rows 7-19% faster than field-512 (equal at 8)"),
-        new(Grouped, Field512,     1,  23, AnyLayer,
-            "no dequantized copy: fields unpacked once per 2 weight rows x 4 input rows; 1.7-1.9x faster than panel-512 at 4 rows, 1.1-1.26x at 8 " +
-                "on rows of 1536 columns and more; rows ending in half a block (2-bit 384 / 896 columns) as fast as field-256 to 1.5x faster at 1 " +
-                    "to 4 rows"),
-        new(Grouped, Panel512,     4,  23, AnyLayer,
-            "layouts field-512 does not take (columns not whole 32-byte half blocks, 2-bit groups of 8); the range was measured on 2-bit 384 / 896 " +
-                "columns before field-512 took them (equal to field-256 at 4 rows, 1.4x faster from 6)"),
-        new(Grouped, Panel256,    16, Any, AnyLayer,
-            "Zen 5 (AVX-512 off), one thread, after warm-up: from 16 rows as fast as field-256 (4096x4096) or 2-12% faster (768x3072, 3072x768, " +
-                "8192x2048, 384x1536, 896x4864)"),
-        new(Grouped, Panel256,     6,  15, VeryShort, "rows of 512 columns or fewer (1536x384): from 6 rows 1.2-1.4x faster than field-256"),
-        new(Grouped, Panel256,    10,  15, ShortRows,
-            "rows under 1024 columns (3072x768, 4864x896): from 10 rows 4-10% faster than field-256 (field-256 ahead at 8)"),
-        new(Grouped, Field256,     1,  15, AnyLayer, "the 2 x 4 field tile at 8 lanes, totals in L1: 1.1-1.5x faster than panel-256 at 4 rows"),
+        new(Grouped, Panel512,    24, Any, AnyLayer, "from 24 rows the dequantized panel leads on every layer"),
+        new(Grouped, Panel512,    20,  23, CacheSized, "layers of 8 M weights or fewer: from 20 rows 0-17% faster than field-512"),
+        new(Grouped, Panel512,     6,  23, VeryShort, "rows of 512 columns or fewer: from 6 rows 1.25-1.55x faster than field-512"),
+        new(Grouped, Panel512,    10,  23, ShortRows, "rows under 1024 columns: from 10 rows 7-19% faster than field-512"),
+        new(Grouped, Field512,     1,  23, AnyLayer, "no dequantized copy: 1.7-1.9x faster than panel-512 at 4 rows on rows of 1536 columns or more"),
+        new(Grouped, Panel512,     4,  23, AnyLayer, "layouts field-512 does not take (columns not whole half blocks, 2-bit groups of 8)"),
+        new(Grouped, Panel256,    16, Any, AnyLayer, "from 16 rows as fast as field-256 or up to 12% faster"),
+        new(Grouped, Panel256,     6,  15, VeryShort, "rows of 512 columns or fewer: from 6 rows 1.2-1.4x faster than field-256"),
+        new(Grouped, Panel256,    10,  15, ShortRows, "rows under 1024 columns: from 10 rows 4-10% faster than field-256"),
+        new(Grouped, Field256,     1,  15, AnyLayer, "the 2 x 4 field tile at 8 lanes: 1.1-1.5x faster than panel-256 at 4 rows"),
         new(Grouped, Lookup512,    1,  15, AnyLayer, "layouts the field kernels do not take (columns not whole blocks)"),
         new(Grouped, Lookup256,    1,  15, AnyLayer, "as lookup-512, 2-bit only"),
-        new(Grouped, Block512,    16, Any, AnyLayer,
-            "layouts the panels do not take: from 16 rows, dequantizing a block once beats unpacking per input row"),
+        new(Grouped, Block512,    16, Any, AnyLayer, "layouts the panels do not take: a block dequantized once beats unpacking per input row"),
         new(Grouped, Block256,    16, Any, AnyLayer, "as block-512"),
         new(Grouped, Block128,    16, Any, AnyLayer, "as block-512 (Arm64 NEON, SSE)"),
         new(Grouped, Streams512,   1, Any, AnyLayer, "the generic fused kernel, for what nothing above takes"),
@@ -157,19 +136,14 @@ internal static class KernelRegistry
         new(Grouped, Streams128,   1, Any, AnyLayer, "as streams-512"),
         new(Grouped, GroupScalar,  1, Any, AnyLayer, "no SIMD"),
 
-        // ---- Int8 activations (ActivationPrecision.Int8) -------------------------------------------------------------
-        new(Int8, IntVnni256,       1,   1, AnyLayer,
-            "int8 weights at batch 1: the 512-bit kernel streams them from DRAM at 24-26 G weights/s, the 256-bit ones at 34-38 (11008x4096, Zen " +
-                "5; from L3 the 512-bit one leads by 8%, and at batch 2 and up it leads)"),
-        new(Int8, IntDot256,        1,   1, AnyLayer, "as the row above, on AVX-512 CPUs without AVX-VNNI"),
-        new(All, IntDot512,        1, Any, AnyLayer,
-            "vpmaddubsw + vpmaddwd at 512 bits: ahead of 256-bit vpdpbusd on Zen 5 at every batch (11008x4096: 4-bit 262 vs 203 GFLOP/s at batch " +
-                "8); .NET 10 has no 512-bit vpdpbusd"),
-        new(All, IntVnni256,       1, Any, AnyLayer, "vpdpbusd (AVX-VNNI): 5-20% ahead of vpmaddubsw at 256 bits (Zen 5, AVX-512 off)"),
+        // ---- Int8 activations, ActivationPrecision.Int8 (measured: Int8ActivationBenchmarks) ------------------------
+        new(Int8, IntVnni256,      1,   1, AnyLayer, "int8 weights at batch 1 from DRAM: 256-bit vpdpbusd streams 30% faster than int8act-512"),
+        new(Int8, IntDot256,       1,   1, AnyLayer, "as the row above, on AVX-512 CPUs without AVX-VNNI"),
+        new(All, IntDot512,        1, Any, AnyLayer, "vpmaddubsw + vpmaddwd, 512 bits: ahead of 256-bit vpdpbusd on Zen 5 (.NET 10: no 512-bit one)"),
+        new(All, IntVnni256,       1, Any, AnyLayer, "vpdpbusd (AVX-VNNI): 5-20% ahead of vpmaddubsw at 256 bits"),
         new(All, IntDot256,        1, Any, AnyLayer, "vpmaddubsw + vpmaddwd (AVX2)"),
         new(All, IntDot128,        1, Any, AnyLayer, "sdot (Arm64 dot product), widening multiplies (other Arm64), pmaddubsw (SSSE3)"),
-        new(All, IntScalar,        1, Any, AnyLayer,
-            "no SIMD, and layouts the vector kernels do not take (groups under 32, short last blocks, 8-bit groups)"),
+        new(All, IntScalar,        1, Any, AnyLayer, "no SIMD; layouts no vector kernel takes (groups under 32, short blocks, 8-bit groups)"),
     ];
 
     /// <summary>Every distinct kernel of the table, in table order.</summary>

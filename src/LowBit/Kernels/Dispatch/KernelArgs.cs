@@ -13,7 +13,7 @@ internal unsafe struct KernelArgs
     public float* LaneScales;     // int8 activations: per input row, the block scale sx of each int32 dot-product lane
     public byte* Weights;         // outFeatures x rowBytes: int8 codes (Int8PerChannel) or packed unsigned codes
     public float* Scales;         // outFeatures (Int8PerChannel) or outFeatures x groups
-    public float* ScaledZeros;    // outFeatures x groups: s * z (+ the offset when the layer has offsets)
+    public float* ZeroTerms;    // outFeatures x groups: s * z (+ the offset when the layer has offsets)
     public float* Offsets;        // outFeatures x groups: w = s * (q - z) - offset, or null (then kernels may read z as bytes)
     public byte* ZeroPoints;      // outFeatures x groups: z
     public float* Bias;           // outFeatures, or null

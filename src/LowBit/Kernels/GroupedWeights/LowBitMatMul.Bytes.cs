@@ -23,7 +23,7 @@ internal static unsafe partial class LowBitMatMul
 
         public override void Prepare(float* input, ref KernelArgs args) => PrepareStreams(input, ref args, groupSums: true);
 
-        public override int RowsPerChunk(in LayerShape shape, int batch) => Int8MatMul.Int8RowsPerChunk(shape.InFeatures);
+        public override int RowsPerChunk(in LayerShape shape, int batch) => Int8WeightMatMul.Int8RowsPerChunk(shape.InFeatures);
 
         public override delegate*<void*, int, void> Body(in LayerShape shape) => &BytesChunk<TLanes, TVec>;
     }
@@ -38,7 +38,7 @@ internal static unsafe partial class LowBitMatMul
         int widest = TLanes.Count >= 16 ? 4 : 2;
         for (int b = 0; b < args.Batch;)
         {
-            int rows = args.Batch == 1 ? 1 : Int8MatMul.TileInputRows(args.Batch - b, widest);
+            int rows = args.Batch == 1 ? 1 : Int8WeightMatMul.TileInputRows(args.Batch - b, widest);
             float* x = args.Input + (nint)b * n;
             int o = start;
             if (rows > 1)
@@ -221,6 +221,6 @@ internal static unsafe partial class LowBitMatMul
         if (TLanes.Count == 16) return ZeroPointCorrection(in args, o, row);
         if (TLanes.Count == 8) return ZeroPointCorrection256(in args, o, row);
         int groups = args.InFeatures / args.GroupSize;
-        return FloatZeroTerm(args.ScaledZeros + (nint)o * groups, args.GroupSums + (nint)row * groups, groups);
+        return FloatZeroTerm(args.ZeroTerms + (nint)o * groups, args.GroupSums + (nint)row * groups, groups);
     }
 }

@@ -109,7 +109,7 @@ internal static unsafe partial class LowBitMatMul
     private static float Finish(in KernelArgs args, float acc, int o, int b)
     {
         int groups = args.InFeatures / args.GroupSize;
-        float* sz = args.ScaledZeros + (nint)o * groups;
+        float* sz = args.ZeroTerms + (nint)o * groups;
         float* xs = args.GroupSums + (nint)b * groups;
         float correction = 0;
         for (int g = 0; g < groups; g++) correction += sz[g] * xs[g];

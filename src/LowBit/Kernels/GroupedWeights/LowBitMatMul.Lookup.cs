@@ -98,7 +98,7 @@ internal static unsafe partial class LowBitMatMul
     /// <summary>The table of group g: lane i holds (iota[i] - z) * s = iota[i] * s - s z.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector512<float> Table512(in KernelArgs args, nint group, Vector512<float> iota) =>
-        Avx512F.FusedMultiplyAdd(iota, Vector512.Create(args.Scales[group]), Vector512.Create(-args.ScaledZeros[group]));
+        Avx512F.FusedMultiplyAdd(iota, Vector512.Create(args.Scales[group]), Vector512.Create(-args.ZeroTerms[group]));
 
     /// <summary>4-bit, AVX-512: 16 packed bytes (32 weights of one group) per step; low nibbles meet the even stream, high nibbles the odd
     /// one.</summary>
@@ -226,7 +226,7 @@ internal static unsafe partial class LowBitMatMul
         for (int g = 0, j = 0; g < groups; g++)
         {
             nint group = firstGroup + g;
-            Vector256<float> table = Fma.MultiplyAdd(iota, Vector256.Create(args.Scales[group]), Vector256.Create(-args.ScaledZeros[group]));
+            Vector256<float> table = Fma.MultiplyAdd(iota, Vector256.Create(args.Scales[group]), Vector256.Create(-args.ZeroTerms[group]));
             for (int end = j + groupBytes; j < end; j += 8)
             {
                 Vector256<int> codes = Avx2.ConvertToVector256Int32(w + j);

@@ -8,7 +8,7 @@ namespace LowBit.Kernels;
 
 /// <summary>
 /// One SIMD width seen as "bytes in, int32 dot-product lanes out", with the few operations the integer-activation
-/// kernels need (<see cref="IntegerMatMul"/>). Every vector is carried as <typeparamref name="TV"/> (its bytes) and
+/// kernels need (<see cref="Int8ActivationMatMul"/>). Every vector is carried as <typeparamref name="TV"/> (its bytes) and
 /// reinterpreted inside, which costs nothing. Lane l of a dot product is the sum of the products of bytes 4l..4l+3,
 /// whatever instruction forms it: <c>vpdpbusd</c> (VNNI), <c>vpmaddubsw</c> + <c>vpmaddwd</c> (AVX2, AVX-512BW, SSSE3),
 /// <c>sdot</c> (Arm64 dot product) or widening multiplies and pairwise adds (other Arm64 cores).
@@ -269,7 +269,7 @@ internal readonly unsafe struct Dot256 : IDotLanes<Vector256<byte>>
 internal readonly unsafe struct Dot256Vnni : IDotLanes<Vector256<byte>>
 {
     public static bool IsSupported => Dot256.IsSupported && AvxVnni.IsSupported;
-    public static KernelIsa Isa => KernelIsa.Avx2;
+    public static KernelIsa Isa => KernelIsa.AvxVnni;
     public static int Bytes => 32;
     public static Vector256<byte> Zero => Vector256<byte>.Zero;
 

@@ -40,6 +40,9 @@ internal enum KernelIsa
     /// <summary>256-bit AVX2 + FMA.</summary>
     Avx2,
 
+    /// <summary>256-bit AVX-VNNI (<c>vpdpbusd</c>) on top of AVX2.</summary>
+    AvxVnni,
+
     /// <summary>512-bit AVX-512 (F, BW).</summary>
     Avx512,
 }
