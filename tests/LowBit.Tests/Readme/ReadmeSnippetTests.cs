@@ -2,8 +2,10 @@ using System.Numerics.Tensors;
 using System.Text.RegularExpressions;
 using LowBit;
 using LowBit.IO;
+using LowBit.Models;
 using LowBit.Tests.Infrastructure;
 using LowBit.Tests.IO;
+using LowBit.Tests.Models;
 
 namespace LowBit.Tests.Readme;
 
@@ -74,6 +76,62 @@ public class ReadmeSnippetTests
         Console.WriteLine($"{q.OutFeatures}x{q.InFeatures}, {q.Bits}-bit, group {q.GroupSize}, offsets: {q.HasOffsets}");
         Assert.That(same.PackedWeights.ToArray(), Is.EqualTo(q.PackedWeights.ToArray()));
         Assert.That(down.InFeatures, Is.EqualTo(64));
+    }
+
+    private static void RunAModel()
+    {
+        using var model = DecoderModel.Open("tinyllama.Q4_0.gguf", new DecoderOptions { Activations = ActivationPrecision.Int8 });
+        foreach (string piece in model.Generate("Once upon a time", new GenerationOptions { MaxTokens = 64, Seed = 1 })) Console.Write(piece);
+
+        // Logits, as llama.cpp's llama_decode gives them: a session per conversation, the prompt in one batched pass.
+        using DecoderSession session = model.CreateSession();
+        int[] prompt = [model.Tokenizer.BosId ?? 1, .. model.Tokenizer.EncodeToIds("The capital of France is")];
+        float[] logits = new float[prompt.Length * model.VocabularySize];
+        session.Evaluate(prompt, logits);   // every position's logits; the KV cache now holds the prompt
+        Console.WriteLine($"\n{prompt.Length} tokens, {model.Config.Architecture}, {model.Config.Layers} layers");
+    }
+
+    private static void SentenceEmbeddings()
+    {
+        using var encoder = EncoderModel.Open("all-MiniLM-L6-v2");   // config.json, vocab.txt, model.safetensors (float or quantized)
+        float[] a = encoder.Embed("A cat sits on the mat."), b = encoder.Embed("A kitten rests on a rug.");
+        Console.WriteLine($"cosine {TensorPrimitives.Dot(a, b):0.000}");   // embeddings are L2-normalized
+        float[] many = new float[3 * encoder.Dimension];
+        encoder.Embed(["first text", "second", "third, packed with the others without padding"], many);
+    }
+
+    [Test]
+    public void RunAModel_GeneratesAndEvaluates()
+    {
+        using var folder = new TempFolder();
+        string previous = Environment.CurrentDirectory;
+        try
+        {
+            Environment.CurrentDirectory = folder.Path;
+            new TinyDecoder { Type = GgufType.Q4_0 }.Write("tinyllama.Q4_0.gguf");
+            Assert.That(Capture(RunAModel), Does.EndWith("tokens, llama, 2 layers" + Environment.NewLine));
+        }
+        finally
+        {
+            Environment.CurrentDirectory = previous;
+        }
+    }
+
+    [Test]
+    public void SentenceEmbeddings_Embed()
+    {
+        using var folder = new TempFolder();
+        string previous = Environment.CurrentDirectory;
+        try
+        {
+            Environment.CurrentDirectory = folder.Path;
+            new TinyEncoder().Write("all-MiniLM-L6-v2");
+            Assert.That(Capture(SentenceEmbeddings), Does.StartWith("cosine "));
+        }
+        finally
+        {
+            Environment.CurrentDirectory = previous;
+        }
     }
 
     [Test]
