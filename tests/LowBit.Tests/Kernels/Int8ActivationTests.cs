@@ -118,8 +118,9 @@ public unsafe class Int8ActivationTests
     }
 
     /// <summary>
-    /// The oracle: <c>sum_i (sx * xq)_i * w'_i + bias</c> in float64 with w' the dequantized weights, and DESIGN.md's
-    /// tolerance on the magnitude of the terms the kernels add: <c>eps |ref| + 1e-6 sum |sx xq| (|q| + z) s</c>.
+    /// The oracle: <c>sum_i (sx * xq)_i * w'_i + bias</c> in float64 with w' the dequantized weights, and the README's
+    /// tolerance on the magnitude of the terms the kernels add (zero points and offsets fold as float terms per group):
+    /// <c>eps |ref| + 1e-6 sum |sx xq| ((|q| + z) s + |m|)</c>.
     /// </summary>
     private static void Check(float[] input, int batch, int inFeatures, int outFeatures, float[] bias, ReadOnlySpan<float> output,
                               Func<int, int, double> weight, Func<int, int, double> magnitude, string label)
@@ -218,6 +219,29 @@ public unsafe class Int8ActivationTests
 
                     Assert.That(output[^1], Is.EqualTo(77f), $"{label}: wrote past the output");
                 }
+            }
+        }
+    }
+
+    /// <summary>
+    /// The README's int8-activation bound (zero points and offsets folded as float terms per group) over the sweep issue 21
+    /// asked for: T = float, batches 1 to 17, 64 to 256 inputs, 2 and 4 bits, groups of 16 to 64.
+    /// </summary>
+    [Test]
+    public void Forward_Int8_MeetsTheStatedBound_Sweep([Values(2, 4)] int bits, [Values(16, 32, 64)] int groupSize)
+    {
+        foreach (int inFeatures in new[] { 64, 128, 192, 256 })
+        {
+            const int outFeatures = 12;
+            float[] weights = TestData.Gaussian<float>(outFeatures * inFeatures, bits * 1000 + groupSize + inFeatures, std: 0.05);
+            float[] bias = TestData.Gaussian<float>(outFeatures, 3);
+            var layer = LowBitLinear<float>.FromWeights(weights, outFeatures, inFeatures, bits, groupSize, bias);
+            for (int batch = 1; batch <= 17; batch++)
+            {
+                float[] input = Activations(batch * inFeatures, batch * 31 + inFeatures, batch % 3 == 0 ? "outliers" : "gaussian");
+                var y = new float[batch * outFeatures];
+                layer.Forward(input, y, 0, ActivationPrecision.Int8);
+                CheckLowBitLayer(layer, input, bias, y, batch, $"{bits}-bit g{groupSize} {batch}x{inFeatures}");
             }
         }
     }
