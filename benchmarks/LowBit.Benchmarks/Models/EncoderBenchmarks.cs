@@ -38,11 +38,13 @@ public class EncoderBenchmarks
 
         return
         [
-            "The quick brown fox jumps over the lazy dog.", "A man is playing a guitar on the street.", "Quantized weights make models cheap to serve.",
+            "The quick brown fox jumps over the lazy dog.", "A man is playing a guitar on the street.",
+                "Quantized weights make models cheap to serve.",
             "The cat sat on the mat.", "Machine translation has improved dramatically since neural networks replaced phrase tables.", "Hello, world!",
             "She sells sea shells by the sea shore.", "A naïve café owner served crème brûlée to the critics.", "Stocks fell after the announcement.",
             "How do I reset my password?", "The weather today is sunny with a light breeze from the west.", "Paris is the capital of France.",
-            "Embeddings map sentences to vectors so that similar meanings lie close together.", "I love programming in C#.", "Dogs are loyal companions.",
+            "Embeddings map sentences to vectors so that similar meanings lie close together.", "I love programming in C#.",
+                "Dogs are loyal companions.",
             "The results were published in a peer-reviewed journal last spring.", "Please turn off the lights when you leave.",
             "https://example.com/path?query=1 is a URL with punctuation and numbers 12345.", "They'll arrive at 10:30 tomorrow, won't they?",
             string.Join(' ', Enumerable.Repeat("A long sentence that goes on and on to test the longer inputs of the model.", 6)),
