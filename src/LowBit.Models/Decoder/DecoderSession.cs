@@ -46,7 +46,7 @@ public sealed class DecoderSession : IDisposable
     public int ContextLength => _model.ContextLength;
 
     /// <summary>Bytes the KV cache holds now (it grows in pages as the context does).</summary>
-    public long CacheBytes => _cache.Capacity == 0 ? 0 : _cache.Bytes;
+    public long CacheBytes => _cache.Bytes;
 
     /// <summary>Timings of the last <see cref="Generate"/> or <see cref="GenerateIds"/>.</summary>
     public GenerationStatistics? LastGeneration { get; private set; }

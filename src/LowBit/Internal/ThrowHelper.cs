@@ -97,4 +97,20 @@ internal static class ThrowHelper
             throw new ArgumentOutOfRangeException(paramName, value, "Activations must be ActivationPrecision.Float or ActivationPrecision.Int8.");
         }
     }
+
+    /// <summary>Throws unless <paramref name="row"/> is a row of a matrix of <paramref name="rows"/> rows and <paramref name="destination"/> holds
+    /// <paramref name="columns"/> values.</summary>
+    public static void CheckRow(int row, int rows, int destination, int columns)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(row);
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(row, rows);
+        CheckDestination(destination, columns, nameof(destination));
+    }
+
+    /// <summary>Throws unless a call of <paramref name="batch"/> rows in <paramref name="activations"/> precision can be described.</summary>
+    public static void CheckCall(int batch, ActivationPrecision activations)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(batch);
+        CheckDefined(activations, nameof(activations));
+    }
 }

@@ -140,9 +140,7 @@ public sealed unsafe class DenseLinear<T> : ILinearLayer<T>, IReferenceLayer<T>
     /// <inheritdoc/>
     public void DequantizeRow(int row, Span<T> destination)
     {
-        ArgumentOutOfRangeException.ThrowIfNegative(row);
-        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(row, OutFeatures);
-        ThrowHelper.CheckDestination(destination.Length, InFeatures, nameof(destination));
+        ThrowHelper.CheckRow(row, OutFeatures, destination.Length, InFeatures);
         if (typeof(T) == typeof(float))
         {
             DenseMatMul.Widen(_weights, WeightType, InFeatures, row, 0, InFeatures, SpanCast.As<T, float>(destination)[..InFeatures]);
@@ -158,8 +156,7 @@ public sealed unsafe class DenseLinear<T> : ILinearLayer<T>, IReferenceLayer<T>
     /// <inheritdoc/>
     public string Describe(int batch, ActivationPrecision activations)
     {
-        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(batch);
-        ThrowHelper.CheckDefined(activations, nameof(activations));
+        ThrowHelper.CheckCall(batch, activations);
         string width = Lanes512.IsSupported ? "512" : Lanes256.IsSupported ? "256" : Lanes128.IsSupported ? "128" : "scalar";
         return $"dense-{width}";
     }

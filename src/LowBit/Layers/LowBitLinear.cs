@@ -245,8 +245,7 @@ public sealed class LowBitLinear<T> : ILinearLayer<T>, IReferenceLayer<T>
     /// <inheritdoc/>
     public string Describe(int batch, ActivationPrecision activations)
     {
-        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(batch);
-        ThrowHelper.CheckDefined(activations, nameof(activations));
+        ThrowHelper.CheckCall(batch, activations);
         return _plan.Route(batch, activations).ToString();
     }
 
@@ -287,9 +286,7 @@ public sealed class LowBitLinear<T> : ILinearLayer<T>, IReferenceLayer<T>
     /// <inheritdoc/>
     public void DequantizeRow(int row, Span<T> destination)
     {
-        ArgumentOutOfRangeException.ThrowIfNegative(row);
-        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(row, OutFeatures);
-        ThrowHelper.CheckDestination(destination.Length, InFeatures, nameof(destination));
+        ThrowHelper.CheckRow(row, OutFeatures, destination.Length, InFeatures);
         int rowBytes = BitPacking.GetPackedLength(InFeatures, Bits), groups = InFeatures / GroupSize;
         byte[] codes = System.Buffers.ArrayPool<byte>.Shared.Rent(InFeatures);
         try

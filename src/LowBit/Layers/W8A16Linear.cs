@@ -197,8 +197,7 @@ public sealed class W8A16Linear<T> : ILinearLayer<T>, IReferenceLayer<T>
     /// <inheritdoc/>
     public string Describe(int batch, ActivationPrecision activations)
     {
-        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(batch);
-        ThrowHelper.CheckDefined(activations, nameof(activations));
+        ThrowHelper.CheckCall(batch, activations);
         return _plan.Route(batch, activations).ToString();
     }
 
@@ -261,9 +260,7 @@ public sealed class W8A16Linear<T> : ILinearLayer<T>, IReferenceLayer<T>
     /// <inheritdoc/>
     public void DequantizeRow(int row, Span<T> destination)
     {
-        ArgumentOutOfRangeException.ThrowIfNegative(row);
-        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(row, OutFeatures);
-        ThrowHelper.CheckDestination(destination.Length, InFeatures, nameof(destination));
+        ThrowHelper.CheckRow(row, OutFeatures, destination.Length, InFeatures);
         QuantizedWeights weights = Volatile.Read(ref _weights);
         Int8Quantizer.Dequantize<T>(weights.Codes.AsSpan(row * InFeatures, InFeatures), weights.Scales.AsSpan(row, 1), 1, InFeatures, destination);
     }

@@ -59,9 +59,9 @@ public static partial class W8A16
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="activations"/> is not defined, or as the other overloads.</exception>
     public static void MatMul<T>(ReadOnlySpan<T> input, ReadOnlySpan<sbyte> weights, ReadOnlySpan<T> scales,
                                  ReadOnlySpan<T> bias, Span<T> output, int inFeatures, int outFeatures, int maxThreads,
-                                     ActivationPrecision activations)
+                                 ActivationPrecision activations)
     {
-        Validate(input, weights, scales, bias, output, inFeatures, outFeatures);
+        ValidateWeights(weights, scales, bias, inFeatures, outFeatures);
         int outputCount = LinearForward.Validate(input, output, inFeatures, outFeatures, maxThreads, activations);
         KernelPlan plan = KernelPlan.Cached(LayerShape.Int8(outFeatures, inFeatures));
 
@@ -80,16 +80,14 @@ public static partial class W8A16
         }
     }
 
-    /// <summary>Checks every argument of a matmul call.</summary>
-    internal static void Validate<T>(ReadOnlySpan<T> input, ReadOnlySpan<sbyte> weights, ReadOnlySpan<T> scales,
-                                     ReadOnlySpan<T> bias, Span<T> output, int inFeatures, int outFeatures)
+    /// <summary>Checks the weight arguments of a matmul call (the input, output and precision are the forward core's to check).</summary>
+    private static void ValidateWeights<T>(ReadOnlySpan<sbyte> weights, ReadOnlySpan<T> scales, ReadOnlySpan<T> bias, int inFeatures, int outFeatures)
     {
         Elements<T>.EnsureSupported();
         int weightCount = ThrowHelper.CheckedProduct(outFeatures, nameof(outFeatures), inFeatures, nameof(inFeatures));
         ThrowHelper.CheckLength(weights.Length, weightCount, nameof(weights));
         ThrowHelper.CheckLength(scales.Length, outFeatures, nameof(scales));
         if (!bias.IsEmpty) ThrowHelper.CheckLength(bias.Length, outFeatures, nameof(bias));
-        LinearForward.Validate(input, output, inFeatures, outFeatures, maxThreads: 1, ActivationPrecision.Float);
     }
 
     private static ReadOnlySpan<float> AsSingle<T>(ReadOnlySpan<T> source, ref float[]? scratch)
