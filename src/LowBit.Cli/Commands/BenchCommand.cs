@@ -122,6 +122,12 @@ internal static class BenchCommand
         Row($"{kernel}, 1 thread", single);
         Row($"{kernel}, {allThreads} {(allThreads == 1 ? "thread" : "threads")}", threaded);
         AnsiConsole.Write(table);
+        string planned = $" {o.OutFeatures}x{o.InFeatures}";
+        foreach (string line in KernelPlanning.Measurements.Where(l => l.Contains(planned, StringComparison.Ordinal)))
+        {
+            AnsiConsole.MarkupLine($"[grey]plan: {Cli.Markup(line)}[/]");
+        }
+
         AnsiConsole.MarkupLine($"[grey]{System.Runtime.InteropServices.RuntimeInformation.ProcessArchitecture}, " +
                                $"Vector512 {System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated}, Vector256 " +
                                    $"{System.Runtime.Intrinsics.Vector256.IsHardwareAccelerated}; " +

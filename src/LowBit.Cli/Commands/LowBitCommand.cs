@@ -22,6 +22,7 @@ internal static class LowBitCommand
             GenerateCommand.Create(),
             EmbedCommand.Create(),
             BenchCommand.Create(),
+            PlanCommand.Create(),
             DemoCommand.Create(),
             SynthesizeCommand.Create(),
         };

@@ -190,6 +190,34 @@ public class CommandLineTests
         Assert.That(ErrorLines[0], Does.StartWith("lowbit: error: ").And.Contain("missing.gguf"));
     }
 
+    /// <summary>lowbit plan: one row per distinct layer shape and batch, both precisions, and the timings behind a measured plan.</summary>
+    [Test]
+    public void Plan_GgufFile_ListsTheRoutePerShapeAndBatch_AndWhy()
+    {
+        string gguf = Path.Combine(Repository.Root, "tests", "LowBit.Tests", "IO", "Fixtures", "ggml-written.gguf");
+        PlanMode before = KernelPlanning.Mode;
+        try
+        {
+            KernelPlanning.Mode = PlanMode.Measure;
+            Assert.That(LowBitCommand.Run(["plan", gguf, "--batch", "1,8"]), Is.EqualTo(0), _stderr.ToString());
+            string text = _stdout.ToString();
+            Assert.That(text, Does.Contain("kernels by layer shape (measure plan)").And.Contain("-bit, group "));
+            Assert.That(text, Does.Contain("Why (one thread"));
+            Assert.That(text, Does.Contain(", batch 1, Float: ").And.Contain(", batch 8-9, Int8: "));
+            Assert.That(LowBitCommand.Run(["plan", gguf, "--table"]), Is.EqualTo(0), _stderr.ToString());
+            Assert.That(_stdout.ToString(), Does.Contain("(table plan)"));
+            Assert.That(KernelPlanning.Mode, Is.EqualTo(PlanMode.Table));
+        }
+        finally
+        {
+            KernelPlanning.Mode = before;
+        }
+
+        Assert.That(LowBitCommand.Run(["plan", gguf, "--batch", "0,x"]), Is.EqualTo(1));
+        Assert.That(ErrorLines, Has.Length.EqualTo(1));
+        Assert.That(ErrorLines[0], Does.StartWith("lowbit: error: --batch must list batch sizes"));
+    }
+
     [Test]
     public void Inspect_GptqFolder_ListsShardsConfigAndLayers()
     {

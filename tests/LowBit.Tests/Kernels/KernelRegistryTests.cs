@@ -136,7 +136,7 @@ public class KernelRegistryTests
             foreach (int batch in Enumerable.Range(1, 70))
             {
                 MatMulKernel expected = KernelRegistry.Entries.First(e => e.Matches(shape, batch, ActivationPrecision.Float)).Kernel;
-                Assert.That(plan.Route(batch, ActivationPrecision.Float), Is.EqualTo(new KernelRoute(expected, false)),
+                Assert.That(plan.TableRoute(batch, ActivationPrecision.Float), Is.EqualTo(new KernelRoute(expected, false)),
                             $"{shape} batch {batch}: plan {plan}");
             }
         }
@@ -164,7 +164,7 @@ public class KernelRegistryTests
                 ActivationPrecision.Float);
             KernelRoute expected = int8 == KernelRegistry.IntScalar && floats.Isa != KernelIsa.Scalar ? new KernelRoute(floats, true)
                 : new KernelRoute(int8, false);
-            Assert.That(plan.Route(batch, ActivationPrecision.Int8), Is.EqualTo(expected), $"{shape} batch {batch}: plan {plan}");
+            Assert.That(plan.TableRoute(batch, ActivationPrecision.Int8), Is.EqualTo(expected), $"{shape} batch {batch}: plan {plan}");
         }
     }
 

@@ -182,6 +182,30 @@ public class ReadmeSnippetTests
         }
     }
 
+    /// <summary>The README's plan-mode lines: table mode, then the measurements made so far (a measured layer call first).</summary>
+    [Test]
+    public void PlanModeSnippet_ListsTheMeasurements()
+    {
+        var layer = LowBitLinear<float>.FromWeights(TestData.Gaussian<float>(64 * 256, seed: 3, std: 0.1), 64, 256, 4, 32);
+        PlanMode before = KernelPlanning.Mode;
+        try
+        {
+            KernelPlanning.Mode = PlanMode.Measure;
+            layer.Forward(new float[3 * 256], new float[3 * 64]);
+            string printed = Capture(() =>
+            {
+                KernelPlanning.Mode = PlanMode.Table;   // or LOWBIT_PLAN=table: the registry's ranges, the same on every run
+                foreach (string line in KernelPlanning.Measurements) Console.WriteLine(line);   // what was measured, and the timings
+            });
+            Assert.That(printed, Does.Contain("Group4 64x256 group 32, batch 2-3, Float: "));
+            Assert.That(KernelPlanning.Mode, Is.EqualTo(PlanMode.Table));
+        }
+        finally
+        {
+            KernelPlanning.Mode = before;
+        }
+    }
+
     [Test]
     public void EveryReadmeBlock_IsCompiledHere()
     {

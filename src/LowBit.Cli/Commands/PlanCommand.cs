@@ -1,0 +1,106 @@
+using System.CommandLine;
+using LowBit.IO;
+using Spectre.Console;
+
+namespace LowBit.Cli.Commands;
+
+/// <summary>
+/// <c>lowbit plan &lt;model&gt;</c>: the kernel each distinct layer of a checkpoint runs at the given batch sizes, in both
+/// activation precisions, and why (the planner's timings on this machine, or the table's row with <c>--table</c>).
+/// </summary>
+internal static class PlanCommand
+{
+    public static Command Create()
+    {
+        var file = new Argument<string>("model") { Description = "A GGUF file, a LowBit or safetensors checkpoint, or a GPTQ / AWQ folder." };
+        var batches = new Option<string>("--batch")
+        {
+            Description = "Batch sizes to plan, comma-separated.",
+            DefaultValueFactory = _ => "1,8,64",
+        };
+        var table = new Option<bool>("--table") { Description = "Show the built-in table's choices instead of measuring (LOWBIT_PLAN=table)." };
+        var command = new Command("plan", "Show which kernel each layer shape of a model runs on this machine, and why.") { file, batches, table };
+        command.SetAction(result => Cli.Guard(() =>
+        {
+            string path = result.GetValue(file)!;
+            int[] sizes = ParseBatches(result.GetValue(batches)!);
+            if (!Directory.Exists(path)) Cli.CheckInputFile(path);
+            if (result.GetValue(table)) KernelPlanning.Mode = PlanMode.Table;
+            using ICheckpoint checkpoint = Checkpoint.Open(path);
+            Print(checkpoint, sizes);
+            return 0;
+        }));
+        return command;
+    }
+
+    /// <summary>Parses "1,8,64": positive whole numbers.</summary>
+    internal static int[] ParseBatches(string text)
+    {
+        string[] parts = text.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
+        var sizes = new int[parts.Length];
+        for (int i = 0; i < parts.Length; i++)
+        {
+            if (!int.TryParse(parts[i], out sizes[i]) || sizes[i] <= 0 || sizes[i] > 1 << 16)
+            {
+                throw new ArgumentException($"--batch must list batch sizes from 1 to 65536, like 1,8,64; '{parts[i]}' is not one.");
+            }
+        }
+
+        if (sizes.Length == 0) throw new ArgumentException("--batch must list at least one batch size, like 1,8,64.");
+        return sizes.Distinct().Order().ToArray();
+    }
+
+    private static void Print(ICheckpoint checkpoint, int[] batches)
+    {
+        // One layer per distinct format and shape: the plan is the same for every layer that shares them.
+        var distinct = new List<(ILinearLayer<float> Layer, int Count)>();
+        var index = new Dictionary<string, int>(StringComparer.Ordinal);
+        Cli.WithStatus($"Reading the layers of {Path.GetFileName(checkpoint.Path)}", () =>
+        {
+            foreach (string name in checkpoint.Layers)
+            {
+                ILinearLayer<float> layer = checkpoint.LoadLayer<float>(name);
+                string key = $"{layer.Format} {layer.OutFeatures}x{layer.InFeatures}";
+                if (index.TryGetValue(key, out int at)) distinct[at] = (distinct[at].Layer, distinct[at].Count + 1);
+                else
+                {
+                    index[key] = distinct.Count;
+                    distinct.Add((layer, 1));
+                }
+            }
+        });
+
+        if (distinct.Count == 0)
+        {
+            AnsiConsole.MarkupLine($"{Cli.Markup(Path.GetFileName(checkpoint.Path))} has no linear layers LowBit loads.");
+            return;
+        }
+
+        string mode = KernelPlanning.Mode.ToString().ToLowerInvariant();
+        var grid = new Table().Border(TableBorder.Rounded)
+            .Title($"{Cli.Markup(Path.GetFileName(checkpoint.Path))}: kernels by layer shape ({mode} plan)")
+            .AddColumns("weights", "out x in", "layers", "batch", "float activations", "int8 activations");
+        Cli.WithStatus("Planning (timing each kernel that takes a shape, a few ms each)", () =>
+        {
+            foreach ((ILinearLayer<float> layer, int count) in distinct)
+            {
+                foreach (int batch in batches)
+                {
+                    string floats = layer.Describe(batch, ActivationPrecision.Float), int8 = layer.Describe(batch, ActivationPrecision.Int8);
+                    grid.AddRow(Cli.Markup(layer.Format), $"{layer.OutFeatures}x{layer.InFeatures}", count.ToString(), batch.ToString(),
+                                Cli.Markup(floats), Cli.Markup(int8));
+                }
+            }
+        });
+        AnsiConsole.Write(grid);
+        if (KernelPlanning.Mode == PlanMode.Table)
+        {
+            AnsiConsole.MarkupLine("[grey]Table plan: the registry's batch ranges (README, 'How the kernels work'). "
+                                   + "Without --table each choice is timed here.[/]");
+            return;
+        }
+
+        AnsiConsole.MarkupLine("Why (one thread, estimated microseconds per call on the whole layer, fastest first):");
+        foreach (string line in KernelPlanning.Measurements) AnsiConsole.MarkupLine($"  {Cli.Markup(line)}");
+    }
+}

@@ -1,0 +1,14 @@
+namespace LowBit;
+
+/// <summary>How a layer chooses the kernel for a call (see <see cref="KernelPlanning"/>).</summary>
+public enum PlanMode
+{
+    /// <summary>
+    /// On the first call of a batch size class in a precision, each kernel that takes the layer is timed on this machine
+    /// and the fastest kept for the process (the default).
+    /// </summary>
+    Measure,
+
+    /// <summary>The registry's batch ranges, the same on every run of one machine: deterministic, and what the tests pin.</summary>
+    Table,
+}
