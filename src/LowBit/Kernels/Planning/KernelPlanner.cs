@@ -42,7 +42,6 @@ internal static unsafe class KernelPlanner
         .Concat([1, 2, 4, 8, 16, 32, 64]).Distinct().Order().ToArray();
 
     private static readonly ConcurrentDictionary<Key, Lazy<Measurement>> s_wisdom = new();
-    private static readonly ConcurrentDictionary<(KernelRoute, WeightFormats), bool> s_warmed = new();
 
     /// <summary>What a measurement is for.</summary>
     internal readonly record struct Key(LayerShape Shape, int BatchClass, ActivationPrecision Activations)
@@ -137,8 +136,9 @@ internal static unsafe class KernelPlanner
         var alive = new bool[candidates.Count];
         for (int c = 0; c < candidates.Count; c++)
         {
-            // Warm-up, once per route and process: a kernel's first call compiles it, which must not count against it.
-            if (s_warmed.TryAdd((candidates[c], shape.FormatFlag), true)) Time(candidates[c], slice, small, input, output);
+            // Warm-up: a kernel's first call on a layout compiles the code for it (kernels are generic over group sizes and
+            // widths), which must not count against it.
+            Time(candidates[c], slice, small, input, output);
             best[c, 0] = best[c, 1] = double.MaxValue;
             alive[c] = true;
         }
