@@ -6,7 +6,8 @@ namespace LowBit.Cli.Commands;
 
 /// <summary>
 /// <c>lowbit plan &lt;model&gt;</c>: the kernel each distinct layer of a checkpoint runs at the given batch sizes, in both
-/// activation precisions, and why (the planner's timings on this machine, or the table's row with <c>--table</c>).
+/// activation precisions, and why: the planner's timings on this machine (<see cref="PlanMode.Measure"/>), or with
+/// <c>--table</c> the table's choice (<see cref="PlanMode.Table"/>, what layers run by default).
 /// </summary>
 internal static class PlanCommand
 {
@@ -18,14 +19,17 @@ internal static class PlanCommand
             Description = "Batch sizes to plan, comma-separated.",
             DefaultValueFactory = _ => "1,8,64",
         };
-        var table = new Option<bool>("--table") { Description = "Show the built-in table's choices instead of measuring (LOWBIT_PLAN=table)." };
+        var table = new Option<bool>("--table")
+        {
+            Description = "Show the built-in table's choices (what layers run by default) instead of measuring.",
+        };
         var command = new Command("plan", "Show which kernel each layer shape of a model runs on this machine, and why.") { file, batches, table };
         command.SetAction(result => Cli.Guard(() =>
         {
             string path = result.GetValue(file)!;
             int[] sizes = ParseBatches(result.GetValue(batches)!);
             if (!Directory.Exists(path)) Cli.CheckInputFile(path);
-            if (result.GetValue(table)) KernelPlanning.Mode = PlanMode.Table;
+            KernelPlanning.Mode = result.GetValue(table) ? PlanMode.Table : PlanMode.Measure;
             using ICheckpoint checkpoint = Checkpoint.Open(path);
             Print(checkpoint, sizes);
             return 0;
@@ -95,8 +99,8 @@ internal static class PlanCommand
         AnsiConsole.Write(grid);
         if (KernelPlanning.Mode == PlanMode.Table)
         {
-            AnsiConsole.MarkupLine("[grey]Table plan: the registry's batch ranges (README, 'How the kernels work'). "
-                                   + "Without --table each choice is timed here.[/]");
+            AnsiConsole.MarkupLine("[grey]Table plan (the default): the registry's batch ranges (README, 'How the kernels work'). "
+                                   + "Without --table each choice is timed here (LOWBIT_PLAN=measure makes layers use such plans).[/]");
             return;
         }
 

@@ -182,7 +182,7 @@ public class ReadmeSnippetTests
         }
     }
 
-    /// <summary>The README's plan-mode lines: table mode, then the measurements made so far (a measured layer call first).</summary>
+    /// <summary>The README's plan-mode lines: measure mode, then the measurements made so far (a measured layer call first).</summary>
     [Test]
     public void PlanModeSnippet_ListsTheMeasurements()
     {
@@ -194,11 +194,11 @@ public class ReadmeSnippetTests
             layer.Forward(new float[3 * 256], new float[3 * 64]);
             string printed = Capture(() =>
             {
-                KernelPlanning.Mode = PlanMode.Table;   // or LOWBIT_PLAN=table: the registry's ranges, the same on every run
+                KernelPlanning.Mode = PlanMode.Measure;   // or LOWBIT_PLAN=measure; PlanMode.Table (the default) is the registry's ranges
                 foreach (string line in KernelPlanning.Measurements) Console.WriteLine(line);   // what was measured, and the timings
             });
             Assert.That(printed, Does.Contain("Group4 64x256 group 32, batch 2-3, Float: "));
-            Assert.That(KernelPlanning.Mode, Is.EqualTo(PlanMode.Table));
+            Assert.That(KernelPlanning.Mode, Is.EqualTo(PlanMode.Measure));
         }
         finally
         {
