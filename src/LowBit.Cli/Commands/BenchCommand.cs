@@ -122,8 +122,14 @@ internal static class BenchCommand
         Row($"{kernel}, 1 thread", single);
         Row($"{kernel}, {allThreads} {(allThreads == 1 ? "thread" : "threads")}", threaded);
         AnsiConsole.Write(table);
-        string planned = $" {o.OutFeatures}x{o.InFeatures}";
-        foreach (string line in KernelPlanning.Measurements.Where(l => l.Contains(planned, StringComparison.Ordinal)))
+        // Measured plans (LOWBIT_PLAN=measure) of exactly this layer's shape; dense layers have none.
+        LayerShape? planned = o.Bits switch
+        {
+            8 => LayerShape.Int8(o.OutFeatures, o.InFeatures),
+            4 or 2 => LayerShape.Grouped(o.Bits, o.OutFeatures, o.InFeatures, o.GroupSize),
+            _ => null,
+        };
+        foreach (string line in KernelPlanning.Measurements.Where(l => planned is { } s && l.StartsWith($"{s}, batch ", StringComparison.Ordinal)))
         {
             AnsiConsole.MarkupLine($"[grey]plan: {Cli.Markup(line)}[/]");
         }

@@ -97,11 +97,13 @@ public unsafe class KernelPlannerTests
         }
     }
 
-    /// <summary>Every thread that asks first gets the one measurement (a layer shape no other test uses).</summary>
+    /// <summary>Every thread that asks first gets the one measurement (measurements forgotten first, so the use is a first one
+    /// however often the test runs in a process).</summary>
     [Test]
     public void ConcurrentFirstUse_MakesOneMeasurement()
     {
         LayerShape shape = LayerShape.Grouped(4, 232, 672, 32);
+        KernelPlanner.Clear();
         const int Threads = 8;
         var results = new KernelPlanner.Measurement[Threads];
         KernelPlan[] plans = Enumerable.Range(0, Threads).Select(_ => KernelPlan.Create(shape)).ToArray();
@@ -134,7 +136,7 @@ public unsafe class KernelPlannerTests
         {
             foreach (ILinearLayer<float> layer in layers)
             {
-                KernelPlan plan = layer is W8A16Linear<float> w ? w.Plan : ((LowBitLinear<float>)layer).Plan;
+                KernelPlan plan = KernelRegistryTests.PlanOf(layer);
                 foreach (ActivationPrecision precision in new[] { ActivationPrecision.Float, ActivationPrecision.Int8 })
                 {
                     foreach (int batch in new[] { 1, 3, 8, 20, 64 })
@@ -145,7 +147,6 @@ public unsafe class KernelPlannerTests
                         KernelRoute expected = KernelPlan.TableRoute(plan.Shape, batch, precision);
                         Assert.That(plan.Route(batch, precision), Is.EqualTo(expected), $"{plan.Shape} batch {batch} {precision}");
                         Assert.That(layer.Describe(batch, precision), Is.EqualTo(expected.ToString()));
-                        Assert.That(plan.Explain(batch, precision), Is.EqualTo($"{expected} (table)"));
                     }
                 }
             }

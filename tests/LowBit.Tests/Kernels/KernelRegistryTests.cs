@@ -181,7 +181,7 @@ public class KernelRegistryTests
         ];
         foreach (ILinearLayer<float> layer in layers)
         {
-            KernelPlan plan = layer is W8A16Linear<float> w ? w.Plan : ((LowBitLinear<float>)layer).Plan;
+            KernelPlan plan = PlanOf(layer);
             foreach (int batch in new[] { 1, 8, 64 })
             {
                 foreach (ActivationPrecision precision in new[] { ActivationPrecision.Float, ActivationPrecision.Int8 })
@@ -191,6 +191,9 @@ public class KernelRegistryTests
             }
         }
     }
+
+    /// <summary>The plan a W8A16Linear or LowBitLinear runs (dense layers have none).</summary>
+    internal static KernelPlan PlanOf(ILinearLayer<float> layer) => layer is W8A16Linear<float> w ? w.Plan : ((LowBitLinear<float>)layer).Plan;
 
     /// <summary>The README's kernel table lists every kernel of the registry, so the documentation cannot fall behind it.</summary>
     [Test]

@@ -81,14 +81,6 @@ internal sealed class KernelPlan
         return measurement;
     }
 
-    /// <summary>The route and why: the table's row, or the measurement's timings.</summary>
-    public string Explain(int batch, ActivationPrecision activations)
-    {
-        if (KernelPlanning.Mode == PlanMode.Table) return $"{TableRoute(batch, activations)} (table)";
-        KernelPlanner.Measurement measured = Measured(batch, activations);
-        return $"{measured.Route} ({measured.Why})";
-    }
-
     /// <summary>The table's plan for one precision as text: "1-15 field-512, 16+ panel-512".</summary>
     public string Describe(ActivationPrecision activations) => (activations == ActivationPrecision.Int8 ? _int8 : _float).ToString();
 

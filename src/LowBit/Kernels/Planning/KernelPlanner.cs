@@ -132,22 +132,16 @@ internal static unsafe class KernelPlanner
         var random = new Random(batch * 7919 + n);
         for (int i = 0; i < input.Length; i++) input[i] = (float)(random.NextDouble() * 2 - 1);
 
-        var best = new double[candidates.Count, 2];
-        var alive = new bool[candidates.Count];
-        for (int c = 0; c < candidates.Count; c++)
-        {
-            // Warm-up: a kernel's first call on a layout compiles the code for it (kernels are generic over group sizes and
-            // widths), which must not count against it.
-            Time(candidates[c], slice, small, input, output);
-            best[c, 0] = best[c, 1] = double.MaxValue;
-            alive[c] = true;
-        }
+        // Warm-up: a kernel's first call on a layout compiles the code for it (kernels are generic over group sizes and
+        // widths), which must not count against it.
+        foreach (KernelRoute candidate in candidates) Time(candidate, slice, small, input, output);
 
         // Round 0 times the smaller slice only and drops the candidates more than Screen times slower than the fastest;
         // the rounds after it time both slices of the rest, while the planning stays within its budget.
-        for (int c = 0; c < candidates.Count; c++) best[c, 0] = Time(candidates[c], slice, small, input, output);
+        var best = new double[candidates.Count, 2];
+        for (int c = 0; c < candidates.Count; c++) (best[c, 0], best[c, 1]) = (Time(candidates[c], slice, small, input, output), double.MaxValue);
         double fastest = Enumerable.Range(0, candidates.Count).Min(c => best[c, 0]);
-        for (int c = 0; c < candidates.Count; c++) alive[c] = best[c, 0] <= Screen * fastest;
+        bool[] alive = Enumerable.Range(0, candidates.Count).Select(c => best[c, 0] <= Screen * fastest).ToArray();
         for (int round = 1; round < Rounds; round++)
         {
             if (round > 1 && Stopwatch.GetElapsedTime(started).TotalMilliseconds > BudgetMilliseconds) break;
