@@ -22,12 +22,16 @@ namespace LowBit;
 /// </remarks>
 public sealed class W8A16Linear<T> : ILinearLayer<T>, IReferenceLayer<T>
 {
-    /// <summary>Codes and scales, replaced as one unit; the float32 scales are what the kernels read.</summary>
+    /// <summary>
+    /// Codes and scales, replaced as one unit; the float32 scales are what the kernels read, and the codes' other layouts
+    /// (made on the first call routed to a kernel that wants one) go with the codes they were made from.
+    /// </summary>
     private sealed class QuantizedWeights(sbyte[] codes, T[] scales)
     {
         public sbyte[] Codes { get; } = codes;
         public T[] Scales { get; } = scales;
         public float[] ScaleFloats { get; } = ToSingle(scales);
+        public Int8Layouts Layouts { get; } = new(codes, scales.Length, codes.Length / Math.Max(1, scales.Length));
     }
 
     private QuantizedWeights _weights;
@@ -176,7 +180,7 @@ public sealed class W8A16Linear<T> : ILinearLayer<T>, IReferenceLayer<T>
     }
 
     private MatMulRunner.Weights Quantized(QuantizedWeights weights) =>
-        new(MemoryMarshal.AsBytes(weights.Codes.AsSpan()), weights.ScaleFloats, default, default, _biasFloats);
+        new(MemoryMarshal.AsBytes(weights.Codes.AsSpan()), weights.ScaleFloats, default, default, _biasFloats, default, weights.Layouts);
 
     /// <summary>The routes this layer runs, by precision and batch size (for the CLI and the benchmarks).</summary>
     internal KernelPlan Plan => _plan;
@@ -187,7 +191,8 @@ public sealed class W8A16Linear<T> : ILinearLayer<T>, IReferenceLayer<T>
         get
         {
             QuantizedWeights weights = Volatile.Read(ref _weights);
-            return weights.Codes.LongLength + (long)weights.Scales.Length * Unsafe.SizeOf<T>() + weights.ScaleFloats.LongLength * sizeof(float);
+            return weights.Codes.LongLength + weights.Layouts.ExtraBytes + (long)weights.Scales.Length * Unsafe.SizeOf<T>()
+                + weights.ScaleFloats.LongLength * sizeof(float);
         }
     }
 

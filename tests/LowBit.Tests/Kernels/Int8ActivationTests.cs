@@ -265,7 +265,7 @@ public unsafe class Int8ActivationTests
     }
 
     [Test]
-    public void Forward_Int8_ThreadedEqualsSingleThreadedBitForBit_AndW8A16MatMulEqualsTheLayer()
+    public void Forward_Int8_ThreadedEqualsSingleThreadedBitForBit_AndW8A16MatMulMeetsTheOracle()
     {
         float[] weights = TestData.Gaussian<float>(1024 * 512, 8, std: 0.05);
         var layer = W8A16Linear<float>.FromWeights(weights, 1024, 512, TestData.Gaussian<float>(1024, 9));
@@ -277,7 +277,10 @@ public unsafe class Int8ActivationTests
         layer.Forward(x, all, 0, ActivationPrecision.Int8);
         W8A16.MatMul<float>(x, layer.Int8Weights, layer.Scales, layer.Bias, direct, 512, 1024, 0, ActivationPrecision.Int8);
         Assert.That(all, Is.EqualTo(one));
-        Assert.That(direct, Is.EqualTo(one));
+        // The static MatMul has no layer to keep an interleaved copy in, so it may run another kernel than the layer
+        // (int8act-rows8-vnni-256 on AVX-VNNI): the same contract, not the same rounding.
+        CheckInt8Layer(layer, x, layer.Bias.ToArray(), one, 6, "layer");
+        CheckInt8Layer(layer, x, layer.Bias.ToArray(), direct, 6, "W8A16.MatMul");
     }
 
     /// <summary>

@@ -27,6 +27,10 @@ internal abstract unsafe class MatMulKernel(string name, KernelIsa isa, WeightFo
     /// <summary>True when this machine (and the runtime's settings, such as DOTNET_EnableAVX512=0) runs it.</summary>
     public abstract bool IsSupported { get; }
 
+    /// <summary>The layout it reads the codes in: the canonical one, or one a layer makes for it on first use
+    /// (<see cref="IWeightLayouts"/>).</summary>
+    public virtual WeightLayout Layout => WeightLayout.RowMajor;
+
     /// <summary>True when the kernel takes this layer: its format, and a layout it covers.</summary>
     public bool Takes(in LayerShape shape) => (Formats & shape.FormatFlag) != 0 && Fits(shape);
 

@@ -21,10 +21,13 @@ internal static unsafe class MatMulRunner
     /// <param name="zeroPoints">OutFeatures x groups (empty for per channel).</param>
     /// <param name="bias">OutFeatures, or empty for none.</param>
     /// <param name="offsets">OutFeatures x groups, the float offsets of <c>w = s * (q - z) - offset</c>, or empty for none.</param>
+    /// <param name="layouts">The codes in other layouts, made on demand, or null when the caller has none (then only
+    /// <see cref="WeightLayout.RowMajor"/> kernels run).</param>
     internal readonly ref struct Weights(ReadOnlySpan<byte> codes, ReadOnlySpan<float> scales, ReadOnlySpan<float> zeroTerms,
                                          ReadOnlySpan<byte> zeroPoints,
-                                         ReadOnlySpan<float> bias, ReadOnlySpan<float> offsets = default)
+                                         ReadOnlySpan<float> bias, ReadOnlySpan<float> offsets = default, IWeightLayouts? layouts = null)
     {
+        public readonly IWeightLayouts? Layouts = layouts;
         public readonly ReadOnlySpan<float> Offsets = offsets;
         public readonly ReadOnlySpan<byte> Codes = codes;
         public readonly ReadOnlySpan<float> Scales = scales;
@@ -66,6 +69,12 @@ internal static unsafe class MatMulRunner
         // Plans only pick kernels that take the layer; tests and benchmarks force kernels, and a wrong one would read out of bounds.
         if (!kernel.Takes(shape)) throw new InvalidOperationException($"Kernel {kernel} does not take {shape}.");
         Debug.Assert(kernel.IsSupported, $"{kernel} does not run here");
+        if (kernel.Layout != WeightLayout.RowMajor && weights.Layouts is null)
+        {
+            throw new InvalidOperationException($"Kernel {kernel} reads the {kernel.Layout} layout, which these weights do not have.");
+        }
+
+        ReadOnlySpan<byte> codes = kernel.Layout == WeightLayout.RowMajor ? weights.Codes : weights.Layouts!.Codes(kernel.Layout);
         int n = shape.InFeatures, batch = input.Length / n, groups = shape.Groups, outputCount = batch * shape.OutFeatures;
         long preparedFloats = kernel.PreparedFloats(shape, batch);
         float[]? inputScratch = typeof(T) == typeof(float) ? null : ArrayPool<float>.Shared.Rent(input.Length);
@@ -80,7 +89,7 @@ internal static unsafe class MatMulRunner
             Span<float> y = outputScratch is null ? SpanCast.As<T, float>(output)[..outputCount] : outputScratch.AsSpan(0, outputCount);
             fixed (float* px = x, py = y, pPrepared = prepared, pSmall = small, ps = weights.Scales, psz = weights.ZeroTerms, pb = weights.Bias,
                    poff = weights.Offsets)
-            fixed (byte* pw = weights.Codes, pz = weights.ZeroPoints)
+            fixed (byte* pw = codes, pz = weights.ZeroPoints)
             {
                 var args = new KernelArgs
                 {

@@ -18,9 +18,12 @@ internal sealed class KernelPlan
     private readonly KernelPlanner.Measurement?[] _measuredFloat = new KernelPlanner.Measurement?[KernelPlanner.ClassStarts.Length];
     private readonly KernelPlanner.Measurement?[] _measuredInt8 = new KernelPlanner.Measurement?[KernelPlanner.ClassStarts.Length];
 
-    private KernelPlan(LayerShape shape, Ranges floatRanges, Ranges int8Ranges)
+    private readonly bool _layouts;
+
+    private KernelPlan(LayerShape shape, bool layouts, Ranges floatRanges, Ranges int8Ranges)
     {
         Shape = shape;
+        _layouts = layouts;
         _float = floatRanges;
         _int8 = int8Ranges;
     }
@@ -28,18 +31,21 @@ internal sealed class KernelPlan
     /// <summary>The layer this plan is for.</summary>
     public LayerShape Shape { get; }
 
-    /// <summary>Asks the registry once per batch range and precision.</summary>
-    public static KernelPlan Create(in LayerShape shape)
+    /// <summary>
+    /// Asks the registry once per batch range and precision. <paramref name="layouts"/> says whether the caller's weights
+    /// come with <see cref="IWeightLayouts"/> (a layer's do); without, only kernels of the canonical layout are chosen.
+    /// </summary>
+    public static KernelPlan Create(in LayerShape shape, bool layouts = true)
     {
         var floatRanges = new List<(int From, KernelRoute Route)>();
         var int8Ranges = new List<(int From, KernelRoute Route)>();
         foreach (int batch in KernelRegistry.BatchBreakpoints)
         {
-            Add(floatRanges, batch, TableRoute(shape, batch, ActivationPrecision.Float));
-            Add(int8Ranges, batch, TableRoute(shape, batch, ActivationPrecision.Int8));
+            Add(floatRanges, batch, TableRoute(shape, batch, ActivationPrecision.Float, layouts));
+            Add(int8Ranges, batch, TableRoute(shape, batch, ActivationPrecision.Int8, layouts));
         }
 
-        return new KernelPlan(shape, new Ranges(floatRanges), new Ranges(int8Ranges));
+        return new KernelPlan(shape, layouts, new Ranges(floatRanges), new Ranges(int8Ranges));
 
         static void Add(List<(int From, KernelRoute Route)> ranges, int batch, KernelRoute route)
         {
@@ -51,19 +57,26 @@ internal sealed class KernelPlan
     /// The table's route: the registry's first matching row; with int8 activations, where that is the scalar integer
     /// kernel while a vector float kernel takes the layer, that float kernel on the dequantized activations.
     /// </summary>
-    public static KernelRoute TableRoute(in LayerShape shape, int batch, ActivationPrecision activations)
+    public static KernelRoute TableRoute(in LayerShape shape, int batch, ActivationPrecision activations, bool layouts = true)
     {
-        MatMulKernel floatKernel = KernelRegistry.Choose(shape, batch, ActivationPrecision.Float);
+        MatMulKernel floatKernel = KernelRegistry.Choose(shape, batch, ActivationPrecision.Float, layouts);
         if (activations == ActivationPrecision.Float) return new KernelRoute(floatKernel, false);
-        MatMulKernel int8Kernel = KernelRegistry.Choose(shape, batch, ActivationPrecision.Int8);
+        MatMulKernel int8Kernel = KernelRegistry.Choose(shape, batch, ActivationPrecision.Int8, layouts);
         bool viaFloat = int8Kernel == KernelRegistry.IntScalar && floatKernel.Isa != KernelIsa.Scalar;
         return viaFloat ? new KernelRoute(floatKernel, true) : new KernelRoute(int8Kernel, false);
     }
 
-    /// <summary>The route for a call of <paramref name="batch"/> input rows in <paramref name="activations"/> precision, in the
-    /// process's <see cref="KernelPlanning.Mode"/>.</summary>
-    public KernelRoute Route(int batch, ActivationPrecision activations) =>
-        KernelPlanning.Mode == PlanMode.Table ? TableRoute(batch, activations) : Measured(batch, activations).Route;
+    /// <summary>
+    /// The route for a call of <paramref name="batch"/> input rows in <paramref name="activations"/> precision, in the
+    /// process's <see cref="KernelPlanning.Mode"/>. A measured route whose kernel wants a layout this plan's weights do not
+    /// have (measurements are shared by shape) gives way to the table's.
+    /// </summary>
+    public KernelRoute Route(int batch, ActivationPrecision activations)
+    {
+        if (KernelPlanning.Mode == PlanMode.Table) return TableRoute(batch, activations);
+        KernelRoute measured = Measured(batch, activations).Route;
+        return _layouts || measured.Kernel.Layout == WeightLayout.RowMajor ? measured : TableRoute(batch, activations);
+    }
 
     /// <summary>The table's route for this layer (<see cref="PlanMode.Table"/>, whatever the process's mode).</summary>
     public KernelRoute TableRoute(int batch, ActivationPrecision activations) =>
@@ -97,7 +110,7 @@ internal sealed class KernelPlan
         int slot = (shape.GetHashCode() & int.MaxValue) % s_cache.Length;
         KernelPlan? plan = Volatile.Read(ref s_cache[slot]);
         if (plan is not null && plan.Shape == shape) return plan;
-        plan = Create(shape);
+        plan = Create(shape, layouts: false);
         Volatile.Write(ref s_cache[slot], plan);
         return plan;
     }

@@ -203,6 +203,7 @@ internal static unsafe class KernelPlanner
     {
         private readonly byte[] _codes, _zeroPoints;
         private readonly float[] _scales, _zeroTerms;
+        private readonly Int8Layouts? _layouts;
 
         public SyntheticWeights(in LayerShape shape, int rows)
         {
@@ -217,6 +218,8 @@ internal static unsafe class KernelPlanner
                 for (int i = 0; i < _codes.Length; i++) if (_codes[i] == 0x80) _codes[i] = 0x81;   // int8 codes stay in [-127, 127]
             }
 
+            // The other layouts of all the rows made: a layout keeps rows in order, so the first rows' are a prefix of it.
+            if (perChannel) _layouts = new Int8Layouts((sbyte[])(object)_codes, rows, shape.InFeatures);
             _scales = new float[scales];
             _scales.AsSpan().Fill(0.01f);
             _zeroPoints = perChannel ? [] : new byte[scales];
@@ -237,7 +240,7 @@ internal static unsafe class KernelPlanner
             int perRow = Shape.Format == WeightFormat.Int8PerChannel ? 1 : Shape.Groups;
             return new MatMulRunner.Weights(_codes.AsSpan(0, rows * Shape.RowBytes), _scales.AsSpan(0, rows * perRow),
                                             _zeroTerms.AsSpan(0, _zeroTerms.Length == 0 ? 0 : rows * perRow),
-                                            _zeroPoints.AsSpan(0, _zeroPoints.Length == 0 ? 0 : rows * perRow), default);
+                                            _zeroPoints.AsSpan(0, _zeroPoints.Length == 0 ? 0 : rows * perRow), default, default, _layouts);
         }
     }
 }
