@@ -26,8 +26,12 @@ public class PlanSweepBenchmarks
     [Params(1, 8, 64)]
     public int Batch { get; set; }
 
-    [Params("int8", "4-bit g64", "2-bit g32")]
+    [ParamsSource(nameof(WeightFormats))]
     public string Weights { get; set; } = "int8";
+
+    /// <summary>int8, 4-bit g64 and 2-bit g32; LOWBIT_SWEEP_WEIGHTS (comma-separated) takes a subset, to rerun one format in one sitting.</summary>
+    public static IEnumerable<string> WeightFormats => Environment.GetEnvironmentVariable("LOWBIT_SWEEP_WEIGHTS") is { Length: > 0 } subset
+        ? subset.Split(',', StringSplitOptions.TrimEntries) : ["int8", "4-bit g64", "2-bit g32"];
 
     [Params(PlanMode.Table, PlanMode.Measure)]
     public PlanMode Plan { get; set; }

@@ -34,6 +34,7 @@ public sealed class LowBitLinear<T> : ILinearLayer<T>, IReferenceLayer<T>
     private readonly float[] _zeroTerms;
     private readonly float[] _offsetFloats;
     private readonly float[] _biasFloats;
+    private readonly GroupLayouts _layouts;   // the codes, scales and zero terms interleaved 8 rows at a time, made on first use
     private readonly KernelPlan _plan;
 
     private LowBitLinear(int inFeatures, int outFeatures, int bits, int groupSize, byte[] packed, T[] scales, byte[] zeroPoints, T[] offsets,
@@ -62,6 +63,7 @@ public sealed class LowBitLinear<T> : ILinearLayer<T>, IReferenceLayer<T>
         _biasFloats = new float[bias.Length];
         Elements<T>.ToSingle(bias, _biasFloats);
         _plan = KernelPlan.Create(LayerShape.Grouped(bits, outFeatures, inFeatures, groupSize));
+        _layouts = new GroupLayouts(_plan.Shape, _packed, _scaleFloats, _zeroTerms);
     }
 
     /// <summary>
@@ -215,7 +217,7 @@ public sealed class LowBitLinear<T> : ILinearLayer<T>, IReferenceLayer<T>
         LinearForward.Run(_plan, Weights, input, output[..outputCount], maxThreads, activations, _permutation);
     }
 
-    private MatMulRunner.Weights Weights => new(_packed, _scaleFloats, _zeroTerms, _zeroPoints, _biasFloats, _offsetFloats);
+    private MatMulRunner.Weights Weights => new(_packed, _scaleFloats, _zeroTerms, _zeroPoints, _biasFloats, _offsetFloats, _layouts);
 
     /// <summary>Runs one kernel on a validated call (tests and benchmarks force each kernel of the registry through it).</summary>
     internal void Run(MatMulKernel kernel, ReadOnlySpan<T> input, Span<T> output, int maxThreads) =>
@@ -236,7 +238,7 @@ public sealed class LowBitLinear<T> : ILinearLayer<T>, IReferenceLayer<T>
         _packed.LongLength + _zeroPoints.LongLength + (long)(_scales.Length + _offsets.Length) * Unsafe.SizeOf<T>()
         + (ReferenceEquals(_scaleFloats, _scales) ? 0 : _scaleFloats.LongLength * sizeof(float))
         + (ReferenceEquals(_offsetFloats, _offsets) ? 0 : _offsetFloats.LongLength * sizeof(float))
-        + _zeroTerms.LongLength * sizeof(float) + _permutation.LongLength * sizeof(int);
+        + _zeroTerms.LongLength * sizeof(float) + _permutation.LongLength * sizeof(int) + _layouts.ExtraBytes;
 
     /// <inheritdoc/>
     public string Format => $"{Bits}-bit, group {GroupSize}" + (HasOffsets ? ", offsets" : "") + (_permutation.Length != 0 ? ", permuted columns"

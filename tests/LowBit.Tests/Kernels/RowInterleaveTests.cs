@@ -5,7 +5,7 @@ using LowBit.Tests.Infrastructure;
 namespace LowBit.Tests.Kernels;
 
 /// <summary>
-/// The row-interleaved int8 layout (<see cref="WeightLayout.Int8Rows8"/>) and the layer's copy of it: where each code
+/// The row-interleaved int8 layout (<see cref="WeightLayout.Rows8"/>) and the layer's copy of it: where each code
 /// goes, when the copy is made and dropped, and that callers without a layer never get its kernel. The kernel's results
 /// against the float64 oracle are in <see cref="KernelRegistryTests"/> and <see cref="Int8ActivationTests"/>.
 /// </summary>
@@ -18,7 +18,7 @@ public class RowInterleaveTests
         const int Rows = 13, Columns = 12;
         sbyte[] codes = Enumerable.Range(0, Rows * Columns).Select(i => (sbyte)(i % 255 - 127)).ToArray();
         byte[] interleaved = RowInterleave.Int8Rows8(codes, Rows, Columns);
-        Assert.That(interleaved, Has.Length.EqualTo(RowInterleave.Int8Rows8Bytes(Rows, Columns)).And.Length.EqualTo(16 * Columns));
+        Assert.That(interleaved, Has.Length.EqualTo(RowInterleave.Bytes(LayerShape.Int8(Rows, Columns))).And.Length.EqualTo(16 * Columns));
         for (int row = 0; row < 16; row++)
         {
             for (int column = 0; column < Columns; column++)
@@ -28,6 +28,58 @@ public class RowInterleaveTests
                 Assert.That(interleaved[at], Is.EqualTo(expected), $"row {row}, column {column}");
             }
         }
+    }
+
+    /// <summary>Group-wise: per group of 8 rows their 4-byte units at lane r, then per weight group the 8 scales, then the 8 zero terms.</summary>
+    [Test]
+    public void GroupRows8_InterleavesUnitsScalesAndZeroTerms_AndPadsWithZeros([Values(2, 4, 8)] int bits)
+    {
+        const int Rows = 11, Columns = 128, GroupSize = 32;
+        LayerShape shape = LayerShape.Grouped(bits, Rows, Columns, GroupSize);
+        int groups = shape.Groups, rowBytes = shape.RowBytes;
+        byte[] packed = Enumerable.Range(0, Rows * rowBytes).Select(i => (byte)(i * 7 + 3)).ToArray();
+        float[] scales = Enumerable.Range(0, Rows * groups).Select(i => 1f + i).ToArray();
+        float[] zeroTerms = Enumerable.Range(0, Rows * groups).Select(i => -1f - i).ToArray();
+        byte[] interleaved = RowInterleave.GroupRows8(shape, packed, scales, zeroTerms);
+        long groupBytes = RowInterleave.GroupBytes(shape);
+        Assert.That(interleaved.LongLength, Is.EqualTo(RowInterleave.Bytes(shape)).And.EqualTo(2 * groupBytes));
+        for (int row = 0; row < 16; row++)
+        {
+            long rowGroup = row / 8 * groupBytes;
+            for (int b = 0; b < rowBytes; b++)
+            {
+                long at = rowGroup + b / 4 * 32 + row % 8 * 4 + b % 4;
+                Assert.That(interleaved[at], Is.EqualTo(row < Rows ? packed[row * rowBytes + b] : 0), $"row {row}, byte {b}");
+            }
+
+            for (int g = 0; g < groups; g++)
+            {
+                long scaleAt = rowGroup + 8L * rowBytes + (g * 8 + row % 8) * 4, zeroAt = scaleAt + 8L * groups * 4;
+                Assert.That(BitConverter.ToSingle(interleaved, (int)scaleAt), Is.EqualTo(row < Rows ? scales[row * groups + g] : 0f));
+                Assert.That(BitConverter.ToSingle(interleaved, (int)zeroAt), Is.EqualTo(row < Rows ? zeroTerms[row * groups + g] : 0f));
+            }
+        }
+    }
+
+    /// <summary>A group-wise layer makes its interleaved copy (codes, scales, zero terms) on the first int8 call routed there.</summary>
+    [Test]
+    public void GroupLayer_MakesTheCopyOnFirstUse([Values(2, 4, 8)] int bits)
+    {
+        RequireKernel();
+        const int Out = 29, In = 256;
+        var layer = LowBitLinear<float>.FromWeights(TestData.Gaussian<float>(Out * In, seed: 11, std: 0.05), Out, In, bits, 64);
+        long canonical = layer.WeightBytes;
+        float[] x = TestData.Gaussian<float>(6 * In, seed: 12);
+        var y = new float[6 * Out];
+        WithTablePlans(() =>
+        {
+            Assert.That(layer.Describe(6, ActivationPrecision.Int8), Is.EqualTo(KernelRegistry.IntRows8Vnni256.Name));
+            layer.Forward(x, y, 1, ActivationPrecision.Float);
+            Assert.That(layer.WeightBytes, Is.EqualTo(canonical), "float calls make no copy");
+            layer.Forward(x, y, 1, ActivationPrecision.Int8);
+            Assert.That(layer.WeightBytes, Is.EqualTo(canonical + RowInterleave.Bytes(LayerShape.Grouped(bits, Out, In, 64))));
+            Int8ActivationTests.CheckLowBitLayer(layer, x, [], y, 6, $"{bits}-bit");
+        });
     }
 
     [Test]
@@ -53,7 +105,7 @@ public class RowInterleaveTests
             layer.Forward(x, y, 1, ActivationPrecision.Float);
             Assert.That(layer.WeightBytes, Is.EqualTo(canonical), "float calls make no copy");
             layer.Forward(x, y, 1, ActivationPrecision.Int8);
-            Assert.That(layer.WeightBytes, Is.EqualTo(canonical + RowInterleave.Int8Rows8Bytes(Out, In)));
+            Assert.That(layer.WeightBytes, Is.EqualTo(canonical + RowInterleave.Bytes(LayerShape.Int8(Out, In))));
             Int8ActivationTests.CheckInt8Layer(layer, x, layer.Bias.ToArray(), y, 3, "first codes");
 
             layer.Quantize(TestData.Gaussian<float>(Out * In, seed: 4, std: 0.2));

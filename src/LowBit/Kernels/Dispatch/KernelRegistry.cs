@@ -67,6 +67,8 @@ internal static class KernelRegistry
     private const WeightFormats Int8 = WeightFormats.Int8PerChannel;
     private const WeightFormats Grouped = WeightFormats.Grouped;
     private const WeightFormats All = WeightFormats.Int8PerChannel | WeightFormats.Grouped;
+    private const WeightFormats G4G8 = WeightFormats.Group4 | WeightFormats.Group8;
+    private const WeightFormats Group2 = WeightFormats.Group2;
 
     // Per-channel int8 (W8A16).
     public static readonly MatMulKernel Int8Tiles512 = new Int8WeightMatMul.TilesKernel<Lanes512, Vector512<float>>();
@@ -140,8 +142,14 @@ internal static class KernelRegistry
         new(Grouped, GroupScalar,  1, Any, AnyLayer, "no SIMD"),
 
         // ---- Int8 activations, ActivationPrecision.Int8 (measured: Int8ActivationBenchmarks) ------------------------
-        new(Int8, IntRows8Vnni256, 1, Any, AnyLayer,
-            "rows interleaved 8 at a time: 1.1-2.5x int8act-vnni-256 at every batch (Xeon, Int8RowsBenchmarks)"),
+        // Rows interleaved 8 at a time (Xeon Emerald Rapids, one thread, against the row-major int8 kernels: int8 weights
+        // 1.15-4.1x at every batch; 4-bit 1.1-5.6x; 8-bit groups 1.04-6x; 2-bit 1.05-5x from batch 2 and on rows under 1024
+        // columns, 0.76-0.88x at batch 1 on longer rows, where int8act-512's 512-bit vectors lead (int8act-vnni-256 too,
+        // with AVX-512 off). Measured in PlanSweepBenchmarks-int8-rows8-xeon and Int8RowsBenchmarks-xeon.
+        new(Int8, IntRows8Vnni256, 1, Any, AnyLayer, "int8 weights, every batch: 1.15-4.1x int8act-vnni-256"),
+        new(G4G8, IntRows8Vnni256, 1, Any, AnyLayer, "4-bit and 8-bit groups, every batch: 1.04-6x the row-major kernels"),
+        new(Group2, IntRows8Vnni256, 2, Any, AnyLayer, "2-bit groups from batch 2: 1.05-5x the row-major kernels"),
+        new(Group2, IntRows8Vnni256, 1, 1, ShortRows, "2-bit groups at batch 1 on rows under 1024 columns (longer: int8act-512 leads)"),
         new(Int8, IntVnni256,      1,   1, AnyLayer, "int8 weights at batch 1 from DRAM: 256-bit vpdpbusd streams 30% faster than int8act-512"),
         new(Int8, IntDot256,       1,   1, AnyLayer, "as the row above, on AVX-512 CPUs without AVX-VNNI"),
         new(All, IntDot512,        1, Any, AnyLayer, "vpmaddubsw + vpmaddwd, 512 bits: ahead of 256-bit vpdpbusd on Zen 5 (.NET 10: no 512-bit one)"),

@@ -105,24 +105,24 @@ internal static unsafe partial class Int8ActivationMatMul
     /// <summary>Bytes per arranged code row: the features rounded up to 64 bytes, so every row starts on a cache line.</summary>
     private static int RowBytes(int inFeatures) => (inFeatures + 63) & ~63;
 
-    /// <summary>The format of the weight codes a chunk walks.</summary>
-    private interface ICodes
+    /// <summary>The format of the weight codes a chunk walks (Int8RowsMatMul's too).</summary>
+    internal interface ICodes
     {
         /// <summary>8 (signed, per channel), 4 or 2 (unsigned, group-wise).</summary>
         static abstract int Bits { get; }
     }
 
-    private readonly struct Int8Codes : ICodes
+    internal readonly struct Int8Codes : ICodes
     {
         public static int Bits => 8;
     }
 
-    private readonly struct FourBitCodes : ICodes
+    internal readonly struct FourBitCodes : ICodes
     {
         public static int Bits => 4;
     }
 
-    private readonly struct TwoBitCodes : ICodes
+    internal readonly struct TwoBitCodes : ICodes
     {
         public static int Bits => 2;
     }

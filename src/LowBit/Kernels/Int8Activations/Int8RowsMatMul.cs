@@ -4,23 +4,29 @@ using System.Runtime.Intrinsics.X86;
 
 namespace LowBit.Kernels;
 
-// Per-channel int8 weights with int8 activations over rows interleaved 8 at a time (WeightLayout.Int8Rows8): each 256-bit
-// vpdpbusd multiplies 4 codes of 8 weight rows (one row per int32 lane) by the same 4 activation codes, broadcast. A block
-// of 32 activations is then 8 dots per 8 rows, one convert and one scaled add, where the row-major kernels pay a sign
-// fix-up, a dot, a convert and a scaled add per row and per 32 weights: about a third of the instructions per weight, and
-// no horizontal sum at the end (lane r is output row r). The weights are stored as q + 128 (vpdpbusd wants unsigned bytes);
-// each block's integer sum starts at -128 * sum(xq), so it is the exact sum xq * q the contract asks for.
+// Int8 activations over rows interleaved 8 at a time (WeightLayout.Rows8): each 256-bit vpdpbusd multiplies one 4-byte
+// unit of 8 weight rows (one row per int32 lane) by the matching 4 activation codes, broadcast. A block of 32 activations
+// then costs, per 8 rows, 8 dots (plus the unpacking of 2/4-bit fields), one convert and one scaled add, where the
+// row-major kernels pay a dot, a convert and a scaled add per row and per 32 weights: no horizontal sums at the end either
+// (lane r is output row r), and 8 outputs go out as one vector.
+// Per-channel int8 is stored as q + 128 (vpdpbusd wants unsigned bytes); each block's integer sum starts at
+// -128 * sum(xq), so it is the exact sum xq * q the contract asks for. Group-wise codes are unsigned already; field k of
+// each packed byte meets the activation codes arranged so that, per unit, the codes of field k come 4 at a time, and the
+// zero terms (s z + offset) come out once per group with the dequantized group sums of the codes, as in the row-major kernels.
 internal static unsafe class Int8RowsMatMul
 {
-    /// <summary>int8 weights, int8 activations, AVX-VNNI at 256 bits, over <see cref="WeightLayout.Int8Rows8"/>.</summary>
-    internal sealed class Vnni256Kernel() : MatMulKernel("int8act-rows8-vnni-256", KernelIsa.AvxVnni, WeightFormats.Int8PerChannel,
-                                                          "columns a multiple of 32; weights interleaved 8 rows at a time", ActivationPrecision.Int8)
+    /// <summary>Int8 activations, AVX-VNNI at 256 bits, over <see cref="WeightLayout.Rows8"/>: per-channel int8 and 2/4/8-bit groups.</summary>
+    internal sealed class Vnni256Kernel() : MatMulKernel("int8act-rows8-vnni-256", KernelIsa.AvxVnni,
+                                                         WeightFormats.Int8PerChannel | WeightFormats.Grouped,
+                                                          "columns and groups multiples of 32; weights interleaved 8 rows at a time",
+                                                              ActivationPrecision.Int8)
     {
         public override bool IsSupported => AvxVnni.IsSupported && Fma.IsSupported;
 
-        public override WeightLayout Layout => WeightLayout.Int8Rows8;
+        public override WeightLayout Layout => WeightLayout.Rows8;
 
-        protected override bool Fits(in LayerShape shape) => shape.InFeatures % ActivationQuantizer.BlockSize == 0;
+        protected override bool Fits(in LayerShape shape) =>
+            shape.InFeatures % ActivationQuantizer.BlockSize == 0 && shape.GroupSize % ActivationQuantizer.BlockSize == 0;
 
         public override long PreparedFloats(in LayerShape shape, int batch) => ScratchFloats(shape.InFeatures, batch);
 
@@ -31,47 +37,99 @@ internal static unsafe class Int8RowsMatMul
 
         public override int RowGranularity => RowInterleave.Rows;
 
-        public override delegate*<void*, int, void> Body(in LayerShape shape) => &Chunk;
+        public override delegate*<void*, int, void> Body(in LayerShape shape) => shape.Format switch
+        {
+            WeightFormat.Int8PerChannel => &Int8Chunk,
+            WeightFormat.Group4 => &GroupChunk<Int8ActivationMatMul.FourBitCodes>,
+            WeightFormat.Group2 => &GroupChunk<Int8ActivationMatMul.TwoBitCodes>,
+            _ => &GroupChunk<Int8ActivationMatMul.Int8Codes>,   // 8-bit groups: the codes' width is all the chunk asks
+        };
     }
 
-    /// <summary>Input rows per register tile: 4 rows x 2 integer accumulators + 4 float sums + a weight and a code vector fit 16 registers.</summary>
+    /// <summary>Input rows per register tile: 4 rows x 2 integer chains + 4 float sums + a weight and a code vector fit 16 registers.</summary>
     private const int TileRows = 4;
 
     /// <summary>Bytes per row of codes: the features rounded up to 64, so every row starts on a cache line.</summary>
     private static int CodeBytes(int inFeatures) => (inFeatures + 63) & ~63;
 
-    /// <summary>Per input row: the codes, and per block its scale sx and its integer start -128 * sum(xq) (16 spare each).</summary>
+    /// <summary>
+    /// Per input row and block: its scale sx; its integer start -128 * sum(xq) (per-channel int8); per group the dequantized
+    /// sum of its codes <c>sum_(blocks in g) sx * sum(xq)</c> (group-wise); each array with 16 spare.
+    /// </summary>
     private static int BlockStride(int inFeatures) => inFeatures / ActivationQuantizer.BlockSize + 16;
 
-    /// <summary>Scratch per call, in floats: per input row its codes, block scales and block starts.</summary>
-    internal static long ScratchFloats(int inFeatures, int batch) => (long)batch * (CodeBytes(inFeatures) / 4 + 2 * BlockStride(inFeatures));
+    /// <summary>Scratch per call, in floats: per input row its codes, block scales, block starts and group sums.</summary>
+    internal static long ScratchFloats(int inFeatures, int batch) => (long)batch * (CodeBytes(inFeatures) / 4 * 2 + 3 * BlockStride(inFeatures));
 
-    /// <summary>Quantizes every input row per block of 32 (ActivationQuantizer) into the scratch at <c>args.Input</c>.</summary>
+    /// <summary>Where the scratch keeps each part, for one call.</summary>
+    private readonly struct Scratch
+    {
+        public readonly sbyte* Codes;
+        public readonly float* Scales, GroupSums;
+        public readonly int* Starts;
+        public readonly nint CodeStride, Stride;
+
+        public Scratch(in KernelArgs args)
+        {
+            CodeStride = CodeBytes(args.InFeatures);
+            Stride = BlockStride(args.InFeatures);
+            Codes = args.Codes;
+            Scales = args.LaneScales;
+            Starts = (int*)(Scales + args.Batch * Stride);
+            GroupSums = (float*)(Starts + args.Batch * Stride);
+        }
+    }
+
+    /// <summary>
+    /// Quantizes every input row per block of 32 (ActivationQuantizer) into the scratch at <c>args.Input</c>, arranges the
+    /// codes for 2/4-bit fields, and fills the block starts and group sums.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Quantize(float* input, ref KernelArgs args)
     {
-        int n = args.InFeatures, blocks = n / ActivationQuantizer.BlockSize, stride = BlockStride(n);
-        sbyte* codes = (sbyte*)args.Input;
-        float* scales = (float*)(codes + (nint)args.Batch * CodeBytes(n));
-        int* starts = (int*)(scales + (nint)args.Batch * stride);
+        int n = args.InFeatures, blocks = n / ActivationQuantizer.BlockSize, blocksPerGroup = args.GroupSize / ActivationQuantizer.BlockSize;
+        nint codeStride = CodeBytes(n), stride = BlockStride(n);
+        sbyte* natural = (sbyte*)args.Input, codes = natural + args.Batch * codeStride;
+        args.Codes = args.Bits == 8 ? natural : codes;
+        args.LaneScales = (float*)(codes + args.Batch * codeStride);
+        var scratch = new Scratch(in args);
         for (int b = 0; b < args.Batch; b++)
         {
-            int* start = starts + (nint)b * stride;
-            ActivationQuantizer.QuantizeRow(input + (nint)b * n, n, codes + (nint)b * CodeBytes(n), scales + (nint)b * stride, start);
+            sbyte* row = natural + b * codeStride;
+            float* sx = scratch.Scales + b * stride, groupSums = scratch.GroupSums + b * stride;
+            int* start = scratch.Starts + b * stride;
+            ActivationQuantizer.QuantizeRow(input + (nint)b * n, n, row, sx, start);
+            if (args.Bits != 8) ArrangeUnits(row, codes + b * codeStride, n, args.Bits);
+            for (int g = 0; g < n / args.GroupSize; g++)
+            {
+                float sum = 0;
+                for (int k = g * blocksPerGroup; k < (g + 1) * blocksPerGroup; k++) sum += sx[k] * start[k];
+                groupSums[g] = sum;
+            }
+
             for (int k = 0; k < blocks; k++) start[k] *= -128;
         }
+    }
 
-        args.Codes = codes;
-        args.LaneScales = scales;
+    /// <summary>
+    /// Per unit of 8 (4-bit) or 16 (2-bit) codes, the codes of field 0 of each packed byte, then of field 1 (and 2, 3):
+    /// <c>j * perByte + k</c> to <c>k * 4 + j</c>. One byte shuffle per 32 codes.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void ArrangeUnits(sbyte* codes, sbyte* target, int count, int bits)
+    {
+        Vector256<sbyte> order = bits == 4
+            ? Vector256.Create((sbyte)0, 2, 4, 6, 1, 3, 5, 7, 8, 10, 12, 14, 9, 11, 13, 15, 0, 2, 4, 6, 1, 3, 5, 7, 8, 10, 12, 14, 9, 11, 13, 15)
+            : Vector256.Create((sbyte)0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15, 0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+        for (int i = 0; i < count; i += 32) Avx2.Shuffle(Vector256.Load(codes + i), order).Store(target + i);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Chunk(void* state, int chunk)
+    private static void Int8Chunk(void* state, int chunk)
     {
         ref KernelArgs args = ref Unsafe.AsRef<KernelArgs>(state);
         int first = chunk * args.RowsPerChunk, end = Math.Min(first + args.RowsPerChunk, args.OutFeatures), n = args.InFeatures;
-        nint codeStride = CodeBytes(n), stride = BlockStride(n);
-        int* starts = (int*)(args.LaneScales + args.Batch * stride);
+        var scratch = new Scratch(in args);
         for (int o = first; o < end; o += RowInterleave.Rows)
         {
             // Group o / 8 starts at o / 8 * 8 * n = o * n: chunks start on whole groups.
@@ -79,30 +137,28 @@ internal static unsafe class Int8RowsMatMul
             for (int b = 0, rows; b < args.Batch; b += rows)
             {
                 rows = Int8WeightMatMul.TileInputRows(args.Batch - b, TileRows);
-                sbyte* x = args.Codes + b * codeStride;
-                float* sx = args.LaneScales + b * stride;
-                int* start = starts + b * stride;
+                sbyte* x = scratch.Codes + b * scratch.CodeStride;
+                float* sx = scratch.Scales + b * scratch.Stride;
+                int* start = scratch.Starts + b * scratch.Stride;
                 Vector256<float> y0, y1 = default, y2 = default, y3 = default;
                 switch (rows)
                 {
-                    case 1: y0 = Gemv(weights, n, x, sx, start); break;
-                    case 2: Tile<TwoRows>(weights, n, x, codeStride, sx, start, stride, out y0, out y1, out _, out _); break;
-                    case 3: Tile<ThreeRows>(weights, n, x, codeStride, sx, start, stride, out y0, out y1, out y2, out _); break;
-                    default: Tile<FourRows>(weights, n, x, codeStride, sx, start, stride, out y0, out y1, out y2, out y3); break;
+                    case 1: y0 = Int8Gemv(weights, n, x, sx, start); break;
+                    case 2: Int8Tile<TwoRows>(weights, n, x, scratch.CodeStride, sx, start, scratch.Stride, out y0, out y1, out _, out _); break;
+                    case 3: Int8Tile<ThreeRows>(weights, n, x, scratch.CodeStride, sx, start, scratch.Stride, out y0, out y1, out y2, out _); break;
+                    default: Int8Tile<FourRows>(weights, n, x, scratch.CodeStride, sx, start, scratch.Stride, out y0, out y1, out y2, out y3); break;
                 }
 
-                float* y = args.Output + (nint)b * args.OutFeatures + o;
-                Finish(in args, o, y0, y);
-                if (rows > 1) Finish(in args, o, y1, y + args.OutFeatures);
-                if (rows > 2) Finish(in args, o, y2, y + 2 * args.OutFeatures);
-                if (rows > 3) Finish(in args, o, y3, y + 3 * args.OutFeatures);
+                Finish(in args, o, b, rows, y0, y1, y2, y3, args.Scales + o);
             }
         }
     }
 
-    /// <summary>One input row against 8 weight rows: four independent dot chains per block, so the dots' latency stays hidden.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<float> Gemv(byte* w, int n, sbyte* x, float* sx, int* start)
+    /// <summary>One input row against 8 int8 weight rows: four independent dot chains per block, so the dots' latency stays hidden.</summary>
+    // Compiled optimized at once: a call per tile costs nothing, and tier-0 code of a tile runs 10-30x slower for its first
+    // ~100 ms (measured: the first calls of a layer).
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static Vector256<float> Int8Gemv(byte* w, int n, sbyte* x, float* sx, int* start)
     {
         int blocks = n / ActivationQuantizer.BlockSize;
         Vector256<float> f0 = default, f1 = default;
@@ -111,14 +167,14 @@ internal static unsafe class Int8RowsMatMul
             byte* wb = w + k * 256;
             sbyte* xb = x + k * 32;
             Vector256<int> a0 = Vector256.Create(start[k]), a1 = default, a2 = default, a3 = default;
-            a0 = Dot(a0, wb, xb);
-            a1 = Dot(a1, wb + 32, xb + 4);
-            a2 = Dot(a2, wb + 64, xb + 8);
-            a3 = Dot(a3, wb + 96, xb + 12);
-            a0 = Dot(a0, wb + 128, xb + 16);
-            a1 = Dot(a1, wb + 160, xb + 20);
-            a2 = Dot(a2, wb + 192, xb + 24);
-            a3 = Dot(a3, wb + 224, xb + 28);
+            a0 = Dot(a0, Vector256.Load(wb), xb);
+            a1 = Dot(a1, Vector256.Load(wb + 32), xb + 4);
+            a2 = Dot(a2, Vector256.Load(wb + 64), xb + 8);
+            a3 = Dot(a3, Vector256.Load(wb + 96), xb + 12);
+            a0 = Dot(a0, Vector256.Load(wb + 128), xb + 16);
+            a1 = Dot(a1, Vector256.Load(wb + 160), xb + 20);
+            a2 = Dot(a2, Vector256.Load(wb + 192), xb + 24);
+            a3 = Dot(a3, Vector256.Load(wb + 224), xb + 28);
             Vector256<float> block = Avx.ConvertToVector256Single((a0 + a1) + (a2 + a3));
             // Two float sums, alternating blocks: the scaled adds do not wait on each other either.
             if ((k & 1) == 0) f0 = Fma.MultiplyAdd(block, Vector256.Create(sx[k]), f0);
@@ -128,10 +184,12 @@ internal static unsafe class Int8RowsMatMul
         return f0 + f1;
     }
 
-    /// <summary>TRows (2-4) input rows against 8 weight rows; each weight vector is loaded once for all of them.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Tile<TRows>(byte* w, int n, sbyte* x0, nint codeStride, float* sx0, int* start0, nint stride,
-                                    out Vector256<float> y0, out Vector256<float> y1, out Vector256<float> y2, out Vector256<float> y3)
+    /// <summary>TRows (2-4) input rows against 8 int8 weight rows; each weight vector is loaded once for all of them.</summary>
+    // Compiled optimized at once: a call per tile costs nothing, and tier-0 code of a tile runs 10-30x slower for its first
+    // ~100 ms (measured: the first calls of a layer).
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Int8Tile<TRows>(byte* w, int n, sbyte* x0, nint codeStride, float* sx0, int* start0, nint stride,
+                                        out Vector256<float> y0, out Vector256<float> y1, out Vector256<float> y2, out Vector256<float> y3)
         where TRows : IRows
     {
         int blocks = n / ActivationQuantizer.BlockSize;
@@ -144,9 +202,8 @@ internal static unsafe class Int8RowsMatMul
             byte* wb = w + k * 256;
             nint at = k * 32;
             // Two integer chains per input row (even and odd 4-column steps).
-            Vector256<int> a0 = Vector256.Create(start0[k]), b0 = default, a1 = default, b1 = default, a2 = default, b2 = default, a3 = default,
-                b3 = default;
-            a1 = Vector256.Create(start1[k]);
+            Vector256<int> a0 = Vector256.Create(start0[k]), b0 = default, a1 = Vector256.Create(start1[k]), b1 = default, a2 = default,
+                b2 = default, a3 = default, b3 = default;
             if (TRows.Count > 2) a2 = Vector256.Create(start2[k]);
             if (TRows.Count > 3) a3 = Vector256.Create(start3[k]);
             for (int q = 0; q < 8; q += 2)
@@ -182,26 +239,215 @@ internal static unsafe class Int8RowsMatMul
         y3 = f3;
     }
 
-    /// <summary>8 rows' weights (from memory) times 4 codes broadcast, added to the rows' int32 lanes.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<int> Dot(Vector256<int> acc, byte* weights, sbyte* codes) => Dot(acc, Vector256.Load(weights), codes);
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void GroupChunk<TCodes>(void* state, int chunk) where TCodes : Int8ActivationMatMul.ICodes
+    {
+        ref KernelArgs args = ref Unsafe.AsRef<KernelArgs>(state);
+        int first = chunk * args.RowsPerChunk, end = Math.Min(first + args.RowsPerChunk, args.OutFeatures);
+        var shape = new LayerShape(WeightFormat.Group4, args.OutFeatures, args.InFeatures, args.GroupSize);
+        int rowBytes = args.InFeatures * TCodes.Bits / 8, groups = shape.Groups;
+        nint groupBytes = (nint)RowInterleave.Rows * rowBytes + 2 * RowInterleave.Rows * groups * sizeof(float);
+        var scratch = new Scratch(in args);
+        for (int o = first; o < end; o += RowInterleave.Rows)
+        {
+            byte* weights = args.Weights + o / RowInterleave.Rows * groupBytes;
+            float* scales = (float*)(weights + RowInterleave.Rows * rowBytes), zeroTerms = scales + RowInterleave.Rows * groups;
+            for (int b = 0, rows; b < args.Batch; b += rows)
+            {
+                rows = Int8WeightMatMul.TileInputRows(args.Batch - b, TileRows);
+                Vector256<float> y0, y1 = default, y2 = default, y3 = default;
+                switch (rows)
+                {
+                    case 1: GroupTile<TCodes, OneRow>(in args, in scratch, b, weights, scales, zeroTerms, out y0, out _, out _, out _); break;
+                    case 2: GroupTile<TCodes, TwoRows>(in args, in scratch, b, weights, scales, zeroTerms, out y0, out y1, out _, out _); break;
+                    case 3: GroupTile<TCodes, ThreeRows>(in args, in scratch, b, weights, scales, zeroTerms, out y0, out y1, out y2, out _); break;
+                    default: GroupTile<TCodes, FourRows>(in args, in scratch, b, weights, scales, zeroTerms, out y0, out y1, out y2, out y3); break;
+                }
 
+                Finish(in args, o, b, rows, y0, y1, y2, y3, null);
+            }
+        }
+    }
+
+    /// <summary>
+    /// TRows (1-4) input rows from <paramref name="b"/> against 8 group-wise weight rows. Units go in pairs, their fields
+    /// alternating between two integer chains per input row; with one input row the second unit of a pair takes two chains
+    /// of its own, so four dots are always in flight.
+    /// </summary>
+    // Compiled optimized at once: a call per tile costs nothing, and tier-0 code of a tile runs 10-30x slower for its first
+    // ~100 ms (measured: the first calls of a layer).
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void GroupTile<TCodes, TRows>(in KernelArgs args, in Scratch scratch, int b, byte* w, float* scales, float* zeroTerms,
+                                                 out Vector256<float> y0, out Vector256<float> y1, out Vector256<float> y2, out Vector256<float> y3)
+        where TCodes : Int8ActivationMatMul.ICodes where TRows : IRows
+    {
+        int n = args.InFeatures, groups = n / args.GroupSize, blocksPerGroup = args.GroupSize / ActivationQuantizer.BlockSize;
+        int unitWeights = 32 / TCodes.Bits, pairsPerBlock = ActivationQuantizer.BlockSize / unitWeights / 2;
+        nint codeStride = scratch.CodeStride, stride = scratch.Stride;
+        sbyte* x0 = scratch.Codes + b * codeStride;
+        float* sx0 = scratch.Scales + b * stride, sx1 = sx0 + stride, sx2 = sx1 + stride, sx3 = sx2 + stride;
+        float* g0 = scratch.GroupSums + b * stride, g1 = g0 + stride, g2 = g1 + stride, g3 = g2 + stride;
+        bool single = TRows.Count == 1;
+        Vector256<float> f0 = default, f1 = default, f2 = default, f3 = default;
+        int k = 0;
+        for (int g = 0; g < groups; g++)
+        {
+            Vector256<float> s = Vector256.Load(scales + g * RowInterleave.Rows);
+            for (int kb = 0; kb < blocksPerGroup; kb++, k++)
+            {
+                byte* wb = w + (nint)k * 32 * TCodes.Bits;   // 32 weights x 8 rows x bits / 8
+                Vector256<int> a0 = default, b0 = default, a1 = default, b1 = default, a2 = default, b2 = default, a3 = default, b3 = default;
+                for (int p = 0; p < pairsPerBlock; p++)
+                {
+                    // Units v and u: with one input row, u goes to chains a1/b1, so four dots are in flight.
+                    nint c = (nint)k * 32 + p * 2 * unitWeights, cu = c + unitWeights;
+                    Vector256<byte> v = Vector256.Load(wb + p * 64), u = Vector256.Load(wb + p * 64 + 32);
+                    if (TCodes.Bits == 8)
+                    {
+                        if (single) Dots<OneRow>(v, u, c, cu, x0, codeStride, ref a0, ref a1, ref a2, ref b2, ref a3, ref b3, ref b3, ref b3);
+                        else Dots<TRows>(v, u, c, c + 4, x0, codeStride, ref a0, ref b0, ref a1, ref b1, ref a2, ref b2, ref a3, ref b3);
+                        continue;
+                    }
+
+                    // Fields are masked where they lie (4-bit: q and 16 q; 2-bit: 16 q and 64 q, fields 0 and 1 moved up by 4 bits
+                    // first), so a and b hold exact multiples of a power of two, shifted out once per block (Combine).
+                    if (TCodes.Bits == 4)
+                    {
+                        Vector256<byte> low = Vector256.Create((byte)0x0F), high = Vector256.Create((byte)0xF0);
+                        Vector256<byte> v0 = v & low, v1 = v & high, u0 = u & low, u1 = u & high;
+                        if (single)
+                        {
+                            Dots<OneRow>(v0, v1, c, c + 4, x0, codeStride, ref a0, ref b0, ref a2, ref b2, ref a3, ref b3, ref a3, ref b3);
+                            Dots<OneRow>(u0, u1, cu, cu + 4, x0, codeStride, ref a1, ref b1, ref a2, ref b2, ref a3, ref b3, ref a3, ref b3);
+                            continue;
+                        }
+
+                        Dots<TRows>(v0, v1, c, c + 4, x0, codeStride, ref a0, ref b0, ref a1, ref b1, ref a2, ref b2, ref a3, ref b3);
+                        Dots<TRows>(u0, u1, cu, cu + 4, x0, codeStride, ref a0, ref b0, ref a1, ref b1, ref a2, ref b2, ref a3, ref b3);
+                        continue;
+                    }
+
+                    // 2-bit: four fields per unit, two at a time (fields 0 and 2 into chain a at 16 q, 1 and 3 into b at 64 q).
+                    Vector256<byte> middle = Vector256.Create((byte)0x30), top = Vector256.Create((byte)0xC0);
+                    for (int half = 0; half < 2; half++)
+                    {
+                        Vector256<byte> w0 = half == 0 ? v : u, up = Avx2.ShiftLeftLogical(w0.AsUInt16(), 4).AsByte();
+                        nint cw = half == 0 ? c : cu;
+                        Vector256<byte> f0w = up & middle, f1w = up & top, f2w = w0 & middle, f3w = w0 & top;
+                        if (single && half == 1)
+                        {
+                            Dots<OneRow>(f0w, f1w, cw, cw + 4, x0, codeStride, ref a1, ref b1, ref a2, ref b2, ref a3, ref b3, ref a3, ref b3);
+                            Dots<OneRow>(f2w, f3w, cw + 8, cw + 12, x0, codeStride, ref a1, ref b1, ref a2, ref b2, ref a3, ref b3, ref a3, ref b3);
+                        }
+                        else
+                        {
+                            Dots<TRows>(f0w, f1w, cw, cw + 4, x0, codeStride, ref a0, ref b0, ref a1, ref b1, ref a2, ref b2, ref a3, ref b3);
+                            Dots<TRows>(f2w, f3w, cw + 8, cw + 12, x0, codeStride, ref a0, ref b0, ref a1, ref b1, ref a2, ref b2, ref a3, ref b3);
+                        }
+                    }
+                }
+
+                if (single)
+                {
+                    f0 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(Combine<TCodes>(a0 + a1, b0 + b1)), s * Vector256.Create(sx0[k]), f0);
+                    continue;
+                }
+
+                f0 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(Combine<TCodes>(a0, b0)), s * Vector256.Create(sx0[k]), f0);
+                f1 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(Combine<TCodes>(a1, b1)), s * Vector256.Create(sx1[k]), f1);
+                if (TRows.Count > 2) f2 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(Combine<TCodes>(a2, b2)), s * Vector256.Create(sx2[k]), f2);
+                if (TRows.Count > 3) f3 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(Combine<TCodes>(a3, b3)), s * Vector256.Create(sx3[k]), f3);
+            }
+
+            // The zero terms (s z + offset) of the 8 rows, times the group's dequantized code sum.
+            Vector256<float> z = Vector256.Load(zeroTerms + g * RowInterleave.Rows);
+            f0 = Fma.MultiplyAddNegated(z, Vector256.Create(g0[g]), f0);
+            if (TRows.Count > 1) f1 = Fma.MultiplyAddNegated(z, Vector256.Create(g1[g]), f1);
+            if (TRows.Count > 2) f2 = Fma.MultiplyAddNegated(z, Vector256.Create(g2[g]), f2);
+            if (TRows.Count > 3) f3 = Fma.MultiplyAddNegated(z, Vector256.Create(g3[g]), f3);
+        }
+
+        y0 = f0;
+        y1 = f1;
+        y2 = f2;
+        y3 = f3;
+    }
+
+    /// <summary>
+    /// A block's exact integer sum from its two chains: 8-bit <c>a + b</c>; 4-bit <c>a + b / 16</c> (b summed 16 q);
+    /// 2-bit <c>a / 16 + b / 64</c>. The divisions are exact (arithmetic shifts of exact multiples).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<int> Combine<TCodes>(Vector256<int> a, Vector256<int> b) where TCodes : Int8ActivationMatMul.ICodes => TCodes.Bits switch
+    {
+        4 => a + Avx2.ShiftRightArithmetic(b, 4),
+        2 => Avx2.ShiftRightArithmetic(a, 4) + Avx2.ShiftRightArithmetic(b, 6),
+        _ => a + b,
+    };
+
+    /// <summary>
+    /// Two fields of 8 weight rows (<paramref name="even"/> against the codes at <paramref name="evenAt"/>, <paramref name="odd"/>
+    /// at <paramref name="oddAt"/>) into chains a and b of each of TRows input rows.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Dots<TRows>(Vector256<byte> even, Vector256<byte> odd, nint evenAt, nint oddAt, sbyte* x0, nint codeStride,
+                                    ref Vector256<int> a0, ref Vector256<int> b0, ref Vector256<int> a1, ref Vector256<int> b1,
+                                    ref Vector256<int> a2, ref Vector256<int> b2, ref Vector256<int> a3, ref Vector256<int> b3)
+        where TRows : IRows
+    {
+        a0 = Dot(a0, even, x0 + evenAt);
+        b0 = Dot(b0, odd, x0 + oddAt);
+        if (TRows.Count > 1)
+        {
+            a1 = Dot(a1, even, x0 + codeStride + evenAt);
+            b1 = Dot(b1, odd, x0 + codeStride + oddAt);
+        }
+
+        if (TRows.Count > 2)
+        {
+            a2 = Dot(a2, even, x0 + 2 * codeStride + evenAt);
+            b2 = Dot(b2, odd, x0 + 2 * codeStride + oddAt);
+        }
+
+        if (TRows.Count > 3)
+        {
+            a3 = Dot(a3, even, x0 + 3 * codeStride + evenAt);
+            b3 = Dot(b3, odd, x0 + 3 * codeStride + oddAt);
+        }
+    }
+
+    /// <summary>8 rows' unsigned codes times 4 activation codes broadcast, added to the rows' int32 lanes.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<int> Dot(Vector256<int> acc, Vector256<byte> weights, sbyte* codes) =>
         AvxVnni.MultiplyWideningAndAdd(acc, weights, Vector256.Create(*(int*)codes).AsSByte());
 
-    /// <summary><c>y = sum * scale + bias</c> for the group's rows: one vector for a whole group, row by row for the last, partial one.</summary>
+    /// <summary>
+    /// Writes the tile's outputs: <c>sum * scale + bias</c> (per-channel int8, <paramref name="scales"/> the rows') or
+    /// <c>sum + bias</c> (group-wise, scales applied already); one vector per input row for a whole group of 8 rows, row by
+    /// row for the last, partial one.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Finish(in KernelArgs args, int o, Vector256<float> sums, float* y)
+    private static void Finish(in KernelArgs args, int o, int b, int rows, Vector256<float> y0, Vector256<float> y1, Vector256<float> y2,
+                               Vector256<float> y3, float* scales)
     {
-        if (o + RowInterleave.Rows <= args.OutFeatures)
+        float* y = args.Output + (nint)b * args.OutFeatures + o;
+        for (int i = 0; i < rows; i++, y += args.OutFeatures)
         {
-            Vector256<float> scaled = sums * Vector256.Load(args.Scales + o);
-            if (args.Bias is not null) scaled += Vector256.Load(args.Bias + o);
-            scaled.Store(y);
-            return;
-        }
+            Vector256<float> sums = i switch { 0 => y0, 1 => y1, 2 => y2, _ => y3 };
+            if (o + RowInterleave.Rows <= args.OutFeatures)
+            {
+                if (scales is not null) sums *= Vector256.Load(scales);
+                if (args.Bias is not null) sums += Vector256.Load(args.Bias + o);
+                sums.Store(y);
+                continue;
+            }
 
-        for (int r = 0; r < args.OutFeatures - o; r++) y[r] = args.Finish(sums.GetElement(r), o + r);
+            for (int r = 0; r < args.OutFeatures - o; r++)
+            {
+                float value = sums.GetElement(r);
+                if (scales is not null) value *= scales[r];
+                y[r] = args.Bias is null ? value : value + args.Bias[o + r];
+            }
+        }
     }
 }

@@ -2,35 +2,72 @@ using System.Runtime.InteropServices;
 
 namespace LowBit.Kernels;
 
-/// <summary>Makes the row-interleaved layouts (<see cref="WeightLayout"/>) from a layer's canonical codes.</summary>
+/// <summary>Makes <see cref="WeightLayout.Rows8"/> from a layer's canonical codes.</summary>
 internal static class RowInterleave
 {
-    /// <summary>Rows per interleaved group of <see cref="WeightLayout.Int8Rows8"/>.</summary>
+    /// <summary>Rows per interleaved group.</summary>
     public const int Rows = 8;
 
-    /// <summary>Bytes of <see cref="WeightLayout.Int8Rows8"/> for a layer: its rows rounded up to 8, times its columns.</summary>
-    public static long Int8Rows8Bytes(int outFeatures, int inFeatures) => (long)(outFeatures + Rows - 1) / Rows * Rows * inFeatures;
+    /// <summary>Groups of 8 rows a layer has (the last may be padded).</summary>
+    public static int RowGroups(int outFeatures) => (outFeatures + Rows - 1) / Rows;
+
+    /// <summary>Bytes of one group of 8 rows: their codes, and for group-wise formats their scales and zero terms.</summary>
+    public static long GroupBytes(in LayerShape shape) =>
+        (long)Rows * shape.RowBytes + (shape.Format == WeightFormat.Int8PerChannel ? 0 : 2L * Rows * shape.Groups * sizeof(float));
+
+    /// <summary>Bytes of a layer's <see cref="WeightLayout.Rows8"/>.</summary>
+    public static long Bytes(in LayerShape shape) => RowGroups(shape.OutFeatures) * GroupBytes(shape);
 
     /// <summary>
-    /// <see cref="WeightLayout.Int8Rows8"/> of row-major int8 codes (outFeatures x inFeatures, columns a multiple of 4): per group of
-    /// 8 rows and per 4 columns, 32 bytes holding each row's 4 codes plus 128.
+    /// Per-channel int8 codes (outFeatures x inFeatures, columns a multiple of 4) as <see cref="WeightLayout.Rows8"/>: per group
+    /// of 8 rows and per 4 columns, 32 bytes holding each row's 4 codes plus 128.
     /// </summary>
     public static byte[] Int8Rows8(ReadOnlySpan<sbyte> codes, int outFeatures, int inFeatures)
     {
         if (inFeatures % 4 != 0) throw new ArgumentException($"Columns must be a multiple of 4, not {inFeatures}.", nameof(inFeatures));
-        var interleaved = GC.AllocateUninitializedArray<byte>(checked((int)Int8Rows8Bytes(outFeatures, inFeatures)));
+        var interleaved = GC.AllocateUninitializedArray<byte>(checked((int)Bytes(LayerShape.Int8(outFeatures, inFeatures))));
         // Padding rows hold code 0 (stored as 128), so they contribute nothing.
         interleaved.AsSpan(outFeatures / Rows * Rows * inFeatures).Fill(0x80);
+        Interleave(MemoryMarshal.Cast<sbyte, uint>(codes[..(outFeatures * inFeatures)]), MemoryMarshal.Cast<byte, uint>(interleaved.AsSpan()),
+                   outFeatures, inFeatures / 4, inFeatures / 4 * Rows, 0x80808080u);
+        return interleaved;
+    }
+
+    /// <summary>
+    /// Group-wise packed codes (rows of <c>shape.RowBytes</c>, a multiple of 4) with their float scales and zero terms
+    /// (outFeatures x groups each) as <see cref="WeightLayout.Rows8"/>.
+    /// </summary>
+    public static byte[] GroupRows8(in LayerShape shape, ReadOnlySpan<byte> packed, ReadOnlySpan<float> scales, ReadOnlySpan<float> zeroTerms)
+    {
+        if (shape.RowBytes % 4 != 0) throw new ArgumentException($"Packed rows must be whole 4-byte units, not {shape.RowBytes} bytes.",
+                                                                 nameof(shape));
+        int rows = shape.OutFeatures, groups = shape.Groups, units = shape.RowBytes / 4;
+        int stride = checked((int)(GroupBytes(shape) / 4));
+        var interleaved = new byte[checked((int)Bytes(shape))];   // zeroed: padding rows have scale 0
         Span<uint> target = MemoryMarshal.Cast<byte, uint>(interleaved.AsSpan());
-        ReadOnlySpan<uint> source = MemoryMarshal.Cast<sbyte, uint>(codes[..(outFeatures * inFeatures)]);
-        int units = inFeatures / 4;
-        for (int row = 0; row < outFeatures; row++)
+        Interleave(MemoryMarshal.Cast<byte, uint>(packed[..(rows * shape.RowBytes)]), target, rows, units, stride, 0);
+        Span<float> floats = MemoryMarshal.Cast<byte, float>(interleaved.AsSpan());
+        for (int row = 0; row < rows; row++)
         {
-            ReadOnlySpan<uint> from = source.Slice(row * units, units);
-            int at = row / Rows * Rows * units + row % Rows;
-            for (int u = 0; u < from.Length; u++) target[at + u * Rows] = from[u] ^ 0x80808080u;
+            int at = row / Rows * stride + Rows * units + row % Rows;
+            for (int g = 0; g < groups; g++)
+            {
+                floats[at + g * Rows] = scales[row * groups + g];
+                floats[at + (groups + g) * Rows] = zeroTerms[row * groups + g];
+            }
         }
 
         return interleaved;
+    }
+
+    /// <summary>Each row's 4-byte units to lane row % 8 of its group's 32-byte steps (groups <paramref name="stride"/> units apart).</summary>
+    private static void Interleave(ReadOnlySpan<uint> source, Span<uint> target, int rows, int units, int stride, uint flip)
+    {
+        for (int row = 0; row < rows; row++)
+        {
+            ReadOnlySpan<uint> from = source.Slice(row * units, units);
+            int at = row / Rows * stride + row % Rows;
+            for (int u = 0; u < from.Length; u++) target[at + u * Rows] = from[u] ^ flip;
+        }
     }
 }

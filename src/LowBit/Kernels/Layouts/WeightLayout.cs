@@ -7,10 +7,10 @@ internal enum WeightLayout
     RowMajor,
 
     /// <summary>
-    /// Per-channel int8 codes, rows interleaved 8 at a time in 4-byte units and offset to unsigned (<c>q + 128</c>): for each
-    /// group of 8 rows and each 4 columns, 32 bytes with row r's 4 codes at bytes 4r..4r+3. One 256-bit integer dot then
-    /// gives 8 output rows in its 8 lanes (<see cref="RowInterleave.Int8Rows8"/>). Rows are padded to a multiple of 8 with
-    /// zero weights.
+    /// Rows interleaved 8 at a time in 4-byte units, so that one 256-bit integer dot gives 8 output rows in its 8 lanes
+    /// (<see cref="RowInterleave"/>); rows padded to a multiple of 8 with zero weights. Per-channel int8: the codes plus
+    /// 128 (unsigned, as <c>vpdpbusd</c> wants them). Group-wise: per group of 8 rows, their packed codes (4-byte units
+    /// of 4, 8 or 16 weights), then per weight group the 8 rows' float scales, then their float zero terms (s z + offset).
     /// </summary>
-    Int8Rows8,
+    Rows8,
 }

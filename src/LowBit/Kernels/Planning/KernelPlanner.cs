@@ -203,7 +203,7 @@ internal static unsafe class KernelPlanner
     {
         private readonly byte[] _codes, _zeroPoints;
         private readonly float[] _scales, _zeroTerms;
-        private readonly Int8Layouts? _layouts;
+        private readonly IWeightLayouts _layouts;
 
         public SyntheticWeights(in LayerShape shape, int rows)
         {
@@ -218,8 +218,6 @@ internal static unsafe class KernelPlanner
                 for (int i = 0; i < _codes.Length; i++) if (_codes[i] == 0x80) _codes[i] = 0x81;   // int8 codes stay in [-127, 127]
             }
 
-            // The other layouts of all the rows made: a layout keeps rows in order, so the first rows' are a prefix of it.
-            if (perChannel) _layouts = new Int8Layouts((sbyte[])(object)_codes, rows, shape.InFeatures);
             _scales = new float[scales];
             _scales.AsSpan().Fill(0.01f);
             _zeroPoints = perChannel ? [] : new byte[scales];
@@ -229,6 +227,10 @@ internal static unsafe class KernelPlanner
                 _zeroPoints[i] = (byte)random.Next(1 << shape.Bits);
                 _zeroTerms[i] = _scales[i] * _zeroPoints[i];
             }
+
+            // The other layouts of all the rows made: a layout keeps rows in order, so the first rows' are a prefix of it.
+            _layouts = perChannel ? new Int8Layouts((sbyte[])(object)_codes, rows, shape.InFeatures)
+                : new GroupLayouts(Shape, _codes, _scales, _zeroTerms);
         }
 
         /// <summary>The shape of all the rows made.</summary>
