@@ -4,17 +4,19 @@ using LowBit.Kernels;
 namespace LowBit.Benchmarks.Kernels;
 
 /// <summary>
-/// <c>int8act-rows8-vnni-256</c> (weights interleaved 8 rows at a time) against the widest row-major int8-activation kernel
-/// this machine runs (the baseline: <c>int8act-512</c>, else <c>int8act-vnni-256</c>, else <c>int8act-256</c>), forced on one
-/// thread, per weight format, layer shape and batch: the table behind the registry's int8-activation rows.
+/// <c>int8act-rows8-vnni-256</c> (weights interleaved 8 rows at a time) against the route the registry's table takes with
+/// row-major kernels only (the baseline: what ran before the interleaved kernel, <c>int8act-512</c> on AVX-512, or a
+/// float kernel on the int8-rounded input where no integer kernel takes the layout), on one thread, per weight format,
+/// layer shape and batch: the table behind the registry's int8-activation rows.
 /// </summary>
 [MemoryDiagnoser]
 [Config(typeof(W8A16Benchmarks.Config))]
 public class Int8RowsBenchmarks
 {
     private ILinearLayer<float> _layer = null!;
-    private MatMulKernel _rowMajor = null!, _rows8 = null!;
-    private float[] _input = [], _output = [];
+    private KernelRoute _rowMajor;
+    private MatMulKernel _rows8 = null!;
+    private float[] _input = [], _output = [], _dequantized = [];
 
     /// <summary>Short, medium and long rows; the CI's dry run (LOWBIT_BENCH_SMOKE=1) takes the first.</summary>
     public static IEnumerable<string> Shapes => Environment.GetEnvironmentVariable("LOWBIT_BENCH_SMOKE") == "1" ? ["1536x384"]
@@ -35,20 +37,37 @@ public class Int8RowsBenchmarks
         var (outFeatures, inFeatures, weights) = LowBitBenchmarks.Operands(Shape, Batch, out _input, out _output);
         _layer = Weights == "int8" ? W8A16Linear<float>.FromWeights(weights, outFeatures, inFeatures)
             : LowBitLinear<float>.FromWeights(weights, outFeatures, inFeatures, Weights[0] - '0', int.Parse(Weights[(Weights.IndexOf('g') + 1)..]));
-        _rowMajor = new[] { KernelRegistry.IntDot512, KernelRegistry.IntVnni256, KernelRegistry.IntDot256 }.First(k => k.IsSupported);
-        _rows8 = KernelRegistry.IntRows8Vnni256.IsSupported ? KernelRegistry.IntRows8Vnni256 : _rowMajor;
-        Console.WriteLine($"// baseline {_rowMajor.Name}" + (_rows8 == _rowMajor ? "; no AVX-VNNI here: the rows8 row runs the baseline too" : ""));
+        LayerShape shape = Weights == "int8" ? LayerShape.Int8(outFeatures, inFeatures)
+            : LayerShape.Grouped(Weights[0] - '0', outFeatures, inFeatures, int.Parse(Weights[(Weights.IndexOf('g') + 1)..]));
+        _rowMajor = KernelPlan.TableRoute(shape, Batch, ActivationPrecision.Int8, layouts: false);
+        _dequantized = new float[_input.Length];
+        _rows8 = KernelRegistry.IntRows8Vnni256.IsSupported ? KernelRegistry.IntRows8Vnni256 : _rowMajor.Kernel;
+        Console.WriteLine($"// {Weights} {Shape} batch {Batch}: baseline {_rowMajor}"
+                          + (_rows8 == _rowMajor.Kernel ? "; no AVX-VNNI here: the rows8 row runs the baseline too" : ""));
     }
 
     [Benchmark(Baseline = true, Description = "row-major")]
-    public void RowMajor() => Run(_rowMajor);
+    public void RowMajor()
+    {
+        if (!_rowMajor.DequantizesActivations)
+        {
+            Run(_rowMajor.Kernel);
+            return;
+        }
+
+        // As LinearForward does it: the input rounded to int8 per block and dequantized, then the float kernel.
+        ActivationQuantizer.DequantizedRows(_input, _dequantized, _input.Length / Batch);
+        Run(_rowMajor.Kernel, _dequantized);
+    }
 
     [Benchmark(Description = "rows8")]
     public void Rows8() => Run(_rows8);
 
-    private void Run(MatMulKernel kernel)
+    private void Run(MatMulKernel kernel) => Run(kernel, _input);
+
+    private void Run(MatMulKernel kernel, float[] input)
     {
-        if (_layer is W8A16Linear<float> int8) int8.Run(kernel, _input, _output, maxThreads: 1);
-        else ((LowBitLinear<float>)_layer).Run(kernel, _input, _output, maxThreads: 1);
+        if (_layer is W8A16Linear<float> int8) int8.Run(kernel, input, _output, maxThreads: 1);
+        else ((LowBitLinear<float>)_layer).Run(kernel, input, _output, maxThreads: 1);
     }
 }

@@ -17,8 +17,9 @@ public class RowInterleaveTests
     {
         const int Rows = 13, Columns = 12;
         sbyte[] codes = Enumerable.Range(0, Rows * Columns).Select(i => (sbyte)(i % 255 - 127)).ToArray();
-        byte[] interleaved = RowInterleave.Int8Rows8(codes, Rows, Columns);
-        Assert.That(interleaved, Has.Length.EqualTo(RowInterleave.Bytes(LayerShape.Int8(Rows, Columns))).And.Length.EqualTo(16 * Columns));
+        var interleaved = new byte[RowInterleave.Bytes(LayerShape.Int8(Rows, Columns))];
+        RowInterleave.Int8Rows8(codes, Rows, Columns, interleaved);
+        Assert.That(interleaved, Has.Length.EqualTo(16 * Columns));
         for (int row = 0; row < 16; row++)
         {
             for (int column = 0; column < Columns; column++)
@@ -40,9 +41,11 @@ public class RowInterleaveTests
         byte[] packed = Enumerable.Range(0, Rows * rowBytes).Select(i => (byte)(i * 7 + 3)).ToArray();
         float[] scales = Enumerable.Range(0, Rows * groups).Select(i => 1f + i).ToArray();
         float[] zeroTerms = Enumerable.Range(0, Rows * groups).Select(i => -1f - i).ToArray();
-        byte[] interleaved = RowInterleave.GroupRows8(shape, packed, scales, zeroTerms);
+        var interleaved = new byte[RowInterleave.Bytes(shape)];
+        interleaved.AsSpan().Fill(0xEE);   // padding must be written, not left as it was
+        RowInterleave.GroupRows8(shape, packed, scales, zeroTerms, interleaved);
         long groupBytes = RowInterleave.GroupBytes(shape);
-        Assert.That(interleaved.LongLength, Is.EqualTo(RowInterleave.Bytes(shape)).And.EqualTo(2 * groupBytes));
+        Assert.That(interleaved.LongLength, Is.EqualTo(2 * groupBytes));
         for (int row = 0; row < 16; row++)
         {
             long rowGroup = row / 8 * groupBytes;
@@ -77,14 +80,30 @@ public class RowInterleaveTests
             layer.Forward(x, y, 1, ActivationPrecision.Float);
             Assert.That(layer.WeightBytes, Is.EqualTo(canonical), "float calls make no copy");
             layer.Forward(x, y, 1, ActivationPrecision.Int8);
-            Assert.That(layer.WeightBytes, Is.EqualTo(canonical + RowInterleave.Bytes(LayerShape.Grouped(bits, Out, In, 64))));
+            Assert.That(layer.WeightBytes, Is.EqualTo(canonical + RowInterleave.Bytes(LayerShape.Grouped(bits, Out, In, 64)) + 63));
             Int8ActivationTests.CheckLowBitLayer(layer, x, [], y, 6, $"{bits}-bit");
         });
     }
 
+    /// <summary>The layouts start on a cache line wherever the heap puts them (the kernels' 32-byte loads must not straddle two).</summary>
+    [Test]
+    public unsafe void Layouts_StartOnACacheLine()
+    {
+        for (int rows = 8; rows < 80; rows += 9)
+        {
+            var int8 = new Int8Layouts(new sbyte[rows * 64], rows, 64);
+            var grouped = new GroupLayouts(LayerShape.Grouped(4, rows, 64, 32), new byte[rows * 32], new float[rows * 2], new float[rows * 2]);
+            fixed (byte* a = int8.Codes(WeightLayout.Rows8), b = grouped.Codes(WeightLayout.Rows8))
+            {
+                Assert.That((long)a % 64, Is.EqualTo(0L), $"int8, {rows} rows");
+                Assert.That((long)b % 64, Is.EqualTo(0L), $"4-bit, {rows} rows");
+            }
+        }
+    }
+
     [Test]
     public void Int8Rows8_RejectsColumnsNotAMultipleOf4() =>
-        Assert.Throws<ArgumentException>(() => RowInterleave.Int8Rows8(new sbyte[3 * 6], 3, 6));
+        Assert.Throws<ArgumentException>(() => RowInterleave.Int8Rows8(new sbyte[3 * 6], 3, 6, new byte[8 * 6]));
 
     /// <summary>
     /// The copy is made on the first int8 call routed to the kernel (WeightBytes grows by it), made again from the new codes
@@ -105,7 +124,7 @@ public class RowInterleaveTests
             layer.Forward(x, y, 1, ActivationPrecision.Float);
             Assert.That(layer.WeightBytes, Is.EqualTo(canonical), "float calls make no copy");
             layer.Forward(x, y, 1, ActivationPrecision.Int8);
-            Assert.That(layer.WeightBytes, Is.EqualTo(canonical + RowInterleave.Bytes(LayerShape.Int8(Out, In))));
+            Assert.That(layer.WeightBytes, Is.EqualTo(canonical + RowInterleave.Bytes(LayerShape.Int8(Out, In)) + 63));
             Int8ActivationTests.CheckInt8Layer(layer, x, layer.Bias.ToArray(), y, 3, "first codes");
 
             layer.Quantize(TestData.Gaussian<float>(Out * In, seed: 4, std: 0.2));

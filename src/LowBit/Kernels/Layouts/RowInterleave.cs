@@ -19,34 +19,36 @@ internal static class RowInterleave
     public static long Bytes(in LayerShape shape) => RowGroups(shape.OutFeatures) * GroupBytes(shape);
 
     /// <summary>
-    /// Per-channel int8 codes (outFeatures x inFeatures, columns a multiple of 4) as <see cref="WeightLayout.Rows8"/>: per group
-    /// of 8 rows and per 4 columns, 32 bytes holding each row's 4 codes plus 128.
+    /// Per-channel int8 codes (outFeatures x inFeatures, columns a multiple of 4) as <see cref="WeightLayout.Rows8"/> into
+    /// <paramref name="interleaved"/> (<see cref="Bytes"/> long): per group of 8 rows and per 4 columns, 32 bytes holding
+    /// each row's 4 codes plus 128.
     /// </summary>
-    public static byte[] Int8Rows8(ReadOnlySpan<sbyte> codes, int outFeatures, int inFeatures)
+    public static void Int8Rows8(ReadOnlySpan<sbyte> codes, int outFeatures, int inFeatures, Span<byte> interleaved)
     {
         if (inFeatures % 4 != 0) throw new ArgumentException($"Columns must be a multiple of 4, not {inFeatures}.", nameof(inFeatures));
-        var interleaved = GC.AllocateUninitializedArray<byte>(checked((int)Bytes(LayerShape.Int8(outFeatures, inFeatures))));
+        interleaved = interleaved[..checked((int)Bytes(LayerShape.Int8(outFeatures, inFeatures)))];
         // Padding rows hold code 0 (stored as 128), so they contribute nothing.
-        interleaved.AsSpan(outFeatures / Rows * Rows * inFeatures).Fill(0x80);
-        Interleave(MemoryMarshal.Cast<sbyte, uint>(codes[..(outFeatures * inFeatures)]), MemoryMarshal.Cast<byte, uint>(interleaved.AsSpan()),
+        interleaved[(outFeatures / Rows * Rows * inFeatures)..].Fill(0x80);
+        Interleave(MemoryMarshal.Cast<sbyte, uint>(codes[..(outFeatures * inFeatures)]), MemoryMarshal.Cast<byte, uint>(interleaved),
                    outFeatures, inFeatures / 4, inFeatures / 4 * Rows, 0x80808080u);
-        return interleaved;
     }
 
     /// <summary>
     /// Group-wise packed codes (rows of <c>shape.RowBytes</c>, a multiple of 4) with their float scales and zero terms
-    /// (outFeatures x groups each) as <see cref="WeightLayout.Rows8"/>.
+    /// (outFeatures x groups each) as <see cref="WeightLayout.Rows8"/> into <paramref name="interleaved"/> (<see cref="Bytes"/> long).
     /// </summary>
-    public static byte[] GroupRows8(in LayerShape shape, ReadOnlySpan<byte> packed, ReadOnlySpan<float> scales, ReadOnlySpan<float> zeroTerms)
+    public static void GroupRows8(in LayerShape shape, ReadOnlySpan<byte> packed, ReadOnlySpan<float> scales, ReadOnlySpan<float> zeroTerms,
+                                  Span<byte> interleaved)
     {
         if (shape.RowBytes % 4 != 0) throw new ArgumentException($"Packed rows must be whole 4-byte units, not {shape.RowBytes} bytes.",
                                                                  nameof(shape));
         int rows = shape.OutFeatures, groups = shape.Groups, units = shape.RowBytes / 4;
         int stride = checked((int)(GroupBytes(shape) / 4));
-        var interleaved = new byte[checked((int)Bytes(shape))];   // zeroed: padding rows have scale 0
-        Span<uint> target = MemoryMarshal.Cast<byte, uint>(interleaved.AsSpan());
+        interleaved = interleaved[..checked((int)Bytes(shape))];
+        interleaved.Clear();   // padding rows have codes, scales and zero terms 0
+        Span<uint> target = MemoryMarshal.Cast<byte, uint>(interleaved);
         Interleave(MemoryMarshal.Cast<byte, uint>(packed[..(rows * shape.RowBytes)]), target, rows, units, stride, 0);
-        Span<float> floats = MemoryMarshal.Cast<byte, float>(interleaved.AsSpan());
+        Span<float> floats = MemoryMarshal.Cast<byte, float>(interleaved);
         for (int row = 0; row < rows; row++)
         {
             int at = row / Rows * stride + Rows * units + row % Rows;
@@ -56,8 +58,6 @@ internal static class RowInterleave
                 floats[at + (groups + g) * Rows] = zeroTerms[row * groups + g];
             }
         }
-
-        return interleaved;
     }
 
     /// <summary>Each row's 4-byte units to lane row % 8 of its group's 32-byte steps (groups <paramref name="stride"/> units apart).</summary>
