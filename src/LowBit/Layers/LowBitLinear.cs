@@ -63,7 +63,7 @@ public sealed class LowBitLinear<T> : ILinearLayer<T>, IReferenceLayer<T>
         _biasFloats = new float[bias.Length];
         Elements<T>.ToSingle(bias, _biasFloats);
         _plan = KernelPlan.Create(LayerShape.Grouped(bits, outFeatures, inFeatures, groupSize));
-        _layouts = new GroupLayouts(_plan.Shape, _packed, _scaleFloats, _zeroTerms);
+        _layouts = new GroupLayouts(_plan.Shape, _packed, _scaleFloats, _zeroTerms, _zeroPoints, offsets.Length != 0);
     }
 
     /// <summary>

@@ -33,7 +33,7 @@ public class RowInterleaveTests
 
     /// <summary>Group-wise: per group of 8 rows their 4-byte units at lane r, then per weight group the 8 scales, then the 8 zero terms.</summary>
     [Test]
-    public void GroupRows8_InterleavesUnitsScalesAndZeroTerms_AndPadsWithZeros([Values(2, 4, 8)] int bits)
+    public void GroupRows8_InterleavesUnitsScalesAndZeroTerms_AndPadsWithZeros([Values(2, 4, 8)] int bits, [Values] bool offsets)
     {
         const int Rows = 11, Columns = 128, GroupSize = 32;
         LayerShape shape = LayerShape.Grouped(bits, Rows, Columns, GroupSize);
@@ -41,11 +41,14 @@ public class RowInterleaveTests
         byte[] packed = Enumerable.Range(0, Rows * rowBytes).Select(i => (byte)(i * 7 + 3)).ToArray();
         float[] scales = Enumerable.Range(0, Rows * groups).Select(i => 1f + i).ToArray();
         float[] zeroTerms = Enumerable.Range(0, Rows * groups).Select(i => -1f - i).ToArray();
-        var interleaved = new byte[RowInterleave.Bytes(shape)];
+        byte[] zeroPoints = Enumerable.Range(0, Rows * groups).Select(i => (byte)(i % 13 + 1)).ToArray();
+        var interleaved = new byte[RowInterleave.Bytes(shape, offsets)];
         interleaved.AsSpan().Fill(0xEE);   // padding must be written, not left as it was
-        RowInterleave.GroupRows8(shape, packed, scales, zeroTerms, interleaved);
-        long groupBytes = RowInterleave.GroupBytes(shape);
+        RowInterleave.GroupRows8(shape, packed, scales, zeroTerms, zeroPoints, offsets, interleaved);
+        long groupBytes = RowInterleave.GroupBytes(shape, offsets);
+        Assert.That(groupBytes % 64, Is.Zero, "row groups start on a cache line");
         Assert.That(interleaved.LongLength, Is.EqualTo(2 * groupBytes));
+        if (!offsets) Assert.That(interleaved.AsSpan((int)(groupBytes * 2 - 8)).ToArray(), Is.All.Not.EqualTo(0xEE), "tail padding written");
         for (int row = 0; row < 16; row++)
         {
             long rowGroup = row / 8 * groupBytes;
@@ -57,9 +60,11 @@ public class RowInterleaveTests
 
             for (int g = 0; g < groups; g++)
             {
-                long scaleAt = rowGroup + 8L * rowBytes + (g * 8 + row % 8) * 4, zeroAt = scaleAt + 8L * groups * 4;
+                long scaleAt = rowGroup + 8L * rowBytes + (g * 8 + row % 8) * 4;
                 Assert.That(BitConverter.ToSingle(interleaved, (int)scaleAt), Is.EqualTo(row < Rows ? scales[row * groups + g] : 0f));
-                Assert.That(BitConverter.ToSingle(interleaved, (int)zeroAt), Is.EqualTo(row < Rows ? zeroTerms[row * groups + g] : 0f));
+                long zeroAt = rowGroup + 8L * rowBytes + 8L * groups * 4 + (g * 8 + row % 8) * (offsets ? 4 : 1);
+                if (offsets) Assert.That(BitConverter.ToSingle(interleaved, (int)zeroAt), Is.EqualTo(row < Rows ? zeroTerms[row * groups + g] : 0f));
+                else Assert.That(interleaved[zeroAt], Is.EqualTo(row < Rows ? zeroPoints[row * groups + g] : 0));
             }
         }
     }
@@ -92,7 +97,8 @@ public class RowInterleaveTests
         for (int rows = 8; rows < 80; rows += 9)
         {
             var int8 = new Int8Layouts(new sbyte[rows * 64], rows, 64);
-            var grouped = new GroupLayouts(LayerShape.Grouped(4, rows, 64, 32), new byte[rows * 32], new float[rows * 2], new float[rows * 2]);
+            var grouped = new GroupLayouts(LayerShape.Grouped(4, rows, 64, 32), new byte[rows * 32], new float[rows * 2], new float[rows * 2],
+                                           new byte[rows * 2], offsets: false);
             fixed (byte* a = int8.Codes(WeightLayout.Rows8), b = grouped.Codes(WeightLayout.Rows8))
             {
                 Assert.That((long)a % 64, Is.EqualTo(0L), $"int8, {rows} rows");

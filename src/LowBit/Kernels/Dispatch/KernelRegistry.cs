@@ -142,13 +142,13 @@ internal static class KernelRegistry
         new(Grouped, GroupScalar,  1, Any, AnyLayer, "no SIMD"),
 
         // ---- Int8 activations, ActivationPrecision.Int8 (measured: Int8ActivationBenchmarks) ------------------------
-        // Rows interleaved 8 at a time (Xeon Emerald Rapids, one thread, against the row-major int8 kernels: int8 weights
-        // 1.15-4.1x at every batch; 4-bit 1.1-5.6x; 8-bit groups 1.04-6x; 2-bit 1.05-5x from batch 2 and on rows under 1024
-        // columns, 0.76-0.88x at batch 1 on longer rows, where int8act-512's 512-bit vectors lead (int8act-vnni-256 too,
-        // with AVX-512 off). Measured in PlanSweepBenchmarks-int8-rows8-xeon and Int8RowsBenchmarks-xeon.
-        new(Int8, IntRows8Vnni256, 1, Any, AnyLayer, "int8 weights, every batch: 1.15-4.1x int8act-vnni-256"),
-        new(G4G8, IntRows8Vnni256, 1, Any, AnyLayer, "4-bit and 8-bit groups, every batch: 1.04-6x the row-major kernels"),
-        new(Group2, IntRows8Vnni256, 2, Any, AnyLayer, "2-bit groups from batch 2: 1.05-5x the row-major kernels"),
+        // Rows interleaved 8 at a time, against the rows below (Int8RowsBenchmarks-xeon: Xeon Emerald Rapids, one thread):
+        // int8 weights 1.2-3.9x, 4-bit 1.05-5x, 8-bit groups 1.2-6x at every batch; 2-bit 1.14-3.5x from batch 2 and on rows
+        // under 1024 columns, but 0.8x at batch 1 on rows of 2048 and more, where int8act-512's 512-bit vectors lead (and
+        // int8act-vnni-256 with AVX-512 off: 0.87x). Not measured on AMD: AVX-VNNI CPUs only run it (Zen 5; not Zen 3/4).
+        new(Int8, IntRows8Vnni256, 1, Any, AnyLayer, "int8 weights, every batch: 1.2-3.9x the row-major kernels"),
+        new(G4G8, IntRows8Vnni256, 1, Any, AnyLayer, "4-bit and 8-bit groups, every batch: 1.05-6x the row-major routes"),
+        new(Group2, IntRows8Vnni256, 2, Any, AnyLayer, "2-bit groups from batch 2: 1.14-3.5x the row-major kernels"),
         new(Group2, IntRows8Vnni256, 1, 1, ShortRows, "2-bit groups at batch 1 on rows under 1024 columns (longer: int8act-512 leads)"),
         new(Int8, IntVnni256,      1,   1, AnyLayer, "int8 weights at batch 1 from DRAM: 256-bit vpdpbusd streams 30% faster than int8act-512"),
         new(Int8, IntDot256,       1,   1, AnyLayer, "as the row above, on AVX-512 CPUs without AVX-VNNI"),

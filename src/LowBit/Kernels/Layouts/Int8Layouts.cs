@@ -21,10 +21,11 @@ internal sealed class Int8Layouts(sbyte[] codes, int outFeatures, int inFeatures
 }
 
 /// <summary>
-/// <see cref="WeightLayout.Rows8"/> of group-wise packed codes with their float scales and zero terms, made on first use
-/// and kept (the layer's weights never change).
+/// <see cref="WeightLayout.Rows8"/> of group-wise packed codes with their float scales and zero terms (with offsets) or zero
+/// points (without), made on first use and kept (the layer's weights never change).
 /// </summary>
-internal sealed class GroupLayouts(LayerShape shape, byte[] packed, float[] scales, float[] zeroTerms) : IWeightLayouts
+internal sealed class GroupLayouts(LayerShape shape, byte[] packed, float[] scales, float[] zeroTerms, byte[] zeroPoints, bool offsets)
+    : IWeightLayouts
 {
     private AlignedBytes? _rows8;
 
@@ -34,7 +35,8 @@ internal sealed class GroupLayouts(LayerShape shape, byte[] packed, float[] scal
     /// <inheritdoc/>
     public ReadOnlySpan<byte> Codes(WeightLayout layout) =>
         layout == WeightLayout.Rows8
-            ? LazyLayout.Get(ref _rows8, RowInterleave.Bytes(shape), target => RowInterleave.GroupRows8(shape, packed, scales, zeroTerms, target))
+            ? LazyLayout.Get(ref _rows8, RowInterleave.Bytes(shape, offsets),
+                             target => RowInterleave.GroupRows8(shape, packed, scales, zeroTerms, zeroPoints, offsets, target))
             : throw new ArgumentException($"Group-wise codes have no {layout} layout here.", nameof(layout));
 }
 

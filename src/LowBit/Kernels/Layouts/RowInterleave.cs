@@ -11,12 +11,17 @@ internal static class RowInterleave
     /// <summary>Groups of 8 rows a layer has (the last may be padded).</summary>
     public static int RowGroups(int outFeatures) => (outFeatures + Rows - 1) / Rows;
 
-    /// <summary>Bytes of one group of 8 rows: their codes, and for group-wise formats their scales and zero terms.</summary>
-    public static long GroupBytes(in LayerShape shape) =>
-        (long)Rows * shape.RowBytes + (shape.Format == WeightFormat.Int8PerChannel ? 0 : 2L * Rows * shape.Groups * sizeof(float));
+    /// <summary>
+    /// Bytes of one group of 8 rows: their codes, and for group-wise formats their float scales and zero terms (float
+    /// <c>s z + m</c> with offsets, else the zero-point bytes: at batch 1 from DRAM every byte counts), rounded up to a
+    /// cache line so that every group starts on one (int8 groups, 8 rows of a multiple of 32 columns, always do).
+    /// </summary>
+    public static long GroupBytes(in LayerShape shape, bool offsets = false) => shape.Format == WeightFormat.Int8PerChannel
+        ? (long)Rows * shape.RowBytes
+        : ((long)Rows * shape.RowBytes + (long)Rows * shape.Groups * (sizeof(float) + (offsets ? sizeof(float) : 1)) + 63) & ~63L;
 
     /// <summary>Bytes of a layer's <see cref="WeightLayout.Rows8"/>.</summary>
-    public static long Bytes(in LayerShape shape) => RowGroups(shape.OutFeatures) * GroupBytes(shape);
+    public static long Bytes(in LayerShape shape, bool offsets = false) => RowGroups(shape.OutFeatures) * GroupBytes(shape, offsets);
 
     /// <summary>
     /// Per-channel int8 codes (outFeatures x inFeatures, columns a multiple of 4) as <see cref="WeightLayout.Rows8"/> into
@@ -34,17 +39,18 @@ internal static class RowInterleave
     }
 
     /// <summary>
-    /// Group-wise packed codes (rows of <c>shape.RowBytes</c>, a multiple of 4) with their float scales and zero terms
-    /// (outFeatures x groups each) as <see cref="WeightLayout.Rows8"/> into <paramref name="interleaved"/> (<see cref="Bytes"/> long).
+    /// Group-wise packed codes (rows of <c>shape.RowBytes</c>, a multiple of 4) with their float scales and, with
+    /// <paramref name="offsets"/>, their float zero terms, else their zero points (outFeatures x groups each), as
+    /// <see cref="WeightLayout.Rows8"/> into <paramref name="interleaved"/> (<see cref="Bytes"/> long).
     /// </summary>
     public static void GroupRows8(in LayerShape shape, ReadOnlySpan<byte> packed, ReadOnlySpan<float> scales, ReadOnlySpan<float> zeroTerms,
-                                  Span<byte> interleaved)
+                                  ReadOnlySpan<byte> zeroPoints, bool offsets, Span<byte> interleaved)
     {
         if (shape.RowBytes % 4 != 0) throw new ArgumentException($"Packed rows must be whole 4-byte units, not {shape.RowBytes} bytes.",
                                                                  nameof(shape));
         int rows = shape.OutFeatures, groups = shape.Groups, units = shape.RowBytes / 4;
-        int stride = checked((int)(GroupBytes(shape) / 4));
-        interleaved = interleaved[..checked((int)Bytes(shape))];
+        int stride = checked((int)(GroupBytes(shape, offsets) / 4));
+        interleaved = interleaved[..checked((int)Bytes(shape, offsets))];
         interleaved.Clear();   // padding rows have codes, scales and zero terms 0
         Span<uint> target = MemoryMarshal.Cast<byte, uint>(interleaved);
         Interleave(MemoryMarshal.Cast<byte, uint>(packed[..(rows * shape.RowBytes)]), target, rows, units, stride, 0);
@@ -55,7 +61,8 @@ internal static class RowInterleave
             for (int g = 0; g < groups; g++)
             {
                 floats[at + g * Rows] = scales[row * groups + g];
-                floats[at + (groups + g) * Rows] = zeroTerms[row * groups + g];
+                if (offsets) floats[at + (groups + g) * Rows] = zeroTerms[row * groups + g];
+                else interleaved[(row / Rows * stride + (Rows * units + groups * Rows)) * 4 + g * Rows + row % Rows] = zeroPoints[row * groups + g];
             }
         }
     }
