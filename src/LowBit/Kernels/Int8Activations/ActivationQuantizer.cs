@@ -142,6 +142,21 @@ internal static unsafe class ActivationQuantizer
     }
 
     /// <summary>
+    /// The dequantized code sums of each weight group, <c>sum_(blocks b in g) sx_b * sum(xq_b)</c>: what a group's zero term
+    /// multiplies. <paramref name="groupSize"/> is a multiple of the block size; the last group may hold fewer blocks.
+    /// </summary>
+    public static void GroupSums(float* scales, int* sums, int blocks, int groupSize, int groups, float* destination)
+    {
+        int blocksPerGroup = groupSize / BlockSize;
+        for (int g = 0; g < groups; g++)
+        {
+            float sum = 0;
+            for (int k = g * blocksPerGroup; k < Math.Min((g + 1) * blocksPerGroup, blocks); k++) sum += scales[k] * sums[k];
+            destination[g] = sum;
+        }
+    }
+
+    /// <summary>
     /// Lays a row of codes out for unpacked 4-bit (<paramref name="perByte"/> 2) or 2-bit (4) weight fields, step by step:
     /// within each step of <paramref name="step"/> codes, stream k holds the codes <c>j * perByte + k</c>, so field k of packed
     /// byte j meets its code at the same byte position. 8 x 32-byte shuffles on AVX2, element by element elsewhere.
@@ -150,6 +165,16 @@ internal static unsafe class ActivationQuantizer
     public static void Arrange(sbyte* codes, sbyte* target, int count, int step, int perByte)
     {
         int streamLength = step / perByte;
+        if (Avx2.IsSupported && streamLength == 4 && count % 32 == 0)
+        {
+            // Units of one dword per field (the row-interleaved kernels): one in-lane byte shuffle per 32 codes.
+            Vector256<sbyte> order = perByte == 2
+                ? Vector256.Create((sbyte)0, 2, 4, 6, 1, 3, 5, 7, 8, 10, 12, 14, 9, 11, 13, 15, 0, 2, 4, 6, 1, 3, 5, 7, 8, 10, 12, 14, 9, 11, 13, 15)
+                : Vector256.Create((sbyte)0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15, 0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+            for (int i = 0; i < count; i += 32) Avx2.Shuffle(Vector256.Load(codes + i), order).Store(target + i);
+            return;
+        }
+
         if (Avx2.IsSupported && perByte == 2 && streamLength % 32 == 0)
         {
             for (int start = 0; start < count; start += step)

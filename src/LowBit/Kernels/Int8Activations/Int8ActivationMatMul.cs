@@ -152,14 +152,7 @@ internal static unsafe partial class Int8ActivationMatMul
 
             float* laneScale = laneScales + (nint)b * (lanes + 16);
             for (int l = 0; l < lanes; l++) laneScale[l] = sx[l * laneWeights / ActivationQuantizer.BlockSize];
-            float* groupSums = args.GroupSums + (nint)b * groups;
-            int blocksPerGroup = args.GroupSize / ActivationQuantizer.BlockSize;
-            for (int g = 0; g < groups; g++)
-            {
-                float sum = 0;
-                for (int k = g * blocksPerGroup; k < Math.Min((g + 1) * blocksPerGroup, blocks); k++) sum += sx[k] * sums[k];
-                groupSums[g] = sum;
-            }
+            ActivationQuantizer.GroupSums(sx, sums, blocks, args.GroupSize, groups, args.GroupSums + (nint)b * groups);
         }
 
         args.Codes = arranged;

@@ -93,7 +93,7 @@ internal static unsafe class Int8RowsMatMul
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Quantize(float* input, ref KernelArgs args)
     {
-        int n = args.InFeatures, blocks = n / ActivationQuantizer.BlockSize, blocksPerGroup = args.GroupSize / ActivationQuantizer.BlockSize;
+        int n = args.InFeatures, blocks = n / ActivationQuantizer.BlockSize;
         nint codeStride = CodeBytes(n), stride = BlockStride(n);
         sbyte* natural = (sbyte*)args.Input, codes = natural + args.Batch * codeStride;
         args.Codes = args.Bits == 8 ? natural : codes;
@@ -105,29 +105,11 @@ internal static unsafe class Int8RowsMatMul
             float* sx = scratch.Scales + b * stride, groupSums = scratch.GroupSums + b * stride;
             int* start = scratch.Starts + b * stride;
             ActivationQuantizer.QuantizeRow(input + (nint)b * n, n, row, sx, start);
-            if (args.Bits != 8) ArrangeUnits(row, codes + b * codeStride, n, args.Bits);
-            for (int g = 0; g < n / args.GroupSize; g++)
-            {
-                float sum = 0;
-                for (int k = g * blocksPerGroup; k < (g + 1) * blocksPerGroup; k++) sum += sx[k] * start[k];
-                groupSums[g] = sum;
-            }
+            if (args.Bits != 8) ActivationQuantizer.Arrange(row, codes + b * codeStride, n, 32 / args.Bits, 8 / args.Bits);
+            ActivationQuantizer.GroupSums(sx, start, blocks, args.GroupSize, n / args.GroupSize, groupSums);
 
             for (int k = 0; k < blocks; k++) start[k] *= -128;
         }
-    }
-
-    /// <summary>
-    /// Per unit of 8 (4-bit) or 16 (2-bit) codes, the codes of field 0 of each packed byte, then of field 1 (and 2, 3):
-    /// <c>j * perByte + k</c> to <c>k * 4 + j</c>. One byte shuffle per 32 codes.
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void ArrangeUnits(sbyte* codes, sbyte* target, int count, int bits)
-    {
-        Vector256<sbyte> order = bits == 4
-            ? Vector256.Create((sbyte)0, 2, 4, 6, 1, 3, 5, 7, 8, 10, 12, 14, 9, 11, 13, 15, 0, 2, 4, 6, 1, 3, 5, 7, 8, 10, 12, 14, 9, 11, 13, 15)
-            : Vector256.Create((sbyte)0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15, 0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
-        for (int i = 0; i < count; i += 32) Avx2.Shuffle(Vector256.Load(codes + i), order).Store(target + i);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
