@@ -16,7 +16,8 @@ namespace LowBit;
 /// </summary>
 /// <typeparam name="T">float, <see cref="Half"/> or <see cref="BFloat16"/>.</typeparam>
 /// <remarks>
-/// Immutable once built, so <c>Forward</c> is safe from many threads at once.
+/// Its values never change once built (the codes may change layout, see <see cref="PackedWeights"/>), so <c>Forward</c> is safe
+/// from many threads at once.
 /// <code>
 /// var layer = LowBitLinear&lt;BFloat16&gt;.FromWeights(w, outFeatures: 11008, inFeatures: 4096, bits: 4, groupSize: 64);
 /// BFloat16[] y = layer.Forward(x);
@@ -24,7 +25,6 @@ namespace LowBit;
 /// </remarks>
 public sealed class LowBitLinear<T> : ILinearLayer<T>, IReferenceLayer<T>
 {
-    private readonly byte[] _packed;
     private readonly T[] _scales;
     private readonly byte[] _zeroPoints;
     private readonly T[] _offsets;
@@ -34,7 +34,7 @@ public sealed class LowBitLinear<T> : ILinearLayer<T>, IReferenceLayer<T>
     private readonly float[] _zeroTerms;
     private readonly float[] _offsetFloats;
     private readonly float[] _biasFloats;
-    private readonly GroupLayouts _layouts;   // the codes, scales and zero terms interleaved 8 rows at a time, made on first use
+    private readonly GroupLayouts _codes;     // packed rows and/or (made on first use) the codes, scales and zero terms 8 rows interleaved
     private readonly KernelPlan _plan;
 
     private LowBitLinear(int inFeatures, int outFeatures, int bits, int groupSize, byte[] packed, T[] scales, byte[] zeroPoints, T[] offsets,
@@ -45,7 +45,6 @@ public sealed class LowBitLinear<T> : ILinearLayer<T>, IReferenceLayer<T>
         OutFeatures = outFeatures;
         Bits = bits;
         GroupSize = groupSize;
-        _packed = packed;
         _scales = scales;
         _zeroPoints = zeroPoints;
         _offsets = offsets;
@@ -63,7 +62,7 @@ public sealed class LowBitLinear<T> : ILinearLayer<T>, IReferenceLayer<T>
         _biasFloats = new float[bias.Length];
         Elements<T>.ToSingle(bias, _biasFloats);
         _plan = KernelPlan.Create(LayerShape.Grouped(bits, outFeatures, inFeatures, groupSize));
-        _layouts = new GroupLayouts(_plan.Shape, _packed, _scaleFloats, _zeroTerms, _zeroPoints, offsets.Length != 0);
+        _codes = new GroupLayouts(_plan.Shape, packed, _scaleFloats, _zeroTerms, _zeroPoints, offsets.Length != 0);
     }
 
     /// <summary>
@@ -169,8 +168,11 @@ public sealed class LowBitLinear<T> : ILinearLayer<T>, IReferenceLayer<T>
     /// <summary>True when the layer adds a bias.</summary>
     public bool HasBias => _bias.Length != 0;
 
-    /// <summary>Each row <see cref="BitPacking"/>-packed: OutFeatures x GetPackedLength(InFeatures, Bits) bytes.</summary>
-    public ReadOnlySpan<byte> PackedWeights => _packed;
+    /// <summary>
+    /// Each row <see cref="BitPacking"/>-packed: OutFeatures x GetPackedLength(InFeatures, Bits) bytes. A layer run only with
+    /// int8 activations on a CPU whose kernel reads the rows interleaved holds them only so; this view is then made from that copy.
+    /// </summary>
+    public ReadOnlySpan<byte> PackedWeights => _codes.RowMajorView();
 
     /// <summary>Scales, [OutFeatures, InFeatures / GroupSize].</summary>
     public ReadOnlySpan<T> Scales => _scales;
@@ -217,7 +219,7 @@ public sealed class LowBitLinear<T> : ILinearLayer<T>, IReferenceLayer<T>
         LinearForward.Run(_plan, Weights, input, output[..outputCount], maxThreads, activations, _permutation);
     }
 
-    private MatMulRunner.Weights Weights => new(_packed, _scaleFloats, _zeroTerms, _zeroPoints, _biasFloats, _offsetFloats, _layouts);
+    private MatMulRunner.Weights Weights => new(default, _scaleFloats, _zeroTerms, _zeroPoints, _biasFloats, _offsetFloats, _codes);
 
     /// <summary>Runs one kernel on a validated call (tests and benchmarks force each kernel of the registry through it).</summary>
     internal void Run(MatMulKernel kernel, ReadOnlySpan<T> input, Span<T> output, int maxThreads) =>
@@ -235,10 +237,10 @@ public sealed class LowBitLinear<T> : ILinearLayer<T>, IReferenceLayer<T>
 
     /// <inheritdoc/>
     public long WeightBytes =>
-        _packed.LongLength + _zeroPoints.LongLength + (long)(_scales.Length + _offsets.Length) * Unsafe.SizeOf<T>()
+        _codes.HeldBytes + _zeroPoints.LongLength + (long)(_scales.Length + _offsets.Length) * Unsafe.SizeOf<T>()
         + (ReferenceEquals(_scaleFloats, _scales) ? 0 : _scaleFloats.LongLength * sizeof(float))
         + (ReferenceEquals(_offsetFloats, _offsets) ? 0 : _offsetFloats.LongLength * sizeof(float))
-        + _zeroTerms.LongLength * sizeof(float) + _permutation.LongLength * sizeof(int) + _layouts.ExtraBytes;
+        + _zeroTerms.LongLength * sizeof(float) + _permutation.LongLength * sizeof(int);
 
     /// <inheritdoc/>
     public string Format => $"{Bits}-bit, group {GroupSize}" + (HasOffsets ? ", offsets" : "") + (_permutation.Length != 0 ? ", permuted columns"
@@ -268,9 +270,10 @@ public sealed class LowBitLinear<T> : ILinearLayer<T>, IReferenceLayer<T>
         ThrowHelper.CheckDestination(destination.Length, (long)OutFeatures * InFeatures, nameof(destination));
         var codes = new byte[OutFeatures * InFeatures];
         int rowBytes = BitPacking.GetPackedLength(InFeatures, Bits);
+        ReadOnlySpan<byte> packed = _codes.RowMajorView();
         for (int o = 0; o < OutFeatures; o++)
         {
-            BitPacking.UnpackUnchecked(_packed.AsSpan(o * rowBytes, rowBytes), Bits, codes.AsSpan(o * InFeatures, InFeatures));
+            BitPacking.UnpackUnchecked(packed.Slice(o * rowBytes, rowBytes), Bits, codes.AsSpan(o * InFeatures, InFeatures));
         }
 
         GroupQuantizer.Dequantize<T>(codes, _scales, _zeroPoints, _offsets, OutFeatures, InFeatures, GroupSize, destination);
@@ -290,10 +293,11 @@ public sealed class LowBitLinear<T> : ILinearLayer<T>, IReferenceLayer<T>
     {
         ThrowHelper.CheckRow(row, OutFeatures, destination.Length, InFeatures);
         int rowBytes = BitPacking.GetPackedLength(InFeatures, Bits), groups = InFeatures / GroupSize;
-        byte[] codes = System.Buffers.ArrayPool<byte>.Shared.Rent(InFeatures);
+        byte[] codes = System.Buffers.ArrayPool<byte>.Shared.Rent(InFeatures + rowBytes);
         try
         {
-            BitPacking.UnpackUnchecked(_packed.AsSpan(row * rowBytes, rowBytes), Bits, codes.AsSpan(0, InFeatures));
+            _codes.CopyRow(row, codes.AsSpan(InFeatures, rowBytes));
+            BitPacking.UnpackUnchecked(codes.AsSpan(InFeatures, rowBytes), Bits, codes.AsSpan(0, InFeatures));
             Span<T> w = destination[..InFeatures];
             GroupQuantizer.Dequantize<T>(codes.AsSpan(0, InFeatures), _scales.AsSpan(row * groups, groups), _zeroPoints.AsSpan(row * groups, groups),
                                          _offsets.Length == 0 ? default : _offsets.AsSpan(row * groups, groups), 1, InFeatures, GroupSize, w);

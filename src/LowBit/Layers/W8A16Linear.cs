@@ -23,15 +23,14 @@ namespace LowBit;
 public sealed class W8A16Linear<T> : ILinearLayer<T>, IReferenceLayer<T>
 {
     /// <summary>
-    /// Codes and scales, replaced as one unit; the float32 scales are what the kernels read, and the codes' other layouts
-    /// (made on the first call routed to a kernel that wants one) go with the codes they were made from.
+    /// Codes and scales, replaced as one unit; the float32 scales are what the kernels read, and the codes are held in the
+    /// layouts their kernels have asked for (row-major, interleaved, or both: <see cref="LayerCodes"/>).
     /// </summary>
-    private sealed class QuantizedWeights(sbyte[] codes, T[] scales)
+    private sealed class QuantizedWeights(byte[] codes, T[] scales)
     {
-        public sbyte[] Codes { get; } = codes;
+        public Int8Layouts Codes { get; } = new(codes, scales.Length, codes.Length / Math.Max(1, scales.Length));
         public T[] Scales { get; } = scales;
         public float[] ScaleFloats { get; } = ToSingle(scales);
-        public Int8Layouts Layouts { get; } = new(codes, scales.Length, codes.Length / Math.Max(1, scales.Length));
     }
 
     private QuantizedWeights _weights;
@@ -53,7 +52,7 @@ public sealed class W8A16Linear<T> : ILinearLayer<T>, IReferenceLayer<T>
         OutFeatures = outFeatures;
         var scales = new T[outFeatures];
         scales.AsSpan().Fill(Elements<T>.FromSingle(1f));
-        _weights = new QuantizedWeights(new sbyte[count], scales);
+        _weights = new QuantizedWeights(new byte[count], scales);
         _bias = bias ? new T[outFeatures] : [];
         _biasFloats = ToSingle(_bias);
         _plan = KernelPlan.Create(LayerShape.Int8(outFeatures, inFeatures));
@@ -89,9 +88,9 @@ public sealed class W8A16Linear<T> : ILinearLayer<T>, IReferenceLayer<T>
         int count = ThrowHelper.CheckedProduct(outFeatures, nameof(outFeatures), inFeatures, nameof(inFeatures));
         ThrowHelper.CheckLength(weights.Length, count, nameof(weights));
         if (!bias.IsEmpty) ThrowHelper.CheckLength(bias.Length, outFeatures, nameof(bias));
-        var codes = new sbyte[count];
+        var codes = new byte[count];
         var scales = new T[outFeatures];
-        Int8Quantizer.QuantizePerChannel(weights, outFeatures, inFeatures, codes, scales);
+        Int8Quantizer.QuantizePerChannel(weights, outFeatures, inFeatures, MemoryMarshal.Cast<byte, sbyte>(codes.AsSpan()), scales);
         return new W8A16Linear<T>(inFeatures, outFeatures, new QuantizedWeights(codes, scales), bias.ToArray());
     }
 
@@ -110,7 +109,8 @@ public sealed class W8A16Linear<T> : ILinearLayer<T>, IReferenceLayer<T>
         ThrowHelper.CheckLength(int8Weights.Length, count, nameof(int8Weights));
         ThrowHelper.CheckLength(scales.Length, outFeatures, nameof(scales));
         if (!bias.IsEmpty) ThrowHelper.CheckLength(bias.Length, outFeatures, nameof(bias));
-        return new W8A16Linear<T>(inFeatures, outFeatures, new QuantizedWeights(int8Weights.ToArray(), scales.ToArray()), bias.ToArray());
+        return new W8A16Linear<T>(inFeatures, outFeatures, new QuantizedWeights(MemoryMarshal.AsBytes(int8Weights).ToArray(), scales.ToArray()),
+                                  bias.ToArray());
     }
 
     /// <summary>Input features (columns of the weight matrix).</summary>
@@ -122,8 +122,11 @@ public sealed class W8A16Linear<T> : ILinearLayer<T>, IReferenceLayer<T>
     /// <summary>True when the layer adds a bias.</summary>
     public bool HasBias => _bias.Length != 0;
 
-    /// <summary>The int8 codes, <see cref="OutFeatures"/> x <see cref="InFeatures"/>, row-major.</summary>
-    public ReadOnlySpan<sbyte> Int8Weights => _weights.Codes;
+    /// <summary>
+    /// The int8 codes, <see cref="OutFeatures"/> x <see cref="InFeatures"/>, row-major. A layer run only with int8
+    /// activations on a CPU whose kernel reads them interleaved holds them only so; this view is then made from that copy.
+    /// </summary>
+    public ReadOnlySpan<sbyte> Int8Weights => MemoryMarshal.Cast<byte, sbyte>(Volatile.Read(ref _weights).Codes.RowMajorView());
 
     /// <summary>One scale per output row.</summary>
     public ReadOnlySpan<T> Scales => _weights.Scales;
@@ -140,9 +143,9 @@ public sealed class W8A16Linear<T> : ILinearLayer<T>, IReferenceLayer<T>
     public void Quantize(ReadOnlySpan<T> weights)
     {
         ThrowHelper.CheckLength(weights.Length, (long)OutFeatures * InFeatures, nameof(weights));
-        var codes = new sbyte[weights.Length];
+        var codes = new byte[weights.Length];
         var scales = new T[OutFeatures];
-        Int8Quantizer.QuantizePerChannel(weights, OutFeatures, InFeatures, codes, scales);
+        Int8Quantizer.QuantizePerChannel(weights, OutFeatures, InFeatures, MemoryMarshal.Cast<byte, sbyte>(codes.AsSpan()), scales);
         Volatile.Write(ref _weights, new QuantizedWeights(codes, scales));
     }
 
@@ -180,7 +183,7 @@ public sealed class W8A16Linear<T> : ILinearLayer<T>, IReferenceLayer<T>
     }
 
     private MatMulRunner.Weights Quantized(QuantizedWeights weights) =>
-        new(MemoryMarshal.AsBytes(weights.Codes.AsSpan()), weights.ScaleFloats, default, default, _biasFloats, default, weights.Layouts);
+        new(default, weights.ScaleFloats, default, default, _biasFloats, default, weights.Codes);
 
     /// <summary>The routes this layer runs, by precision and batch size (for the CLI and the benchmarks).</summary>
     internal KernelPlan Plan => _plan;
@@ -191,7 +194,7 @@ public sealed class W8A16Linear<T> : ILinearLayer<T>, IReferenceLayer<T>
         get
         {
             QuantizedWeights weights = Volatile.Read(ref _weights);
-            return weights.Codes.LongLength + weights.Layouts.ExtraBytes + (long)weights.Scales.Length * Unsafe.SizeOf<T>()
+            return weights.Codes.HeldBytes + (long)weights.Scales.Length * Unsafe.SizeOf<T>()
                 + weights.ScaleFloats.LongLength * sizeof(float);
         }
     }
@@ -258,8 +261,10 @@ public sealed class W8A16Linear<T> : ILinearLayer<T>, IReferenceLayer<T>
     /// <exception cref="ArgumentException"><paramref name="destination"/> is shorter than OutFeatures x InFeatures.</exception>
     public void Dequantize(Span<T> destination)
     {
+        ThrowHelper.CheckDestination(destination.Length, (long)OutFeatures * InFeatures, nameof(destination));
         QuantizedWeights weights = Volatile.Read(ref _weights);
-        Int8Quantizer.Dequantize<T>(weights.Codes, weights.Scales, OutFeatures, InFeatures, destination);
+        Int8Quantizer.Dequantize<T>(MemoryMarshal.Cast<byte, sbyte>(weights.Codes.RowMajorView()), weights.Scales, OutFeatures, InFeatures,
+                                    destination);
     }
 
     /// <inheritdoc/>
@@ -267,6 +272,16 @@ public sealed class W8A16Linear<T> : ILinearLayer<T>, IReferenceLayer<T>
     {
         ThrowHelper.CheckRow(row, OutFeatures, destination.Length, InFeatures);
         QuantizedWeights weights = Volatile.Read(ref _weights);
-        Int8Quantizer.Dequantize<T>(weights.Codes.AsSpan(row * InFeatures, InFeatures), weights.Scales.AsSpan(row, 1), 1, InFeatures, destination);
+        byte[] codes = System.Buffers.ArrayPool<byte>.Shared.Rent(InFeatures);
+        try
+        {
+            weights.Codes.CopyRow(row, codes);
+            Int8Quantizer.Dequantize<T>(MemoryMarshal.Cast<byte, sbyte>(codes.AsSpan(0, InFeatures)), weights.Scales.AsSpan(row, 1), 1, InFeatures,
+                                        destination);
+        }
+        finally
+        {
+            System.Buffers.ArrayPool<byte>.Shared.Return(codes);
+        }
     }
 }

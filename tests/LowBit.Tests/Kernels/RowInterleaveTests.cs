@@ -90,13 +90,172 @@ public class RowInterleaveTests
         });
     }
 
+    /// <summary>Rows taken back out of Rows8 (all of them, or from any first row on) are the row-major codes they were made from.</summary>
+    [Test]
+    public void RowMajor_FromRows8_IsTheCodesItWasMadeFrom([Values(8, 4, 2)] int bits, [Values] bool offsets)
+    {
+        const int Rows = 21, Columns = 128;
+        LayerShape shape = bits == 8 && !offsets ? LayerShape.Int8(Rows, Columns) : LayerShape.Grouped(bits, Rows, Columns, 32);
+        byte[] codes = Enumerable.Range(0, Rows * shape.RowBytes).Select(i => (byte)(i * 37 + 5)).ToArray();
+        var interleaved = new byte[RowInterleave.Bytes(shape, offsets)];
+        float[] floats = new float[Rows * shape.Groups];
+        byte[] zeroPoints = new byte[Rows * shape.Groups];
+        if (shape.Format == WeightFormat.Int8PerChannel) RowInterleave.Int8Rows8(System.Runtime.InteropServices.MemoryMarshal.Cast<byte, sbyte>(
+                                                                                      codes.AsSpan()), Rows, Columns, interleaved);
+        else RowInterleave.GroupRows8(shape, codes, floats, floats, zeroPoints, offsets, interleaved);
+        foreach (int first in new[] { 0, 5, 8, 20 })
+        {
+            var back = new byte[(Rows - first) * shape.RowBytes];
+            if (shape.Format == WeightFormat.Int8PerChannel) RowInterleave.Int8RowMajor(interleaved, Columns, first, back);
+            else RowInterleave.GroupRowMajor(shape, interleaved, offsets, first, back);
+            Assert.That(back, Is.EqualTo(codes.AsSpan(first * shape.RowBytes).ToArray()), $"{shape}, from row {first}");
+        }
+    }
+
+    /// <summary>
+    /// One copy: a layer whose first call runs the interleaved kernel keeps only that layout (WeightBytes shrinks by the
+    /// row-major codes), its views (codes, Dequantize, DequantizeRow) are made from it unchanged, and a float call after it
+    /// makes the row-major copy again (then both are held) with the same results as a layer that never dropped it.
+    /// </summary>
+    [Test]
+    public void Int8OnlyLayer_HoldsOneCopy_AndItsViewsAreUnchanged()
+    {
+        RequireKernel();
+        const int Out = 37, In = 192;
+        float[] w = TestData.Gaussian<float>(Out * In, seed: 21, std: 0.05);
+        var layer = W8A16Linear<float>.FromWeights(w, Out, In);
+        var twin = W8A16Linear<float>.FromWeights(w, Out, In);
+        sbyte[] codes = layer.Int8Weights.ToArray();
+        float[] dequantized = new float[Out * In];
+        layer.Dequantize(dequantized);
+        long canonical = layer.WeightBytes, layout = RowInterleave.Bytes(LayerShape.Int8(Out, In)) + 63;
+        float[] x = TestData.Gaussian<float>(4 * In, seed: 22);
+        float[] y = new float[4 * Out], expected = new float[4 * Out];
+        WithTablePlans(() =>
+        {
+            Assert.That(layer.Describe(4, ActivationPrecision.Int8), Is.EqualTo(KernelRegistry.IntRows8Vnni256.Name));
+            layer.Forward(x, y, 1, ActivationPrecision.Int8);
+            Assert.That(layer.WeightBytes, Is.EqualTo(canonical - Out * In + layout), "the interleaved copy only");
+            CheckViews(layer, codes, dequantized);
+            Assert.That(layer.WeightBytes, Is.EqualTo(canonical - Out * In + layout), "views keep no copy");
+
+            layer.Forward(x, y, 1, ActivationPrecision.Float);
+            twin.Forward(x, expected, 1, ActivationPrecision.Float);
+            Assert.That(y, Is.EqualTo(expected), "float call on the remade row-major codes");
+            Assert.That(layer.WeightBytes, Is.EqualTo(canonical + layout), "both layouts once both precisions ran");
+            layer.Forward(x, y, 1, ActivationPrecision.Int8);
+            twin.Forward(x, expected, 1, ActivationPrecision.Int8);
+            Assert.That(y, Is.EqualTo(expected));
+            CheckViews(layer, codes, dequantized);
+        });
+
+        static void CheckViews(W8A16Linear<float> layer, sbyte[] codes, float[] dequantized)
+        {
+            Assert.That(layer.Int8Weights.ToArray(), Is.EqualTo(codes));
+            CheckDequantized(layer, dequantized);
+        }
+    }
+
+    /// <summary>As <see cref="Int8OnlyLayer_HoldsOneCopy_AndItsViewsAreUnchanged"/> for group-wise layers, with and without offsets.</summary>
+    [Test]
+    public void GroupInt8OnlyLayer_HoldsOneCopy_AndItsViewsAreUnchanged([Values(2, 4, 8)] int bits, [Values] bool offsets)
+    {
+        RequireKernel();
+        const int Out = 27, In = 256, GroupSize = 64;
+        LowBitLinear<float> Make()
+        {
+            var quantized = LowBitLinear<float>.FromWeights(TestData.Gaussian<float>(Out * In, seed: 31, std: 0.05), Out, In, bits, GroupSize);
+            float[] offs = offsets ? TestData.Gaussian<float>(Out * In / GroupSize, seed: 32, std: 0.01) : [];
+            return LowBitLinear<float>.FromQuantized(quantized.PackedWeights, quantized.Scales, quantized.ZeroPoints, Out, In, bits, GroupSize,
+                                                     TestData.Gaussian<float>(Out, seed: 33), offs);
+        }
+
+        LowBitLinear<float> layer = Make(), twin = Make();
+        byte[] packed = layer.PackedWeights.ToArray();
+        float[] dequantized = new float[Out * In];
+        layer.Dequantize(dequantized);
+        long canonical = layer.WeightBytes, layout = RowInterleave.Bytes(LayerShape.Grouped(bits, Out, In, GroupSize), offsets) + 63;
+        float[] x = TestData.Gaussian<float>(5 * In, seed: 34);
+        float[] y = new float[5 * Out], expected = new float[5 * Out];
+        WithTablePlans(() =>
+        {
+            Assert.That(layer.Describe(5, ActivationPrecision.Int8), Is.EqualTo(KernelRegistry.IntRows8Vnni256.Name));
+            layer.Forward(x, y, 1, ActivationPrecision.Int8);
+            Assert.That(layer.WeightBytes, Is.EqualTo(canonical - packed.Length + layout), "the interleaved copy only");
+            CheckViews(layer, packed, dequantized);
+            layer.Forward(x, y, 1, ActivationPrecision.Float);
+            twin.Forward(x, expected, 1, ActivationPrecision.Float);
+            Assert.That(y, Is.EqualTo(expected), "float call on the remade packed rows");
+            Assert.That(layer.WeightBytes, Is.EqualTo(canonical + layout), "both layouts once both precisions ran");
+            CheckViews(layer, packed, dequantized);
+        });
+
+        static void CheckViews(LowBitLinear<float> layer, byte[] packed, float[] dequantized)
+        {
+            Assert.That(layer.PackedWeights.ToArray(), Is.EqualTo(packed));
+            CheckDequantized(layer, dequantized);
+        }
+    }
+
+    /// <summary>Dequantize and every row's DequantizeRow give <paramref name="dequantized"/>.</summary>
+    private static void CheckDequantized(ILinearLayer<float> layer, float[] dequantized)
+    {
+        int rows = layer.OutFeatures, columns = layer.InFeatures;
+        float[] all = new float[rows * columns], row = new float[columns];
+        layer.Dequantize(all);
+        Assert.That(all, Is.EqualTo(dequantized));
+        for (int o = 0; o < rows; o++)
+        {
+            layer.DequantizeRow(o, row);
+            Assert.That(row, Is.EqualTo(dequantized.AsSpan(o * columns, columns).ToArray()), $"row {o}");
+        }
+    }
+
+    /// <summary>
+    /// Float and int8 first calls racing on fresh layers (one thread may drop the row-major copy while another reads it, or
+    /// make it again) all give what one thread gives.
+    /// </summary>
+    [Test]
+    public void Layer_RacingFloatAndInt8FirstCalls_AgreeWithOneThread()
+    {
+        RequireKernel();
+        const int Out = 64, In = 256, Threads = 8;
+        float[] w = TestData.Gaussian<float>(Out * In, seed: 41, std: 0.05);
+        float[] x = TestData.Gaussian<float>(3 * In, seed: 42);
+        var reference = W8A16Linear<float>.FromWeights(w, Out, In);
+        float[][] expected = [new float[3 * Out], new float[3 * Out]];
+        WithTablePlans(() =>
+        {
+            reference.Forward(x, expected[0], 1, ActivationPrecision.Float);
+            reference.Forward(x, expected[1], 1, ActivationPrecision.Int8);
+            for (int round = 0; round < 20; round++)
+            {
+                var layer = W8A16Linear<float>.FromWeights(w, Out, In);
+                float[][] outputs = Enumerable.Range(0, Threads).Select(_ => new float[3 * Out]).ToArray();
+                using var start = new Barrier(Threads);
+                Thread[] threads = Enumerable.Range(0, Threads).Select(i => new Thread(() =>
+                {
+                    start.SignalAndWait();
+                    for (int k = 0; k < 4; k++)
+                    {
+                        layer.Forward(x, outputs[i], 1, (i + k) % 2 == 0 ? ActivationPrecision.Float : ActivationPrecision.Int8);
+                    }
+                })).ToArray();
+                foreach (Thread thread in threads) thread.Start();
+                foreach (Thread thread in threads) thread.Join();
+                for (int i = 0; i < Threads; i++) Assert.That(outputs[i], Is.EqualTo(expected[(i + 3) % 2]), $"round {round}, thread {i}");
+                Assert.That(layer.Int8Weights.ToArray(), Is.EqualTo(reference.Int8Weights.ToArray()));
+            }
+        });
+    }
+
     /// <summary>The layouts start on a cache line wherever the heap puts them (the kernels' 32-byte loads must not straddle two).</summary>
     [Test]
     public unsafe void Layouts_StartOnACacheLine()
     {
         for (int rows = 8; rows < 80; rows += 9)
         {
-            var int8 = new Int8Layouts(new sbyte[rows * 64], rows, 64);
+            var int8 = new Int8Layouts(new byte[rows * 64], rows, 64);
             var grouped = new GroupLayouts(LayerShape.Grouped(4, rows, 64, 32), new byte[rows * 32], new float[rows * 2], new float[rows * 2],
                                            new byte[rows * 2], offsets: false);
             fixed (byte* a = int8.Codes(WeightLayout.Rows8), b = grouped.Codes(WeightLayout.Rows8))

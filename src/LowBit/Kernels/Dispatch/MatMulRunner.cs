@@ -15,14 +15,15 @@ internal static unsafe class MatMulRunner
     internal const long ParallelMinMultiplyAdds = 1L << 21;
 
     /// <summary>A layer's weights in the form every kernel reads: codes, and float32 scales, s * z and bias.</summary>
-    /// <param name="codes">OutFeatures x RowBytes: int8 codes (per channel) or packed unsigned codes (group-wise).</param>
+    /// <param name="codes">OutFeatures x RowBytes: int8 codes (per channel) or packed unsigned codes (group-wise); empty when
+    /// <paramref name="layouts"/> holds them.</param>
     /// <param name="scales">OutFeatures (per channel) or OutFeatures x groups.</param>
     /// <param name="zeroTerms">OutFeatures x groups, s * z plus the offset (empty for per channel).</param>
     /// <param name="zeroPoints">OutFeatures x groups (empty for per channel).</param>
     /// <param name="bias">OutFeatures, or empty for none.</param>
     /// <param name="offsets">OutFeatures x groups, the float offsets of <c>w = s * (q - z) - offset</c>, or empty for none.</param>
-    /// <param name="layouts">The codes in other layouts, made on demand, or null when the caller has none (then only
-    /// <see cref="WeightLayout.RowMajor"/> kernels run).</param>
+    /// <param name="layouts">The codes in every layout, made on demand (a layer's), or null when the caller has only
+    /// <paramref name="codes"/> (then only <see cref="WeightLayout.RowMajor"/> kernels run).</param>
     internal readonly ref struct Weights(ReadOnlySpan<byte> codes, ReadOnlySpan<float> scales, ReadOnlySpan<float> zeroTerms,
                                          ReadOnlySpan<byte> zeroPoints,
                                          ReadOnlySpan<float> bias, ReadOnlySpan<float> offsets = default, IWeightLayouts? layouts = null)
@@ -74,7 +75,8 @@ internal static unsafe class MatMulRunner
             throw new InvalidOperationException($"Kernel {kernel} reads the {kernel.Layout} layout, which these weights do not have.");
         }
 
-        ReadOnlySpan<byte> codes = kernel.Layout == WeightLayout.RowMajor ? weights.Codes : weights.Layouts!.Codes(kernel.Layout);
+        ReadOnlySpan<byte> codes = kernel.Layout == WeightLayout.RowMajor && !weights.Codes.IsEmpty ? weights.Codes
+            : weights.Layouts!.Codes(kernel.Layout);
         int n = shape.InFeatures, batch = input.Length / n, groups = shape.Groups, outputCount = batch * shape.OutFeatures;
         long preparedFloats = kernel.PreparedFloats(shape, batch);
         float[]? inputScratch = typeof(T) == typeof(float) ? null : ArrayPool<float>.Shared.Rent(input.Length);

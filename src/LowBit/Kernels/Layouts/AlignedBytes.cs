@@ -22,19 +22,3 @@ internal sealed class AlignedBytes
     /// <summary>What the copy holds in memory.</summary>
     public long HeldBytes => _array.LongLength;
 }
-
-/// <summary>A layout made once: two first calls at once may both make it; one copy wins and the other is dropped.</summary>
-internal static class LazyLayout
-{
-    public static ReadOnlySpan<byte> Get(ref AlignedBytes? slot, long length, SpanAction make)
-    {
-        AlignedBytes? made = Volatile.Read(ref slot);
-        if (made is not null) return made.Span;
-        made = new AlignedBytes(length);
-        make(made.Span);
-        return (Interlocked.CompareExchange(ref slot, made, null) ?? made).Span;
-    }
-
-    /// <summary>Writes a layout into its bytes.</summary>
-    public delegate void SpanAction(Span<byte> target);
-}

@@ -1,21 +1,20 @@
 namespace LowBit.Kernels;
 
 /// <summary>
-/// <see cref="WeightLayout.Rows8"/> of group-wise packed codes with their float scales and zero terms (with offsets) or zero
-/// points (without), made on first use and kept (the layer's weights never change).
+/// Group-wise packed codes in the layouts their kernels read (<see cref="LayerCodes"/>); Rows8 carries the float scales
+/// and the zero terms (with offsets) or zero points (without) beside the codes, taken from the arrays given here.
 /// </summary>
 internal sealed class GroupLayouts(LayerShape shape, byte[] packed, float[] scales, float[] zeroTerms, byte[] zeroPoints, bool offsets)
-    : IWeightLayouts
+    : LayerCodes(packed, shape.OutFeatures, shape.RowBytes)
 {
-    private AlignedBytes? _rows8;
-
-    /// <summary>Bytes held beside the canonical codes (0 until a kernel has asked for a layout).</summary>
-    public long ExtraBytes => Volatile.Read(ref _rows8)?.HeldBytes ?? 0;
+    /// <inheritdoc/>
+    protected override long Rows8Bytes => RowInterleave.Bytes(shape, offsets);
 
     /// <inheritdoc/>
-    public ReadOnlySpan<byte> Codes(WeightLayout layout) =>
-        layout == WeightLayout.Rows8
-            ? LazyLayout.Get(ref _rows8, RowInterleave.Bytes(shape, offsets),
-                             target => RowInterleave.GroupRows8(shape, packed, scales, zeroTerms, zeroPoints, offsets, target))
-            : throw new ArgumentException($"Group-wise codes have no {layout} layout here.", nameof(layout));
+    protected override void Interleave(ReadOnlySpan<byte> rowMajor, Span<byte> rows8) =>
+        RowInterleave.GroupRows8(shape, rowMajor, scales, zeroTerms, zeroPoints, offsets, rows8);
+
+    /// <inheritdoc/>
+    protected override void Deinterleave(ReadOnlySpan<byte> rows8, int first, Span<byte> target) =>
+        RowInterleave.GroupRowMajor(shape, rows8, offsets, first, target);
 }

@@ -1,8 +1,7 @@
 namespace LowBit.Kernels;
 
 /// <summary>
-/// A layer's codes in the layouts other than <see cref="WeightLayout.RowMajor"/> that some kernel wants, each made from the
-/// canonical codes on the first call that asks for it and kept with them.
+/// A layer's codes in every layout some kernel wants, each made on the first call that asks for it (<see cref="LayerCodes"/>).
 /// </summary>
 internal interface IWeightLayouts
 {

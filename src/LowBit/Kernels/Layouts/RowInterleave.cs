@@ -67,6 +67,22 @@ internal static class RowInterleave
         }
     }
 
+    /// <summary>
+    /// Rows <paramref name="first"/>.. (<c>codes.Length / inFeatures</c> of them) of per-channel int8 codes back out of
+    /// <see cref="Int8Rows8"/>'s layout, row-major.
+    /// </summary>
+    public static void Int8RowMajor(ReadOnlySpan<byte> interleaved, int inFeatures, int first, Span<byte> codes) =>
+        Deinterleave(MemoryMarshal.Cast<byte, uint>(interleaved), MemoryMarshal.Cast<byte, uint>(codes), first, inFeatures / 4,
+                     inFeatures / 4 * Rows, 0x80808080u);
+
+    /// <summary>
+    /// Rows <paramref name="first"/>.. (<c>packed.Length / shape.RowBytes</c> of them) of group-wise packed codes back out
+    /// of <see cref="GroupRows8"/>'s layout, row-major.
+    /// </summary>
+    public static void GroupRowMajor(in LayerShape shape, ReadOnlySpan<byte> interleaved, bool offsets, int first, Span<byte> packed) =>
+        Deinterleave(MemoryMarshal.Cast<byte, uint>(interleaved), MemoryMarshal.Cast<byte, uint>(packed), first, shape.RowBytes / 4,
+                     checked((int)(GroupBytes(shape, offsets) / 4)), 0);
+
     /// <summary>Each row's 4-byte units to lane row % 8 of its group's 32-byte steps (groups <paramref name="stride"/> units apart).</summary>
     private static void Interleave(ReadOnlySpan<uint> source, Span<uint> target, int rows, int units, int stride, uint flip)
     {
@@ -75,6 +91,17 @@ internal static class RowInterleave
             ReadOnlySpan<uint> from = source.Slice(row * units, units);
             int at = row / Rows * stride + row % Rows;
             for (int u = 0; u < from.Length; u++) target[at + u * Rows] = from[u] ^ flip;
+        }
+    }
+
+    /// <summary>The inverse of <see cref="Interleave"/> for the rows <paramref name="first"/>.. that fill <paramref name="target"/>.</summary>
+    private static void Deinterleave(ReadOnlySpan<uint> source, Span<uint> target, int first, int units, int stride, uint flip)
+    {
+        for (int r = 0; r < target.Length / units; r++)
+        {
+            Span<uint> to = target.Slice(r * units, units);
+            int at = (first + r) / Rows * stride + (first + r) % Rows;
+            for (int u = 0; u < to.Length; u++) to[u] = source[at + u * Rows] ^ flip;
         }
     }
 }

@@ -3,7 +3,10 @@ namespace LowBit.Kernels;
 /// <summary>How a kernel wants a layer's codes laid out in memory.</summary>
 internal enum WeightLayout
 {
-    /// <summary>The layers' canonical layout: row-major int8 codes, or <see cref="BitPacking"/>-packed rows. Every layer holds it.</summary>
+    /// <summary>
+    /// The layers' canonical layout: row-major int8 codes, or <see cref="BitPacking"/>-packed rows. Layers are built in it
+    /// and drop it when only kernels of another layout run (<see cref="LayerCodes"/>).
+    /// </summary>
     RowMajor,
 
     /// <summary>

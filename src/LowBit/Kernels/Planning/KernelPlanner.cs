@@ -229,7 +229,7 @@ internal static unsafe class KernelPlanner
             }
 
             // The other layouts of all the rows made: a layout keeps rows in order, so the first rows' are a prefix of it.
-            _layouts = perChannel ? new Int8Layouts((sbyte[])(object)_codes, rows, shape.InFeatures)
+            _layouts = perChannel ? new Int8Layouts(_codes, rows, shape.InFeatures)
                 : new GroupLayouts(Shape, _codes, _scales, _zeroTerms, _zeroPoints, offsets: false);
         }
 
