@@ -79,7 +79,7 @@ internal static class KernelRegistry
     public static readonly MatMulKernel Int8Gemv128 = new Int8WeightMatMul.GemvKernel<Lanes128, Vector128<float>>();
     public static readonly MatMulKernel Int8Scalar = new Int8WeightMatMul.ScalarKernel();
 
-    // Group-wise 2/4/8-bit (LowBitLinear).
+    // Group-wise 2/4/8-bit (LowBitLinear); the panels take per-channel int8 too.
     public static readonly MatMulKernel Panel512 = new LowBitMatMul.Panel512Kernel();
     public static readonly MatMulKernel Panel256 = new LowBitMatMul.Panel256Kernel();
     public static readonly MatMulKernel Field512 = new LowBitMatMul.Field512Kernel();
@@ -109,8 +109,13 @@ internal static class KernelRegistry
     public static readonly Entry[] Entries =
     [
         // ---- Per-channel int8 (measured: W8A16Benchmarks, BatchSweepBenchmarks) ------------------------------------
+        new(Int8, Panel512,       32, Any, AnyLayer, "Xeon: from 32 rows 1.0-2.0x int8-tiles-512 (whose 4-row passes read the weights again)"),
+        new(Int8, Panel512,       16,  31, ShortRows, "Xeon: rows under 1024 columns, from 16 rows 1.05-1.65x int8-tiles-512"),
+        new(Int8, Panel512,        8,  15, VeryShort, "Xeon: rows of 512 columns or fewer, from 8 rows 1.15-1.4x int8-tiles-512"),
         new(Int8, Int8Gemv512,     1,   1, AnyLayer, "one sequential weight stream per row: the prefetcher's best case"),
-        new(Int8, Int8Tiles512,    2, Any, AnyLayer, "4 x 4 tiles: each widened weight vector feeds four inputs; ahead of panel-512 at every batch"),
+        new(Int8, Int8Tiles512,    2, Any, AnyLayer, "4 x 4 tiles: each widened weight vector feeds four inputs; ahead of the panel below 32 rows"),
+        new(Int8, Panel256,       32, Any, AnyLayer, "Xeon, AVX-512 off: from 32 rows 0.98-1.4x int8-tiles-256, 1.1-1.5x at 64"),
+        new(Int8, Panel256,       16,  31, ShortRows, "Xeon, AVX-512 off: rows under 1024 columns, from 16 rows 1.05-1.35x int8-tiles-256"),
         new(Int8, Int8Gemv256,     1,   1, AnyLayer, "as on AVX-512"),
         new(Int8, Int8Tiles256,    2, Any, AnyLayer, "4 x 3 tiles (16 registers); the 4 x 2 tiles ran convert- and shuffle-bound on Zen 3"),
         new(Int8, Int8Gemv128,     1,   1, AnyLayer, "as on AVX-512"),

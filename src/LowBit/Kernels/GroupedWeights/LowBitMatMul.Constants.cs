@@ -24,4 +24,10 @@ internal static partial class LowBitMatMul
     {
         public static int Bits => 8;
     }
+
+    /// <summary>Per-channel int8 codes: signed bytes, one scale per row, no zero point (the panels take them as one group per row).</summary>
+    private readonly struct SignedBits8 : IBits
+    {
+        public static int Bits => 8;
+    }
 }

@@ -16,7 +16,7 @@ internal static unsafe partial class LowBitMatMul
     /// <summary>
     /// The panel kernel on AVX2: 16 output rows x 256 columns dequantized into an L1 panel (16 KiB), a 16 x 6 register tile.
     /// </summary>
-    internal sealed class Panel256Kernel() : MatMulKernel("panel-256", KernelIsa.Avx2, WeightFormats.Grouped,
+    internal sealed class Panel256Kernel() : MatMulKernel("panel-256", KernelIsa.Avx2, WeightFormats.Grouped | WeightFormats.Int8PerChannel,
         "columns a multiple of 128 / bits; a group spans whole 4-byte lanes")
     {
         public override bool IsSupported => Avx2.IsSupported && Fma.IsSupported && Vector256.IsHardwareAccelerated;
@@ -31,6 +31,7 @@ internal static unsafe partial class LowBitMatMul
 
         public override delegate*<void*, int, void> Body(in LayerShape shape) => shape.Format switch
         {
+            WeightFormat.Int8PerChannel => &ChunkPanel256<SignedBits8>,
             WeightFormat.Group8 => &ChunkPanel256<Bits8>,
             WeightFormat.Group4 => &ChunkPanel256<Bits4>,
             _ => &ChunkPanel256<Bits2>,
@@ -142,7 +143,7 @@ internal static unsafe partial class LowBitMatMul
                 for (int j = 0; j < 4; j++)
                 {
                     // A group spans whole dwords (the layout rule), so its parameters change only at a dword boundary.
-                    if (column + j * perDword == groupEnd) NextGroup256(in args, index, ref groupEnd, groupSize, out scale, out offset);
+                    if (column + j * perDword == groupEnd) NextGroup256<TBits>(in args, index, ref groupEnd, groupSize, out scale, out offset);
                     StoreFields256<TBits>(dwords[j], scale, offset, target + j * perDword * PanelRows256);
                 }
 
@@ -154,10 +155,10 @@ internal static unsafe partial class LowBitMatMul
 
     /// <summary>Loads the parameters of the group that starts at <paramref name="groupEnd"/> and moves it to that group's end.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void NextGroup256(in KernelArgs args, int* rowStarts, ref int groupEnd, int groupSize, out Vector256<float> scale,
-                                     out Vector256<float> offset)
+    private static void NextGroup256<TBits>(in KernelArgs args, int* rowStarts, ref int groupEnd, int groupSize, out Vector256<float> scale,
+                                            out Vector256<float> offset) where TBits : IBits
     {
-        Parameters256(in args, rowStarts, groupEnd / groupSize, out scale, out offset);
+        Parameters256<TBits>(in args, rowStarts, groupEnd / groupSize, out scale, out offset);
         groupEnd += groupSize;
     }
 
@@ -166,11 +167,18 @@ internal static unsafe partial class LowBitMatMul
     /// from scalar stores stalls on store forwarding; gathers are slow on AMD cores).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Parameters256(in KernelArgs args, int* rowStarts, int g, out Vector256<float> scale, out Vector256<float> offset)
+    private static void Parameters256<TBits>(in KernelArgs args, int* rowStarts, int g, out Vector256<float> scale, out Vector256<float> offset)
+        where TBits : IBits
     {
         float* s = args.Scales + g, z = args.ZeroTerms + g;
         scale = Vector256.Create(s[rowStarts[0]], s[rowStarts[1]], s[rowStarts[2]], s[rowStarts[3]], s[rowStarts[4]], s[rowStarts[5]],
                                  s[rowStarts[6]], s[rowStarts[7]]);
+        if (typeof(TBits) == typeof(SignedBits8))
+        {
+            offset = default;   // per-channel int8: no zero point
+            return;
+        }
+
         offset = -Vector256.Create(z[rowStarts[0]], z[rowStarts[1]], z[rowStarts[2]], z[rowStarts[3]], z[rowStarts[4]], z[rowStarts[5]],
                                    z[rowStarts[6]], z[rowStarts[7]]);
     }
@@ -183,7 +191,15 @@ internal static unsafe partial class LowBitMatMul
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void StoreFields256<TBits>(Vector256<int> p, Vector256<float> scale, Vector256<float> offset, float* target) where TBits : IBits
     {
-        if (TBits.Bits == 8)
+        if (typeof(TBits) == typeof(SignedBits8))
+        {
+            // Each byte moved to the top and shifted back arithmetically: the signed code.
+            Put256<TBits>(Avx2.ShiftRightArithmetic(Avx2.ShiftLeftLogical(p, 24), 24), scale, offset, target, 0);
+            Put256<TBits>(Avx2.ShiftRightArithmetic(Avx2.ShiftLeftLogical(p, 16), 24), scale, offset, target, 1);
+            Put256<TBits>(Avx2.ShiftRightArithmetic(Avx2.ShiftLeftLogical(p, 8), 24), scale, offset, target, 2);
+            Put256<TBits>(Avx2.ShiftRightArithmetic(p, 24), scale, offset, target, 3);
+        }
+        else if (TBits.Bits == 8)
         {
             Vector256<int> m = Vector256.Create(0xFF);
             Put256<TBits>(p & m, scale, offset, target, 0);
