@@ -73,7 +73,7 @@ public class RowInterleaveTests
     [Test]
     public void GroupLayer_MakesTheCopyOnFirstUse([Values(2, 4, 8)] int bits)
     {
-        RequireKernel();
+        RequireKernel(LayerShape.Grouped(bits, 29, 256, 64));
         const int Out = 29, In = 256;
         var layer = LowBitLinear<float>.FromWeights(TestData.Gaussian<float>(Out * In, seed: 11, std: 0.05), Out, In, bits, 64);
         long canonical = layer.WeightBytes;
@@ -81,7 +81,7 @@ public class RowInterleaveTests
         var y = new float[6 * Out];
         WithTablePlans(() =>
         {
-            Assert.That(layer.Describe(6, ActivationPrecision.Int8), Is.EqualTo(KernelRegistry.IntRows8Vnni256.Name));
+            Assert.That(layer.Describe(6, ActivationPrecision.Int8), Is.EqualTo(Rows8Kernel.Name));
             layer.Forward(x, y, 1, ActivationPrecision.Float);
             Assert.That(layer.WeightBytes, Is.EqualTo(canonical), "float calls make no copy");
             layer.Forward(x, y, 1, ActivationPrecision.Int8);
@@ -133,7 +133,7 @@ public class RowInterleaveTests
         float[] y = new float[4 * Out], expected = new float[4 * Out];
         WithTablePlans(() =>
         {
-            Assert.That(layer.Describe(4, ActivationPrecision.Int8), Is.EqualTo(KernelRegistry.IntRows8Vnni256.Name));
+            Assert.That(layer.Describe(4, ActivationPrecision.Int8), Is.EqualTo(Rows8Kernel.Name));
             layer.Forward(x, y, 1, ActivationPrecision.Int8);
             Assert.That(layer.WeightBytes, Is.EqualTo(canonical - Out * In + layout), "the interleaved copy only");
             CheckViews(layer, codes, dequantized);
@@ -160,7 +160,7 @@ public class RowInterleaveTests
     [Test]
     public void GroupInt8OnlyLayer_HoldsOneCopy_AndItsViewsAreUnchanged([Values(2, 4, 8)] int bits, [Values] bool offsets)
     {
-        RequireKernel();
+        RequireKernel(LayerShape.Grouped(bits, 27, 256, 64));
         const int Out = 27, In = 256, GroupSize = 64;
         LowBitLinear<float> Make()
         {
@@ -179,7 +179,7 @@ public class RowInterleaveTests
         float[] y = new float[5 * Out], expected = new float[5 * Out];
         WithTablePlans(() =>
         {
-            Assert.That(layer.Describe(5, ActivationPrecision.Int8), Is.EqualTo(KernelRegistry.IntRows8Vnni256.Name));
+            Assert.That(layer.Describe(5, ActivationPrecision.Int8), Is.EqualTo(Rows8Kernel.Name));
             layer.Forward(x, y, 1, ActivationPrecision.Int8);
             Assert.That(layer.WeightBytes, Is.EqualTo(canonical - packed.Length + layout), "the interleaved copy only");
             CheckViews(layer, packed, dequantized);
@@ -285,7 +285,7 @@ public class RowInterleaveTests
         var y = new float[3 * Out];
         WithTablePlans(() =>
         {
-            Assert.That(layer.Describe(3, ActivationPrecision.Int8), Is.EqualTo(KernelRegistry.IntRows8Vnni256.Name));
+            Assert.That(layer.Describe(3, ActivationPrecision.Int8), Is.EqualTo(Rows8Kernel.Name));
             layer.Forward(x, y, 1, ActivationPrecision.Float);
             Assert.That(layer.WeightBytes, Is.EqualTo(canonical), "float calls make no copy");
             layer.Forward(x, y, 1, ActivationPrecision.Int8);
@@ -350,10 +350,15 @@ public class RowInterleaveTests
         }
     }
 
-    private static void RequireKernel()
+    /// <summary>The Rows8 kernel the table picks on this machine: AVX-VNNI's, else AVX2's.</summary>
+    private static MatMulKernel Rows8Kernel => KernelRegistry.IntRows8Vnni256.IsSupported ? KernelRegistry.IntRows8Vnni256
+        : KernelRegistry.IntRows8Avx2;
+
+    private static void RequireKernel(LayerShape? shape = null)
     {
-        if (!KernelRegistry.IntRows8Vnni256.IsSupported) Assert.Ignore("int8act-rows8-vnni-256 needs AVX-VNNI, which this machine (or the " +
-            "runtime's settings) does not run");
+        if (!Rows8Kernel.IsSupported) Assert.Ignore("the Rows8 kernels need AVX2 (or AVX-VNNI), which this machine (or the runtime's settings) " +
+            "does not run");
+        if (shape is { } taken && !Rows8Kernel.Takes(taken)) Assert.Ignore($"{Rows8Kernel} does not take {taken}");
     }
 
     private static void WithTablePlans(Action action)

@@ -68,6 +68,7 @@ internal static class KernelRegistry
     private const WeightFormats Grouped = WeightFormats.Grouped;
     private const WeightFormats All = WeightFormats.Int8PerChannel | WeightFormats.Grouped;
     private const WeightFormats G4G8 = WeightFormats.Group4 | WeightFormats.Group8;
+    private const WeightFormats Group4 = WeightFormats.Group4;
     private const WeightFormats Group2 = WeightFormats.Group2;
 
     // Per-channel int8 (W8A16).
@@ -100,6 +101,7 @@ internal static class KernelRegistry
     // Int8 activations (ActivationPrecision.Int8), every format.
     public static readonly MatMulKernel IntDot512 = new Int8ActivationMatMul.DotKernel<Dot512, Vector512<byte>>("int8act-512");
     public static readonly MatMulKernel IntRows8Vnni256 = new Int8RowsMatMul.Vnni256Kernel();
+    public static readonly MatMulKernel IntRows8Avx2 = new Int8RowsMatMul.Avx2Kernel();
     public static readonly MatMulKernel IntVnni256 = new Int8ActivationMatMul.DotKernel<Dot256Vnni, Vector256<byte>>("int8act-vnni-256");
     public static readonly MatMulKernel IntDot256 = new Int8ActivationMatMul.DotKernel<Dot256, Vector256<byte>>("int8act-256");
     public static readonly MatMulKernel IntDot128 = new Int8ActivationMatMul.DotKernel<Dot128, Vector128<byte>>("int8act-128");
@@ -150,15 +152,22 @@ internal static class KernelRegistry
         // Rows interleaved 8 at a time, against the rows below (Int8RowsBenchmarks-xeon: Xeon Emerald Rapids, one thread):
         // int8 weights 1.2-3.9x, 4-bit 1.05-5x, 8-bit groups 1.2-6x at every batch; 2-bit 1.14-3.5x from batch 2 and on rows
         // under 1024 columns, but 0.8x at batch 1 on rows of 2048 and more, where int8act-512's 512-bit vectors lead (and
-        // int8act-vnni-256 with AVX-512 off: 0.87x). Not measured on AMD: AVX-VNNI CPUs only run it (Zen 5; not Zen 3/4).
+        // int8act-vnni-256 with AVX-512 off: 0.87x). The AVX2 variant (vpmaddubsw) against the row-major kernels on the same
+        // Xeon with AVX-VNNI off (in-process A/B): int8 1.0x at batch 1, 1.3-2.2x from 8 on rows under 1024 columns (but
+        // 0.7-0.95x int8act-512 on rows of 4096); 4-bit 1.0-3.7x at every batch; 2-bit 1.0-3.9x from batch 2. Not measured
+        // on AMD: Zen 5 runs the VNNI rows, Zen 2-4 the AVX2 ones.
+        new(Group2, IntRows8Avx2,  1,   1, ShortRows, "2-bit at batch 1 on rows under 1024 columns: 1.4-1.55x the VNNI rows8 (whose fields chain)"),
         new(Int8, IntRows8Vnni256, 1, Any, AnyLayer, "int8 weights, every batch: 1.2-3.9x the row-major kernels"),
         new(G4G8, IntRows8Vnni256, 1, Any, AnyLayer, "4-bit and 8-bit groups, every batch: 1.05-6x the row-major routes"),
         new(Group2, IntRows8Vnni256, 2, Any, AnyLayer, "2-bit groups from batch 2: 1.14-3.5x the row-major kernels"),
-        new(Group2, IntRows8Vnni256, 1, 1, ShortRows, "2-bit groups at batch 1 on rows under 1024 columns (longer: int8act-512 leads)"),
+        new(Int8, IntRows8Avx2,    1, Any, ShortRows, "no AVX-VNNI: int8 on rows under 1024 columns, 1.3-2.2x int8act-512 from batch 8"),
+        new(Group4, IntRows8Avx2,  1, Any, AnyLayer, "no AVX-VNNI: 4-bit at every batch, 1.0-3.7x the row-major kernels"),
+        new(Group2, IntRows8Avx2,  2, Any, AnyLayer, "no AVX-VNNI: 2-bit from batch 2, 1.0-3.9x the row-major kernels"),
         new(Int8, IntVnni256,      1,   1, AnyLayer, "int8 weights at batch 1 from DRAM: 256-bit vpdpbusd streams 30% faster than int8act-512"),
         new(Int8, IntDot256,       1,   1, AnyLayer, "as the row above, on AVX-512 CPUs without AVX-VNNI"),
         new(All, IntDot512,        1, Any, AnyLayer, "vpmaddubsw + vpmaddwd, 512 bits: ahead of 256-bit vpdpbusd on Zen 5 (.NET 10: no 512-bit one)"),
         new(All, IntVnni256,       1, Any, AnyLayer, "vpdpbusd (AVX-VNNI): 5-20% ahead of vpmaddubsw at 256 bits"),
+        new(Int8, IntRows8Avx2,    2, Any, AnyLayer, "AVX2 without AVX-512: int8 from batch 2, 1.07-1.5x int8act-256 on rows of 4096"),
         new(All, IntDot256,        1, Any, AnyLayer, "vpmaddubsw + vpmaddwd (AVX2)"),
         new(All, IntDot128,        1, Any, AnyLayer, "sdot (Arm64 dot product), widening multiplies (other Arm64), pmaddubsw (SSSE3)"),
         new(All, IntScalar,        1, Any, AnyLayer, "no SIMD; layouts no vector kernel takes (groups under 32, short blocks, 8-bit groups)"),

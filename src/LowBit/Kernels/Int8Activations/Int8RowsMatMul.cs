@@ -13,16 +13,12 @@ namespace LowBit.Kernels;
 // -128 * sum(xq), so it is the exact sum xq * q the contract asks for. Group-wise codes are unsigned already; field k of
 // each packed byte meets the activation codes arranged so that, per unit, the codes of field k come 4 at a time, and the
 // zero terms (s z + offset) come out once per group with the dequantized group sums of the codes, as in the row-major kernels.
-internal static unsafe class Int8RowsMatMul
+internal static unsafe partial class Int8RowsMatMul
 {
-    /// <summary>Int8 activations, AVX-VNNI at 256 bits, over <see cref="WeightLayout.Rows8"/>: per-channel int8 and 2/4/8-bit groups.</summary>
-    internal sealed class Vnni256Kernel() : MatMulKernel("int8act-rows8-vnni-256", KernelIsa.AvxVnni,
-                                                         WeightFormats.Int8PerChannel | WeightFormats.Grouped,
-                                                          "columns and groups multiples of 32; weights interleaved 8 rows at a time",
-                                                              ActivationPrecision.Int8)
+    /// <summary>What the Rows8 kernels share: the layout, its rule, the activation scratch and the row chunks.</summary>
+    internal abstract class Rows8Kernel(string name, KernelIsa isa, WeightFormats formats)
+        : MatMulKernel(name, isa, formats, "columns and groups multiples of 32; weights interleaved 8 rows at a time", ActivationPrecision.Int8)
     {
-        public override bool IsSupported => AvxVnni.IsSupported && Fma.IsSupported;
-
         public override WeightLayout Layout => WeightLayout.Rows8;
 
         protected override bool Fits(in LayerShape shape) =>
@@ -36,14 +32,57 @@ internal static unsafe class Int8RowsMatMul
             Math.Max(RowInterleave.Rows, LowBitMatMul.PackedRowsPerChunk(shape, 1024) & ~(RowInterleave.Rows - 1));
 
         public override int RowGranularity => RowInterleave.Rows;
+    }
+
+    /// <summary>Int8 activations, AVX-VNNI at 256 bits, over <see cref="WeightLayout.Rows8"/>: per-channel int8 and 2/4/8-bit groups.</summary>
+    internal sealed class Vnni256Kernel() : Rows8Kernel("int8act-rows8-vnni-256", KernelIsa.AvxVnni,
+                                                        WeightFormats.Int8PerChannel | WeightFormats.Grouped)
+    {
+        public override bool IsSupported => AvxVnni.IsSupported && Fma.IsSupported;
 
         public override delegate*<void*, int, void> Body(in LayerShape shape) => shape.Format switch
         {
-            WeightFormat.Int8PerChannel => &Int8Chunk,
-            WeightFormat.Group4 => &GroupChunk<Int8ActivationMatMul.FourBitCodes>,
-            WeightFormat.Group2 => &GroupChunk<Int8ActivationMatMul.TwoBitCodes>,
-            _ => &GroupChunk<Int8ActivationMatMul.Int8Codes>,   // 8-bit groups: the codes' width is all the chunk asks
+            WeightFormat.Int8PerChannel => &Int8Chunk<VnniTiles>,
+            WeightFormat.Group4 => &GroupChunk<VnniTiles, Int8ActivationMatMul.FourBitCodes>,
+            WeightFormat.Group2 => &GroupChunk<VnniTiles, Int8ActivationMatMul.TwoBitCodes>,
+            _ => &GroupChunk<VnniTiles, Int8ActivationMatMul.Int8Codes>,   // 8-bit groups: the codes' width is all the chunk asks
         };
+    }
+
+    /// <summary>The register tiles of one instruction set: TRows (1-4) input rows from b against one group of 8 weight rows.</summary>
+    private interface ITiles
+    {
+        static abstract void Int8<TRows>(byte* w, int n, in Scratch scratch, int b, out Vector256<float> y0, out Vector256<float> y1,
+                                         out Vector256<float> y2, out Vector256<float> y3) where TRows : IRows;
+
+        static abstract void Group<TCodes, TRows>(in KernelArgs args, in Scratch scratch, int b, byte* w, float* scales, float* zeroTerms,
+                                                  out Vector256<float> y0, out Vector256<float> y1, out Vector256<float> y2, out Vector256<float> y3)
+            where TCodes : Int8ActivationMatMul.ICodes where TRows : IRows;
+    }
+
+    private readonly struct VnniTiles : ITiles
+    {
+        public static void Int8<TRows>(byte* w, int n, in Scratch scratch, int b, out Vector256<float> y0, out Vector256<float> y1,
+                                       out Vector256<float> y2, out Vector256<float> y3) where TRows : IRows
+        {
+            sbyte* x = scratch.Codes + b * scratch.CodeStride;
+            float* sx = scratch.Scales + b * scratch.Stride;
+            int* start = scratch.Starts + b * scratch.Stride;
+            if (TRows.Count == 1)
+            {
+                y0 = Int8Gemv(w, n, x, sx, start);
+                y1 = y2 = y3 = default;
+            }
+            else
+            {
+                Int8Tile<TRows>(w, n, x, scratch.CodeStride, sx, start, scratch.Stride, out y0, out y1, out y2, out y3);
+            }
+        }
+
+        public static void Group<TCodes, TRows>(in KernelArgs args, in Scratch scratch, int b, byte* w, float* scales, float* zeroTerms,
+                                                out Vector256<float> y0, out Vector256<float> y1, out Vector256<float> y2, out Vector256<float> y3)
+            where TCodes : Int8ActivationMatMul.ICodes where TRows : IRows =>
+            GroupTile<TCodes, TRows>(in args, in scratch, b, w, scales, zeroTerms, out y0, out y1, out y2, out y3);
     }
 
     /// <summary>
@@ -113,7 +152,7 @@ internal static unsafe class Int8RowsMatMul
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Int8Chunk(void* state, int chunk)
+    private static void Int8Chunk<TTiles>(void* state, int chunk) where TTiles : ITiles
     {
         ref KernelArgs args = ref Unsafe.AsRef<KernelArgs>(state);
         int first = chunk * args.RowsPerChunk, end = Math.Min(first + args.RowsPerChunk, args.OutFeatures), n = args.InFeatures;
@@ -125,16 +164,13 @@ internal static unsafe class Int8RowsMatMul
             for (int b = 0, rows; b < args.Batch; b += rows)
             {
                 rows = Int8WeightMatMul.TileInputRows(args.Batch - b, TileRows);
-                sbyte* x = scratch.Codes + b * scratch.CodeStride;
-                float* sx = scratch.Scales + b * scratch.Stride;
-                int* start = scratch.Starts + b * scratch.Stride;
-                Vector256<float> y0, y1 = default, y2 = default, y3 = default;
+                Vector256<float> y0, y1, y2, y3;
                 switch (rows)
                 {
-                    case 1: y0 = Int8Gemv(weights, n, x, sx, start); break;
-                    case 2: Int8Tile<TwoRows>(weights, n, x, scratch.CodeStride, sx, start, scratch.Stride, out y0, out y1, out _, out _); break;
-                    case 3: Int8Tile<ThreeRows>(weights, n, x, scratch.CodeStride, sx, start, scratch.Stride, out y0, out y1, out y2, out _); break;
-                    default: Int8Tile<FourRows>(weights, n, x, scratch.CodeStride, sx, start, scratch.Stride, out y0, out y1, out y2, out y3); break;
+                    case 1: TTiles.Int8<OneRow>(weights, n, in scratch, b, out y0, out y1, out y2, out y3); break;
+                    case 2: TTiles.Int8<TwoRows>(weights, n, in scratch, b, out y0, out y1, out y2, out y3); break;
+                    case 3: TTiles.Int8<ThreeRows>(weights, n, in scratch, b, out y0, out y1, out y2, out y3); break;
+                    default: TTiles.Int8<FourRows>(weights, n, in scratch, b, out y0, out y1, out y2, out y3); break;
                 }
 
                 Finish(in args, o, b, rows, y0, y1, y2, y3, args.Scales + o);
@@ -233,7 +269,7 @@ internal static unsafe class Int8RowsMatMul
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void GroupChunk<TCodes>(void* state, int chunk) where TCodes : Int8ActivationMatMul.ICodes
+    private static void GroupChunk<TTiles, TCodes>(void* state, int chunk) where TTiles : ITiles where TCodes : Int8ActivationMatMul.ICodes
     {
         ref KernelArgs args = ref Unsafe.AsRef<KernelArgs>(state);
         int first = chunk * args.RowsPerChunk, end = Math.Min(first + args.RowsPerChunk, args.OutFeatures);
@@ -250,13 +286,17 @@ internal static unsafe class Int8RowsMatMul
             for (int b = 0, rows; b < args.Batch; b += rows)
             {
                 rows = Int8WeightMatMul.TileInputRows(args.Batch - b, TileRows);
-                Vector256<float> y0, y1 = default, y2 = default, y3 = default;
+                Vector256<float> y0, y1, y2, y3;
                 switch (rows)
                 {
-                    case 1: GroupTile<TCodes, OneRow>(in args, in scratch, b, weights, scales, zeroTerms, out y0, out _, out _, out _); break;
-                    case 2: GroupTile<TCodes, TwoRows>(in args, in scratch, b, weights, scales, zeroTerms, out y0, out y1, out _, out _); break;
-                    case 3: GroupTile<TCodes, ThreeRows>(in args, in scratch, b, weights, scales, zeroTerms, out y0, out y1, out y2, out _); break;
-                    default: GroupTile<TCodes, FourRows>(in args, in scratch, b, weights, scales, zeroTerms, out y0, out y1, out y2, out y3); break;
+                    case 1: TTiles.Group<TCodes, OneRow>(in args, in scratch, b, weights, scales, zeroTerms, out y0, out y1, out y2, out y3); break;
+                    case 2: TTiles.Group<TCodes, TwoRows>(in args, in scratch, b, weights, scales, zeroTerms, out y0, out y1, out y2, out y3); break;
+                    case 3:
+                        TTiles.Group<TCodes, ThreeRows>(in args, in scratch, b, weights, scales, zeroTerms, out y0, out y1, out y2,
+                                                            out y3); break;
+                    default:
+                        TTiles.Group<TCodes, FourRows>(in args, in scratch, b, weights, scales, zeroTerms, out y0, out y1, out y2,
+                                                            out y3); break;
                 }
 
                 Finish(in args, o, b, rows, y0, y1, y2, y3, null);
@@ -281,19 +321,14 @@ internal static unsafe class Int8RowsMatMul
         nint codeStride = scratch.CodeStride, stride = scratch.Stride;
         sbyte* x0 = scratch.Codes + b * codeStride;
         float* sx0 = scratch.Scales + b * stride, sx1 = sx0 + stride, sx2 = sx1 + stride, sx3 = sx2 + stride;
-        float* g0 = scratch.GroupSums + b * stride, g1 = g0 + stride, g2 = g1 + stride, g3 = g2 + stride;
+        float* g0 = scratch.GroupSums + b * stride;
         bool single = TRows.Count == 1;
         Vector256<float> f0 = default, f1 = default, f2 = default, f3 = default;
         int k = 0;
         for (int g = 0; g < groups; g++)
         {
             Vector256<float> s = Vector256.Load(scales + g * RowInterleave.Rows);
-            if (single && Sse.IsSupported && (g & 1) == 0)
-            {
-                // Two groups' scales (and zero terms) per line: fetch the line 8 groups ahead.
-                Sse.Prefetch0(scales + (g + 16) * RowInterleave.Rows);
-                Sse.Prefetch0(zeroTerms + (g + 16) * RowInterleave.Rows);   // (zero points: 8 lines ahead, harmless)
-            }
+            if (single) PrefetchGroupParameters(scales, zeroTerms, g);
             for (int kb = 0; kb < blocksPerGroup; kb++, k++)
             {
                 byte* wb = w + (nint)k * 32 * TCodes.Bits;   // 32 weights x 8 rows x bits / 8
@@ -364,19 +399,39 @@ internal static unsafe class Int8RowsMatMul
                 if (TRows.Count > 3) f3 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(Combine<TCodes>(a3, b3)), s * Vector256.Create(sx3[k]), f3);
             }
 
-            // The zero terms (s z + offset) of the 8 rows, times the group's dequantized code sum.
-            Vector256<float> z = args.Offsets is not null ? Vector256.Load(zeroTerms + g * RowInterleave.Rows)
-                : s * Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32((byte*)zeroTerms + g * RowInterleave.Rows));
-            f0 = Fma.MultiplyAddNegated(z, Vector256.Create(g0[g]), f0);
-            if (TRows.Count > 1) f1 = Fma.MultiplyAddNegated(z, Vector256.Create(g1[g]), f1);
-            if (TRows.Count > 2) f2 = Fma.MultiplyAddNegated(z, Vector256.Create(g2[g]), f2);
-            if (TRows.Count > 3) f3 = Fma.MultiplyAddNegated(z, Vector256.Create(g3[g]), f3);
+            SubtractZeroTerms<TRows>(in args, zeroTerms, g, s, g0, stride, ref f0, ref f1, ref f2, ref f3);
         }
 
         y0 = f0;
         y1 = f1;
         y2 = f2;
         y3 = f3;
+    }
+
+    /// <summary>With one input row (weights streamed from memory): two groups' scales (and zero terms) per line, fetched 8 groups ahead.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void PrefetchGroupParameters(float* scales, float* zeroTerms, int g)
+    {
+        if (!Sse.IsSupported || (g & 1) != 0) return;
+        Sse.Prefetch0(scales + (g + 16) * RowInterleave.Rows);
+        Sse.Prefetch0(zeroTerms + (g + 16) * RowInterleave.Rows);   // (zero points: 8 lines ahead, harmless)
+    }
+
+    /// <summary>
+    /// Subtracts group g's zero terms (s z + offset, or s times the zero-point bytes) of the 8 rows, times each input row's
+    /// dequantized code sum of the group (<paramref name="g0"/>, input rows <paramref name="stride"/> apart).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void SubtractZeroTerms<TRows>(in KernelArgs args, float* zeroTerms, int g, Vector256<float> s, float* g0, nint stride,
+                                                 ref Vector256<float> f0, ref Vector256<float> f1, ref Vector256<float> f2,
+                                                 ref Vector256<float> f3) where TRows : IRows
+    {
+        Vector256<float> z = args.Offsets is not null ? Vector256.Load(zeroTerms + g * RowInterleave.Rows)
+            : s * Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32((byte*)zeroTerms + g * RowInterleave.Rows));
+        f0 = Fma.MultiplyAddNegated(z, Vector256.Create(g0[g]), f0);
+        if (TRows.Count > 1) f1 = Fma.MultiplyAddNegated(z, Vector256.Create(g0[stride + g]), f1);
+        if (TRows.Count > 2) f2 = Fma.MultiplyAddNegated(z, Vector256.Create(g0[2 * stride + g]), f2);
+        if (TRows.Count > 3) f3 = Fma.MultiplyAddNegated(z, Vector256.Create(g0[3 * stride + g]), f3);
     }
 
     /// <summary>
