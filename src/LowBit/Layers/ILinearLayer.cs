@@ -26,8 +26,8 @@ public interface ILinearLayer<T>
     /// <summary>True when the layer adds a bias.</summary>
     bool HasBias { get; }
 
-    /// <summary>Bytes the layer holds for its weights: codes (with any copy a kernel laid out for itself), scales, zero points and offsets (not the
-    /// bias).</summary>
+    /// <summary>Bytes the layer holds for its weights now: codes (in the layouts it holds: row-major, a kernel's own, or both), scales, zero
+    /// points and offsets (not the bias).</summary>
     long WeightBytes { get; }
 
     /// <summary>The weight format in words: "int8 per channel", "4-bit, group 32, offsets", "f16 dense".</summary>
