@@ -296,8 +296,7 @@ public sealed class LowBitLinear<T> : ILinearLayer<T>, IReferenceLayer<T>
         byte[] codes = System.Buffers.ArrayPool<byte>.Shared.Rent(InFeatures + rowBytes);
         try
         {
-            _codes.CopyRow(row, codes.AsSpan(InFeatures, rowBytes));
-            BitPacking.UnpackUnchecked(codes.AsSpan(InFeatures, rowBytes), Bits, codes.AsSpan(0, InFeatures));
+            BitPacking.UnpackUnchecked(_codes.Row(row, codes.AsSpan(InFeatures, rowBytes)), Bits, codes.AsSpan(0, InFeatures));
             Span<T> w = destination[..InFeatures];
             GroupQuantizer.Dequantize<T>(codes.AsSpan(0, InFeatures), _scales.AsSpan(row * groups, groups), _zeroPoints.AsSpan(row * groups, groups),
                                          _offsets.Length == 0 ? default : _offsets.AsSpan(row * groups, groups), 1, InFeatures, GroupSize, w);

@@ -275,8 +275,7 @@ public sealed class W8A16Linear<T> : ILinearLayer<T>, IReferenceLayer<T>
         byte[] codes = System.Buffers.ArrayPool<byte>.Shared.Rent(InFeatures);
         try
         {
-            weights.Codes.CopyRow(row, codes);
-            Int8Quantizer.Dequantize<T>(MemoryMarshal.Cast<byte, sbyte>(codes.AsSpan(0, InFeatures)), weights.Scales.AsSpan(row, 1), 1, InFeatures,
+            Int8Quantizer.Dequantize<T>(MemoryMarshal.Cast<byte, sbyte>(weights.Codes.Row(row, codes)), weights.Scales.AsSpan(row, 1), 1, InFeatures,
                                         destination);
         }
         finally

@@ -5,7 +5,7 @@ namespace LowBit.Kernels;
 /// codes it is built with, and <see cref="WeightLayout.Rows8"/> made on the first call of a kernel that reads it. Making
 /// Rows8 drops the row-major copy unless a row-major kernel has already run, and a row-major kernel called later makes it
 /// again (from then on both are kept): a layer used in one precision holds one layout, one used in both holds both. The
-/// canonical views (<see cref="RowMajorView"/>, <see cref="CopyRow"/>) read whichever copy is there. Thread-safe: at
+/// canonical views (<see cref="RowMajorView"/>, <see cref="Row"/>) read whichever copy is there. Thread-safe: at
 /// least one copy is always published, a dropped array lives on for the calls that still read it, and two threads making
 /// the same layout at once keep one of the two.
 /// </summary>
@@ -46,7 +46,8 @@ internal abstract class LayerCodes : IWeightLayouts
     {
         if (layout == WeightLayout.RowMajor)
         {
-            _rowMajorRun = true;
+            // Written once: every matmul call of every thread passes here, and a store per call would bounce the line between cores.
+            if (!_rowMajorRun) _rowMajorRun = true;
             return Volatile.Read(ref _rowMajor) ?? RemakeRowMajor();
         }
 
@@ -90,10 +91,14 @@ internal abstract class LayerCodes : IWeightLayouts
         return view;
     }
 
-    /// <summary>Copies row <paramref name="row"/>'s row-major codes (RowBytes) into <paramref name="destination"/>.</summary>
-    public void CopyRow(int row, Span<byte> destination)
+    /// <summary>
+    /// Row <paramref name="row"/>'s row-major codes (RowBytes): a slice of the held copy, or taken out of Rows8 into
+    /// <paramref name="scratch"/> (at least RowBytes) when only that is held.
+    /// </summary>
+    public ReadOnlySpan<byte> Row(int row, Span<byte> scratch)
     {
-        if (Volatile.Read(ref _rowMajor) is { } held) held.AsSpan(row * RowBytes, RowBytes).CopyTo(destination);
-        else Deinterleave(Volatile.Read(ref _rows8)!.Span, row, destination[..RowBytes]);
+        if (Volatile.Read(ref _rowMajor) is { } held) return held.AsSpan(row * RowBytes, RowBytes);
+        Deinterleave(Volatile.Read(ref _rows8)!.Span, row, scratch[..RowBytes]);
+        return scratch[..RowBytes];
     }
 }
