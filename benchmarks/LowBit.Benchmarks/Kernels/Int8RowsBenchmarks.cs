@@ -5,8 +5,8 @@ namespace LowBit.Benchmarks.Kernels;
 
 /// <summary>
 /// The Rows8 kernel this machine runs (weights interleaved 8 rows at a time: <c>int8act-rows8-vnni-256</c> with AVX-VNNI,
-/// else <c>int8act-rows8-256</c> with AVX2, where it takes the format) against the route the registry's table takes with
-/// row-major kernels only (the baseline: what ran before the interleaved kernel, <c>int8act-512</c> on AVX-512, or a
+/// else <c>int8act-rows8-256</c> with AVX2, else <c>int8act-rows8-128</c>, where it takes the format) against the route
+/// the registry's table takes with row-major kernels only (the baseline: what ran before the interleaved kernel, <c>int8act-512</c> on AVX-512, or a
 /// float kernel on the int8-rounded input where no integer kernel takes the layout), on one thread, per weight format,
 /// layer shape and batch: the table behind the registry's int8-activation rows.
 /// </summary>
@@ -42,8 +42,8 @@ public class Int8RowsBenchmarks
             : LayerShape.Grouped(Weights[0] - '0', outFeatures, inFeatures, int.Parse(Weights[(Weights.IndexOf('g') + 1)..]));
         _rowMajor = KernelPlan.TableRoute(shape, Batch, ActivationPrecision.Int8, layouts: false);
         _dequantized = new float[_input.Length];
-        _rows8 = new[] { KernelRegistry.IntRows8Vnni256, KernelRegistry.IntRows8Avx2 }.FirstOrDefault(k => k.IsSupported && k.Takes(shape))
-                 ?? _rowMajor.Kernel;
+        MatMulKernel[] rows8 = [KernelRegistry.IntRows8Vnni256, KernelRegistry.IntRows8Avx2, KernelRegistry.IntRows8_128];
+        _rows8 = rows8.FirstOrDefault(k => k.IsSupported && k.Takes(shape)) ?? _rowMajor.Kernel;
         Console.WriteLine($"// {Weights} {Shape} batch {Batch}: baseline {_rowMajor}; rows8 {_rows8}"
                           + (_rows8 == _rowMajor.Kernel ? " (no Rows8 kernel takes it here: the rows8 row runs the baseline too)" : ""));
     }

@@ -350,13 +350,13 @@ public class RowInterleaveTests
         }
     }
 
-    /// <summary>The Rows8 kernel the table picks on this machine: AVX-VNNI's, else AVX2's.</summary>
-    private static MatMulKernel Rows8Kernel => KernelRegistry.IntRows8Vnni256.IsSupported ? KernelRegistry.IntRows8Vnni256
-        : KernelRegistry.IntRows8Avx2;
+    /// <summary>The Rows8 kernel the table picks on this machine: AVX-VNNI's, else AVX2's, else the 128-bit one.</summary>
+    private static MatMulKernel Rows8Kernel =>
+        new[] { KernelRegistry.IntRows8Vnni256, KernelRegistry.IntRows8Avx2 }.FirstOrDefault(k => k.IsSupported) ?? KernelRegistry.IntRows8_128;
 
     private static void RequireKernel(LayerShape? shape = null)
     {
-        if (!Rows8Kernel.IsSupported) Assert.Ignore("the Rows8 kernels need AVX2 (or AVX-VNNI), which this machine (or the runtime's settings) " +
+        if (!Rows8Kernel.IsSupported) Assert.Ignore("the Rows8 kernels need SSSE3 or Arm64 NEON, which this machine (or the runtime's settings) " +
             "does not run");
         if (shape is { } taken && !Rows8Kernel.Takes(taken)) Assert.Ignore($"{Rows8Kernel} does not take {taken}");
     }

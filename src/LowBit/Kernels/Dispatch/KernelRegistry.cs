@@ -102,6 +102,7 @@ internal static class KernelRegistry
     public static readonly MatMulKernel IntDot512 = new Int8ActivationMatMul.DotKernel<Dot512, Vector512<byte>>("int8act-512");
     public static readonly MatMulKernel IntRows8Vnni256 = new Int8RowsMatMul.Vnni256Kernel();
     public static readonly MatMulKernel IntRows8Avx2 = new Int8RowsMatMul.Avx2Kernel();
+    public static readonly MatMulKernel IntRows8_128 = new Int8RowsMatMul.Vector128Kernel();
     public static readonly MatMulKernel IntVnni256 = new Int8ActivationMatMul.DotKernel<Dot256Vnni, Vector256<byte>>("int8act-vnni-256");
     public static readonly MatMulKernel IntDot256 = new Int8ActivationMatMul.DotKernel<Dot256, Vector256<byte>>("int8act-256");
     public static readonly MatMulKernel IntDot128 = new Int8ActivationMatMul.DotKernel<Dot128, Vector128<byte>>("int8act-128");
@@ -155,7 +156,11 @@ internal static class KernelRegistry
         // int8act-vnni-256 with AVX-512 off: 0.87x). The AVX2 variant (vpmaddubsw) against the row-major kernels on the same
         // Xeon with AVX-VNNI off (in-process A/B): int8 1.0x at batch 1, 1.3-2.2x from 8 on rows under 1024 columns (but
         // 0.7-0.95x int8act-512 on rows of 4096); 4-bit 1.0-3.7x at every batch; 2-bit 1.0-3.9x from batch 2. Not measured
-        // on AMD: Zen 5 runs the VNNI rows, Zen 2-4 the AVX2 ones.
+        // on AMD: Zen 5 runs the VNNI rows, Zen 2-4 the AVX2 ones. The 128-bit variant (SSSE3 pmaddubsw, Arm64 sdot or NEON
+        // widening multiplies) against int8act-128 on the same Xeon with AVX2 off (in-process A/B, one thread): from batch 8
+        // 1.2-1.7x for every format; at batch 1 int8 runs 0.72-0.95x (the q + 128 restore and the code broadcast cost two
+        // operations per 16 weights where the row-major dot needs none), so int8 batch 1 stays row-major and a layer used at
+        // batch 1 and above holds both layouts there. Arm64 measured only for exactness (qemu): its rows follow x64's.
         new(Group2, IntRows8Avx2,  1,   1, ShortRows, "2-bit at batch 1 on rows under 1024 columns: 1.4-1.55x the VNNI rows8 (whose fields chain)"),
         new(Int8, IntRows8Vnni256, 1, Any, AnyLayer, "int8 weights, every batch: 1.2-3.9x the row-major kernels"),
         new(G4G8, IntRows8Vnni256, 1, Any, AnyLayer, "4-bit and 8-bit groups, every batch: 1.05-6x the row-major routes"),
@@ -169,6 +174,10 @@ internal static class KernelRegistry
         new(All, IntVnni256,       1, Any, AnyLayer, "vpdpbusd (AVX-VNNI): 5-20% ahead of vpmaddubsw at 256 bits"),
         new(Int8, IntRows8Avx2,    2, Any, AnyLayer, "AVX2 without AVX-512: int8 from batch 2, 1.07-1.5x int8act-256 on rows of 4096"),
         new(All, IntDot256,        1, Any, AnyLayer, "vpmaddubsw + vpmaddwd (AVX2)"),
+        new(Int8, IntRows8_128,    2, Any, AnyLayer, "128 bits (SSSE3, Arm64): int8 from batch 2, 1.2-1.55x int8act-128; 0.72-0.95x at batch 1"),
+        new(Group4, IntRows8_128,  1, Any, AnyLayer, "128 bits: 4-bit at every batch, 1.0-1.45x int8act-128 at batch 1, 1.24-1.71x from 8"),
+        new(Group2, IntRows8_128,  1,   1, ShortRows, "128 bits: 2-bit at batch 1 on rows under 1024 columns, 1.02-1.35x (0.91x on longer rows)"),
+        new(Group2, IntRows8_128,  2, Any, AnyLayer, "128 bits: 2-bit from batch 2, 1.24-1.72x int8act-128"),
         new(All, IntDot128,        1, Any, AnyLayer, "sdot (Arm64 dot product), widening multiplies (other Arm64), pmaddubsw (SSSE3)"),
         new(All, IntScalar,        1, Any, AnyLayer, "no SIMD; layouts no vector kernel takes (groups under 32, short blocks, 8-bit groups)"),
     ];

@@ -81,42 +81,19 @@ internal static unsafe class ActivationQuantizer
     }
 
     /// <summary>
-    /// As <see cref="QuantizeRowScalar"/>, 32 features per step on 256-bit vectors (the same IEEE division and
-    /// round-to-even, so the same codes and scales bit for bit); a short last block goes through the scalar reference.
+    /// As <see cref="QuantizeRowScalar"/>, 32 features per step on 256-bit vectors (128-bit where 256-bit ones do not
+    /// run in hardware: Arm64, x64 without AVX2), with the same IEEE division and round-to-even, so the same codes and
+    /// scales bit for bit; a short last block goes through the scalar reference.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void QuantizeRow(float* x, int count, sbyte* codes, float* scales, int* sums)
     {
-        int full = Vector256.IsHardwareAccelerated ? count / BlockSize : 0;
-        Vector256<int> exponent = Vector256.Create(0x7F800000);
-        Vector256<float> limit = Vector256.Create(127f);
+        bool wide = Vector256.IsHardwareAccelerated;
+        int full = wide || Vector128.IsHardwareAccelerated ? count / BlockSize : 0;
         for (int b = 0; b < full; b++)
         {
-            float* block = x + b * BlockSize;
-            Vector256<float> v0 = Vector256.Load(block), v1 = Vector256.Load(block + 8), v2 = Vector256.Load(block + 16), v3 = Vector256.Load(block
-                + 24);
-            // NaN and infinity have every exponent bit set.
-            Vector256<int> special = Vector256.Equals(v0.AsInt32() & exponent, exponent) | Vector256.Equals(v1.AsInt32() & exponent, exponent)
-                                   | Vector256.Equals(v2.AsInt32() & exponent, exponent) | Vector256.Equals(v3.AsInt32() & exponent, exponent);
-            Vector256<float> max = Vector256.Max(Vector256.Max(Vector256.Abs(v0), Vector256.Abs(v1)), Vector256.Max(Vector256.Abs(v2),
-                                                                                                                    Vector256.Abs(v3)));
-            float m = MaxOf(max);
-            float sx = special != Vector256<int>.Zero ? float.NaN : m / 127f;
-            scales[b] = sx;
-            sbyte* target = codes + b * BlockSize;
-            if (sx == 0 || float.IsNaN(sx))
-            {
-                Vector256<sbyte>.Zero.Store(target);
-                sums[b] = 0;
-                continue;
-            }
-
-            Vector256<float> divisor = Vector256.Create(sx);
-            Vector256<int> q0 = Code(v0, divisor, limit), q1 = Code(v1, divisor, limit), q2 = Code(v2, divisor, limit), q3 = Code(v3, divisor, limit);
-            Vector256<sbyte> packed = Vector256.Narrow(Vector256.Narrow(q0, q1), Vector256.Narrow(q2, q3));
-            // Narrow keeps element order across both halves, so the 32 codes come out in feature order.
-            packed.Store(target);
-            sums[b] = Vector256.Sum((q0 + q1) + (q2 + q3));
+            scales[b] = wide ? QuantizeBlock256(x + b * BlockSize, codes + b * BlockSize, out sums[b])
+                : QuantizeBlock128(x + b * BlockSize, codes + b * BlockSize, out sums[b]);
         }
 
         if (full * BlockSize < count)
@@ -127,15 +104,84 @@ internal static unsafe class ActivationQuantizer
         }
     }
 
+    /// <summary>One whole block at 256 bits: writes its 32 codes and code sum, returns its scale.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static float QuantizeBlock256(float* block, sbyte* target, out int sum)
+    {
+        Vector256<int> exponent = Vector256.Create(0x7F800000);
+        Vector256<float> v0 = Vector256.Load(block), v1 = Vector256.Load(block + 8);
+        Vector256<float> v2 = Vector256.Load(block + 16), v3 = Vector256.Load(block + 24);
+        // NaN and infinity have every exponent bit set.
+        Vector256<int> special = Vector256.Equals(v0.AsInt32() & exponent, exponent) | Vector256.Equals(v1.AsInt32() & exponent, exponent)
+                               | Vector256.Equals(v2.AsInt32() & exponent, exponent) | Vector256.Equals(v3.AsInt32() & exponent, exponent);
+        Vector256<float> max = Vector256.Max(Vector256.Abs(v0), Vector256.Abs(v1));
+        max = Vector256.Max(max, Vector256.Max(Vector256.Abs(v2), Vector256.Abs(v3)));
+        float sx = special != Vector256<int>.Zero ? float.NaN : MaxOf(Vector128.Max(max.GetLower(), max.GetUpper())) / 127f;
+        if (sx == 0 || float.IsNaN(sx))
+        {
+            Vector256<sbyte>.Zero.Store(target);
+            sum = 0;
+            return sx;
+        }
+
+        Vector256<float> divisor = Vector256.Create(sx), limit = Vector256.Create(127f);
+        Vector256<int> q0 = Code(v0, divisor, limit), q1 = Code(v1, divisor, limit), q2 = Code(v2, divisor, limit), q3 = Code(v3, divisor, limit);
+        // Narrow keeps element order across both halves, so the 32 codes come out in feature order.
+        Vector256.Narrow(Vector256.Narrow(q0, q1), Vector256.Narrow(q2, q3)).Store(target);
+        sum = Vector256.Sum((q0 + q1) + (q2 + q3));
+        return sx;
+    }
+
+    /// <summary>One whole block at 128 bits, as <see cref="QuantizeBlock256"/>: eight vectors of four.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static float QuantizeBlock128(float* block, sbyte* target, out int sum)
+    {
+        Vector128<int> exponent = Vector128.Create(0x7F800000), special = Vector128<int>.Zero;
+        Vector128<float> max = Vector128<float>.Zero;
+        for (int i = 0; i < BlockSize; i += 4)
+        {
+            Vector128<float> v = Vector128.Load(block + i);
+            special |= Vector128.Equals(v.AsInt32() & exponent, exponent);
+            max = Vector128.Max(max, Vector128.Abs(v));
+        }
+
+        float sx = special != Vector128<int>.Zero ? float.NaN : MaxOf(max) / 127f;
+        if (sx == 0 || float.IsNaN(sx))
+        {
+            Vector128<sbyte>.Zero.Store(target);
+            Vector128<sbyte>.Zero.Store(target + 16);
+            sum = 0;
+            return sx;
+        }
+
+        Vector128<float> divisor = Vector128.Create(sx), limit = Vector128.Create(127f);
+        Vector128<int> sums = Vector128<int>.Zero;
+        for (int i = 0; i < BlockSize; i += 16)
+        {
+            Vector128<int> q0 = Code(Vector128.Load(block + i), divisor, limit), q1 = Code(Vector128.Load(block + i + 4), divisor, limit);
+            Vector128<int> q2 = Code(Vector128.Load(block + i + 8), divisor, limit), q3 = Code(Vector128.Load(block + i + 12), divisor, limit);
+            Vector128.Narrow(Vector128.Narrow(q0, q1), Vector128.Narrow(q2, q3)).Store(target + i);
+            sums += (q0 + q1) + (q2 + q3);
+        }
+
+        sum = Vector128.Sum(sums);
+        return sx;
+    }
+
     /// <summary><c>clamp(RoundToEven(v / sx), -127, 127)</c> as int32 lanes.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<int> Code(Vector256<float> v, Vector256<float> divisor, Vector256<float> limit) =>
         Vector256.ConvertToInt32(Vector256.Min(Vector256.Max(Vector256.Round(v / divisor), -limit), limit));
 
+    /// <summary>As <see cref="Code(Vector256{float}, Vector256{float}, Vector256{float})"/> at 128 bits.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static float MaxOf(Vector256<float> v)
+    private static Vector128<int> Code(Vector128<float> v, Vector128<float> divisor, Vector128<float> limit) =>
+        Vector128.ConvertToInt32(Vector128.Min(Vector128.Max(Vector128.Round(v / divisor), -limit), limit));
+
+    /// <summary>The largest of four lanes.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static float MaxOf(Vector128<float> m)
     {
-        Vector128<float> m = Vector128.Max(v.GetLower(), v.GetUpper());
         m = Vector128.Max(m, Vector128.Shuffle(m, Vector128.Create(2, 3, 0, 1)));
         m = Vector128.Max(m, Vector128.Shuffle(m, Vector128.Create(1, 0, 3, 2)));
         return m.ToScalar();

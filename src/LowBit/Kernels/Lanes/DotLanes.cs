@@ -378,7 +378,7 @@ internal readonly unsafe struct Dot128 : IDotLanes<Vector128<byte>>
 
     /// <summary>Arm64 without the dot-product extension: lane l = sum of the products of bytes 4l..4l+3, via 16-bit products.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector128<int> SignedProducts(Vector128<sbyte> w, Vector128<sbyte> x)
+    internal static Vector128<int> SignedProducts(Vector128<sbyte> w, Vector128<sbyte> x)
     {
         Vector128<short> low = AdvSimd.MultiplyWideningLower(w.GetLower(), x.GetLower());     // products of bytes 0..7
         Vector128<short> high = AdvSimd.MultiplyWideningUpper(w, x);                          // products of bytes 8..15
