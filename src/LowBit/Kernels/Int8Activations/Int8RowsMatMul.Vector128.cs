@@ -10,7 +10,9 @@ namespace LowBit.Kernels;
 // products) and plain Arm64 NEON (widening multiplies and pairwise adds). A unit of the layout is 32 bytes, 4 bytes of
 // each of 8 rows; a 128-bit vector holds half of it (rows 0-3 or 4-7), so each tile runs twice, once per half, and
 // the halves meet as one 8-row result. Per half a tile needs one integer and one float sum per input row: 4 input rows
-// fit SSE's 16 registers with the weight and code vectors, where both halves at once would spill.
+// fit SSE's 16 registers with the weight and code vectors, where both halves at once would spill. The first pass over
+// a group of rows (input rows 0-3) fetches the weights ahead, whatever its number of input rows: the half-unit reads
+// left the hardware prefetcher behind from DRAM (int8 11008x4096 batch 8: 1.08x int8act-128 without, 1.26x with).
 // Exactness as in the AVX2 kernel: int8 restored from q + 128 and multiplied as |q| * sign(x, q) on SSSE3 (sdot takes
 // both signs); 2/4-bit fields shifted down and masked, a block of 32 inputs summed in int16 on SSSE3 and widened once
 // (sdot and the NEON products widen as they go). 8-bit groups (unsigned codes up to 255) fit neither int16 sums nor
@@ -74,13 +76,13 @@ internal static unsafe partial class Int8RowsMatMul
         nint codeStride = scratch.CodeStride, stride = scratch.Stride;
         sbyte* x0 = scratch.Codes + b * codeStride;
         float* sx0 = scratch.Scales + b * stride;
-        bool single = TRows.Count == 1;
+        bool single = TRows.Count == 1, prefetch = b == 0 && Sse.IsSupported;
         Vector128<byte> flip = Vector128.Create((byte)0x80);
         Vector128<float> f0 = default, f1 = default, f2 = default, f3 = default;
         for (int k = 0; k < blocks; k++)
         {
             byte* wb = w + k * 256;
-            if (single && Sse.IsSupported)
+            if (prefetch)
             {
                 for (int line = 0; line < 256; line += 64) Sse.Prefetch0(wb + PrefetchBytes + line);
             }
@@ -138,7 +140,7 @@ internal static unsafe partial class Int8RowsMatMul
         nint codeStride = scratch.CodeStride, stride = scratch.Stride;
         sbyte* x0 = scratch.Codes + b * codeStride;
         float* sx0 = scratch.Scales + b * stride, g0 = scratch.GroupSums + b * stride;
-        bool single = TRows.Count == 1, offsets = args.Offsets is not null;
+        bool single = TRows.Count == 1, offsets = args.Offsets is not null, prefetch = b == 0 && Sse.IsSupported;
         byte* codes = w + half * 16;
         Vector128<byte> mask = Vector128.Create((byte)((1 << TCodes.Bits) - 1));
         Vector128<float> f0 = default, f1 = default, f2 = default, f3 = default;
@@ -146,12 +148,12 @@ internal static unsafe partial class Int8RowsMatMul
         for (int g = 0; g < groups; g++)
         {
             Vector128<float> s = Vector128.Load(scales + g * RowInterleave.Rows + lane);
-            if (single) PrefetchGroupParameters(scales, zeroTerms, g);
+            if (prefetch) PrefetchGroupParameters(scales, zeroTerms, g);
 
             for (int kb = 0; kb < blocksPerGroup; kb++, k++)
             {
                 byte* wb = codes + (nint)k * 32 * TCodes.Bits;
-                if (single && Sse.IsSupported)
+                if (prefetch)
                 {
                     for (int line = 0; line < 32 * TCodes.Bits; line += 64) Sse.Prefetch0(wb + PrefetchBytes + line);
                 }
