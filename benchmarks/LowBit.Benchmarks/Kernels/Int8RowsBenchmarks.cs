@@ -42,7 +42,7 @@ public class Int8RowsBenchmarks
             : LayerShape.Grouped(Weights[0] - '0', outFeatures, inFeatures, int.Parse(Weights[(Weights.IndexOf('g') + 1)..]));
         _rowMajor = KernelPlan.TableRoute(shape, Batch, ActivationPrecision.Int8, layouts: false);
         _dequantized = new float[_input.Length];
-        MatMulKernel[] rows8 = [KernelRegistry.IntRows8Vnni256, KernelRegistry.IntRows8Avx2, KernelRegistry.IntRows8_128];
+        MatMulKernel[] rows8 = [KernelRegistry.IntRows8Vnni256, KernelRegistry.IntRows8Avx2, KernelRegistry.IntRows8Vector128];
         _rows8 = rows8.FirstOrDefault(k => k.IsSupported && k.Takes(shape)) ?? _rowMajor.Kernel;
         Console.WriteLine($"// {Weights} {Shape} batch {Batch}: baseline {_rowMajor}; rows8 {_rows8}"
                           + (_rows8 == _rowMajor.Kernel ? " (no Rows8 kernel takes it here: the rows8 row runs the baseline too)" : ""));

@@ -352,7 +352,7 @@ public class RowInterleaveTests
 
     /// <summary>The Rows8 kernel the table picks on this machine: AVX-VNNI's, else AVX2's, else the 128-bit one.</summary>
     private static MatMulKernel Rows8Kernel =>
-        new[] { KernelRegistry.IntRows8Vnni256, KernelRegistry.IntRows8Avx2 }.FirstOrDefault(k => k.IsSupported) ?? KernelRegistry.IntRows8_128;
+        new[] { KernelRegistry.IntRows8Vnni256, KernelRegistry.IntRows8Avx2 }.FirstOrDefault(k => k.IsSupported) ?? KernelRegistry.IntRows8Vector128;
 
     private static void RequireKernel(LayerShape? shape = null)
     {

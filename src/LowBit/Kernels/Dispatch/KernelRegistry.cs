@@ -102,7 +102,7 @@ internal static class KernelRegistry
     public static readonly MatMulKernel IntDot512 = new Int8ActivationMatMul.DotKernel<Dot512, Vector512<byte>>("int8act-512");
     public static readonly MatMulKernel IntRows8Vnni256 = new Int8RowsMatMul.Vnni256Kernel();
     public static readonly MatMulKernel IntRows8Avx2 = new Int8RowsMatMul.Avx2Kernel();
-    public static readonly MatMulKernel IntRows8_128 = new Int8RowsMatMul.Vector128Kernel();
+    public static readonly MatMulKernel IntRows8Vector128 = new Int8RowsMatMul.Vector128Kernel();
     public static readonly MatMulKernel IntVnni256 = new Int8ActivationMatMul.DotKernel<Dot256Vnni, Vector256<byte>>("int8act-vnni-256");
     public static readonly MatMulKernel IntDot256 = new Int8ActivationMatMul.DotKernel<Dot256, Vector256<byte>>("int8act-256");
     public static readonly MatMulKernel IntDot128 = new Int8ActivationMatMul.DotKernel<Dot128, Vector128<byte>>("int8act-128");
@@ -174,10 +174,10 @@ internal static class KernelRegistry
         new(All, IntVnni256,       1, Any, AnyLayer, "vpdpbusd (AVX-VNNI): 5-20% ahead of vpmaddubsw at 256 bits"),
         new(Int8, IntRows8Avx2,    2, Any, AnyLayer, "AVX2 without AVX-512: int8 from batch 2, 1.07-1.5x int8act-256 on rows of 4096"),
         new(All, IntDot256,        1, Any, AnyLayer, "vpmaddubsw + vpmaddwd (AVX2)"),
-        new(Int8, IntRows8_128,    2, Any, AnyLayer, "128 bits (SSSE3, Arm64): int8 from batch 2, 1.2-1.55x int8act-128; 0.72-0.95x at batch 1"),
-        new(Group4, IntRows8_128,  1, Any, AnyLayer, "128 bits: 4-bit at every batch, 1.0-1.45x int8act-128 at batch 1, 1.24-1.71x from 8"),
-        new(Group2, IntRows8_128,  1,   1, ShortRows, "128 bits: 2-bit at batch 1 on rows under 1024 columns, 1.02-1.35x (0.91x on longer rows)"),
-        new(Group2, IntRows8_128,  2, Any, AnyLayer, "128 bits: 2-bit from batch 2, 1.24-1.72x int8act-128"),
+        new(Int8, IntRows8Vector128, 2, Any, AnyLayer, "128 bits (SSSE3, Arm64): int8 from batch 2, 1.2-1.55x int8act-128; 0.72-0.95x at batch 1"),
+        new(Group4, IntRows8Vector128, 1, Any, AnyLayer, "128 bits: 4-bit at every batch, 1.0-1.45x int8act-128 at batch 1, 1.24-1.71x from 8"),
+        new(Group2, IntRows8Vector128, 1,   1, ShortRows, "128 bits: 2-bit at batch 1 on rows under 1024 columns, 1.02-1.35x (0.91x on longer rows)"),
+        new(Group2, IntRows8Vector128, 2, Any, AnyLayer, "128 bits: 2-bit from batch 2, 1.24-1.72x int8act-128"),
         new(All, IntDot128,        1, Any, AnyLayer, "sdot (Arm64 dot product), widening multiplies (other Arm64), pmaddubsw (SSSE3)"),
         new(All, IntScalar,        1, Any, AnyLayer, "no SIMD; layouts no vector kernel takes (groups under 32, short blocks, 8-bit groups)"),
     ];

@@ -163,14 +163,16 @@ internal static unsafe class KernelPlanner
         Timing[] ranked = Rank(candidates, best, small, large, m);
         // The finalists: when the two best are within Close of each other, a busy second core or an interrupt during one
         // of their few timings decides the choice (seen: 0.3-0.6x picks under load). Two more alternating rounds of just
-        // those two cost about 0.1 ms and leave a one-off stall out of both minimums.
+        // those two cost about 0.1-0.2 ms and leave a one-off stall out of both minimums.
         if (ranked.Length > 1 && ranked[1].Microseconds < Close * ranked[0].Microseconds)
         {
             int first = IndexOf(candidates, ranked[0].Route), second = IndexOf(candidates, ranked[1].Route);
             for (int round = 0; round < FinalRounds; round++)
             {
-                foreach (int c in round % 2 == 0 ? [second, first] : new[] { first, second })
+                for (int turn = 0; turn < 2; turn++)
                 {
+                    // The runner-up goes first in even rounds, so neither always follows the other.
+                    int c = (round + turn) % 2 == 0 ? second : first;
                     best[c, 0] = Math.Min(best[c, 0], Time(candidates[c], slice, small, input, output));
                     if (large != small) best[c, 1] = Math.Min(best[c, 1], Time(candidates[c], slice, large, input, output));
                 }
@@ -190,6 +192,7 @@ internal static unsafe class KernelPlanner
         return timings.Select((t, i) => (t, i)).OrderBy(p => p.t.Microseconds).ThenBy(p => p.i).Select(p => p.t).ToArray();
     }
 
+    /// <summary>Where <paramref name="route"/> is among <paramref name="candidates"/>.</summary>
     private static int IndexOf(IReadOnlyList<KernelRoute> candidates, KernelRoute route)
     {
         for (int c = 0; c < candidates.Count; c++)
