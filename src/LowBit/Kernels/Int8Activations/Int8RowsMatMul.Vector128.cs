@@ -91,7 +91,7 @@ internal static unsafe partial class Int8RowsMatMul
             for (int u = 0; u < 8; u++)
             {
                 Vector128<sbyte> q = (Vector128.Load(wb + u * 32) ^ flip).AsSByte();
-                Vector128<byte> magnitude = Magnitude(q);
+                Vector128<byte> magnitude = Dot128.AbsBytes(q.AsByte());
                 nint c = (nint)k * 32 + u * 4;
                 if (single)
                 {
@@ -204,7 +204,7 @@ internal static unsafe partial class Int8RowsMatMul
 
             // The zero terms: s z + offset (floats), or s times the zero-point bytes, times each input row's code sum of the group.
             Vector128<float> z = offsets ? Vector128.Load(zeroTerms + g * RowInterleave.Rows + lane)
-                : s * ZeroPoints((byte*)zeroTerms + g * RowInterleave.Rows + lane);
+                : s * Dot128.LoadBytesAsSingle((byte*)zeroTerms + g * RowInterleave.Rows + lane).AsSingle();
             z = -z;
             f0 = Vector128.MultiplyAddEstimate(z, Vector128.Create(g0[g]), f0);
             if (TRows.Count > 1) f1 = Vector128.MultiplyAddEstimate(z, Vector128.Create(g0[stride + g]), f1);
@@ -229,20 +229,11 @@ internal static unsafe partial class Int8RowsMatMul
         if (TRows.Count > 3) a3 = FieldDot(a3, field, codes + 3 * codeStride);
     }
 
-    /// <summary>What <see cref="SignedDot(Vector128{int}, Vector128{byte}, Vector128{sbyte}, sbyte*)"/> multiplies: |q| on SSSE3
-    /// (unsigned by signed), q itself on Arm64 (signed by signed).</summary>
+    /// <summary>4 rows' signed codes times 4 activation codes broadcast, added to the rows' int32 lanes (exact):
+    /// <see cref="Dot128.DotInt8"/>, |q| given (<see cref="Dot128.AbsBytes"/>).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector128<byte> Magnitude(Vector128<sbyte> q) => Ssse3.IsSupported ? Ssse3.Abs(q) : q.AsByte();
-
-    /// <summary>4 rows' signed codes times 4 activation codes broadcast, added to the rows' int32 lanes (exact).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector128<int> SignedDot(Vector128<int> acc, Vector128<byte> magnitude, Vector128<sbyte> q, sbyte* codes)
-    {
-        Vector128<sbyte> x = Vector128.Create(*(int*)codes).AsSByte();
-        if (Dp.IsSupported) return Dp.DotProduct(acc, q, x);
-        if (AdvSimd.Arm64.IsSupported) return acc + Dot128.SignedProducts(q, x);
-        return acc + Sse2.MultiplyAddAdjacent(Ssse3.MultiplyAddAdjacent(magnitude, Ssse3.Sign(x, q)), Vector128<short>.One);
-    }
+    private static Vector128<int> SignedDot(Vector128<int> acc, Vector128<byte> magnitude, Vector128<sbyte> q, sbyte* codes) =>
+        Dot128.DotInt8(acc.AsByte(), q.AsByte(), magnitude, Vector128.Create(*(int*)codes).AsByte()).AsInt32();
 
     /// <summary>
     /// 4 rows' unsigned fields (at most 15) times 4 activation codes broadcast, added to the rows' sums: int32 lanes on
@@ -266,9 +257,4 @@ internal static unsafe partial class Int8RowsMatMul
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector128<float> BlockSum(Vector128<int> sums) =>
         Vector128.ConvertToSingle(Ssse3.IsSupported ? Sse2.MultiplyAddAdjacent(sums.AsInt16(), Vector128<short>.One) : sums);
-
-    /// <summary>4 zero-point bytes as floats.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector128<float> ZeroPoints(byte* source) =>
-        Vector128.ConvertToSingle(Vector128.WidenLower(Vector128.WidenLower(Vector128.CreateScalar(*(uint*)source).AsByte())).AsInt32());
 }
