@@ -85,6 +85,7 @@ internal static class KernelRegistry
     public static readonly MatMulKernel Panel256 = new LowBitMatMul.Panel256Kernel();
     public static readonly MatMulKernel Field512 = new LowBitMatMul.Field512Kernel();
     public static readonly MatMulKernel Field256 = new LowBitMatMul.Field256Kernel();
+    public static readonly MatMulKernel Field128 = new LowBitMatMul.Field128Kernel();
     public static readonly MatMulKernel Lookup512 = new LowBitMatMul.Lookup512Kernel();
     public static readonly MatMulKernel Lookup256 = new LowBitMatMul.Lookup256Kernel();
     public static readonly MatMulKernel Block512 = new LowBitMatMul.BlockKernel<Lanes512, Vector512<float>>();
@@ -141,6 +142,7 @@ internal static class KernelRegistry
         new(Grouped, Field256,     1,  15, AnyLayer, "the 2 x 4 field tile at 8 lanes: 1.1-1.5x faster than panel-256 at 4 rows"),
         new(Grouped, Lookup512,    1,  15, AnyLayer, "layouts the field kernels do not take (columns not whole blocks)"),
         new(Grouped, Lookup256,    1,  15, AnyLayer, "as lookup-512, 2-bit only"),
+        new(Grouped, Field128,     1,  15, AnyLayer, "the field kernel at 4 lanes (Arm64 NEON, SSE4.1)"),
         new(Grouped, Block512,    16, Any, AnyLayer, "layouts the panels do not take: a block dequantized once beats unpacking per input row"),
         new(Grouped, Block256,    16, Any, AnyLayer, "as block-512"),
         new(Grouped, Block128,    16, Any, AnyLayer, "as block-512 (Arm64 NEON, SSE)"),

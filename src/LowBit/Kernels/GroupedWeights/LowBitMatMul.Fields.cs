@@ -122,7 +122,24 @@ internal static unsafe partial class LowBitMatMul
         {
             // Each block is a lanes x perLane matrix (row l: the inputs of lane l) written transposed, in 8 x 8 pieces.
             // A row's last block may be a half block of 8 lanes (see Field512Kernel.Fits), arranged as the 8-lane layout.
-            for (int start = 0; start < x.Length; start += block)
+            // Blocks of 4 lanes (the 128-bit kernel, where 256-bit vectors may not run in hardware) go element by element.
+            for (int start = 0; lanes == 4 && start < x.Length; start += block)
+            {
+                for (int l = 0; l < 4; l++)
+                {
+                    float sum = 0;
+                    for (int k = 0; k < perLane; k++)
+                    {
+                        float value = px[start + l * perLane + k];
+                        sum += value;
+                        pd[start + k * 4 + l] = value * factors[k];
+                    }
+
+                    pl[start / perLane + l] = sum * scale;
+                }
+            }
+
+            for (int start = 0; lanes != 4 && start < x.Length; start += block)
             {
                 int blockLanes = Math.Min(lanes, (x.Length - start) / perLane);
                 for (int l0 = 0; l0 < blockLanes; l0 += 8)
