@@ -82,10 +82,7 @@ internal static unsafe partial class Int8RowsMatMul
         for (int k = 0; k < blocks; k++)
         {
             byte* wb = w + k * 256;
-            if (prefetch)
-            {
-                for (int line = 0; line < 256; line += 64) Sse.Prefetch0(wb + PrefetchBytes + line);
-            }
+            if (prefetch) PrefetchAhead(wb, 256);
 
             Vector128<int> a0 = default, a1 = default, a2 = default, a3 = default;
             for (int u = 0; u < 8; u++)
@@ -153,10 +150,7 @@ internal static unsafe partial class Int8RowsMatMul
             for (int kb = 0; kb < blocksPerGroup; kb++, k++)
             {
                 byte* wb = codes + (nint)k * 32 * TCodes.Bits;
-                if (prefetch)
-                {
-                    for (int line = 0; line < 32 * TCodes.Bits; line += 64) Sse.Prefetch0(wb + PrefetchBytes + line);
-                }
+                if (prefetch) PrefetchAhead(wb, 32 * TCodes.Bits);
 
                 Vector128<int> a0 = default, a1 = default, a2 = default, a3 = default;
                 for (int u = 0; u < units; u++)
