@@ -38,8 +38,9 @@ internal static unsafe class KernelPlanner
     /// <summary>Interleaved timing rounds; the fastest of each candidate's rounds counts.</summary>
     private const int Rounds = 3;
 
-    /// <summary>The two best within this factor of each other are timed again (<see cref="FinalRounds"/> more rounds).</summary>
-    private const double Close = 1.5;
+    /// <summary>The two best within this factor of each other are timed again (<see cref="FinalRounds"/> more rounds): one stalled
+    /// timing made a kernel look 5x slower than it was under emulation (qemu, both cores busy), 1.5x was not enough there.</summary>
+    private const double Close = 4.0;
 
     /// <summary>Extra alternating rounds of the two finalists.</summary>
     private const int FinalRounds = 2;
@@ -163,7 +164,8 @@ internal static unsafe class KernelPlanner
         Timing[] ranked = Rank(candidates, best, small, large, m);
         // The finalists: when the two best are within Close of each other, a busy second core or an interrupt during one
         // of their few timings decides the choice (seen: 0.3-0.6x picks under load). Two more alternating rounds of just
-        // those two cost about 0.1-0.2 ms and leave a one-off stall out of both minimums.
+        // those two cost about 0.1-0.2 ms and leave a one-off stall out of both minimums; the runner-up may have been
+        // screened out after round 0 by such a stall, and is timed again here too.
         if (ranked.Length > 1 && ranked[1].Microseconds < Close * ranked[0].Microseconds)
         {
             int first = IndexOf(candidates, ranked[0].Route), second = IndexOf(candidates, ranked[1].Route);
