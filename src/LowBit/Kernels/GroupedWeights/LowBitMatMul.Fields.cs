@@ -123,23 +123,8 @@ internal static unsafe partial class LowBitMatMul
             // Each block is a lanes x perLane matrix (row l: the inputs of lane l) written transposed, in 8 x 8 pieces.
             // A row's last block may be a half block of 8 lanes (see Field512Kernel.Fits), arranged as the 8-lane layout.
             // Blocks of 4 lanes (the 128-bit kernel, where 256-bit vectors may not run in hardware) go element by element.
-            for (int start = 0; lanes == 4 && start < x.Length; start += block)
-            {
-                for (int l = 0; l < 4; l++)
-                {
-                    float sum = 0;
-                    for (int k = 0; k < perLane; k++)
-                    {
-                        float value = px[start + l * perLane + k];
-                        sum += value;
-                        pd[start + k * 4 + l] = value * factors[k];
-                    }
-
-                    pl[start / perLane + l] = sum * scale;
-                }
-            }
-
-            for (int start = 0; lanes != 4 && start < x.Length; start += block)
+            if (lanes == 4) ArrangeFourLanes(px, x.Length, perLane, factors, scale, pd, pl);
+            else for (int start = 0; start < x.Length; start += block)
             {
                 int blockLanes = Math.Min(lanes, (x.Length - start) / perLane);
                 for (int l0 = 0; l0 < blockLanes; l0 += 8)
@@ -159,6 +144,27 @@ internal static unsafe partial class LowBitMatMul
         }
 
         return MathF.ScaleB(1f, -e);
+    }
+
+    /// <summary>The 4-lane arrangement of <see cref="PrepareFieldInput"/>, element by element (256-bit vectors may not run in hardware
+    /// where the 128-bit kernel does), with the lane sums times <paramref name="scale"/>.</summary>
+    private static void ArrangeFourLanes(float* x, int length, int perLane, float* factors, float scale, float* destination, float* laneSums)
+    {
+        for (int start = 0; start < length; start += 4 * perLane)
+        {
+            for (int l = 0; l < 4; l++)
+            {
+                float sum = 0;
+                for (int k = 0; k < perLane; k++)
+                {
+                    float value = x[start + l * perLane + k];
+                    sum += value;
+                    destination[start + k * 4 + l] = value * factors[k];
+                }
+
+                laneSums[start / perLane + l] = sum * scale;
+            }
+        }
     }
 
     /// <summary>The largest |x| (NaNs may be skipped: they reach the output through the products anyway).</summary>

@@ -253,21 +253,8 @@ internal static unsafe partial class LowBitMatMul
     {
         int groups = args.InFeatures / args.GroupSize;
         float* groupSums = args.GroupSums + (nint)row * groups;
-        if (args.Offsets is not null) return ZeroTermDot<Lanes128, Vector128<float>>(args.ZeroTerms + (nint)o * groups, groupSums, groups);
-        // Without float offsets, from the one-byte zero points (see ZeroPointCorrection).
-        float* scales = args.Scales + (nint)o * groups;
-        byte* zeros = args.ZeroPoints + (nint)o * groups;
-        Vector128<float> sum = default;
-        int g = 0;
-        for (; g + 4 <= groups; g += 4)
-        {
-            Vector128<float> z = Lanes128.BytesToSingle(Lanes128.LoadBytes(zeros + g));
-            sum = Vector128.MultiplyAddEstimate(Vector128.Load(scales + g) * z, Vector128.Load(groupSums + g), sum);
-        }
-
-        float correction = Vector128.Sum(sum);
-        for (; g < groups; g++) correction += scales[g] * zeros[g] * groupSums[g];
-        return correction;
+        return args.Offsets is not null ? ZeroTermDot<Lanes128, Vector128<float>>(args.ZeroTerms + (nint)o * groups, groupSums, groups)
+                                        : ByteZeroTermDot<Lanes128, Vector128<float>>(in args, o, row);
     }
 
     /// <summary>The scales of block b, one per lane (4 lanes).</summary>

@@ -123,7 +123,7 @@ internal static unsafe partial class LowBitMatMul
 
             // The zero points: lane by lane in the loop (few groups, see LaneZeroPoints) or group by group here.
             float y = laneZeros ? Vector256.Sum((t0 + t1) - k0)
-                    : args.Offsets is null ? Vector256.Sum(t0 + t1) - ByteZeroPointCorrection256(in args, o, 0)
+                    : args.Offsets is null ? Vector256.Sum(t0 + t1) - ByteZeroTermDot<Lanes256, Vector256<float>>(in args, o, 0)
                     : Vector256.Sum(t0 + t1) - ZeroTermDot<Lanes256, Vector256<float>>(zeroTerms, args.GroupSums, groups);
             y *= args.InputUnscales[0];
             args.Output[o] = args.Bias is null ? y : y + args.Bias[o];
@@ -295,26 +295,7 @@ internal static unsafe partial class LowBitMatMul
     {
         int groups = args.InFeatures / args.GroupSize;
         return args.Offsets is not null ? FloatZeroTerm(args.ZeroTerms + (nint)o * groups, args.GroupSums + (nint)row * groups, groups)
-                                        : ByteZeroPointCorrection256(in args, o, row);
-    }
-
-    /// <summary><see cref="ZeroPointCorrection256"/> of a layer without float offsets: from the one-byte zero points.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static float ByteZeroPointCorrection256(in KernelArgs args, int o, int row)
-    {
-        int groups = args.InFeatures / args.GroupSize, g = 0;
-        float* scales = args.Scales + (nint)o * groups, groupSums = args.GroupSums + (nint)row * groups;
-        byte* zeros = args.ZeroPoints + (nint)o * groups;
-        Vector256<float> sum = default;
-        for (; g + 8 <= groups; g += 8)
-        {
-            Vector256<float> z = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(zeros + g));
-            sum = Fma.MultiplyAdd(Vector256.Load(scales + g) * z, Vector256.Load(groupSums + g), sum);
-        }
-
-        float correction = Vector256.Sum(sum);
-        for (; g < groups; g++) correction += scales[g] * zeros[g] * groupSums[g];
-        return correction;
+                                        : ByteZeroTermDot<Lanes256, Vector256<float>>(in args, o, row);
     }
 
     /// <summary>The scales of block b, one per lane (8 lanes).</summary>

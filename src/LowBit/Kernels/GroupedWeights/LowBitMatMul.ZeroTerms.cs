@@ -41,19 +41,27 @@ internal static unsafe partial class LowBitMatMul
 
     /// <summary><see cref="ZeroPointCorrection"/> of a layer without float offsets: from the one-byte zero points.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static float ByteZeroPointCorrection(in KernelArgs args, int o, int row)
+    private static float ByteZeroPointCorrection(in KernelArgs args, int o, int row) => ByteZeroTermDot<Lanes512, Vector512<float>>(in args, o, row);
+
+    /// <summary>
+    /// <c>sum_g s_g z_g xsum_g</c> from the one-byte zero points of row o, against one input row's group sums, at one vector
+    /// width (each field kernel's own, inlined where its loop over rows must hold no call).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static float ByteZeroTermDot<TLanes, TV>(in KernelArgs args, int o, int row) where TLanes : unmanaged, IFloatLanes<TV>
+        where TV : unmanaged
     {
         int groups = args.InFeatures / args.GroupSize, g = 0;
         float* scales = args.Scales + (nint)o * groups, groupSums = args.GroupSums + (nint)row * groups;
         byte* zeros = args.ZeroPoints + (nint)o * groups;
-        Vector512<float> sum = default;
-        for (; g + 16 <= groups; g += 16)
+        TV sum = TLanes.Zero;
+        for (; g + TLanes.Count <= groups; g += TLanes.Count)
         {
-            Vector512<float> z = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.Load(zeros + g)));
-            sum = Avx512F.FusedMultiplyAdd(Vector512.Load(scales + g) * z, Vector512.Load(groupSums + g), sum);
+            TV z = TLanes.BytesToSingle(TLanes.LoadBytes(zeros + g));
+            sum = TLanes.MultiplyAdd(TLanes.Multiply(TLanes.Load(scales + g), z), TLanes.Load(groupSums + g), sum);
         }
 
-        float correction = Vector512.Sum(sum);
+        float correction = TLanes.Sum(sum);
         for (; g < groups; g++) correction += scales[g] * zeros[g] * groupSums[g];
         return correction;
     }

@@ -76,7 +76,7 @@ internal static unsafe partial class Int8RowsMatMul
         nint codeStride = scratch.CodeStride, stride = scratch.Stride;
         sbyte* x0 = scratch.Codes + b * codeStride;
         float* sx0 = scratch.Scales + b * stride;
-        bool single = TRows.Count == 1, prefetch = b == 0 && Sse.IsSupported;
+        bool single = TRows.Count == 1, prefetch = b == 0;
         Vector128<byte> flip = Vector128.Create((byte)0x80);
         Vector128<float> f0 = default, f1 = default, f2 = default, f3 = default;
         for (int k = 0; k < blocks; k++)
@@ -137,7 +137,7 @@ internal static unsafe partial class Int8RowsMatMul
         nint codeStride = scratch.CodeStride, stride = scratch.Stride;
         sbyte* x0 = scratch.Codes + b * codeStride;
         float* sx0 = scratch.Scales + b * stride, g0 = scratch.GroupSums + b * stride;
-        bool single = TRows.Count == 1, offsets = args.Offsets is not null, prefetch = b == 0 && Sse.IsSupported;
+        bool single = TRows.Count == 1, offsets = args.Offsets is not null, prefetch = b == 0;
         byte* codes = w + half * 16;
         Vector128<byte> mask = Vector128.Create((byte)((1 << TCodes.Bits) - 1));
         Vector128<float> f0 = default, f1 = default, f2 = default, f3 = default;
