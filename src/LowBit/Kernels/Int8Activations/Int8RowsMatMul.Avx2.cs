@@ -55,13 +55,13 @@ internal static unsafe partial class Int8RowsMatMul
         nint codeStride = scratch.CodeStride, stride = scratch.Stride;
         sbyte* x0 = scratch.Codes + b * codeStride;
         float* sx0 = scratch.Scales + b * stride;
-        bool single = TRows.Count == 1;
+        bool single = TRows.Count == 1, prefetch = b == 0;
         Vector256<byte> flip = Vector256.Create((byte)0x80);
         Vector256<float> f0 = default, f1 = default, f2 = default, f3 = default;
         for (int k = 0; k < blocks; k++)
         {
             byte* wb = w + k * 256;
-            if (single) PrefetchAhead(wb, 256);
+            if (prefetch) PrefetchAhead(wb, 256);
 
             Vector256<int> a0 = default, a1 = default, a2 = default, a3 = default;
             for (int u = 0; u < 8; u++)
@@ -127,19 +127,19 @@ internal static unsafe partial class Int8RowsMatMul
         nint codeStride = scratch.CodeStride, stride = scratch.Stride;
         sbyte* x0 = scratch.Codes + b * codeStride;
         float* sx0 = scratch.Scales + b * stride, g0 = scratch.GroupSums + b * stride;
-        bool single = TRows.Count == 1;
+        bool single = TRows.Count == 1, prefetch = b == 0;
         Vector256<byte> mask = Vector256.Create((byte)((1 << TCodes.Bits) - 1));
         Vector256<float> f0 = default, f1 = default, f2 = default, f3 = default;
         int k = 0;
         for (int g = 0; g < groups; g++)
         {
             Vector256<float> s = Vector256.Load(scales + g * RowInterleave.Rows);
-            if (single) PrefetchGroupParameters(scales, zeroTerms, g);
+            if (prefetch) PrefetchGroupParameters(scales, zeroTerms, g);
 
             for (int kb = 0; kb < blocksPerGroup; kb++, k++)
             {
                 byte* wb = w + (nint)k * 32 * TCodes.Bits;
-                if (single) PrefetchAhead(wb, 32 * TCodes.Bits);
+                if (prefetch) PrefetchAhead(wb, 32 * TCodes.Bits);
 
                 Vector256<short> a0 = default, a1 = default, a2 = default, a3 = default;
                 for (int u = 0; u < units; u++)

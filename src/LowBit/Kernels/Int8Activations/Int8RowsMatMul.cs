@@ -75,7 +75,7 @@ internal static unsafe partial class Int8RowsMatMul
             }
             else
             {
-                Int8Tile<TRows>(w, n, x, scratch.CodeStride, sx, start, scratch.Stride, out y0, out y1, out y2, out y3);
+                Int8Tile<TRows>(w, n, x, scratch.CodeStride, sx, start, scratch.Stride, b == 0, out y0, out y1, out y2, out y3);
             }
         }
 
@@ -86,13 +86,16 @@ internal static unsafe partial class Int8RowsMatMul
     }
 
     /// <summary>
-    /// How far ahead (bytes) a batch-1 pass fetches its weights. A group of 8 rows is one stream, but the hardware prefetcher
-    /// alone left 4-bit GEMV from DRAM at 0.54x int8act-512 (which fetches ahead) on 2048x5632.
+    /// How far ahead (bytes) the first pass over a group of 8 rows (input rows 0-3, at every batch) fetches its weights; later
+    /// passes find them in L1. A group is one stream, but the hardware prefetcher alone left 4-bit GEMV from DRAM at 0.54x
+    /// int8act-512 (which fetches ahead) on 2048x5632, and batch 8 on Zen 5 (11008x4096, weights from DRAM) at 0.76x
+    /// int8-tiles-512 for int8 and 0.98x field-512 for 4-bit, where fetching ahead gives 1.36-1.42x and 1.73x (layers in
+    /// cache: the same, or 4-8% slower for the extra instructions).
     /// </summary>
     private const int PrefetchBytes = 2048;
 
     /// <summary>
-    /// How far ahead (bytes) a batch-1 pass also fetches its weights into L2: a second run of requests in flight beside the
+    /// How far ahead (bytes) the same pass also fetches its weights into L2: a second run of requests in flight beside the
     /// near one, as a second stream would be (11008 x 4096 from DRAM, ONNX Runtime's harness: 4-bit 11-15% more weights per
     /// second, 2-bit 3-15%; 16 KiB ahead gained less, 256 KiB as much).
     /// </summary>
@@ -235,7 +238,7 @@ internal static unsafe partial class Int8RowsMatMul
     // Compiled optimized at once: a call per tile costs nothing, and tier-0 code of a tile runs 10-30x slower for its first
     // ~100 ms (measured: the first calls of a layer).
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Int8Tile<TRows>(byte* w, int n, sbyte* x0, nint codeStride, float* sx0, int* start0, nint stride,
+    private static void Int8Tile<TRows>(byte* w, int n, sbyte* x0, nint codeStride, float* sx0, int* start0, nint stride, bool prefetch,
                                         out Vector256<float> y0, out Vector256<float> y1, out Vector256<float> y2, out Vector256<float> y3)
         where TRows : IRows
     {
@@ -247,6 +250,7 @@ internal static unsafe partial class Int8RowsMatMul
         for (int k = 0; k < blocks; k++)
         {
             byte* wb = w + k * 256;
+            if (prefetch) PrefetchAhead(wb, 256);
             nint at = k * 32;
             // Two integer chains per input row (even and odd 4-column steps).
             Vector256<int> a0 = Vector256.Create(start0[k]), b0 = default, a1 = Vector256.Create(start1[k]), b1 = default, a2 = default,
@@ -340,17 +344,17 @@ internal static unsafe partial class Int8RowsMatMul
         sbyte* x0 = scratch.Codes + b * codeStride;
         float* sx0 = scratch.Scales + b * stride, sx1 = sx0 + stride, sx2 = sx1 + stride, sx3 = sx2 + stride;
         float* g0 = scratch.GroupSums + b * stride;
-        bool single = TRows.Count == 1;
+        bool single = TRows.Count == 1, prefetch = b == 0;
         Vector256<float> f0 = default, f1 = default, f2 = default, f3 = default;
         int k = 0;
         for (int g = 0; g < groups; g++)
         {
             Vector256<float> s = Vector256.Load(scales + g * RowInterleave.Rows);
-            if (single) PrefetchGroupParameters(scales, zeroTerms, g);
+            if (prefetch) PrefetchGroupParameters(scales, zeroTerms, g);
             for (int kb = 0; kb < blocksPerGroup; kb++, k++)
             {
                 byte* wb = w + (nint)k * 32 * TCodes.Bits;   // 32 weights x 8 rows x bits / 8
-                if (single) PrefetchAhead(wb, 32 * TCodes.Bits);
+                if (prefetch) PrefetchAhead(wb, 32 * TCodes.Bits);
                 Vector256<int> a0 = default, b0 = default, a1 = default, b1 = default, a2 = default, b2 = default, a3 = default, b3 = default;
                 for (int p = 0; p < pairsPerBlock; p++)
                 {
