@@ -81,8 +81,17 @@ internal static unsafe partial class Int8RowsMatMul
 
         public static void Group<TCodes, TRows>(in KernelArgs args, in Scratch scratch, int b, byte* w, float* scales, float* zeroTerms,
                                                 out Vector256<float> y0, out Vector256<float> y1, out Vector256<float> y2, out Vector256<float> y3)
-            where TCodes : Int8ActivationMatMul.ICodes where TRows : IRows =>
+            where TCodes : Int8ActivationMatMul.ICodes where TRows : IRows
+        {
+            if (TRows.Count == 1)
+            {
+                y0 = GroupGemv<TCodes>(in args, in scratch, b, w, scales, zeroTerms);
+                y1 = y2 = y3 = default;
+                return;
+            }
+
             GroupTile<TCodes, TRows>(in args, in scratch, b, w, scales, zeroTerms, out y0, out y1, out y2, out y3);
+        }
     }
 
     /// <summary>
@@ -327,9 +336,64 @@ internal static unsafe partial class Int8RowsMatMul
     }
 
     /// <summary>
-    /// TRows (1-4) input rows from <paramref name="b"/> against 8 group-wise weight rows. Units go in pairs, their fields
-    /// alternating between two integer chains per input row; with one input row the second unit of a pair takes two chains
-    /// of its own, so four dots are always in flight.
+    /// One input row against 8 group-wise weight rows, a block's fields in straight-line code: four dot chains of two dots
+    /// each, the masks in registers. The sums are the tile's exactly (integer chains, then the same float operations).
+    /// </summary>
+    // Compiled optimized at once, as the tiles.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static Vector256<float> GroupGemv<TCodes>(in KernelArgs args, in Scratch scratch, int b, byte* w, float* scales, float* zeroTerms)
+        where TCodes : Int8ActivationMatMul.ICodes
+    {
+        int groups = args.InFeatures / args.GroupSize, blocksPerGroup = args.GroupSize / ActivationQuantizer.BlockSize;
+        sbyte* x = scratch.Codes + b * scratch.CodeStride;
+        float* sx = scratch.Scales + b * scratch.Stride, groupSums = scratch.GroupSums + b * scratch.Stride;
+        bool prefetch = b == 0;
+        Vector256<byte> low = Vector256.Create((byte)0x0F), high = Vector256.Create((byte)0xF0);
+        Vector256<byte> middle = Vector256.Create((byte)0x30), top = Vector256.Create((byte)0xC0);
+        Vector256<float> f = default, unused = default;
+        for (int g = 0; g < groups; g++)
+        {
+            Vector256<float> s = Vector256.Load(scales + g * RowInterleave.Rows);
+            if (prefetch) PrefetchGroupParameters(scales, zeroTerms, g);
+            for (int kb = 0; kb < blocksPerGroup; kb++, w += 32 * TCodes.Bits, x += ActivationQuantizer.BlockSize, sx++)
+            {
+                if (prefetch) PrefetchAhead(w, 32 * TCodes.Bits);
+                // Eight field vectors, field i meeting codes 4i to 4i + 3; even ones go to chains a (4-bit: q; 2-bit: 16 q), odd
+                // ones to chains b (16 q; 64 q), as Combine expects.
+                Vector256<byte> f0, f1, f2, f3, f4, f5, f6, f7;
+                if (TCodes.Bits == 4)
+                {
+                    Vector256<byte> v0 = Vector256.Load(w), v1 = Vector256.Load(w + 32), v2 = Vector256.Load(w + 64), v3 = Vector256.Load(w + 96);
+                    (f0, f1, f2, f3) = (v0 & low, v0 & high, v1 & low, v1 & high);
+                    (f4, f5, f6, f7) = (v2 & low, v2 & high, v3 & low, v3 & high);
+                }
+                else if (TCodes.Bits == 2)
+                {
+                    Vector256<byte> v = Vector256.Load(w), u = Vector256.Load(w + 32);
+                    Vector256<byte> vUp = Avx2.ShiftLeftLogical(v.AsUInt16(), 4).AsByte(), uUp = Avx2.ShiftLeftLogical(u.AsUInt16(), 4).AsByte();
+                    (f0, f1, f2, f3) = (vUp & middle, vUp & top, v & middle, v & top);
+                    (f4, f5, f6, f7) = (uUp & middle, uUp & top, u & middle, u & top);
+                }
+                else
+                {
+                    (f0, f1, f2, f3) = (Vector256.Load(w), Vector256.Load(w + 32), Vector256.Load(w + 64), Vector256.Load(w + 96));
+                    (f4, f5, f6, f7) = (Vector256.Load(w + 128), Vector256.Load(w + 160), Vector256.Load(w + 192), Vector256.Load(w + 224));
+                }
+
+                Vector256<int> a0 = Dot(Dot(default, f0, x), f4, x + 16), b0 = Dot(Dot(default, f1, x + 4), f5, x + 20);
+                Vector256<int> a1 = Dot(Dot(default, f2, x + 8), f6, x + 24), b1 = Dot(Dot(default, f3, x + 12), f7, x + 28);
+                f = Fma.MultiplyAdd(Avx.ConvertToVector256Single(Combine<TCodes>(a0 + a1, b0 + b1)), s * Vector256.Create(*sx), f);
+            }
+
+            SubtractZeroTerms<OneRow>(in args, zeroTerms, g, s, groupSums, 0, ref f, ref unused, ref unused, ref unused);
+        }
+
+        return f;
+    }
+
+    /// <summary>
+    /// TRows (2-4) input rows from <paramref name="b"/> against 8 group-wise weight rows (one input row: <see cref="GroupGemv"/>).
+    /// Units go in pairs, their fields alternating between two integer chains per input row.
     /// </summary>
     // Compiled optimized at once: a call per tile costs nothing, and tier-0 code of a tile runs 10-30x slower for its first
     // ~100 ms (measured: the first calls of a layer).
@@ -344,7 +408,7 @@ internal static unsafe partial class Int8RowsMatMul
         sbyte* x0 = scratch.Codes + b * codeStride;
         float* sx0 = scratch.Scales + b * stride, sx1 = sx0 + stride, sx2 = sx1 + stride, sx3 = sx2 + stride;
         float* g0 = scratch.GroupSums + b * stride;
-        bool single = TRows.Count == 1, prefetch = b == 0;
+        bool prefetch = b == 0;
         Vector256<float> f0 = default, f1 = default, f2 = default, f3 = default;
         int k = 0;
         for (int g = 0; g < groups; g++)
@@ -363,8 +427,7 @@ internal static unsafe partial class Int8RowsMatMul
                     Vector256<byte> v = Vector256.Load(wb + p * 64), u = Vector256.Load(wb + p * 64 + 32);
                     if (TCodes.Bits == 8)
                     {
-                        if (single) Dots<OneRow>(v, u, c, cu, x0, codeStride, ref a0, ref a1, ref a2, ref b2, ref a3, ref b3, ref b3, ref b3);
-                        else Dots<TRows>(v, u, c, c + 4, x0, codeStride, ref a0, ref b0, ref a1, ref b1, ref a2, ref b2, ref a3, ref b3);
+                        Dots<TRows>(v, u, c, c + 4, x0, codeStride, ref a0, ref b0, ref a1, ref b1, ref a2, ref b2, ref a3, ref b3);
                         continue;
                     }
 
@@ -374,13 +437,6 @@ internal static unsafe partial class Int8RowsMatMul
                     {
                         Vector256<byte> low = Vector256.Create((byte)0x0F), high = Vector256.Create((byte)0xF0);
                         Vector256<byte> v0 = v & low, v1 = v & high, u0 = u & low, u1 = u & high;
-                        if (single)
-                        {
-                            Dots<OneRow>(v0, v1, c, c + 4, x0, codeStride, ref a0, ref b0, ref a2, ref b2, ref a3, ref b3, ref a3, ref b3);
-                            Dots<OneRow>(u0, u1, cu, cu + 4, x0, codeStride, ref a1, ref b1, ref a2, ref b2, ref a3, ref b3, ref a3, ref b3);
-                            continue;
-                        }
-
                         Dots<TRows>(v0, v1, c, c + 4, x0, codeStride, ref a0, ref b0, ref a1, ref b1, ref a2, ref b2, ref a3, ref b3);
                         Dots<TRows>(u0, u1, cu, cu + 4, x0, codeStride, ref a0, ref b0, ref a1, ref b1, ref a2, ref b2, ref a3, ref b3);
                         continue;
@@ -393,23 +449,9 @@ internal static unsafe partial class Int8RowsMatMul
                         Vector256<byte> w0 = half == 0 ? v : u, up = Avx2.ShiftLeftLogical(w0.AsUInt16(), 4).AsByte();
                         nint cw = half == 0 ? c : cu;
                         Vector256<byte> f0w = up & middle, f1w = up & top, f2w = w0 & middle, f3w = w0 & top;
-                        if (single && half == 1)
-                        {
-                            Dots<OneRow>(f0w, f1w, cw, cw + 4, x0, codeStride, ref a1, ref b1, ref a2, ref b2, ref a3, ref b3, ref a3, ref b3);
-                            Dots<OneRow>(f2w, f3w, cw + 8, cw + 12, x0, codeStride, ref a1, ref b1, ref a2, ref b2, ref a3, ref b3, ref a3, ref b3);
-                        }
-                        else
-                        {
-                            Dots<TRows>(f0w, f1w, cw, cw + 4, x0, codeStride, ref a0, ref b0, ref a1, ref b1, ref a2, ref b2, ref a3, ref b3);
-                            Dots<TRows>(f2w, f3w, cw + 8, cw + 12, x0, codeStride, ref a0, ref b0, ref a1, ref b1, ref a2, ref b2, ref a3, ref b3);
-                        }
+                        Dots<TRows>(f0w, f1w, cw, cw + 4, x0, codeStride, ref a0, ref b0, ref a1, ref b1, ref a2, ref b2, ref a3, ref b3);
+                        Dots<TRows>(f2w, f3w, cw + 8, cw + 12, x0, codeStride, ref a0, ref b0, ref a1, ref b1, ref a2, ref b2, ref a3, ref b3);
                     }
-                }
-
-                if (single)
-                {
-                    f0 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(Combine<TCodes>(a0 + a1, b0 + b1)), s * Vector256.Create(sx0[k]), f0);
-                    continue;
                 }
 
                 f0 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(Combine<TCodes>(a0, b0)), s * Vector256.Create(sx0[k]), f0);
