@@ -29,7 +29,7 @@ internal static unsafe partial class Int8RowsMatMul
         };
     }
 
-    private readonly struct Avx2Tiles : ITiles
+    private readonly struct Avx2Tiles : ITiles, IBlockSum
     {
         public static void Int8<TRows>(byte* w, int n, in Scratch scratch, int b, out Vector256<float> y0, out Vector256<float> y1,
                                        out Vector256<float> y2, out Vector256<float> y3) where TRows : IRows =>
@@ -37,8 +37,44 @@ internal static unsafe partial class Int8RowsMatMul
 
         public static void Group<TCodes, TRows>(in KernelArgs args, in Scratch scratch, int b, byte* w, float* scales, float* zeroTerms,
                                                 out Vector256<float> y0, out Vector256<float> y1, out Vector256<float> y2, out Vector256<float> y3)
-            where TCodes : Int8ActivationMatMul.ICodes where TRows : IRows =>
+            where TCodes : Int8ActivationMatMul.ICodes where TRows : IRows
+        {
+            if (TRows.Count == 1)
+            {
+                y0 = GroupGemv<Avx2Tiles, TCodes>(in args, in scratch, b, w, scales, zeroTerms);
+                y1 = y2 = y3 = default;
+                return;
+            }
+
             GroupTileAvx2<TCodes, TRows>(in args, in scratch, b, w, scales, zeroTerms, out y0, out y1, out y2, out y3);
+        }
+
+        /// <summary>
+        /// Fields shifted down and masked, in two int16 sums (bounded as the tile's), widened once: the tile's block sum exactly.
+        /// </summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector256<int> Sum<TCodes>(byte* w, sbyte* x) where TCodes : Int8ActivationMatMul.ICodes
+        {
+            Vector256<byte> mask = Vector256.Create((byte)((1 << TCodes.Bits) - 1));
+            // Eight fields, field i (shifted down and masked) meeting codes 4i to 4i + 3 (ActivationQuantizer.Arrange).
+            Vector256<byte> f0, f1, f2, f3, f4, f5, f6, f7;
+            if (TCodes.Bits == 4)
+            {
+                Vector256<byte> v0 = Vector256.Load(w), v1 = Vector256.Load(w + 32), v2 = Vector256.Load(w + 64), v3 = Vector256.Load(w + 96);
+                (f0, f1, f2, f3) = (v0 & mask, High(v0, 4) & mask, v1 & mask, High(v1, 4) & mask);
+                (f4, f5, f6, f7) = (v2 & mask, High(v2, 4) & mask, v3 & mask, High(v3, 4) & mask);
+            }
+            else
+            {
+                Vector256<byte> v = Vector256.Load(w), u = Vector256.Load(w + 32);
+                (f0, f1, f2, f3) = (v & mask, High(v, 2) & mask, High(v, 4) & mask, High(v, 6) & mask);
+                (f4, f5, f6, f7) = (u & mask, High(u, 2) & mask, High(u, 4) & mask, High(u, 6) & mask);
+            }
+
+            Vector256<short> a0 = (UnsignedDot(f0, x) + UnsignedDot(f2, x + 8)) + (UnsignedDot(f4, x + 16) + UnsignedDot(f6, x + 24));
+            Vector256<short> a1 = (UnsignedDot(f1, x + 4) + UnsignedDot(f3, x + 12)) + (UnsignedDot(f5, x + 20) + UnsignedDot(f7, x + 28));
+            return Avx2.MultiplyAddAdjacent(a0 + a1, Vector256<short>.One);
+        }
     }
 
     /// <summary>
@@ -112,7 +148,8 @@ internal static unsafe partial class Int8RowsMatMul
     }
 
     /// <summary>
-    /// TRows (1-4) input rows from <paramref name="b"/> against 8 rows of 2/4-bit groups: per block of 32 inputs each
+    /// TRows (2-4) input rows from <paramref name="b"/> against 8 rows of 2/4-bit groups (one input row: <see cref="GroupGemv{TSum, TCodes}"/>): per
+    /// block of 32 inputs each
     /// field is shifted down and masked once for all the input rows, its products summed in int16 and widened once.
     /// </summary>
     // Compiled optimized at once, as the VNNI tiles.
@@ -127,7 +164,7 @@ internal static unsafe partial class Int8RowsMatMul
         nint codeStride = scratch.CodeStride, stride = scratch.Stride;
         sbyte* x0 = scratch.Codes + b * codeStride;
         float* sx0 = scratch.Scales + b * stride, g0 = scratch.GroupSums + b * stride;
-        bool single = TRows.Count == 1, prefetch = b == 0;
+        bool prefetch = b == 0;
         Vector256<byte> mask = Vector256.Create((byte)((1 << TCodes.Bits) - 1));
         Vector256<float> f0 = default, f1 = default, f2 = default, f3 = default;
         int k = 0;
@@ -177,6 +214,11 @@ internal static unsafe partial class Int8RowsMatMul
         y2 = f2;
         y3 = f3;
     }
+
+    /// <summary>Each 16-bit lane of <paramref name="v"/> shifted right by <paramref name="bits"/>: the next fields down, to be masked.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<byte> High(Vector256<byte> v, [System.Diagnostics.CodeAnalysis.ConstantExpected] byte bits) =>
+        Avx2.ShiftRightLogical(v.AsUInt16(), bits).AsByte();
 
     /// <summary>One field of 8 weight rows against the codes at <paramref name="codes"/> of each of TRows input rows, into their int16
     /// sums.</summary>
