@@ -158,17 +158,16 @@ internal static class KernelRegistry
         // int8act-vnni-256 with AVX-512 off: 0.87x). The AVX2 variant (vpmaddubsw) against the row-major kernels on the same
         // Xeon with AVX-VNNI off (in-process A/B): int8 1.0x at batch 1, 1.3-2.2x from 8 on rows under 1024 columns (but
         // 0.7-0.95x int8act-512 on rows of 4096); 4-bit 1.0-3.7x at every batch; 2-bit 1.0-3.9x from batch 2. Zen 5 runs the
-        // VNNI rows; with their batch-1 pass for groups in straight-line code (GroupGemv), 2-bit at batch 1 runs 1.33-1.38x
-        // the AVX2 rows on rows under 1024 columns, and 0.98-1.14x int8act-512 on longer rows in cache but 0.70-0.85x from
-        // DRAM, so int8act-512 keeps those. Zen 2-4 run the AVX2 rows (not measured). The 128-bit variant (SSSE3 pmaddubsw, Arm64 sdot or NEON
+        // VNNI rows; with their batch-1 pass for groups in straight-line code (GroupGemv) and 16 KiB prefetch, 2-bit at
+        // batch 1 runs 1.33-1.38x the AVX2 rows on rows under 1024 columns, 1.0-1.21x int8act-512 on longer rows in cache and
+        // 1.11x from DRAM (11008x4096). Zen 2-4 run the AVX2 rows (not measured). The 128-bit variant (SSSE3 pmaddubsw, Arm64 sdot or NEON
         // widening multiplies) against int8act-128 on the same Xeon with AVX2 off (in-process A/B, one thread): from batch 8
         // 1.2-1.7x for every format; at batch 1 int8 runs 0.72-0.95x (the q + 128 restore and the code broadcast cost two
         // operations per 16 weights where the row-major dot needs none), so int8 batch 1 stays row-major and a layer used at
         // batch 1 and above holds both layouts there. Arm64 measured only for exactness (qemu): its rows follow x64's.
         new(Int8, IntRows8Vnni256, 1, Any, AnyLayer, "int8 weights, every batch: 1.2-3.9x the row-major kernels"),
         new(G4G8, IntRows8Vnni256, 1, Any, AnyLayer, "4-bit and 8-bit groups, every batch: 1.05-6x the row-major routes"),
-        new(Group2, IntRows8Vnni256, 2, Any, AnyLayer, "2-bit groups from batch 2: 1.14-3.5x the row-major kernels"),
-        new(Group2, IntRows8Vnni256, 1,   1, ShortRows, "2-bit at batch 1 on rows under 1024 columns: 1.33-1.38x int8act-rows8-256 (Zen 5)"),
+        new(Group2, IntRows8Vnni256, 1, Any, AnyLayer, "2-bit groups, every batch: 1.14-3.5x the row-major kernels from 2, 1.0-1.38x at 1 (Zen 5)"),
         new(Group2, IntRows8Avx2,  1,   1, ShortRows, "no AVX-VNNI: 2-bit at batch 1 on rows under 1024 columns, ahead of int8act-512"),
         new(Int8, IntRows8Avx2,    1, Any, ShortRows, "no AVX-VNNI: int8 on rows under 1024 columns, 1.3-2.2x int8act-512 from batch 8"),
         new(Group4, IntRows8Avx2,  1, Any, AnyLayer, "no AVX-VNNI: 4-bit at every batch, 1.0-3.7x the row-major kernels"),

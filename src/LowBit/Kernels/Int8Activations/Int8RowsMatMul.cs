@@ -132,16 +132,19 @@ internal static unsafe partial class Int8RowsMatMul
     /// passes find them in L1. A group is one stream, but the hardware prefetcher alone left 4-bit GEMV from DRAM at 0.54x
     /// int8act-512 (which fetches ahead) on 2048x5632, and batch 8 on Zen 5 (11008x4096, weights from DRAM) at 0.76x
     /// int8-tiles-512 for int8 and 0.98x field-512 for 4-bit, where fetching ahead gives 1.36-1.42x and 1.73x (layers in
-    /// cache: the same, or 4-8% slower for the extra instructions).
+    /// cache: the same, or 4-8% slower for the extra instructions). 16 KiB, the exact GEMV's distance: on Zen 5 (11008x4096
+    /// from DRAM, batch 1, in-process) 2 KiB near and 64 KiB far, the Xeon's choice, left 4-bit at 45-48 G weights/s,
+    /// 2-bit at 50-52 and a DRAM stream of int8 at 36-38, where 16 KiB and 32 KiB give 58, 80-82 and 56 (in cache the same).
     /// </summary>
-    private const int PrefetchBytes = 2048;
+    private const int PrefetchBytes = 16 * 1024;
 
     /// <summary>
     /// How far ahead (bytes) the same pass also fetches its weights into L2: a second run of requests in flight beside the
-    /// near one, as a second stream would be (11008 x 4096 from DRAM, ONNX Runtime's harness: 4-bit 11-15% more weights per
-    /// second, 2-bit 3-15%; 16 KiB ahead gained less, 256 KiB as much).
+    /// near one, as a second stream would be (Xeon, 11008 x 4096 from DRAM, ONNX Runtime's harness, with 2 KiB near: 64 KiB
+    /// far gave 4-bit 11-15% more weights per second, 2-bit 3-15%; 16 KiB less, 256 KiB as much. Zen 5 with 16 KiB near:
+    /// 32 KiB far 2-bit 55-58 G weights/s, 64 KiB 49-51, 4-bit the same; not measured again on the Xeon).
     /// </summary>
-    private const int FarPrefetchBytes = 64 * 1024;
+    private const int FarPrefetchBytes = 32 * 1024;
 
     /// <summary>Fetches the <paramref name="bytes"/> (a multiple of 64) at <paramref name="weights"/> + <see cref="PrefetchBytes"/> into L1
     /// and at + <see cref="FarPrefetchBytes"/> into L2 (x64 only: .NET 10 has no prefetch on Arm64). Prefetches never fault, so the
