@@ -90,6 +90,34 @@ public class RowInterleaveTests
         });
     }
 
+    /// <summary>
+    /// A group-wise layer's one-input-row pass (straight-line on the 256-bit kernels) and its tiles of 2-4 rows give the same
+    /// outputs bit for bit: the same exact integer sums, then the same float operations. Batch 7 runs tiles (and a one-row
+    /// pass for the last row); each row alone runs the one-row pass. 20 output rows: two whole groups of 8 and a partial one.
+    /// </summary>
+    [Test]
+    public void GroupLayer_OneRowPass_EqualsTheTiles_BitForBit([Values(2, 4, 8)] int bits, [Values(32, 64)] int groupSize)
+    {
+        const int Out = 20, In = 512, Batch = 7;
+        LayerShape shape = LayerShape.Grouped(bits, Out, In, groupSize);
+        MatMulKernel[] kernels = new[] { KernelRegistry.IntRows8Vnni256, KernelRegistry.IntRows8Avx2, KernelRegistry.IntRows8Vector128 }
+            .Where(k => k.IsSupported && k.Takes(shape)).ToArray();
+        if (kernels.Length == 0) Assert.Ignore($"no Rows8 kernel takes {shape} on this machine (or with the runtime's settings)");
+        var layer = LowBitLinear<float>.FromWeights(TestData.Gaussian<float>(Out * In, seed: 31, std: 0.05), Out, In, bits, groupSize);
+        float[] x = TestData.Gaussian<float>(Batch * In, seed: 32);
+        foreach (MatMulKernel kernel in kernels)
+        {
+            var all = new float[Batch * Out];
+            layer.Run(kernel, x, all, maxThreads: 1);
+            for (int row = 0; row < Batch; row++)
+            {
+                var one = new float[Out];
+                layer.Run(kernel, x.AsSpan(row * In, In), one, maxThreads: 1);
+                Assert.That(all.AsSpan(row * Out, Out).ToArray(), Is.EqualTo(one), $"{kernel} {shape}, input row {row}");
+            }
+        }
+    }
+
     /// <summary>Rows taken back out of Rows8 (all of them, or from any first row on) are the row-major codes they were made from.</summary>
     [Test]
     public void RowMajor_FromRows8_IsTheCodesItWasMadeFrom([Values(8, 4, 2)] int bits, [Values] bool offsets)
