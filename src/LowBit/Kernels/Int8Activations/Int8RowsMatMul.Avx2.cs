@@ -148,9 +148,9 @@ internal static unsafe partial class Int8RowsMatMul
     }
 
     /// <summary>
-    /// TRows (2-4) input rows from <paramref name="b"/> against 8 rows of 2/4-bit groups (one input row: <see cref="GroupGemv{TSum, TCodes}"/>): per
-    /// block of 32 inputs each
-    /// field is shifted down and masked once for all the input rows, its products summed in int16 and widened once.
+    /// TRows (2-4) input rows from <paramref name="b"/> against 8 rows of 2/4-bit groups (one input row:
+    /// <see cref="GroupGemv{TSum, TCodes}"/>): per block of 32 inputs each field is shifted down and masked once for all the
+    /// input rows, its products summed in int16 and widened once.
     /// </summary>
     // Compiled optimized at once, as the VNNI tiles.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
