@@ -5,9 +5,10 @@ using LowBit.Tests.Infrastructure;
 namespace LowBit.Tests.Kernels;
 
 /// <summary>
-/// The row-interleaved int8 layout (<see cref="WeightLayout.Rows8"/>) and the layer's copy of it: where each code
-/// goes, when the copy is made and dropped, and that callers without a layer never get its kernel. The kernel's results
-/// against the float64 oracle are in <see cref="KernelRegistryTests"/> and <see cref="Int8ActivationTests"/>.
+/// The row-interleaved layouts (<see cref="WeightLayout.Rows8"/>, <see cref="WeightLayout.Rows16"/>) and the layer's
+/// copies of them: where each code goes, when a copy is made and dropped, and that callers without a layer never get their
+/// kernels. The kernels' results against the float64 oracle are in <see cref="KernelRegistryTests"/> and
+/// <see cref="Int8ActivationTests"/>.
 /// </summary>
 [NonParallelizable]
 public class RowInterleaveTests
@@ -31,9 +32,13 @@ public class RowInterleaveTests
         }
     }
 
-    /// <summary>Group-wise: per group of 8 rows their 4-byte units at lane r, then per weight group the 8 scales, then the 8 zero terms.</summary>
+    /// <summary>
+    /// Group-wise, 8 or 16 rows at a time: per group of rows their 4-byte units at lane r, then per weight group the rows'
+    /// scales, then their zero terms.
+    /// </summary>
     [Test]
-    public void GroupRows8_InterleavesUnitsScalesAndZeroTerms_AndPadsWithZeros([Values(2, 4, 8)] int bits, [Values] bool offsets)
+    public void GroupRows_InterleavesUnitsScalesAndZeroTerms_AndPadsWithZeros([Values(2, 4, 8)] int bits, [Values] bool offsets,
+                                                                            [Values(8, 16)] int per)
     {
         const int Rows = 11, Columns = 128, GroupSize = 32;
         LayerShape shape = LayerShape.Grouped(bits, Rows, Columns, GroupSize);
@@ -42,27 +47,28 @@ public class RowInterleaveTests
         float[] scales = Enumerable.Range(0, Rows * groups).Select(i => 1f + i).ToArray();
         float[] zeroTerms = Enumerable.Range(0, Rows * groups).Select(i => -1f - i).ToArray();
         byte[] zeroPoints = Enumerable.Range(0, Rows * groups).Select(i => (byte)(i % 13 + 1)).ToArray();
-        var interleaved = new byte[RowInterleave.Bytes(shape, offsets)];
+        var interleaved = new byte[RowInterleave.Bytes(shape, offsets, per)];
         interleaved.AsSpan().Fill(0xEE);   // padding must be written, not left as it was
-        RowInterleave.GroupRows8(shape, packed, scales, zeroTerms, zeroPoints, offsets, interleaved);
-        long groupBytes = RowInterleave.GroupBytes(shape, offsets);
+        RowInterleave.GroupRows(shape, per, packed, scales, zeroTerms, zeroPoints, offsets, interleaved);
+        long groupBytes = RowInterleave.GroupBytes(shape, offsets, per);
+        int padded = (Rows + per - 1) / per * per;
         Assert.That(groupBytes % 64, Is.Zero, "row groups start on a cache line");
-        Assert.That(interleaved.LongLength, Is.EqualTo(2 * groupBytes));
-        if (!offsets) Assert.That(interleaved.AsSpan((int)(groupBytes * 2 - 8)).ToArray(), Is.All.Not.EqualTo(0xEE), "tail padding written");
-        for (int row = 0; row < 16; row++)
+        Assert.That(interleaved.LongLength, Is.EqualTo(padded / per * groupBytes));
+        if (!offsets) Assert.That(interleaved.AsSpan(interleaved.Length - 8).ToArray(), Is.All.Not.EqualTo(0xEE), "tail padding written");
+        for (int row = 0; row < padded; row++)
         {
-            long rowGroup = row / 8 * groupBytes;
+            long rowGroup = row / per * groupBytes;
             for (int b = 0; b < rowBytes; b++)
             {
-                long at = rowGroup + b / 4 * 32 + row % 8 * 4 + b % 4;
+                long at = rowGroup + b / 4 * 4 * per + row % per * 4 + b % 4;
                 Assert.That(interleaved[at], Is.EqualTo(row < Rows ? packed[row * rowBytes + b] : 0), $"row {row}, byte {b}");
             }
 
             for (int g = 0; g < groups; g++)
             {
-                long scaleAt = rowGroup + 8L * rowBytes + (g * 8 + row % 8) * 4;
+                long scaleAt = rowGroup + (long)per * rowBytes + (g * per + row % per) * 4;
                 Assert.That(BitConverter.ToSingle(interleaved, (int)scaleAt), Is.EqualTo(row < Rows ? scales[row * groups + g] : 0f));
-                long zeroAt = rowGroup + 8L * rowBytes + 8L * groups * 4 + (g * 8 + row % 8) * (offsets ? 4 : 1);
+                long zeroAt = rowGroup + (long)per * rowBytes + (long)per * groups * 4 + (g * per + row % per) * (offsets ? 4 : 1);
                 if (offsets) Assert.That(BitConverter.ToSingle(interleaved, (int)zeroAt), Is.EqualTo(row < Rows ? zeroTerms[row * groups + g] : 0f));
                 else Assert.That(interleaved[zeroAt], Is.EqualTo(row < Rows ? zeroPoints[row * groups + g] : 0));
             }
@@ -73,7 +79,8 @@ public class RowInterleaveTests
     [Test]
     public void GroupLayer_MakesTheCopyOnFirstUse([Values(2, 4, 8)] int bits)
     {
-        RequireKernel(LayerShape.Grouped(bits, 29, 256, 64));
+        LayerShape shape = LayerShape.Grouped(bits, 29, 256, 64);
+        RequireKernel(shape);
         const int Out = 29, In = 256;
         var layer = LowBitLinear<float>.FromWeights(TestData.Gaussian<float>(Out * In, seed: 11, std: 0.05), Out, In, bits, 64);
         long canonical = layer.WeightBytes;
@@ -81,11 +88,12 @@ public class RowInterleaveTests
         var y = new float[6 * Out];
         WithTablePlans(() =>
         {
-            Assert.That(layer.Describe(6, ActivationPrecision.Int8), Is.EqualTo(Rows8Kernel.Name));
+            MatMulKernel kernel = InterleavedKernel(shape);
+            Assert.That(layer.Describe(6, ActivationPrecision.Int8), Is.EqualTo(kernel.Name));
             layer.Forward(x, y, 1, ActivationPrecision.Float);
             Assert.That(layer.WeightBytes, Is.EqualTo(canonical), "float calls make no copy");
             layer.Forward(x, y, 1, ActivationPrecision.Int8);
-            Assert.That(layer.WeightBytes, Is.EqualTo(canonical + RowInterleave.Bytes(LayerShape.Grouped(bits, Out, In, 64)) + 63));
+            Assert.That(layer.WeightBytes, Is.EqualTo(canonical + RowInterleave.Bytes(shape, false, RowInterleave.RowsOf(kernel.Layout)) + 63));
             Int8ActivationTests.CheckLowBitLayer(layer, x, [], y, 6, $"{bits}-bit");
         });
     }
@@ -100,9 +108,8 @@ public class RowInterleaveTests
     {
         const int Out = 20, In = 512, Batch = 7;
         LayerShape shape = LayerShape.Grouped(bits, Out, In, groupSize);
-        MatMulKernel[] kernels = new[] { KernelRegistry.IntRows8Vnni256, KernelRegistry.IntRows8Avx2, KernelRegistry.IntRows8Vector128 }
-            .Where(k => k.IsSupported && k.Takes(shape)).ToArray();
-        if (kernels.Length == 0) Assert.Ignore($"no Rows8 kernel takes {shape} on this machine (or with the runtime's settings)");
+        MatMulKernel[] kernels = InterleavedKernels.Where(k => k.IsSupported && k.Takes(shape)).ToArray();
+        if (kernels.Length == 0) Assert.Ignore($"no interleaved kernel takes {shape} on this machine (or with the runtime's settings)");
         var layer = LowBitLinear<float>.FromWeights(TestData.Gaussian<float>(Out * In, seed: 31, std: 0.05), Out, In, bits, groupSize);
         float[] x = TestData.Gaussian<float>(Batch * In, seed: 32);
         foreach (MatMulKernel kernel in kernels)
@@ -118,24 +125,95 @@ public class RowInterleaveTests
         }
     }
 
-    /// <summary>Rows taken back out of Rows8 (all of them, or from any first row on) are the row-major codes they were made from.</summary>
+    /// <summary>
+    /// The Rows16 kernel (512 bits, int16 block sums) gives the Rows8 kernels' outputs bit for bit: the same exact integer
+    /// block sums, then the same float operations per row. 37 output rows: two whole groups of 16 and a partial one.
+    /// </summary>
     [Test]
-    public void RowMajor_FromRows8_IsTheCodesItWasMadeFrom([Values(8, 4, 2)] int bits, [Values] bool offsets)
+    public void Rows16Kernel_EqualsTheRows8Kernels_BitForBit([Values(2, 4)] int bits, [Values(32, 64)] int groupSize, [Values] bool offsets,
+                                                            [Values(1, 5, 9)] int batch)
+    {
+        const int Out = 37, In = 256;
+        LayerShape shape = LayerShape.Grouped(bits, Out, In, groupSize);
+        MatMulKernel rows16 = KernelRegistry.IntRows16Avx512;
+        if (!rows16.IsSupported) Assert.Ignore("the Rows16 kernel needs AVX-512BW, which this machine (or the runtime's settings) does not run");
+        MatMulKernel[] rows8 = new[] { KernelRegistry.IntRows8Vnni256, KernelRegistry.IntRows8Avx2 }.Where(k => k.IsSupported).ToArray();
+        var quantized = LowBitLinear<float>.FromWeights(TestData.Gaussian<float>(Out * In, seed: 51, std: 0.05), Out, In, bits, groupSize);
+        float[] offs = offsets ? TestData.Gaussian<float>(Out * In / groupSize, seed: 52, std: 0.01) : [];
+        var layer = LowBitLinear<float>.FromQuantized(quantized.PackedWeights, quantized.Scales, quantized.ZeroPoints, Out, In, bits, groupSize,
+                                                      TestData.Gaussian<float>(Out, seed: 53), offs);
+        float[] x = TestData.Gaussian<float>(batch * In, seed: 54);
+        var y = new float[batch * Out];
+        layer.Run(rows16, x, y, maxThreads: 1);
+        Int8ActivationTests.CheckLowBitLayer(layer, x, layer.Bias.ToArray(), y, batch, $"{rows16} {shape}");
+        foreach (MatMulKernel kernel in rows8)
+        {
+            var expected = new float[batch * Out];
+            layer.Run(kernel, x, expected, maxThreads: 1);
+            Assert.That(y, Is.EqualTo(expected), $"{rows16} against {kernel}, {shape}, batch {batch}");
+        }
+    }
+
+    /// <summary>
+    /// A layer whose calls run kernels of both interleaved layouts (as measured plans may choose) holds both: the second is
+    /// made from a row-major view of the first (the row-major copy was dropped), and every kernel and view reads the codes
+    /// unchanged.
+    /// </summary>
+    [Test]
+    public void GroupLayer_BothInterleavedLayouts_AreMadeFromOneAnother([Values(2, 4)] int bits)
+    {
+        MatMulKernel rows16 = KernelRegistry.IntRows16Avx512, rows8 = Rows8Kernel;
+        if (!rows16.IsSupported || !rows8.IsSupported) Assert.Ignore("needs the Rows16 (AVX-512BW) and a Rows8 kernel");
+        const int Out = 45, In = 256, GroupSize = 64;
+        LayerShape shape = LayerShape.Grouped(bits, Out, In, GroupSize);
+        float[] w = TestData.Gaussian<float>(Out * In, seed: 61, std: 0.05);
+        var layer = LowBitLinear<float>.FromWeights(w, Out, In, bits, GroupSize);
+        var twin = LowBitLinear<float>.FromWeights(w, Out, In, bits, GroupSize);
+        byte[] packed = layer.PackedWeights.ToArray();
+        float[] dequantized = new float[Out * In];
+        layer.Dequantize(dequantized);
+        long canonical = layer.WeightBytes;
+        long bytes16 = RowInterleave.Bytes(shape, false, 16) + 63, bytes8 = RowInterleave.Bytes(shape, false, 8) + 63;
+        float[] x = TestData.Gaussian<float>(3 * In, seed: 62);
+        float[] y = new float[3 * Out], expected = new float[3 * Out];
+
+        layer.Run(rows16, x, y, maxThreads: 1);
+        twin.Run(rows16, x, expected, maxThreads: 1);
+        Assert.That(y, Is.EqualTo(expected));
+        Assert.That(layer.WeightBytes, Is.EqualTo(canonical - packed.Length + bytes16), "Rows16 only");
+        layer.Run(rows8, x, y, maxThreads: 1);
+        twin.Run(rows8, x, expected, maxThreads: 1);
+        Assert.That(y, Is.EqualTo(expected), "Rows8 made from Rows16");
+        Assert.That(layer.WeightBytes, Is.EqualTo(canonical - packed.Length + bytes16 + bytes8), "both interleaved layouts");
+        Assert.That(layer.PackedWeights.ToArray(), Is.EqualTo(packed));
+        CheckDequantized(layer, dequantized);
+        layer.Run(KernelRegistry.GroupScalar, x, y, maxThreads: 1);
+        twin.Run(KernelRegistry.GroupScalar, x, expected, maxThreads: 1);
+        Assert.That(y, Is.EqualTo(expected), "row-major codes made again");
+    }
+
+    /// <summary>
+    /// Rows taken back out of Rows8 or Rows16 (all of them, or from any first row on) are the row-major codes they were made
+    /// from (per-channel int8: Rows8 only).
+    /// </summary>
+    [Test]
+    public void RowMajor_FromInterleavedRows_IsTheCodesItWasMadeFrom([Values(8, 4, 2)] int bits, [Values] bool offsets, [Values(8, 16)] int per)
     {
         const int Rows = 21, Columns = 128;
         LayerShape shape = bits == 8 && !offsets ? LayerShape.Int8(Rows, Columns) : LayerShape.Grouped(bits, Rows, Columns, 32);
+        if (shape.Format == WeightFormat.Int8PerChannel && per == 16) Assert.Ignore("per-channel int8 has no Rows16 layout");
         byte[] codes = Enumerable.Range(0, Rows * shape.RowBytes).Select(i => (byte)(i * 37 + 5)).ToArray();
-        var interleaved = new byte[RowInterleave.Bytes(shape, offsets)];
+        var interleaved = new byte[RowInterleave.Bytes(shape, offsets, per)];
         float[] floats = new float[Rows * shape.Groups];
         byte[] zeroPoints = new byte[Rows * shape.Groups];
         if (shape.Format == WeightFormat.Int8PerChannel) RowInterleave.Int8Rows8(System.Runtime.InteropServices.MemoryMarshal.Cast<byte, sbyte>(
                                                                                       codes.AsSpan()), Rows, Columns, interleaved);
-        else RowInterleave.GroupRows8(shape, codes, floats, floats, zeroPoints, offsets, interleaved);
-        foreach (int first in new[] { 0, 5, 8, 20 })
+        else RowInterleave.GroupRows(shape, per, codes, floats, floats, zeroPoints, offsets, interleaved);
+        foreach (int first in new[] { 0, 5, 8, 16, 20 })
         {
             var back = new byte[(Rows - first) * shape.RowBytes];
             if (shape.Format == WeightFormat.Int8PerChannel) RowInterleave.Int8RowMajor(interleaved, Columns, first, back);
-            else RowInterleave.GroupRowMajor(shape, interleaved, offsets, first, back);
+            else RowInterleave.GroupRowMajor(shape, per, interleaved, offsets, first, back);
             Assert.That(back, Is.EqualTo(codes.AsSpan(first * shape.RowBytes).ToArray()), $"{shape}, from row {first}");
         }
     }
@@ -188,7 +266,8 @@ public class RowInterleaveTests
     [Test]
     public void GroupInt8OnlyLayer_HoldsOneCopy_AndItsViewsAreUnchanged([Values(2, 4, 8)] int bits, [Values] bool offsets)
     {
-        RequireKernel(LayerShape.Grouped(bits, 27, 256, 64));
+        LayerShape shape = LayerShape.Grouped(bits, 27, 256, 64);
+        RequireKernel(shape);
         const int Out = 27, In = 256, GroupSize = 64;
         LowBitLinear<float> Make()
         {
@@ -202,12 +281,13 @@ public class RowInterleaveTests
         byte[] packed = layer.PackedWeights.ToArray();
         float[] dequantized = new float[Out * In];
         layer.Dequantize(dequantized);
-        long canonical = layer.WeightBytes, layout = RowInterleave.Bytes(LayerShape.Grouped(bits, Out, In, GroupSize), offsets) + 63;
+        MatMulKernel kernel = InterleavedKernel(shape);
+        long canonical = layer.WeightBytes, layout = RowInterleave.Bytes(shape, offsets, RowInterleave.RowsOf(kernel.Layout)) + 63;
         float[] x = TestData.Gaussian<float>(5 * In, seed: 34);
         float[] y = new float[5 * Out], expected = new float[5 * Out];
         WithTablePlans(() =>
         {
-            Assert.That(layer.Describe(5, ActivationPrecision.Int8), Is.EqualTo(Rows8Kernel.Name));
+            Assert.That(layer.Describe(5, ActivationPrecision.Int8), Is.EqualTo(kernel.Name));
             layer.Forward(x, y, 1, ActivationPrecision.Int8);
             Assert.That(layer.WeightBytes, Is.EqualTo(canonical - packed.Length + layout), "the interleaved copy only");
             CheckViews(layer, packed, dequantized);
@@ -286,10 +366,11 @@ public class RowInterleaveTests
             var int8 = new Int8Layouts(new byte[rows * 64], rows, 64);
             var grouped = new GroupLayouts(LayerShape.Grouped(4, rows, 64, 32), new byte[rows * 32], new float[rows * 2], new float[rows * 2],
                                            new byte[rows * 2], offsets: false);
-            fixed (byte* a = int8.Codes(WeightLayout.Rows8), b = grouped.Codes(WeightLayout.Rows8))
+            fixed (byte* a = int8.Codes(WeightLayout.Rows8), b = grouped.Codes(WeightLayout.Rows8), c = grouped.Codes(WeightLayout.Rows16))
             {
                 Assert.That((long)a % 64, Is.EqualTo(0L), $"int8, {rows} rows");
                 Assert.That((long)b % 64, Is.EqualTo(0L), $"4-bit, {rows} rows");
+                Assert.That((long)c % 64, Is.EqualTo(0L), $"4-bit Rows16, {rows} rows");
             }
         }
     }
@@ -381,6 +462,15 @@ public class RowInterleaveTests
     /// <summary>The Rows8 kernel the table picks on this machine: AVX-VNNI's, else AVX2's, else the 128-bit one.</summary>
     private static MatMulKernel Rows8Kernel =>
         new[] { KernelRegistry.IntRows8Vnni256, KernelRegistry.IntRows8Avx2 }.FirstOrDefault(k => k.IsSupported) ?? KernelRegistry.IntRows8Vector128;
+
+    /// <summary>Every kernel over interleaved rows.</summary>
+    private static MatMulKernel[] InterleavedKernels =>
+        [KernelRegistry.IntRows16Avx512, KernelRegistry.IntRows8Vnni256, KernelRegistry.IntRows8Avx2, KernelRegistry.IntRows8Vector128];
+
+    /// <summary>The interleaved kernel the table picks for a group-wise layer at batch 2-8 on this machine: AVX-512's Rows16 (2/4-bit),
+    /// else the Rows8 one.</summary>
+    private static MatMulKernel InterleavedKernel(LayerShape shape) =>
+        KernelRegistry.IntRows16Avx512 is { IsSupported: true } rows16 && rows16.Takes(shape) ? rows16 : Rows8Kernel;
 
     private static void RequireKernel(LayerShape? shape = null)
     {

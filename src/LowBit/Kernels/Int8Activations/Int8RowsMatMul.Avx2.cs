@@ -16,7 +16,7 @@ namespace LowBit.Kernels;
 internal static unsafe partial class Int8RowsMatMul
 {
     /// <summary>Int8 activations, AVX2 at 256 bits (vpmaddubsw + vpmaddwd), over <see cref="WeightLayout.Rows8"/>: int8 and 2/4-bit groups.</summary>
-    internal sealed class Avx2Kernel() : Rows8Kernel("int8act-rows8-256", KernelIsa.Avx2,
+    internal sealed class Avx2Kernel() : RowsKernel("int8act-rows8-256", KernelIsa.Avx2,
                                                      WeightFormats.Int8PerChannel | WeightFormats.Group4 | WeightFormats.Group2)
     {
         public override bool IsSupported => Avx2.IsSupported && Fma.IsSupported;

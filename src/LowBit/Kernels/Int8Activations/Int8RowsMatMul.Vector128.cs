@@ -20,7 +20,7 @@ namespace LowBit.Kernels;
 internal static unsafe partial class Int8RowsMatMul
 {
     /// <summary>Int8 activations at 128 bits (SSSE3, Arm64 sdot, NEON) over <see cref="WeightLayout.Rows8"/>: int8 and 2/4-bit groups.</summary>
-    internal sealed class Vector128Kernel() : Rows8Kernel("int8act-rows8-128", KernelIsa.Vector128,
+    internal sealed class Vector128Kernel() : RowsKernel("int8act-rows8-128", KernelIsa.Vector128,
                                                           WeightFormats.Int8PerChannel | WeightFormats.Group4 | WeightFormats.Group2)
     {
         public override bool IsSupported => Vector128.IsHardwareAccelerated && (Ssse3.IsSupported || AdvSimd.Arm64.IsSupported);

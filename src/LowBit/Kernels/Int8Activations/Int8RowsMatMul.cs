@@ -15,11 +15,13 @@ namespace LowBit.Kernels;
 // zero terms (s z + offset) come out once per group with the dequantized group sums of the codes, as in the row-major kernels.
 internal static unsafe partial class Int8RowsMatMul
 {
-    /// <summary>What the Rows8 kernels share: the layout, its rule, the activation scratch and the row chunks.</summary>
-    internal abstract class Rows8Kernel(string name, KernelIsa isa, WeightFormats formats)
-        : MatMulKernel(name, isa, formats, "columns and groups multiples of 32; weights interleaved 8 rows at a time", ActivationPrecision.Int8)
+    /// <summary>What the interleaved-row kernels share: the layout (Rows8 or Rows16), its rule, the activation scratch and the row chunks.</summary>
+    internal abstract class RowsKernel(string name, KernelIsa isa, WeightFormats formats, WeightLayout layout = WeightLayout.Rows8)
+        : MatMulKernel(name, isa, formats,
+                       $"columns and groups multiples of 32; weights interleaved {RowInterleave.RowsOf(layout)} rows at a time",
+                       ActivationPrecision.Int8)
     {
-        public override WeightLayout Layout => WeightLayout.Rows8;
+        public override WeightLayout Layout => layout;
 
         protected override bool Fits(in LayerShape shape) =>
             shape.InFeatures % ActivationQuantizer.BlockSize == 0 && shape.GroupSize % ActivationQuantizer.BlockSize == 0;
@@ -29,13 +31,13 @@ internal static unsafe partial class Int8RowsMatMul
         public override void Prepare(float* input, ref KernelArgs args) => Quantize(input, ref args);
 
         public override int RowsPerChunk(in LayerShape shape, int batch) =>
-            Math.Max(RowInterleave.Rows, LowBitMatMul.PackedRowsPerChunk(shape, 1024) & ~(RowInterleave.Rows - 1));
+            Math.Max(RowGranularity, LowBitMatMul.PackedRowsPerChunk(shape, 1024) & ~(RowGranularity - 1));
 
-        public override int RowGranularity => RowInterleave.Rows;
+        public override int RowGranularity { get; } = RowInterleave.RowsOf(layout);
     }
 
     /// <summary>Int8 activations, AVX-VNNI at 256 bits, over <see cref="WeightLayout.Rows8"/>: per-channel int8 and 2/4/8-bit groups.</summary>
-    internal sealed class Vnni256Kernel() : Rows8Kernel("int8act-rows8-vnni-256", KernelIsa.AvxVnni,
+    internal sealed class Vnni256Kernel() : RowsKernel("int8act-rows8-vnni-256", KernelIsa.AvxVnni,
                                                         WeightFormats.Int8PerChannel | WeightFormats.Grouped)
     {
         public override bool IsSupported => AvxVnni.IsSupported && Fma.IsSupported;

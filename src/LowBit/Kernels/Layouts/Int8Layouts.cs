@@ -7,13 +7,13 @@ namespace LowBit.Kernels;
 internal sealed class Int8Layouts(byte[] codes, int outFeatures, int inFeatures) : LayerCodes(codes, outFeatures, inFeatures)
 {
     /// <inheritdoc/>
-    protected override long Rows8Bytes => RowInterleave.Bytes(LayerShape.Int8(Rows, RowBytes));
+    protected override long InterleavedBytes(WeightLayout layout) => RowInterleave.Bytes(LayerShape.Int8(Rows, RowBytes));
 
     /// <inheritdoc/>
-    protected override void Interleave(ReadOnlySpan<byte> rowMajor, Span<byte> rows8) =>
-        RowInterleave.Int8Rows8(System.Runtime.InteropServices.MemoryMarshal.Cast<byte, sbyte>(rowMajor), Rows, RowBytes, rows8);
+    protected override void Interleave(ReadOnlySpan<byte> rowMajor, WeightLayout layout, Span<byte> interleaved) =>
+        RowInterleave.Int8Rows8(System.Runtime.InteropServices.MemoryMarshal.Cast<byte, sbyte>(rowMajor), Rows, RowBytes, interleaved);
 
     /// <inheritdoc/>
-    protected override void Deinterleave(ReadOnlySpan<byte> rows8, int first, Span<byte> target) =>
-        RowInterleave.Int8RowMajor(rows8, RowBytes, first, target);
+    protected override void Deinterleave(ReadOnlySpan<byte> interleaved, WeightLayout layout, int first, Span<byte> target) =>
+        RowInterleave.Int8RowMajor(interleaved, RowBytes, first, target);
 }

@@ -2,26 +2,38 @@ using System.Runtime.InteropServices;
 
 namespace LowBit.Kernels;
 
-/// <summary>Makes <see cref="WeightLayout.Rows8"/> from a layer's canonical codes.</summary>
+/// <summary>Makes <see cref="WeightLayout.Rows8"/> and <see cref="WeightLayout.Rows16"/> from a layer's canonical codes.</summary>
 internal static class RowInterleave
 {
-    /// <summary>Rows per interleaved group.</summary>
+    /// <summary>Rows per interleaved group of <see cref="WeightLayout.Rows8"/>.</summary>
     public const int Rows = 8;
 
-    /// <summary>Groups of 8 rows a layer has (the last may be padded).</summary>
-    public static int RowGroups(int outFeatures) => (outFeatures + Rows - 1) / Rows;
+    /// <summary>Rows per interleaved group of <see cref="WeightLayout.Rows16"/>.</summary>
+    public const int Rows16 = 16;
+
+    /// <summary>Rows per interleaved group of <paramref name="layout"/> (Rows8 or Rows16).</summary>
+    public static int RowsOf(WeightLayout layout) => layout switch
+    {
+        WeightLayout.Rows8 => Rows,
+        WeightLayout.Rows16 => Rows16,
+        _ => throw new ArgumentException($"{layout} does not interleave rows.", nameof(layout)),
+    };
+
+    /// <summary>Groups of <paramref name="rows"/> rows a layer has (the last may be padded).</summary>
+    public static int RowGroups(int outFeatures, int rows = Rows) => (outFeatures + rows - 1) / rows;
 
     /// <summary>
-    /// Bytes of one group of 8 rows: their codes, and for group-wise formats their float scales and zero terms (float
-    /// <c>s z + m</c> with offsets, else the zero-point bytes: at batch 1 from DRAM every byte counts), rounded up to a
-    /// cache line so that every group starts on one (int8 groups, 8 rows of a multiple of 32 columns, always do).
+    /// Bytes of one group of <paramref name="rows"/> rows: their codes, and for group-wise formats their float scales and zero
+    /// terms (float <c>s z + m</c> with offsets, else the zero-point bytes: at batch 1 from DRAM every byte counts), rounded
+    /// up to a cache line so that every group starts on one (int8 groups, 8 rows of a multiple of 32 columns, always do).
     /// </summary>
-    public static long GroupBytes(in LayerShape shape, bool offsets = false) => shape.Format == WeightFormat.Int8PerChannel
-        ? (long)Rows * shape.RowBytes
-        : ((long)Rows * shape.RowBytes + (long)Rows * shape.Groups * (sizeof(float) + (offsets ? sizeof(float) : 1)) + 63) & ~63L;
+    public static long GroupBytes(in LayerShape shape, bool offsets = false, int rows = Rows) => shape.Format == WeightFormat.Int8PerChannel
+        ? (long)rows * shape.RowBytes
+        : ((long)rows * shape.RowBytes + (long)rows * shape.Groups * (sizeof(float) + (offsets ? sizeof(float) : 1)) + 63) & ~63L;
 
-    /// <summary>Bytes of a layer's <see cref="WeightLayout.Rows8"/>.</summary>
-    public static long Bytes(in LayerShape shape, bool offsets = false) => RowGroups(shape.OutFeatures) * GroupBytes(shape, offsets);
+    /// <summary>Bytes of a layer's codes interleaved <paramref name="rows"/> rows at a time.</summary>
+    public static long Bytes(in LayerShape shape, bool offsets = false, int rows = Rows) =>
+        RowGroups(shape.OutFeatures, rows) * GroupBytes(shape, offsets, rows);
 
     /// <summary>
     /// Per-channel int8 codes (outFeatures x inFeatures, columns a multiple of 4) as <see cref="WeightLayout.Rows8"/> into
@@ -35,34 +47,35 @@ internal static class RowInterleave
         // Padding rows hold code 0 (stored as 128), so they contribute nothing.
         interleaved[(outFeatures / Rows * Rows * inFeatures)..].Fill(0x80);
         Interleave(MemoryMarshal.Cast<sbyte, uint>(codes[..(outFeatures * inFeatures)]), MemoryMarshal.Cast<byte, uint>(interleaved),
-                   outFeatures, inFeatures / 4, inFeatures / 4 * Rows, 0x80808080u);
+                   outFeatures, inFeatures / 4, inFeatures / 4 * Rows, Rows, 0x80808080u);
     }
 
     /// <summary>
     /// Group-wise packed codes (rows of <c>shape.RowBytes</c>, a multiple of 4) with their float scales and, with
-    /// <paramref name="offsets"/>, their float zero terms, else their zero points (outFeatures x groups each), as
-    /// <see cref="WeightLayout.Rows8"/> into <paramref name="interleaved"/> (<see cref="Bytes"/> long).
+    /// <paramref name="offsets"/>, their float zero terms, else their zero points (outFeatures x groups each), interleaved
+    /// <paramref name="per"/> rows at a time (8: <see cref="WeightLayout.Rows8"/>, 16: <see cref="WeightLayout.Rows16"/>)
+    /// into <paramref name="interleaved"/> (<see cref="Bytes"/> long).
     /// </summary>
-    public static void GroupRows8(in LayerShape shape, ReadOnlySpan<byte> packed, ReadOnlySpan<float> scales, ReadOnlySpan<float> zeroTerms,
-                                  ReadOnlySpan<byte> zeroPoints, bool offsets, Span<byte> interleaved)
+    public static void GroupRows(in LayerShape shape, int per, ReadOnlySpan<byte> packed, ReadOnlySpan<float> scales,
+                                 ReadOnlySpan<float> zeroTerms, ReadOnlySpan<byte> zeroPoints, bool offsets, Span<byte> interleaved)
     {
         if (shape.RowBytes % 4 != 0) throw new ArgumentException($"Packed rows must be whole 4-byte units, not {shape.RowBytes} bytes.",
                                                                  nameof(shape));
         int rows = shape.OutFeatures, groups = shape.Groups, units = shape.RowBytes / 4;
-        int stride = checked((int)(GroupBytes(shape, offsets) / 4));
-        interleaved = interleaved[..checked((int)Bytes(shape, offsets))];
+        int stride = checked((int)(GroupBytes(shape, offsets, per) / 4));
+        interleaved = interleaved[..checked((int)Bytes(shape, offsets, per))];
         interleaved.Clear();   // padding rows have codes, scales and zero terms 0
         Span<uint> target = MemoryMarshal.Cast<byte, uint>(interleaved);
-        Interleave(MemoryMarshal.Cast<byte, uint>(packed[..(rows * shape.RowBytes)]), target, rows, units, stride, 0);
+        Interleave(MemoryMarshal.Cast<byte, uint>(packed[..(rows * shape.RowBytes)]), target, rows, units, stride, per, 0);
         Span<float> floats = MemoryMarshal.Cast<byte, float>(interleaved);
         for (int row = 0; row < rows; row++)
         {
-            int at = row / Rows * stride + Rows * units + row % Rows;
+            int at = row / per * stride + per * units + row % per;
             for (int g = 0; g < groups; g++)
             {
-                floats[at + g * Rows] = scales[row * groups + g];
-                if (offsets) floats[at + (groups + g) * Rows] = zeroTerms[row * groups + g];
-                else interleaved[(row / Rows * stride + (Rows * units + groups * Rows)) * 4 + g * Rows + row % Rows] = zeroPoints[row * groups + g];
+                floats[at + g * per] = scales[row * groups + g];
+                if (offsets) floats[at + (groups + g) * per] = zeroTerms[row * groups + g];
+                else interleaved[(row / per * stride + (per * units + groups * per)) * 4 + g * per + row % per] = zeroPoints[row * groups + g];
             }
         }
     }
@@ -73,35 +86,38 @@ internal static class RowInterleave
     /// </summary>
     public static void Int8RowMajor(ReadOnlySpan<byte> interleaved, int inFeatures, int first, Span<byte> codes) =>
         Deinterleave(MemoryMarshal.Cast<byte, uint>(interleaved), MemoryMarshal.Cast<byte, uint>(codes), first, inFeatures / 4,
-                     inFeatures / 4 * Rows, 0x80808080u);
+                     inFeatures / 4 * Rows, Rows, 0x80808080u);
 
     /// <summary>
     /// Rows <paramref name="first"/>.. (<c>packed.Length / shape.RowBytes</c> of them) of group-wise packed codes back out
-    /// of <see cref="GroupRows8"/>'s layout, row-major.
+    /// of <see cref="GroupRows"/>'s layout (<paramref name="per"/> rows at a time), row-major.
     /// </summary>
-    public static void GroupRowMajor(in LayerShape shape, ReadOnlySpan<byte> interleaved, bool offsets, int first, Span<byte> packed) =>
+    public static void GroupRowMajor(in LayerShape shape, int per, ReadOnlySpan<byte> interleaved, bool offsets, int first, Span<byte> packed) =>
         Deinterleave(MemoryMarshal.Cast<byte, uint>(interleaved), MemoryMarshal.Cast<byte, uint>(packed), first, shape.RowBytes / 4,
-                     checked((int)(GroupBytes(shape, offsets) / 4)), 0);
+                     checked((int)(GroupBytes(shape, offsets, per) / 4)), per, 0);
 
-    /// <summary>Each row's 4-byte units to lane row % 8 of its group's 32-byte steps (groups <paramref name="stride"/> units apart).</summary>
-    private static void Interleave(ReadOnlySpan<uint> source, Span<uint> target, int rows, int units, int stride, uint flip)
+    /// <summary>
+    /// Each row's 4-byte units to lane row % <paramref name="per"/> of its group's steps of <paramref name="per"/> units
+    /// (groups <paramref name="stride"/> units apart).
+    /// </summary>
+    private static void Interleave(ReadOnlySpan<uint> source, Span<uint> target, int rows, int units, int stride, int per, uint flip)
     {
         for (int row = 0; row < rows; row++)
         {
             ReadOnlySpan<uint> from = source.Slice(row * units, units);
-            int at = row / Rows * stride + row % Rows;
-            for (int u = 0; u < from.Length; u++) target[at + u * Rows] = from[u] ^ flip;
+            int at = row / per * stride + row % per;
+            for (int u = 0; u < from.Length; u++) target[at + u * per] = from[u] ^ flip;
         }
     }
 
     /// <summary>The inverse of <see cref="Interleave"/> for the rows <paramref name="first"/>.. that fill <paramref name="target"/>.</summary>
-    private static void Deinterleave(ReadOnlySpan<uint> source, Span<uint> target, int first, int units, int stride, uint flip)
+    private static void Deinterleave(ReadOnlySpan<uint> source, Span<uint> target, int first, int units, int stride, int per, uint flip)
     {
         for (int r = 0; r < target.Length / units; r++)
         {
             Span<uint> to = target.Slice(r * units, units);
-            int at = (first + r) / Rows * stride + (first + r) % Rows;
-            for (int u = 0; u < to.Length; u++) to[u] = source[at + u * Rows] ^ flip;
+            int at = (first + r) / per * stride + (first + r) % per;
+            for (int u = 0; u < to.Length; u++) to[u] = source[at + u * per] ^ flip;
         }
     }
 }

@@ -16,4 +16,11 @@ internal enum WeightLayout
     /// of 4, 8 or 16 weights), then per weight group the 8 rows' float scales, then their float zero terms (s z + offset).
     /// </summary>
     Rows8,
+
+    /// <summary>
+    /// <see cref="Rows8"/> with 16 rows per group, so that one 512-bit multiply gives 16 output rows in its 16 lanes (or
+    /// 32 int16 pair sums); group-wise 2/4-bit only: per group of 16 rows, their packed codes in 4-byte units, then per
+    /// weight group the 16 rows' float scales, then their zero terms or zero points.
+    /// </summary>
+    Rows16,
 }

@@ -1,0 +1,226 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
+namespace LowBit.Kernels;
+
+// The interleaved-row kernel at 512 bits, over rows interleaved 16 at a time (WeightLayout.Rows16), for AVX-512BW CPUs:
+// .NET 10 exposes vpdpbusd at 256 bits only, and two 256-bit dots per 64 bytes leave Zen 5's 512-bit pipes half used.
+// vpmaddubsw multiplies one 4-byte unit of 16 weight rows by 4 activation codes broadcast: 64 products per instruction
+// into 32 int16 pair sums, two per row. 2/4-bit fields are shifted down and masked, and a whole block of 32 inputs sums
+// in int16 (4-bit: 8 pair sums of at most 2 * 15 * 127, 30480; 2-bit: of at most 762) before one vpmaddwd by ones widens
+// it to an int32 lane per row: 9 multiplies per 16 rows and 32 inputs where the Rows8 VNNI kernel takes 16. The block
+// sums are exact integers and the float operations per row those of the Rows8 kernels (convert, one scaled add per block,
+// the zero terms per group), so the outputs are theirs bit for bit. 8-bit groups and per-channel int8 would overflow int16.
+internal static unsafe partial class Int8RowsMatMul
+{
+    /// <summary>Int8 activations, AVX-512BW (vpmaddubsw + vpmaddwd), over <see cref="WeightLayout.Rows16"/>: 2/4-bit groups.</summary>
+    internal sealed class Avx512Kernel() : RowsKernel("int8act-rows16-512", KernelIsa.Avx512, WeightFormats.Group4 | WeightFormats.Group2,
+                                                      WeightLayout.Rows16)
+    {
+        public override bool IsSupported => Avx512BW.IsSupported && Avx512F.IsSupported && Vector512.IsHardwareAccelerated;
+
+        public override delegate*<void*, int, void> Body(in LayerShape shape) => shape.Format == WeightFormat.Group4
+            ? &GroupChunk512<Int8ActivationMatMul.FourBitCodes>
+            : &GroupChunk512<Int8ActivationMatMul.TwoBitCodes>;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void GroupChunk512<TCodes>(void* state, int chunk) where TCodes : Int8ActivationMatMul.ICodes
+    {
+        ref KernelArgs args = ref Unsafe.AsRef<KernelArgs>(state);
+        const int rows16 = RowInterleave.Rows16;
+        int first = chunk * args.RowsPerChunk, end = Math.Min(first + args.RowsPerChunk, args.OutFeatures);
+        LayerShape shape = LayerShape.Grouped(TCodes.Bits, args.OutFeatures, args.InFeatures, args.GroupSize);
+        int rowBytes = args.InFeatures * TCodes.Bits / 8, groups = shape.Groups;
+        nint groupBytes = (nint)RowInterleave.GroupBytes(shape, args.Offsets is not null, rows16);
+        var scratch = new Scratch(in args);
+        for (int o = first; o < end; o += rows16)
+        {
+            byte* weights = args.Weights + o / rows16 * groupBytes;
+            // After the codes: the scales, then the zero terms (float, with offsets) or the zero points (bytes).
+            float* scales = (float*)(weights + rows16 * rowBytes), zeroTerms = scales + rows16 * groups;
+            for (int b = 0, rows; b < args.Batch; b += rows)
+            {
+                rows = Int8WeightMatMul.TileInputRows(args.Batch - b, TileRows);
+                Vector512<float> y0, y1, y2, y3;
+                switch (rows)
+                {
+                    case 1: GroupTile512<TCodes, OneRow>(in args, in scratch, b, weights, scales, zeroTerms, out y0, out y1, out y2, out y3); break;
+                    case 2: GroupTile512<TCodes, TwoRows>(in args, in scratch, b, weights, scales, zeroTerms, out y0, out y1, out y2, out y3); break;
+                    case 3:
+                        GroupTile512<TCodes, ThreeRows>(in args, in scratch, b, weights, scales, zeroTerms, out y0, out y1, out y2, out y3);
+                        break;
+                    default:
+                        GroupTile512<TCodes, FourRows>(in args, in scratch, b, weights, scales, zeroTerms, out y0, out y1, out y2, out y3);
+                        break;
+                }
+
+                Finish512(in args, o, b, rows, y0, y1, y2, y3);
+            }
+        }
+    }
+
+    /// <summary>
+    /// TRows (1-4) input rows from <paramref name="b"/> against 16 rows of 2/4-bit groups, a block of 32 inputs in
+    /// straight-line code: each field shifted down and masked once for all the input rows, its products summed in int16
+    /// and widened once per block.
+    /// </summary>
+    // Compiled optimized at once, as the Rows8 tiles (tier-0 code of a tile runs 10-30x slower for its first ~100 ms).
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void GroupTile512<TCodes, TRows>(in KernelArgs args, in Scratch scratch, int b, byte* w, float* scales, float* zeroTerms,
+                                                    out Vector512<float> y0, out Vector512<float> y1, out Vector512<float> y2,
+                                                    out Vector512<float> y3)
+        where TCodes : Int8ActivationMatMul.ICodes where TRows : IRows
+    {
+        const int rows16 = RowInterleave.Rows16;
+        int groups = args.InFeatures / args.GroupSize, blocksPerGroup = args.GroupSize / ActivationQuantizer.BlockSize;
+        nint codeStride = scratch.CodeStride, stride = scratch.Stride;
+        sbyte* x0 = scratch.Codes + b * codeStride;
+        float* sx0 = scratch.Scales + b * stride, g0 = scratch.GroupSums + b * stride;
+        bool prefetch = b == 0;
+        // The first pass fetches a row group ahead into L2 in step with its reading of this one (WholeGroups).
+        nint groupBytes = (nint)RowInterleave.GroupBytes(LayerShape.Grouped(TCodes.Bits, args.OutFeatures, args.InFeatures, args.GroupSize),
+                                                         args.Offsets is not null, rows16);
+        nint ahead = WholeGroups(FarPrefetchBytes, groupBytes);
+        long fetched = 0, fetchStep = ((long)groupBytes << 16) / (args.InFeatures / ActivationQuantizer.BlockSize);
+        Vector512<byte> mask = Vector512.Create((byte)((1 << TCodes.Bits) - 1));
+        Vector512<float> f0 = default, f1 = default, f2 = default, f3 = default;
+        int k = 0;
+        for (int g = 0; g < groups; g++)
+        {
+            Vector512<float> s = Vector512.Load(scales + g * rows16);
+
+            for (int kb = 0; kb < blocksPerGroup; kb++, k++)
+            {
+                // 32 weights x 16 rows x bits / 8 bytes: four 64-byte units at 4 bits, two at 2 bits.
+                byte* wb = w + (nint)k * 64 * TCodes.Bits;
+                if (prefetch)
+                {
+                    nint from = (nint)(fetched >> 16) & ~63;
+                    fetched += fetchStep;
+                    for (nint line = from; line < ((nint)(fetched >> 16) & ~63); line += 64) Sse.Prefetch1(w + ahead + line);
+                }
+
+                sbyte* xb = x0 + (nint)k * 32;
+
+                Vector512<short> a0 = default, a1 = default, a2 = default, a3 = default;
+                if (TCodes.Bits == 4)
+                {
+                    // Unit u holds 8 weights per row: the low fields meet codes 8u to 8u + 3, the high ones 8u + 4 to 8u + 7.
+                    FourBitUnit<TRows>(Vector512.Load(wb), mask, xb, codeStride, ref a0, ref a1, ref a2, ref a3);
+                    FourBitUnit<TRows>(Vector512.Load(wb + 64), mask, xb + 8, codeStride, ref a0, ref a1, ref a2, ref a3);
+                    FourBitUnit<TRows>(Vector512.Load(wb + 128), mask, xb + 16, codeStride, ref a0, ref a1, ref a2, ref a3);
+                    FourBitUnit<TRows>(Vector512.Load(wb + 192), mask, xb + 24, codeStride, ref a0, ref a1, ref a2, ref a3);
+                }
+                else
+                {
+                    // Unit u holds 16 weights per row: field j meets codes 16u + 4j to 16u + 4j + 3.
+                    TwoBitUnit<TRows>(Vector512.Load(wb), mask, xb, codeStride, ref a0, ref a1, ref a2, ref a3);
+                    TwoBitUnit<TRows>(Vector512.Load(wb + 64), mask, xb + 16, codeStride, ref a0, ref a1, ref a2, ref a3);
+                }
+
+                f0 = Avx512F.FusedMultiplyAdd(Widen512(a0), s * Vector512.Create(sx0[k]), f0);
+                if (TRows.Count > 1) f1 = Avx512F.FusedMultiplyAdd(Widen512(a1), s * Vector512.Create(sx0[stride + k]), f1);
+                if (TRows.Count > 2) f2 = Avx512F.FusedMultiplyAdd(Widen512(a2), s * Vector512.Create(sx0[2 * stride + k]), f2);
+                if (TRows.Count > 3) f3 = Avx512F.FusedMultiplyAdd(Widen512(a3), s * Vector512.Create(sx0[3 * stride + k]), f3);
+            }
+
+            SubtractZeroTerms512<TRows>(in args, zeroTerms, g, s, g0, stride, ref f0, ref f1, ref f2, ref f3);
+        }
+
+        y0 = f0;
+        y1 = f1;
+        y2 = f2;
+        y3 = f3;
+    }
+
+    /// <summary>One 4-bit unit of 16 weight rows (low and high fields) against the codes at <paramref name="codes"/> and + 4.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void FourBitUnit<TRows>(Vector512<byte> v, Vector512<byte> mask, sbyte* codes, nint codeStride, ref Vector512<short> a0,
+                                           ref Vector512<short> a1, ref Vector512<short> a2, ref Vector512<short> a3) where TRows : IRows
+    {
+        Accumulate512<TRows>(v & mask, codes, codeStride, ref a0, ref a1, ref a2, ref a3);
+        Accumulate512<TRows>(Avx512BW.ShiftRightLogical(v.AsUInt16(), 4).AsByte() & mask, codes + 4, codeStride, ref a0, ref a1, ref a2, ref a3);
+    }
+
+    /// <summary>One 2-bit unit of 16 weight rows (fields 0-3) against the codes at <paramref name="codes"/>, + 4, + 8 and + 12.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void TwoBitUnit<TRows>(Vector512<byte> v, Vector512<byte> mask, sbyte* codes, nint codeStride, ref Vector512<short> a0,
+                                          ref Vector512<short> a1, ref Vector512<short> a2, ref Vector512<short> a3) where TRows : IRows
+    {
+        Accumulate512<TRows>(v & mask, codes, codeStride, ref a0, ref a1, ref a2, ref a3);
+        Accumulate512<TRows>(Avx512BW.ShiftRightLogical(v.AsUInt16(), 2).AsByte() & mask, codes + 4, codeStride, ref a0, ref a1, ref a2, ref a3);
+        Accumulate512<TRows>(Avx512BW.ShiftRightLogical(v.AsUInt16(), 4).AsByte() & mask, codes + 8, codeStride, ref a0, ref a1, ref a2, ref a3);
+        Accumulate512<TRows>(Avx512BW.ShiftRightLogical(v.AsUInt16(), 6).AsByte() & mask, codes + 12, codeStride, ref a0, ref a1, ref a2, ref a3);
+    }
+
+    /// <summary>One field of 16 weight rows against 4 codes of each of TRows input rows (<paramref name="codeStride"/> apart),
+    /// broadcast, into their int16 pair sums.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Accumulate512<TRows>(Vector512<byte> field, sbyte* codes, nint codeStride, ref Vector512<short> a0,
+                                             ref Vector512<short> a1, ref Vector512<short> a2, ref Vector512<short> a3) where TRows : IRows
+    {
+        a0 += Avx512BW.MultiplyAddAdjacent(field, Vector512.Create(*(int*)codes).AsSByte());
+        if (TRows.Count > 1) a1 += Avx512BW.MultiplyAddAdjacent(field, Vector512.Create(*(int*)(codes + codeStride)).AsSByte());
+        if (TRows.Count > 2) a2 += Avx512BW.MultiplyAddAdjacent(field, Vector512.Create(*(int*)(codes + 2 * codeStride)).AsSByte());
+        if (TRows.Count > 3) a3 += Avx512BW.MultiplyAddAdjacent(field, Vector512.Create(*(int*)(codes + 3 * codeStride)).AsSByte());
+    }
+
+    /// <summary>A block's int16 pair sums as one float per row (int32 first: exact).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<float> Widen512(Vector512<short> pairs) =>
+        Avx512F.ConvertToVector512Single(Avx512BW.MultiplyAddAdjacent(pairs, Vector512<short>.One));
+
+    /// <summary>
+    /// <paramref name="bytes"/> rounded up to whole row groups of <paramref name="groupBytes"/>: the first pass over a group of
+    /// 16 rows fetches the same place of the group that far ahead into L2, a line at a time as it reads its own (codes, then
+    /// scales and zero terms, at one rate), so every line of the next groups is asked for once and in time. Fetching at
+    /// fixed distances ahead of the codes, as the Rows8 kernels do, lands in a group's scales and zero terms at some
+    /// distances and skips others: on Zen 5 (11008x4096 2-bit from DRAM, batch 1) 16-64 KiB near and far gave 37-75 G
+    /// weights/s by how they met the groups; whole groups (32 KiB or more) into L2 give 78-85, the Rows8 kernel 69-80.
+    /// Fetching into L1 too (a whole group, 26-37 KiB, ahead) gained nothing from DRAM and cost 10-15% on layers in L3
+    /// (4-bit 4096x4096, 768x3072): a group that far ahead crowds L1's 48 KiB.
+    /// </summary>
+    private static nint WholeGroups(int bytes, nint groupBytes) => (bytes + groupBytes - 1) / groupBytes * groupBytes;
+
+    /// <summary>
+    /// Subtracts group g's zero terms (s z + offset, or s times the zero-point bytes) of the 16 rows, times each input row's
+    /// dequantized code sum of the group (<paramref name="g0"/>, input rows <paramref name="stride"/> apart).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void SubtractZeroTerms512<TRows>(in KernelArgs args, float* zeroTerms, int g, Vector512<float> s, float* g0, nint stride,
+                                                    ref Vector512<float> f0, ref Vector512<float> f1, ref Vector512<float> f2,
+                                                    ref Vector512<float> f3) where TRows : IRows
+    {
+        Vector512<float> z = args.Offsets is not null ? Vector512.Load(zeroTerms + g * RowInterleave.Rows16)
+            : s * Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.Load((byte*)zeroTerms + g * RowInterleave.Rows16)));
+        f0 = Avx512F.FusedMultiplyAddNegated(z, Vector512.Create(g0[g]), f0);
+        if (TRows.Count > 1) f1 = Avx512F.FusedMultiplyAddNegated(z, Vector512.Create(g0[stride + g]), f1);
+        if (TRows.Count > 2) f2 = Avx512F.FusedMultiplyAddNegated(z, Vector512.Create(g0[2 * stride + g]), f2);
+        if (TRows.Count > 3) f3 = Avx512F.FusedMultiplyAddNegated(z, Vector512.Create(g0[3 * stride + g]), f3);
+    }
+
+    /// <summary>
+    /// Writes the tile's outputs, <c>sum + bias</c> (the scales are applied already): one vector per input row for a whole
+    /// group of 16 rows, row by row for the last, partial one.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Finish512(in KernelArgs args, int o, int b, int rows, Vector512<float> y0, Vector512<float> y1, Vector512<float> y2,
+                                  Vector512<float> y3)
+    {
+        float* y = args.Output + (nint)b * args.OutFeatures + o;
+        for (int i = 0; i < rows; i++, y += args.OutFeatures)
+        {
+            Vector512<float> sums = i switch { 0 => y0, 1 => y1, 2 => y2, _ => y3 };
+            if (o + RowInterleave.Rows16 <= args.OutFeatures)
+            {
+                if (args.Bias is not null) sums += Vector512.Load(args.Bias + o);
+                sums.Store(y);
+                continue;
+            }
+
+            for (int r = 0; r < args.OutFeatures - o; r++) y[r] = args.Bias is null ? sums.GetElement(r) : sums.GetElement(r) + args.Bias[o + r];
+        }
+    }
+}
