@@ -155,6 +155,27 @@ public class RowInterleaveTests
     }
 
     /// <summary>
+    /// Per-channel int8 on AVX-VNNI runs two groups of 8 rows at a time from batch 2 (the pair tile), a lone last group
+    /// alone: outputs bit for bit those of the AVX2 Rows8 kernel (one group at a time, the same exact block sums and float
+    /// operations). 45 output rows: two pairs, a whole lone group and a partial one.
+    /// </summary>
+    [Test]
+    public void Int8PairTile_EqualsOneGroupAtATime_BitForBit([Values(2, 3, 5, 8)] int batch)
+    {
+        MatMulKernel vnni = KernelRegistry.IntRows8Vnni256, avx2 = KernelRegistry.IntRows8Avx2;
+        if (!vnni.IsSupported || !avx2.IsSupported) Assert.Ignore("needs AVX-VNNI and AVX2");
+        const int Out = 45, In = 256;
+        float[] weights = TestData.Gaussian<float>(Out * In, seed: 71, std: 0.05);
+        var layer = W8A16Linear<float>.FromWeights(weights, Out, In, TestData.Gaussian<float>(Out, 72));
+        float[] x = TestData.Gaussian<float>(batch * In, seed: 73);
+        float[] y = new float[batch * Out], expected = new float[batch * Out];
+        layer.Run(vnni, x, y, maxThreads: 1);
+        layer.Run(avx2, x, expected, maxThreads: 1);
+        Assert.That(y, Is.EqualTo(expected));
+        Int8ActivationTests.CheckInt8Layer(layer, x, layer.Bias.ToArray(), y, batch, $"pair tile, batch {batch}");
+    }
+
+    /// <summary>
     /// A layer whose calls run kernels of both interleaved layouts (as measured plans may choose) holds both: the second is
     /// made from a row-major view of the first (the row-major copy was dropped), and every kernel and view reads the codes
     /// unchanged.

@@ -172,7 +172,7 @@ internal static class KernelRegistry
         // 0.9-1.2x from DRAM. Chosen at every batch so that a layer holds one layout. Not measured on Intel, where 512-bit
         // multiplies issue on one port (there it may trail the VNNI rows; PlanMode.Measure decides).
         new(Group4 | Group2, IntRows16Avx512, 1, Any, AnyLayer, "AVX-512BW: 2/4-bit at every batch, 1.55-1.98x the VNNI rows from 8 (Zen 5)"),
-        new(Int8, IntRows8Vnni256, 1, Any, AnyLayer, "int8 weights, every batch: 1.2-3.9x the row-major kernels"),
+        new(Int8, IntRows8Vnni256, 1, Any, AnyLayer, "int8 weights, every batch: 1.2-3.9x the row-major kernels (from 2 rows: two groups at a time)"),
         new(G4G8, IntRows8Vnni256, 1, Any, AnyLayer, "4-bit and 8-bit groups, every batch: 1.05-6x the row-major routes"),
         new(Group2, IntRows8Vnni256, 1, Any, AnyLayer, "2-bit groups, every batch: 1.14-3.5x the row-major kernels from 2, 1.0-1.38x at 1 (Zen 5)"),
         new(Group2, IntRows8Avx2,  1,   1, ShortRows, "no AVX-VNNI: 2-bit at batch 1 on rows under 1024 columns, ahead of int8act-512"),
