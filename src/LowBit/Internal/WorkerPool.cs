@@ -7,7 +7,8 @@ namespace LowBit.Internal;
 /// Lighter than <c>Parallel.For</c> for kernels: no delegate or closure per call (the job is a
 /// function pointer and a pointer to the caller's stack state), so a call allocates nothing.
 /// One job runs at a time; a caller that finds the pool busy runs its job alone, so concurrent
-/// callers never wait on each other and never deadlock.
+/// callers never wait on each other and never deadlock. Each thread starts on a contiguous share
+/// of the chunks and, when done, takes what is left of the others' shares.
 /// </summary>
 internal static unsafe class WorkerPool
 {
@@ -20,8 +21,15 @@ internal static unsafe class WorkerPool
     private static delegate*<void*, int, void> s_body;
     private static void* s_state;
     private static int s_chunks;
-    private static int s_nextChunk;
+    private static int s_threads;
+    private static int s_nextThread;
     private static int s_pending;
+
+    // Per thread of a job, the next chunk of its share (one cache line each: the counters are written by different cores).
+    // Contiguous shares: chunks dealt out in turn had each core stream every other chunk, and two cores then read 10-20%
+    // fewer weights per second from DRAM than with a half each (Zen 5, 4-bit GEMV of 65536x4096, in-process).
+    private const int CounterStride = 16;
+    private static readonly int[] s_next = new int[MaxThreads * CounterStride];
 
     /// <summary>Threads a job may use: the machine's processors.</summary>
     public static int MaxThreads => Environment.ProcessorCount;
@@ -45,7 +53,9 @@ internal static unsafe class WorkerPool
             s_body = body;
             s_state = state;
             s_chunks = chunks;
-            s_nextChunk = 0;
+            s_threads = helpers + 1;
+            s_nextThread = 0;
+            for (int t = 0; t < s_threads; t++) s_next[t * CounterStride] = (int)((long)chunks * t / s_threads);
             s_pending = helpers;
             Done.Reset();
             s_start!.Release(helpers);
@@ -60,12 +70,14 @@ internal static unsafe class WorkerPool
         }
     }
 
+    /// <summary>Runs this thread's share of the chunks, then what is left of the other shares.</summary>
     private static void RunChunks()
     {
-        int chunk;
-        while ((chunk = Interlocked.Increment(ref s_nextChunk) - 1) < s_chunks)
+        int threads = s_threads, self = Interlocked.Increment(ref s_nextThread) - 1;
+        for (int k = 0; k < threads; k++)
         {
-            s_body(s_state, chunk);
+            int share = (self + k) % threads, end = (int)((long)s_chunks * (share + 1) / threads), chunk;
+            while ((chunk = Interlocked.Increment(ref s_next[share * CounterStride]) - 1) < end) s_body(s_state, chunk);
         }
     }
 
