@@ -8,7 +8,8 @@ namespace LowBit.Benchmarks.Kernels;
 /// else <c>int8act-rows8-256</c> with AVX2, else <c>int8act-rows8-128</c>, where it takes the format) against the route
 /// the registry's table takes with row-major kernels only (the baseline: what ran before the interleaved kernel, <c>int8act-512</c> on AVX-512, or a
 /// float kernel on the int8-rounded input where no integer kernel takes the layout), on one thread, per weight format,
-/// layer shape and batch: the table behind the registry's int8-activation rows.
+/// layer shape and batch: the table behind the registry's int8-activation rows. The third row runs <c>int8act-rows16-512</c>
+/// (16 rows interleaved, AVX-512BW, 2/4-bit groups) where it runs and takes the format, else the Rows8 kernel again.
 /// </summary>
 [MemoryDiagnoser]
 [Config(typeof(W8A16Benchmarks.Config))]
@@ -16,7 +17,7 @@ public class Int8RowsBenchmarks
 {
     private ILinearLayer<float> _layer = null!;
     private KernelRoute _rowMajor;
-    private MatMulKernel _rows8 = null!;
+    private MatMulKernel _rows8 = null!, _rows16 = null!;
     private float[] _input = [], _output = [], _dequantized = [];
 
     /// <summary>Short, medium and long rows; the CI's dry run (LOWBIT_BENCH_SMOKE=1) takes the first.</summary>
@@ -44,7 +45,8 @@ public class Int8RowsBenchmarks
         _dequantized = new float[_input.Length];
         MatMulKernel[] rows8 = [KernelRegistry.IntRows8Vnni256, KernelRegistry.IntRows8Avx2, KernelRegistry.IntRows8Vector128];
         _rows8 = rows8.FirstOrDefault(k => k.IsSupported && k.Takes(shape)) ?? _rowMajor.Kernel;
-        Console.WriteLine($"// {Weights} {Shape} batch {Batch}: baseline {_rowMajor}; rows8 {_rows8}"
+        _rows16 = KernelRegistry.IntRows16Avx512 is { IsSupported: true } rows16 && rows16.Takes(shape) ? rows16 : _rows8;
+        Console.WriteLine($"// {Weights} {Shape} batch {Batch}: baseline {_rowMajor}; rows8 {_rows8}; rows16 {_rows16}"
                           + (_rows8 == _rowMajor.Kernel ? " (no Rows8 kernel takes it here: the rows8 row runs the baseline too)" : ""));
     }
 
@@ -64,6 +66,9 @@ public class Int8RowsBenchmarks
 
     [Benchmark(Description = "rows8")]
     public void Rows8() => Run(_rows8);
+
+    [Benchmark(Description = "rows16")]
+    public void Rows16() => Run(_rows16);
 
     private void Run(MatMulKernel kernel) => Run(kernel, _input);
 

@@ -203,4 +203,19 @@ public class KernelRegistryTests
         foreach (MatMulKernel kernel in KernelRegistry.Kernels) Assert.That(readme, Does.Contain($"`{kernel.Name}`"),
                                                                             $"README.md does not describe {kernel.Name}");
     }
+
+    /// <summary>The vendor check behind the rows that depend on the CPU agrees with the kernel's own report (Linux x64).</summary>
+    [Test]
+    public void IsIntel_AgreesWithProcCpuinfo()
+    {
+        if (!System.Runtime.Intrinsics.X86.X86Base.IsSupported || !File.Exists("/proc/cpuinfo"))
+        {
+            Assert.Ignore("needs x64 intrinsics and /proc/cpuinfo");
+        }
+
+        string? line = File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("vendor_id", StringComparison.Ordinal));
+        string? vendor = line?.Split(':')[1].Trim();
+        if (vendor is null) Assert.Ignore("/proc/cpuinfo names no vendor");
+        Assert.That(KernelRegistry.IsIntel(), Is.EqualTo(vendor == "GenuineIntel"), vendor);
+    }
 }

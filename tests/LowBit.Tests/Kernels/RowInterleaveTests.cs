@@ -488,10 +488,14 @@ public class RowInterleaveTests
     private static MatMulKernel[] InterleavedKernels =>
         [KernelRegistry.IntRows16Avx512, KernelRegistry.IntRows8Vnni256, KernelRegistry.IntRows8Avx2, KernelRegistry.IntRows8Vector128];
 
-    /// <summary>The interleaved kernel the table picks for a group-wise layer at batch 2-8 on this machine: AVX-512's Rows16 (2/4-bit),
-    /// else the Rows8 one.</summary>
-    private static MatMulKernel InterleavedKernel(LayerShape shape) =>
-        KernelRegistry.IntRows16Avx512 is { IsSupported: true } rows16 && rows16.Takes(shape) ? rows16 : Rows8Kernel;
+    /// <summary>The interleaved kernel the table picks for a group-wise layer at batch 4 on this machine: AVX-512's Rows16 (2/4-bit;
+    /// not on Intel with AVX-VNNI), else the Rows8 one.</summary>
+    private static MatMulKernel InterleavedKernel(LayerShape shape)
+    {
+        MatMulKernel kernel = KernelPlan.TableRoute(shape, 4, ActivationPrecision.Int8, layouts: true).Kernel;
+        Assert.That(kernel.Layout, Is.Not.EqualTo(WeightLayout.RowMajor), $"{shape}: the table picks {kernel}");
+        return kernel;
+    }
 
     private static void RequireKernel(LayerShape? shape = null)
     {

@@ -1,4 +1,5 @@
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace LowBit.Kernels;
 
@@ -27,11 +28,14 @@ internal static class KernelRegistry
     /// <param name="Layers">Which layers it is chosen for: any, or only those with <see cref="LayerShape.HasShortRows"/>,
     /// <see cref="LayerShape.HasVeryShortRows"/> or <see cref="LayerShape.IsCacheSized"/>.</param>
     /// <param name="Why">Where the range comes from.</param>
-    internal sealed record Entry(WeightFormats Formats, MatMulKernel Kernel, int MinBatch, int MaxBatch, LayerSizes Layers, string Why)
+    /// <param name="ForThisCpu">False when the row is not for this CPU although its kernel runs here (a choice measured on
+    /// one vendor's pipes that port counts say loses on another's).</param>
+    internal sealed record Entry(WeightFormats Formats, MatMulKernel Kernel, int MinBatch, int MaxBatch, LayerSizes Layers, string Why,
+                                 bool ForThisCpu = true)
     {
         /// <summary>True when this row picks its kernel for a call of <paramref name="batch"/> rows on this layer, on this machine.</summary>
         public bool Matches(in LayerShape shape, int batch, ActivationPrecision activations) =>
-            Kernel.Activations == activations && (Formats & shape.FormatFlag) != 0 && batch >= MinBatch && batch <= MaxBatch
+            ForThisCpu && Kernel.Activations == activations && (Formats & shape.FormatFlag) != 0 && batch >= MinBatch && batch <= MaxBatch
             && Layers switch
             {
                 LayerSizes.ShortRows => shape.HasShortRows,
@@ -64,6 +68,14 @@ internal static class KernelRegistry
     private const LayerSizes CacheSized = LayerSizes.CacheSized;
 
     private const int Any = int.MaxValue;
+
+    /// <summary>
+    /// Intel cores with AVX-VNNI and AVX-512 (Sapphire and Emerald Rapids, Granite Rapids): 512-bit integer multiplies
+    /// issue on one port there, 256-bit <c>vpdpbusd</c> on two, so per 16 rows x 32 inputs the 512-bit <c>vpmaddubsw</c>
+    /// kernel's 9 multiplies take about 9 cycles where the Rows8 VNNI kernel's 16 dots take 8 (not measured: no such CPU
+    /// since the 16-row kernel). Zen 4 and 5, and Intel without AVX-VNNI (Ice Lake), take the 16-row kernel.
+    /// </summary>
+    private static readonly bool IntelWithAvxVnni = AvxVnni.IsSupported && IsIntel();
     private const WeightFormats Int8 = WeightFormats.Int8PerChannel;
     private const WeightFormats Grouped = WeightFormats.Grouped;
     private const WeightFormats All = WeightFormats.Int8PerChannel | WeightFormats.Grouped;
@@ -169,9 +181,10 @@ internal static class KernelRegistry
         // Rows interleaved 16 at a time at 512 bits (AVX-512BW: vpmaddubsw, int16 block sums, 9 multiplies per 16 rows and 32
         // inputs where 256-bit vpdpbusd over Rows8 takes 16), against the VNNI rows on Zen 5, one thread (in-process A/B, the
         // small-layer shapes): 2/4-bit 1.55-1.98x from batch 8; at batch 1 2-bit 1.05-1.2x, 4-bit 0.85-1.07x in cache and
-        // 0.9-1.2x from DRAM. Chosen at every batch so that a layer holds one layout. Not measured on Intel, where 512-bit
-        // multiplies issue on one port (there it may trail the VNNI rows; PlanMode.Measure decides).
-        new(Group4 | Group2, IntRows16Avx512, 1, Any, AnyLayer, "AVX-512BW: 2/4-bit at every batch, 1.55-1.98x the VNNI rows from 8 (Zen 5)"),
+        // 0.9-1.2x from DRAM. Chosen at every batch so that a layer holds one layout; not on Intel with AVX-VNNI, where
+        // 512-bit multiplies issue on one port (IntelWithAvxVnni; PlanMode.Measure can still pick it there).
+        new(Group4 | Group2, IntRows16Avx512, 1, Any, AnyLayer, "AVX-512BW: 2/4-bit at every batch, 1.55-1.98x the VNNI rows from 8 (Zen 5)",
+            ForThisCpu: !IntelWithAvxVnni),
         new(Int8, IntRows8Vnni256, 1, Any, AnyLayer, "int8 weights, every batch: 1.2-3.9x the row-major kernels (from 2 rows: two groups at a time)"),
         new(G4G8, IntRows8Vnni256, 1, Any, AnyLayer, "4-bit and 8-bit groups, every batch: 1.05-6x the row-major routes"),
         new(Group2, IntRows8Vnni256, 1, Any, AnyLayer, "2-bit groups, every batch: 1.14-3.5x the row-major kernels from 2, 1.0-1.38x at 1 (Zen 5)"),
@@ -214,5 +227,13 @@ internal static class KernelRegistry
         }
 
         throw new InvalidOperationException($"No kernel takes {shape} at batch {batch} with {activations} activations.");
+    }
+
+    /// <summary>True on an x64 CPU whose vendor string is "GenuineIntel".</summary>
+    internal static bool IsIntel()
+    {
+        if (!X86Base.IsSupported) return false;
+        (_, int ebx, int ecx, int edx) = X86Base.CpuId(0, 0);
+        return ebx == 0x756E6547 && edx == 0x49656E69 && ecx == 0x6C65746E;   // "Genu" "ineI" "ntel"
     }
 }

@@ -173,8 +173,9 @@ internal static unsafe partial class Int8RowsMatMul
         Avx512F.ConvertToVector512Single(Avx512BW.MultiplyAddAdjacent(pairs, Vector512<short>.One));
 
     /// <summary>
-    /// <paramref name="bytes"/> rounded up to whole row groups of <paramref name="groupBytes"/>: the first pass over a group of
-    /// 16 rows fetches the same place of the group that far ahead into L2, a line at a time as it reads its own (codes, then
+    /// <paramref name="bytes"/> rounded up to whole row groups of <paramref name="groupBytes"/> (16 rows here, a pair of Rows8
+    /// groups in <see cref="Int8PairTile{TRows}"/>): the first pass over a group fetches the same place of the group that far
+    /// ahead into L2, a line at a time as it reads its own (codes, then
     /// scales and zero terms, at one rate), so every line of the next groups is asked for once and in time. Fetching at
     /// fixed distances ahead of the codes, as the Rows8 kernels do, lands in a group's scales and zero terms at some
     /// distances and skips others: on Zen 5 (11008x4096 2-bit from DRAM, batch 1) 16-64 KiB near and far gave 37-75 G
