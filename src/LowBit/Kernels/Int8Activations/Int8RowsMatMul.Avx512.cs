@@ -34,6 +34,7 @@ internal static unsafe partial class Int8RowsMatMul
         LayerShape shape = LayerShape.Grouped(TCodes.Bits, args.OutFeatures, args.InFeatures, args.GroupSize);
         int rowBytes = args.InFeatures * TCodes.Bits / 8, groups = shape.Groups;
         nint groupBytes = (nint)RowInterleave.GroupBytes(shape, args.Offsets is not null, rows16);
+        var fetch = new GroupFetch(groupBytes, args.InFeatures);
         var scratch = new Scratch(in args);
         for (int o = first; o < end; o += rows16)
         {
@@ -46,13 +47,17 @@ internal static unsafe partial class Int8RowsMatMul
                 Vector512<float> y0, y1, y2, y3;
                 switch (rows)
                 {
-                    case 1: GroupTile512<TCodes, OneRow>(in args, in scratch, b, weights, scales, zeroTerms, out y0, out y1, out y2, out y3); break;
-                    case 2: GroupTile512<TCodes, TwoRows>(in args, in scratch, b, weights, scales, zeroTerms, out y0, out y1, out y2, out y3); break;
+                    case 1:
+                        GroupTile512<TCodes, OneRow>(in args, in scratch, in fetch, b, weights, scales, zeroTerms, out y0, out y1, out y2, out y3);
+                        break;
+                    case 2:
+                        GroupTile512<TCodes, TwoRows>(in args, in scratch, in fetch, b, weights, scales, zeroTerms, out y0, out y1, out y2, out y3);
+                        break;
                     case 3:
-                        GroupTile512<TCodes, ThreeRows>(in args, in scratch, b, weights, scales, zeroTerms, out y0, out y1, out y2, out y3);
+                        GroupTile512<TCodes, ThreeRows>(in args, in scratch, in fetch, b, weights, scales, zeroTerms, out y0, out y1, out y2, out y3);
                         break;
                     default:
-                        GroupTile512<TCodes, FourRows>(in args, in scratch, b, weights, scales, zeroTerms, out y0, out y1, out y2, out y3);
+                        GroupTile512<TCodes, FourRows>(in args, in scratch, in fetch, b, weights, scales, zeroTerms, out y0, out y1, out y2, out y3);
                         break;
                 }
 
@@ -68,7 +73,8 @@ internal static unsafe partial class Int8RowsMatMul
     /// </summary>
     // Compiled optimized at once, as the Rows8 tiles (tier-0 code of a tile runs 10-30x slower for its first ~100 ms).
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void GroupTile512<TCodes, TRows>(in KernelArgs args, in Scratch scratch, int b, byte* w, float* scales, float* zeroTerms,
+    private static void GroupTile512<TCodes, TRows>(in KernelArgs args, in Scratch scratch, in GroupFetch fetch, int b, byte* w, float* scales,
+                                                    float* zeroTerms,
                                                     out Vector512<float> y0, out Vector512<float> y1, out Vector512<float> y2,
                                                     out Vector512<float> y3)
         where TCodes : Int8ActivationMatMul.ICodes where TRows : IRows
@@ -79,11 +85,7 @@ internal static unsafe partial class Int8RowsMatMul
         sbyte* x0 = scratch.Codes + b * codeStride;
         float* sx0 = scratch.Scales + b * stride, g0 = scratch.GroupSums + b * stride;
         bool prefetch = b == 0;
-        // The first pass fetches a row group ahead into L2 in step with its reading of this one (WholeGroups).
-        nint groupBytes = (nint)RowInterleave.GroupBytes(LayerShape.Grouped(TCodes.Bits, args.OutFeatures, args.InFeatures, args.GroupSize),
-                                                         args.Offsets is not null, rows16);
-        nint ahead = WholeGroups(FarPrefetchBytes, groupBytes);
-        long fetched = 0, fetchStep = ((long)groupBytes << 16) / (args.InFeatures / ActivationQuantizer.BlockSize);
+        long fetched = 0;
         Vector512<byte> mask = Vector512.Create((byte)((1 << TCodes.Bits) - 1));
         Vector512<float> f0 = default, f1 = default, f2 = default, f3 = default;
         int k = 0;
@@ -98,8 +100,8 @@ internal static unsafe partial class Int8RowsMatMul
                 if (prefetch)
                 {
                     nint from = (nint)(fetched >> 16) & ~63;
-                    fetched += fetchStep;
-                    for (nint line = from; line < ((nint)(fetched >> 16) & ~63); line += 64) Sse.Prefetch1(w + ahead + line);
+                    fetched += fetch.Step;
+                    for (nint line = from; line < ((nint)(fetched >> 16) & ~63); line += 64) Sse.Prefetch1(w + fetch.Ahead + line);
                 }
 
                 sbyte* xb = x0 + (nint)k * 32;
@@ -184,6 +186,14 @@ internal static unsafe partial class Int8RowsMatMul
     /// (4-bit 4096x4096, 768x3072): a group that far ahead crowds L1's 48 KiB.
     /// </summary>
     private static nint WholeGroups(int bytes, nint groupBytes) => (bytes + groupBytes - 1) / groupBytes * groupBytes;
+
+    /// <summary>How a first pass fetches ahead over groups of <c>groupBytes</c>, worked out once per chunk: the distance (whole
+    /// groups, <see cref="WholeGroups"/>) and the bytes per block of 32 inputs, in 1/65536 bytes.</summary>
+    private readonly struct GroupFetch(nint groupBytes, int inFeatures)
+    {
+        public readonly nint Ahead = WholeGroups(FarPrefetchBytes, groupBytes);
+        public readonly long Step = ((long)groupBytes << 16) / (inFeatures / ActivationQuantizer.BlockSize);
+    }
 
     /// <summary>
     /// Subtracts group g's zero terms (s z + offset, or s times the zero-point bytes) of the 16 rows, times each input row's

@@ -244,6 +244,9 @@ internal static unsafe partial class Int8RowsMatMul
         // tile at 0.75x in some processes.
         byte* sums = stackalloc byte[2 * TileRows * 32 + 63];
         var f = (Vector256<float>*)(((nint)sums + 63) & ~(nint)63);
+        // The first pass fetches the pair of groups a whole number of pairs ahead into L2 (as the Rows16 kernel fetches its
+        // row groups: distances within the pair would land in its second group, being read).
+        nint ahead = WholeGroups(FarPrefetchBytes, (nint)2 * RowInterleave.Rows * n);
         for (; args.Batch > 1 && o + 2 * RowInterleave.Rows <= end; o += 2 * RowInterleave.Rows)
         {
             byte* weights = args.Weights + (nint)o * n;
@@ -252,9 +255,9 @@ internal static unsafe partial class Int8RowsMatMul
                 rows = Int8WeightMatMul.TileInputRows(args.Batch - b, TileRows);
                 switch (rows)
                 {
-                    case 2: Int8PairTile<TwoRows>(weights, n, in scratch, b, f); break;
-                    case 3: Int8PairTile<ThreeRows>(weights, n, in scratch, b, f); break;
-                    default: Int8PairTile<FourRows>(weights, n, in scratch, b, f); break;   // (never one row: TileInputRows leaves none)
+                    case 2: Int8PairTile<TwoRows>(weights, n, ahead, in scratch, b, f); break;
+                    case 3: Int8PairTile<ThreeRows>(weights, n, ahead, in scratch, b, f); break;
+                    default: Int8PairTile<FourRows>(weights, n, ahead, in scratch, b, f); break;   // (never one row: TileInputRows leaves none)
                 }
 
                 Finish(in args, o, b, rows, f[0], f[1], f[2], f[3], args.Scales + o);
@@ -302,7 +305,7 @@ internal static unsafe partial class Int8RowsMatMul
     /// </summary>
     // Compiled optimized at once, as the one-group tiles.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Int8PairTile<TRows>(byte* w, int n, in Scratch scratch, int b, Vector256<float>* f) where TRows : IRows
+    private static void Int8PairTile<TRows>(byte* w, int n, nint ahead, in Scratch scratch, int b, Vector256<float>* f) where TRows : IRows
     {
         int blocks = n / ActivationQuantizer.BlockSize;
         nint codeStride = scratch.CodeStride, stride = scratch.Stride;
@@ -310,10 +313,7 @@ internal static unsafe partial class Int8RowsMatMul
         float* sx0 = scratch.Scales + b * stride, sx1 = sx0 + stride, sx2 = sx1 + stride, sx3 = sx2 + stride;
         int* start0 = scratch.Starts + b * stride, start1 = start0 + stride, start2 = start1 + stride, start3 = start2 + stride;
         byte* w2 = w + (nint)RowInterleave.Rows * n;   // the second group
-        bool prefetch = b == 0;
-        // The first pass fetches the pair of groups a whole number of pairs ahead into L2 (as the Rows16 kernel fetches its
-        // row groups: distances within the pair would land in its second group, being read).
-        nint ahead = WholeGroups(FarPrefetchBytes, (nint)2 * RowInterleave.Rows * n);
+        bool prefetch = b == 0;   // the first pass fetches the pair ahead (at ahead, from Int8PairChunk)
         for (int i = 0; i < 2 * TileRows; i++) f[i] = default;
         for (int k = 0; k < blocks; k++)
         {
