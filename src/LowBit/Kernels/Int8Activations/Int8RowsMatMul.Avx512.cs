@@ -99,9 +99,11 @@ internal static unsafe partial class Int8RowsMatMul
                 byte* wb = w + (nint)k * 64 * TCodes.Bits;
                 if (prefetch)
                 {
-                    nint from = (nint)(fetched >> 16) & ~63;
+                    // A fixed count of lines per block (a loop the branch predictor learns), from where the even rate has got to:
+                    // consecutive blocks' runs overlap a little, and a prefetch of a line already asked for costs next to nothing.
+                    byte* at = w + fetch.Ahead + ((nint)(fetched >> 16) & ~63);
                     fetched += fetch.Step;
-                    for (nint line = from; line < ((nint)(fetched >> 16) & ~63); line += 64) Sse.Prefetch1(w + fetch.Ahead + line);
+                    for (int line = 0; line < fetch.Lines; line++) Sse.Prefetch0(at + line * 64);
                 }
 
                 sbyte* xb = x0 + (nint)k * 32;
@@ -177,22 +179,28 @@ internal static unsafe partial class Int8RowsMatMul
     /// <summary>
     /// <paramref name="bytes"/> rounded up to whole row groups of <paramref name="groupBytes"/> (16 rows here, a pair of Rows8
     /// groups in <see cref="Int8PairTile{TRows}"/>): the first pass over a group fetches the same place of the group that far
-    /// ahead into L2, a line at a time as it reads its own (codes, then
-    /// scales and zero terms, at one rate), so every line of the next groups is asked for once and in time. Fetching at
-    /// fixed distances ahead of the codes, as the Rows8 kernels do, lands in a group's scales and zero terms at some
-    /// distances and skips others: on Zen 5 (11008x4096 2-bit from DRAM, batch 1) 16-64 KiB near and far gave 37-75 G
-    /// weights/s by how they met the groups; whole groups (32 KiB or more) into L2 give 78-85, the Rows8 kernel 69-80.
-    /// Fetching into L1 too (a whole group, 26-37 KiB, ahead) gained nothing from DRAM and cost 10-15% on layers in L3
-    /// (4-bit 4096x4096, 768x3072): a group that far ahead crowds L1's 48 KiB.
+    /// ahead, as it reads its own (codes, then scales and zero terms, at one rate), so every line of the next groups is asked
+    /// for in time. Fetching at fixed distances ahead of the codes, as the Rows8 kernels do, lands in a group's scales and
+    /// zero terms at some distances and skips others (Zen 5, 2-bit 11008x4096 from DRAM: 37-75 G weights/s by how they met
+    /// the groups, whole groups 78-85). The 16-row kernel fetches into L1 (<see cref="GroupFetch"/>).
     /// </summary>
     private static nint WholeGroups(int bytes, nint groupBytes) => (bytes + groupBytes - 1) / groupBytes * groupBytes;
 
-    /// <summary>How a first pass fetches ahead over groups of <c>groupBytes</c>, worked out once per chunk: the distance (whole
-    /// groups, <see cref="WholeGroups"/>) and the bytes per block of 32 inputs, in 1/65536 bytes.</summary>
+    /// <summary>
+    /// How the 16-row kernel's first pass fetches ahead over groups of <c>groupBytes</c>, worked out once per chunk: the
+    /// distance (whole groups, <see cref="WholeGroups"/>), the bytes per block of 32 inputs (in 1/65536 bytes) and the lines
+    /// per block, a fixed count that leaves no line out (blocks' starts, rounded down to a line, are at most that many lines
+    /// apart). Into L1, a fixed count, against into L2 a variable one (Zen 5, one thread, separate processes): weights from
+    /// DRAM (65536x4096 batch 1, caches evicted by reading 256 MB) 4-bit g64 49-54 -> 60-65 G weights/s, g32 42-44 -> 53-55,
+    /// 2-bit 80-91 -> 95-96; in cache batch 8 1.0-1.14x, batch 64 the same, batch 1 0.87-0.99x (4-bit 4096x4096 and
+    /// 3072x768 ~0.9x: the prefetches' own cost, where the hardware prefetcher alone keeps up from L3). Into L2 with a fixed
+    /// count: from DRAM halfway, in cache the same. Decoding TinyLlama Q4_0 (layers from DRAM): +5%.
+    /// </summary>
     private readonly struct GroupFetch(nint groupBytes, int inFeatures)
     {
         public readonly nint Ahead = WholeGroups(FarPrefetchBytes, groupBytes);
         public readonly long Step = ((long)groupBytes << 16) / (inFeatures / ActivationQuantizer.BlockSize);
+        public readonly int Lines = (int)((((long)groupBytes << 16) / (inFeatures / ActivationQuantizer.BlockSize) + (64L << 16) - 1) >> 22);
     }
 
     /// <summary>
