@@ -47,10 +47,11 @@ public class RowInterleaveTests
         float[] scales = Enumerable.Range(0, Rows * groups).Select(i => 1f + i).ToArray();
         float[] zeroTerms = Enumerable.Range(0, Rows * groups).Select(i => -1f - i).ToArray();
         byte[] zeroPoints = Enumerable.Range(0, Rows * groups).Select(i => (byte)(i % 13 + 1)).ToArray();
-        var interleaved = new byte[RowInterleave.Bytes(shape, offsets, per)];
+        GroupParameters parameters = GroupParameters.Float(offsets);
+        var interleaved = new byte[RowInterleave.Bytes(shape, parameters, per)];
         interleaved.AsSpan().Fill(0xEE);   // padding must be written, not left as it was
-        RowInterleave.GroupRows(shape, per, packed, scales, zeroTerms, zeroPoints, offsets, interleaved);
-        long groupBytes = RowInterleave.GroupBytes(shape, offsets, per);
+        RowInterleave.GroupRows(shape, per, packed, scales, zeroTerms, zeroPoints, parameters, interleaved);
+        long groupBytes = RowInterleave.GroupBytes(shape, parameters, per);
         int padded = (Rows + per - 1) / per * per;
         Assert.That(groupBytes % 64, Is.Zero, "row groups start on a cache line");
         Assert.That(interleaved.LongLength, Is.EqualTo(padded / per * groupBytes));
@@ -75,6 +76,95 @@ public class RowInterleaveTests
         }
     }
 
+    /// <summary>
+    /// The compact parameters (Half scales, one zero point for the layer): every scale as a Half at its row's lane of its
+    /// group, no zero-point bytes, and the row group that much shorter (16 rows of 128 4-bit columns in 4 groups: 1024 bytes
+    /// of codes and 128 of Half scales, where float scales and zero-point bytes take 320).
+    /// </summary>
+    [Test]
+    public void GroupRows_CompactParameters_HoldHalfScalesAndNoZeroPoints([Values(8, 16)] int per)
+    {
+        const int Rows = 11, Columns = 128, GroupSize = 32;
+        LayerShape shape = LayerShape.Grouped(4, Rows, Columns, GroupSize);
+        int groups = shape.Groups, rowBytes = shape.RowBytes;
+        byte[] packed = Enumerable.Range(0, Rows * rowBytes).Select(i => (byte)(i * 7 + 3)).ToArray();
+        float[] scales = Enumerable.Range(0, Rows * groups).Select(i => (float)(Half)((i % 2 == 0 ? 1 : -1) * 0.001f * (i + 1))).ToArray();
+        byte[] zeroPoints = Enumerable.Repeat((byte)8, Rows * groups).ToArray();
+        GroupParameters parameters = GroupParameters.Compact(scales, zeroPoints, offsets: false);
+        Assert.That(parameters, Is.EqualTo(new GroupParameters(false, true, true, 8)));
+        long groupBytes = RowInterleave.GroupBytes(shape, parameters, per);
+        Assert.That(groupBytes, Is.EqualTo(per * (rowBytes + groups * 2)));
+        Assert.That(groupBytes, Is.LessThan(RowInterleave.GroupBytes(shape, GroupParameters.Float(false), per)));
+        var interleaved = new byte[RowInterleave.Bytes(shape, parameters, per)];
+        RowInterleave.GroupRows(shape, per, packed, scales, [], zeroPoints, parameters, interleaved);
+        for (int row = 0; row < Rows; row++)
+        {
+            for (int g = 0; g < groups; g++)
+            {
+                long at = row / per * groupBytes + (long)per * rowBytes + (g * per + row % per) * 2;
+                Assert.That((float)BitConverter.ToHalf(interleaved, (int)at), Is.EqualTo(scales[row * groups + g]), $"row {row}, group {g}");
+            }
+        }
+
+        var back = new byte[Rows * rowBytes];
+        RowInterleave.GroupRowMajor(shape, per, interleaved, parameters, 0, back);
+        Assert.That(back, Is.EqualTo(packed));
+    }
+
+    /// <summary>Half scales only when every scale is a Half (subnormal ones too); one zero point only when all are equal and
+    /// there are no offsets.</summary>
+    [Test]
+    public void GroupParameters_Compact_KeepsEveryScaleAndZeroPointExactly()
+    {
+        float[] halves = [0.5f, -3.25f, (float)(Half)1e-6f, (float)(Half)0.1f, 0f];
+        byte[] eights = [8, 8, 8, 8, 8], mixed = [8, 8, 7, 8, 8];
+        Assert.That(GroupParameters.Compact(halves, eights, offsets: false), Is.EqualTo(new GroupParameters(false, true, true, 8)));
+        Assert.That(GroupParameters.Compact([.. halves, 0.1f], [.. eights, 8], offsets: false).HalfScales, Is.False, "0.1f is no Half");
+        Assert.That(GroupParameters.Compact([.. halves, 1e-9f], [.. eights, 8], offsets: false).HalfScales, Is.False, "below Half's range");
+        Assert.That(GroupParameters.Compact(halves, mixed, offsets: false).OneZeroPoint, Is.False);
+        Assert.That(GroupParameters.Compact(halves, eights, offsets: true), Is.EqualTo(new GroupParameters(true, true, false, 0)));
+        Assert.That(GroupParameters.Float(true).ScaleBytes + GroupParameters.Float(true).ZeroBytes, Is.EqualTo(8));
+        Assert.That(GroupParameters.Float(false).ZeroBytes, Is.EqualTo(1));
+    }
+
+    /// <summary>
+    /// A layer whose scales are all Half numbers (negative and subnormal ones among them) and whose zero points are all the
+    /// same, as GGUF Q4_0 weights load: the Rows16 kernel reads the compact layout and gives the Rows8 kernels' outputs (float
+    /// parameters) bit for bit, and the copy it made is the compact one.
+    /// </summary>
+    [Test]
+    public void Rows16Kernel_CompactParameters_EqualTheRows8Kernels_BitForBit([Values(2, 4)] int bits, [Values(1, 6)] int batch)
+    {
+        const int Out = 37, In = 256, GroupSize = 32;
+        LayerShape shape = LayerShape.Grouped(bits, Out, In, GroupSize);
+        MatMulKernel rows16 = KernelRegistry.IntRows16Avx512;
+        if (!rows16.IsSupported) Assert.Ignore("the Rows16 kernel needs AVX-512BW, which this machine (or the runtime's settings) does not run");
+        MatMulKernel[] rows8 = new[] { KernelRegistry.IntRows8Vnni256, KernelRegistry.IntRows8Avx2 }.Where(k => k.IsSupported).ToArray();
+        var rng = new Random(81);
+        int groups = In / GroupSize;
+        byte[] packed = new byte[Out * shape.RowBytes];
+        rng.NextBytes(packed);
+        float[] scales = Enumerable.Range(0, Out * groups)
+            .Select(i => (float)(Half)((rng.NextDouble() - 0.5) * (i % 17 == 0 ? 1e-5 : 0.02))).ToArray();   // every 17th subnormal as a Half
+        Assert.That(scales.Count(s => Math.Abs(s) is > 0 and < 6.1e-5f), Is.GreaterThan(0), "some subnormal Half scales");
+        byte zeroPoint = (byte)(1 << (bits - 1));
+        var layer = LowBitLinear<float>.FromQuantized(packed, scales, Enumerable.Repeat(zeroPoint, Out * groups).ToArray(), Out, In, bits,
+                                                      GroupSize, TestData.Gaussian<float>(Out, seed: 82));
+        float[] x = TestData.Gaussian<float>(batch * In, seed: 83);
+        var y = new float[batch * Out];
+        long canonical = layer.WeightBytes, packedBytes = packed.Length;
+        layer.Run(rows16, x, y, maxThreads: 1);
+        long compact = RowInterleave.Bytes(shape, new GroupParameters(false, true, true, zeroPoint), 16) + 63;
+        Assert.That(layer.WeightBytes, Is.EqualTo(canonical - packedBytes + compact), "the compact Rows16 copy only");
+        Int8ActivationTests.CheckLowBitLayer(layer, x, layer.Bias.ToArray(), y, batch, $"{rows16} {shape}, compact parameters");
+        foreach (MatMulKernel kernel in rows8)
+        {
+            var expected = new float[batch * Out];
+            layer.Run(kernel, x, expected, maxThreads: 1);
+            Assert.That(y, Is.EqualTo(expected), $"{rows16} against {kernel}, {shape}, batch {batch}");
+        }
+    }
+
     /// <summary>A group-wise layer makes its interleaved copy (codes, scales, zero terms) on the first int8 call routed there.</summary>
     [Test]
     public void GroupLayer_MakesTheCopyOnFirstUse([Values(2, 4, 8)] int bits)
@@ -93,7 +183,7 @@ public class RowInterleaveTests
             layer.Forward(x, y, 1, ActivationPrecision.Float);
             Assert.That(layer.WeightBytes, Is.EqualTo(canonical), "float calls make no copy");
             layer.Forward(x, y, 1, ActivationPrecision.Int8);
-            Assert.That(layer.WeightBytes, Is.EqualTo(canonical + RowInterleave.Bytes(shape, false, RowInterleave.RowsOf(kernel.Layout)) + 63));
+            Assert.That(layer.WeightBytes, Is.EqualTo(canonical + LayoutBytes(layer, shape, kernel.Layout)));
             Int8ActivationTests.CheckLowBitLayer(layer, x, [], y, 6, $"{bits}-bit");
         });
     }
@@ -194,7 +284,7 @@ public class RowInterleaveTests
         float[] dequantized = new float[Out * In];
         layer.Dequantize(dequantized);
         long canonical = layer.WeightBytes;
-        long bytes16 = RowInterleave.Bytes(shape, false, 16) + 63, bytes8 = RowInterleave.Bytes(shape, false, 8) + 63;
+        long bytes16 = LayoutBytes(layer, shape, WeightLayout.Rows16), bytes8 = LayoutBytes(layer, shape, WeightLayout.Rows8);
         float[] x = TestData.Gaussian<float>(3 * In, seed: 62);
         float[] y = new float[3 * Out], expected = new float[3 * Out];
 
@@ -218,23 +308,28 @@ public class RowInterleaveTests
     /// from (per-channel int8: Rows8 only).
     /// </summary>
     [Test]
-    public void RowMajor_FromInterleavedRows_IsTheCodesItWasMadeFrom([Values(8, 4, 2)] int bits, [Values] bool offsets, [Values(8, 16)] int per)
+    public void RowMajor_FromInterleavedRows_IsTheCodesItWasMadeFrom([Values(8, 4, 2)] int bits, [Values] bool offsets, [Values(8, 16)] int per,
+                                                                    [Values] bool compact)
     {
         const int Rows = 21, Columns = 128;
         LayerShape shape = bits == 8 && !offsets ? LayerShape.Int8(Rows, Columns) : LayerShape.Grouped(bits, Rows, Columns, 32);
         if (shape.Format == WeightFormat.Int8PerChannel && per == 16) Assert.Ignore("per-channel int8 has no Rows16 layout");
+        if (shape.Format == WeightFormat.Int8PerChannel && compact) Assert.Ignore("per-channel int8 has no group parameters");
         byte[] codes = Enumerable.Range(0, Rows * shape.RowBytes).Select(i => (byte)(i * 37 + 5)).ToArray();
-        var interleaved = new byte[RowInterleave.Bytes(shape, offsets, per)];
         float[] floats = new float[Rows * shape.Groups];
         byte[] zeroPoints = new byte[Rows * shape.Groups];
+        // All scales 0 and all zero points 0: the compact form (Half scales, one zero point) holds them.
+        GroupParameters parameters = compact ? GroupParameters.Compact(floats, zeroPoints, offsets) : GroupParameters.Float(offsets);
+        Assert.That(parameters.HalfScales, Is.EqualTo(compact));
+        var interleaved = new byte[RowInterleave.Bytes(shape, parameters, per)];
         if (shape.Format == WeightFormat.Int8PerChannel) RowInterleave.Int8Rows8(System.Runtime.InteropServices.MemoryMarshal.Cast<byte, sbyte>(
                                                                                       codes.AsSpan()), Rows, Columns, interleaved);
-        else RowInterleave.GroupRows(shape, per, codes, floats, floats, zeroPoints, offsets, interleaved);
+        else RowInterleave.GroupRows(shape, per, codes, floats, floats, zeroPoints, parameters, interleaved);
         foreach (int first in new[] { 0, 5, 8, 16, 20 })
         {
             var back = new byte[(Rows - first) * shape.RowBytes];
             if (shape.Format == WeightFormat.Int8PerChannel) RowInterleave.Int8RowMajor(interleaved, Columns, first, back);
-            else RowInterleave.GroupRowMajor(shape, per, interleaved, offsets, first, back);
+            else RowInterleave.GroupRowMajor(shape, per, interleaved, parameters, first, back);
             Assert.That(back, Is.EqualTo(codes.AsSpan(first * shape.RowBytes).ToArray()), $"{shape}, from row {first}");
         }
     }
@@ -303,7 +398,7 @@ public class RowInterleaveTests
         float[] dequantized = new float[Out * In];
         layer.Dequantize(dequantized);
         MatMulKernel kernel = InterleavedKernel(shape);
-        long canonical = layer.WeightBytes, layout = RowInterleave.Bytes(shape, offsets, RowInterleave.RowsOf(kernel.Layout)) + 63;
+        long canonical = layer.WeightBytes, layout = LayoutBytes(layer, shape, kernel.Layout);
         float[] x = TestData.Gaussian<float>(5 * In, seed: 34);
         float[] y = new float[5 * Out], expected = new float[5 * Out];
         WithTablePlans(() =>
@@ -324,6 +419,15 @@ public class RowInterleaveTests
             Assert.That(layer.PackedWeights.ToArray(), Is.EqualTo(packed));
             CheckDequantized(layer, dequantized);
         }
+    }
+
+    /// <summary>Bytes a layer's copy in <paramref name="layout"/> holds with its 63 bytes of alignment (Rows16 with the compact
+    /// parameters its scales and zero points allow).</summary>
+    private static long LayoutBytes(LowBitLinear<float> layer, LayerShape shape, WeightLayout layout)
+    {
+        GroupParameters parameters = layout == WeightLayout.Rows16 ? GroupParameters.Compact(layer.Scales, layer.ZeroPoints, layer.HasOffsets)
+            : GroupParameters.Float(layer.HasOffsets);
+        return RowInterleave.Bytes(shape, parameters, RowInterleave.RowsOf(layout)) + 63;
     }
 
     /// <summary>Dequantize and every row's DequantizeRow give <paramref name="dequantized"/>.</summary>

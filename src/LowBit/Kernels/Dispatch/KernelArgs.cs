@@ -16,6 +16,7 @@ internal unsafe struct KernelArgs
     public float* ZeroTerms;    // outFeatures x groups: s * z (+ the offset when the layer has offsets)
     public float* Offsets;        // outFeatures x groups: w = s * (q - z) - offset, or null (then kernels may read z as bytes)
     public byte* ZeroPoints;      // outFeatures x groups: z
+    public GroupParameters Parameters;   // how an interleaved group-wise layout stores the scales and zero terms beside the codes
     public float* Bias;           // outFeatures, or null
     public float* Output;         // batch x outFeatures
     public int Batch, InFeatures, OutFeatures, Bits, GroupSize, RowsPerChunk;

@@ -107,6 +107,7 @@ internal static unsafe class MatMulRunner
                     Bias = weights.Bias.IsEmpty ? null : pb,
                     Output = py,
                     Offsets = weights.Offsets.IsEmpty ? null : poff,
+                    Parameters = kernel.Layout == WeightLayout.RowMajor ? default : weights.Layouts!.Parameters(kernel.Layout),
                     Batch = batch,
                     InFeatures = n,
                     OutFeatures = shape.OutFeatures,

@@ -33,14 +33,27 @@ internal static unsafe partial class Int8RowsMatMul
         int first = chunk * args.RowsPerChunk, end = Math.Min(first + args.RowsPerChunk, args.OutFeatures);
         LayerShape shape = LayerShape.Grouped(TCodes.Bits, args.OutFeatures, args.InFeatures, args.GroupSize);
         int rowBytes = args.InFeatures * TCodes.Bits / 8, groups = shape.Groups;
-        nint groupBytes = (nint)RowInterleave.GroupBytes(shape, args.Offsets is not null, rows16);
+        nint groupBytes = (nint)RowInterleave.GroupBytes(shape, args.Parameters, rows16);
         var fetch = new GroupFetch(groupBytes, args.InFeatures);
         var scratch = new Scratch(in args);
+        // Half scales read by more than one tile: made floats once per 16 rows (on a stack buffer, cache-line aligned), not
+        // once per tile (batch 8 and 64: 3-5% of the time).
+        bool halfScales = args.Parameters.HalfScales, convertOnce = halfScales && args.Batch > TileRows && groups <= MaxConvertedGroups;
+        byte* convertBuffer = stackalloc byte[convertOnce ? groups * rows16 * sizeof(float) + 63 : 0];
+        float* converted = (float*)(((nint)convertBuffer + 63) & ~(nint)63);
         for (int o = first; o < end; o += rows16)
         {
             byte* weights = args.Weights + o / rows16 * groupBytes;
-            // After the codes: the scales, then the zero terms (float, with offsets) or the zero points (bytes).
-            float* scales = (float*)(weights + rows16 * rowBytes), zeroTerms = scales + rows16 * groups;
+            // After the codes: the scales (float or Half), then the zero terms (float, with offsets) or the zero points (bytes,
+            // or none: one for the layer).
+            byte* scales = weights + rows16 * rowBytes, zeroTerms = scales + rows16 * groups * args.Parameters.ScaleBytes;
+            if (convertOnce)
+            {
+                for (int g = 0; g < groups; g++) Halves512((short*)scales + g * rows16).Store(converted + g * rows16);
+                scales = (byte*)converted;
+            }
+
+            var group = new RowGroup16(weights, scales, halfScales && !convertOnce, zeroTerms);
             for (int b = 0, rows; b < args.Batch; b += rows)
             {
                 rows = Int8WeightMatMul.TileInputRows(args.Batch - b, TileRows);
@@ -48,16 +61,16 @@ internal static unsafe partial class Int8RowsMatMul
                 switch (rows)
                 {
                     case 1:
-                        GroupTile512<TCodes, OneRow>(in args, in scratch, in fetch, b, weights, scales, zeroTerms, out y0, out y1, out y2, out y3);
+                        GroupTile512<TCodes, OneRow>(in args, in scratch, in fetch, in group, b, out y0, out y1, out y2, out y3);
                         break;
                     case 2:
-                        GroupTile512<TCodes, TwoRows>(in args, in scratch, in fetch, b, weights, scales, zeroTerms, out y0, out y1, out y2, out y3);
+                        GroupTile512<TCodes, TwoRows>(in args, in scratch, in fetch, in group, b, out y0, out y1, out y2, out y3);
                         break;
                     case 3:
-                        GroupTile512<TCodes, ThreeRows>(in args, in scratch, in fetch, b, weights, scales, zeroTerms, out y0, out y1, out y2, out y3);
+                        GroupTile512<TCodes, ThreeRows>(in args, in scratch, in fetch, in group, b, out y0, out y1, out y2, out y3);
                         break;
                     default:
-                        GroupTile512<TCodes, FourRows>(in args, in scratch, in fetch, b, weights, scales, zeroTerms, out y0, out y1, out y2, out y3);
+                        GroupTile512<TCodes, FourRows>(in args, in scratch, in fetch, in group, b, out y0, out y1, out y2, out y3);
                         break;
                 }
 
@@ -73,12 +86,13 @@ internal static unsafe partial class Int8RowsMatMul
     /// </summary>
     // Compiled optimized at once, as the Rows8 tiles (tier-0 code of a tile runs 10-30x slower for its first ~100 ms).
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void GroupTile512<TCodes, TRows>(in KernelArgs args, in Scratch scratch, in GroupFetch fetch, int b, byte* w, float* scales,
-                                                    float* zeroTerms,
+    private static void GroupTile512<TCodes, TRows>(in KernelArgs args, in Scratch scratch, in GroupFetch fetch, in RowGroup16 group, int b,
                                                     out Vector512<float> y0, out Vector512<float> y1, out Vector512<float> y2,
                                                     out Vector512<float> y3)
         where TCodes : Int8ActivationMatMul.ICodes where TRows : IRows
     {
+        byte* w = group.Codes, scales = group.Scales, zeroTerms = group.ZeroTerms;
+        bool halfScales = group.HalfScales;
         const int rows16 = RowInterleave.Rows16;
         int groups = args.InFeatures / args.GroupSize, blocksPerGroup = args.GroupSize / ActivationQuantizer.BlockSize;
         nint codeStride = scratch.CodeStride, stride = scratch.Stride;
@@ -91,7 +105,7 @@ internal static unsafe partial class Int8RowsMatMul
         int k = 0;
         for (int g = 0; g < groups; g++)
         {
-            Vector512<float> s = Vector512.Load(scales + g * rows16);
+            Vector512<float> s = halfScales ? Halves512((short*)scales + g * rows16) : Vector512.Load((float*)scales + g * rows16);
 
             for (int kb = 0; kb < blocksPerGroup; kb++, k++)
             {
@@ -171,10 +185,33 @@ internal static unsafe partial class Int8RowsMatMul
         if (TRows.Count > 3) a3 += Avx512BW.MultiplyAddAdjacent(field, Vector512.Create(*(int*)(codes + 3 * codeStride)).AsSByte());
     }
 
+    /// <summary>
+    /// 16 Half scales as floats, exactly, in four instructions: each sign-extended to 32 bits and shifted up 13, so its
+    /// exponent and mantissa sit in a float's places and its sign in bit 31 (bits 28-30, copies of the sign, cleared); then
+    /// the exponent re-based by a multiply by 2^112 (exact, subnormal halves too).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<float> Halves512(short* halves)
+    {
+        Vector512<int> bits = Avx512F.ConvertToVector512Int32(Vector256.Load(halves)) << 13;
+        return (bits & Vector512.Create(unchecked((int)0x8FFF_FFFF))).AsSingle() * Vector512.Create(0x7780_0000).AsSingle();   // 2^112
+    }
+
     /// <summary>A block's int16 pair sums as one float per row (int32 first: exact).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector512<float> Widen512(Vector512<short> pairs) =>
         Avx512F.ConvertToVector512Single(Avx512BW.MultiplyAddAdjacent(pairs, Vector512<short>.One));
+
+    /// <summary>Where a group of 16 rows keeps its codes, its scales (float, or Half when <c>HalfScales</c>) and its zero terms
+    /// or zero points, for its tiles.</summary>
+    private readonly struct RowGroup16(byte* codes, byte* scales, bool halfScales, byte* zeroTerms)
+    {
+        public readonly byte* Codes = codes, Scales = scales, ZeroTerms = zeroTerms;
+        public readonly bool HalfScales = halfScales;
+    }
+
+    /// <summary>Most weight groups per row whose Half scales a chunk converts once per 16 rows (32 KiB of stack).</summary>
+    private const int MaxConvertedGroups = 512;
 
     /// <summary>
     /// <paramref name="bytes"/> rounded up to whole row groups of <paramref name="groupBytes"/> (16 rows here, a pair of Rows8
@@ -208,12 +245,13 @@ internal static unsafe partial class Int8RowsMatMul
     /// dequantized code sum of the group (<paramref name="g0"/>, input rows <paramref name="stride"/> apart).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void SubtractZeroTerms512<TRows>(in KernelArgs args, float* zeroTerms, int g, Vector512<float> s, float* g0, nint stride,
+    private static void SubtractZeroTerms512<TRows>(in KernelArgs args, byte* zeroTerms, int g, Vector512<float> s, float* g0, nint stride,
                                                     ref Vector512<float> f0, ref Vector512<float> f1, ref Vector512<float> f2,
                                                     ref Vector512<float> f3) where TRows : IRows
     {
-        Vector512<float> z = args.Offsets is not null ? Vector512.Load(zeroTerms + g * RowInterleave.Rows16)
-            : s * Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.Load((byte*)zeroTerms + g * RowInterleave.Rows16)));
+        Vector512<float> z = args.Offsets is not null ? Vector512.Load((float*)zeroTerms + g * RowInterleave.Rows16)
+            : args.Parameters.OneZeroPoint ? s * Vector512.Create((float)args.Parameters.ZeroPoint)
+            : s * Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.Load(zeroTerms + g * RowInterleave.Rows16)));
         f0 = Avx512F.FusedMultiplyAddNegated(z, Vector512.Create(g0[g]), f0);
         if (TRows.Count > 1) f1 = Avx512F.FusedMultiplyAddNegated(z, Vector512.Create(g0[stride + g]), f1);
         if (TRows.Count > 2) f2 = Avx512F.FusedMultiplyAddNegated(z, Vector512.Create(g0[2 * stride + g]), f2);

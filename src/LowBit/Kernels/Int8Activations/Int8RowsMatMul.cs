@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
@@ -462,8 +463,8 @@ internal static unsafe partial class Int8RowsMatMul
         int first = chunk * args.RowsPerChunk, end = Math.Min(first + args.RowsPerChunk, args.OutFeatures);
         LayerShape shape = LayerShape.Grouped(TCodes.Bits, args.OutFeatures, args.InFeatures, args.GroupSize);
         int rowBytes = args.InFeatures * TCodes.Bits / 8, groups = shape.Groups;
-        bool floatZeros = args.Offsets is not null;
-        nint groupBytes = (nint)RowInterleave.GroupBytes(shape, floatZeros);
+        Debug.Assert(args.Parameters == GroupParameters.Float(args.Offsets is not null), "Rows8 keeps float scales and zero terms or points");
+        nint groupBytes = (nint)RowInterleave.GroupBytes(shape, args.Parameters);
         var scratch = new Scratch(in args);
         for (int o = first; o < end; o += RowInterleave.Rows)
         {

@@ -7,4 +7,7 @@ internal interface IWeightLayouts
 {
     /// <summary>The codes in <paramref name="layout"/> (made now on first use; thread-safe).</summary>
     ReadOnlySpan<byte> Codes(WeightLayout layout);
+
+    /// <summary>How <paramref name="layout"/> stores the group-wise parameters beside the codes (default: none, or float).</summary>
+    GroupParameters Parameters(WeightLayout layout);
 }

@@ -33,6 +33,9 @@ internal abstract class LayerCodes : IWeightLayouts
     /// <summary>True when these codes can be laid out as <paramref name="layout"/> (an interleaved layout).</summary>
     protected virtual bool Has(WeightLayout layout) => layout == WeightLayout.Rows8;
 
+    /// <inheritdoc/>
+    public virtual GroupParameters Parameters(WeightLayout layout) => default;
+
     /// <summary>Bytes of the interleaved <paramref name="layout"/>.</summary>
     protected abstract long InterleavedBytes(WeightLayout layout);
 

@@ -23,17 +23,17 @@ internal static class RowInterleave
     public static int RowGroups(int outFeatures, int rows = Rows) => (outFeatures + rows - 1) / rows;
 
     /// <summary>
-    /// Bytes of one group of <paramref name="rows"/> rows: their codes, and for group-wise formats their float scales and zero
-    /// terms (float <c>s z + m</c> with offsets, else the zero-point bytes: at batch 1 from DRAM every byte counts), rounded
-    /// up to a cache line so that every group starts on one (int8 groups, 8 rows of a multiple of 32 columns, always do).
+    /// Bytes of one group of <paramref name="rows"/> rows: their codes, and for group-wise formats their scales and zero terms
+    /// or zero points as <paramref name="parameters"/> says (at batch 1 from DRAM every byte counts), rounded up to a cache
+    /// line so that every group starts on one (int8 groups, 8 rows of a multiple of 32 columns, always do).
     /// </summary>
-    public static long GroupBytes(in LayerShape shape, bool offsets = false, int rows = Rows) => shape.Format == WeightFormat.Int8PerChannel
-        ? (long)rows * shape.RowBytes
-        : ((long)rows * shape.RowBytes + (long)rows * shape.Groups * (sizeof(float) + (offsets ? sizeof(float) : 1)) + 63) & ~63L;
+    public static long GroupBytes(in LayerShape shape, GroupParameters parameters = default, int rows = Rows) =>
+        shape.Format == WeightFormat.Int8PerChannel ? (long)rows * shape.RowBytes
+            : ((long)rows * shape.RowBytes + (long)rows * shape.Groups * (parameters.ScaleBytes + parameters.ZeroBytes) + 63) & ~63L;
 
     /// <summary>Bytes of a layer's codes interleaved <paramref name="rows"/> rows at a time.</summary>
-    public static long Bytes(in LayerShape shape, bool offsets = false, int rows = Rows) =>
-        RowGroups(shape.OutFeatures, rows) * GroupBytes(shape, offsets, rows);
+    public static long Bytes(in LayerShape shape, GroupParameters parameters = default, int rows = Rows) =>
+        RowGroups(shape.OutFeatures, rows) * GroupBytes(shape, parameters, rows);
 
     /// <summary>
     /// Per-channel int8 codes (outFeatures x inFeatures, columns a multiple of 4) as <see cref="WeightLayout.Rows8"/> into
@@ -51,31 +51,36 @@ internal static class RowInterleave
     }
 
     /// <summary>
-    /// Group-wise packed codes (rows of <c>shape.RowBytes</c>, a multiple of 4) with their float scales and, with
-    /// <paramref name="offsets"/>, their float zero terms, else their zero points (outFeatures x groups each), interleaved
-    /// <paramref name="per"/> rows at a time (8: <see cref="WeightLayout.Rows8"/>, 16: <see cref="WeightLayout.Rows16"/>)
-    /// into <paramref name="interleaved"/> (<see cref="Bytes"/> long).
+    /// Group-wise packed codes (rows of <c>shape.RowBytes</c>, a multiple of 4) with their scales and their zero terms or
+    /// zero points (outFeatures x groups each) as <paramref name="parameters"/> says, interleaved <paramref name="per"/> rows
+    /// at a time (8: <see cref="WeightLayout.Rows8"/>, 16: <see cref="WeightLayout.Rows16"/>) into
+    /// <paramref name="interleaved"/> (<see cref="Bytes"/> long).
     /// </summary>
     public static void GroupRows(in LayerShape shape, int per, ReadOnlySpan<byte> packed, ReadOnlySpan<float> scales,
-                                 ReadOnlySpan<float> zeroTerms, ReadOnlySpan<byte> zeroPoints, bool offsets, Span<byte> interleaved)
+                                 ReadOnlySpan<float> zeroTerms, ReadOnlySpan<byte> zeroPoints, GroupParameters parameters, Span<byte> interleaved)
     {
         if (shape.RowBytes % 4 != 0) throw new ArgumentException($"Packed rows must be whole 4-byte units, not {shape.RowBytes} bytes.",
                                                                  nameof(shape));
         int rows = shape.OutFeatures, groups = shape.Groups, units = shape.RowBytes / 4;
-        int stride = checked((int)(GroupBytes(shape, offsets, per) / 4));
-        interleaved = interleaved[..checked((int)Bytes(shape, offsets, per))];
+        long groupBytes = GroupBytes(shape, parameters, per);
+        interleaved = interleaved[..checked((int)Bytes(shape, parameters, per))];
         interleaved.Clear();   // padding rows have codes, scales and zero terms 0
-        Span<uint> target = MemoryMarshal.Cast<byte, uint>(interleaved);
-        Interleave(MemoryMarshal.Cast<byte, uint>(packed[..(rows * shape.RowBytes)]), target, rows, units, stride, per, 0);
-        Span<float> floats = MemoryMarshal.Cast<byte, float>(interleaved);
+        Interleave(MemoryMarshal.Cast<byte, uint>(packed[..(rows * shape.RowBytes)]), MemoryMarshal.Cast<byte, uint>(interleaved), rows, units,
+                   checked((int)(groupBytes / 4)), per, 0);
+        int scaleBytes = parameters.ScaleBytes, zeroBytes = parameters.ZeroBytes;
         for (int row = 0; row < rows; row++)
         {
-            int at = row / per * stride + per * units + row % per;
+            // Per group of rows after the codes: every group's scales (per lanes each), then every group's zero terms or points.
+            Span<byte> scaleLanes = interleaved.Slice(checked((int)(row / per * groupBytes + per * shape.RowBytes)));
+            Span<byte> zeroLanes = scaleLanes[(per * groups * scaleBytes)..];
             for (int g = 0; g < groups; g++)
             {
-                floats[at + g * per] = scales[row * groups + g];
-                if (offsets) floats[at + (groups + g) * per] = zeroTerms[row * groups + g];
-                else interleaved[(row / per * stride + (per * units + groups * per)) * 4 + g * per + row % per] = zeroPoints[row * groups + g];
+                int lane = g * per + row % per;
+                float scale = scales[row * groups + g];
+                if (parameters.HalfScales) MemoryMarshal.Write(scaleLanes[(lane * 2)..], (Half)scale);
+                else MemoryMarshal.Write(scaleLanes[(lane * 4)..], scale);
+                if (parameters.Offsets) MemoryMarshal.Write(zeroLanes[(lane * 4)..], zeroTerms[row * groups + g]);
+                else if (zeroBytes != 0) zeroLanes[lane] = zeroPoints[row * groups + g];
             }
         }
     }
@@ -92,9 +97,10 @@ internal static class RowInterleave
     /// Rows <paramref name="first"/>.. (<c>packed.Length / shape.RowBytes</c> of them) of group-wise packed codes back out
     /// of <see cref="GroupRows"/>'s layout (<paramref name="per"/> rows at a time), row-major.
     /// </summary>
-    public static void GroupRowMajor(in LayerShape shape, int per, ReadOnlySpan<byte> interleaved, bool offsets, int first, Span<byte> packed) =>
+    public static void GroupRowMajor(in LayerShape shape, int per, ReadOnlySpan<byte> interleaved, GroupParameters parameters, int first,
+                                     Span<byte> packed) =>
         Deinterleave(MemoryMarshal.Cast<byte, uint>(interleaved), MemoryMarshal.Cast<byte, uint>(packed), first, shape.RowBytes / 4,
-                     checked((int)(GroupBytes(shape, offsets, per) / 4)), per, 0);
+                     checked((int)(GroupBytes(shape, parameters, per) / 4)), per, 0);
 
     /// <summary>
     /// Each row's 4-byte units to lane row % <paramref name="per"/> of its group's steps of <paramref name="per"/> units

@@ -20,7 +20,8 @@ internal enum WeightLayout
     /// <summary>
     /// <see cref="Rows8"/> with 16 rows per group, so that one 512-bit multiply gives 16 output rows in its 16 lanes (or
     /// 32 int16 pair sums); group-wise 2/4-bit only: per group of 16 rows, their packed codes in 4-byte units, then per
-    /// weight group the 16 rows' float scales, then their zero terms or zero points.
+    /// weight group the 16 rows' scales, then their zero terms or zero points, in the fewest bytes that hold the layer's
+    /// exactly (<see cref="GroupParameters.Compact"/>: Half scales, no zero points when all are one).
     /// </summary>
     Rows16,
 }
