@@ -165,6 +165,43 @@ public class RowInterleaveTests
         }
     }
 
+    /// <summary>
+    /// The Rows8 kernels (VNNI, AVX2, 128-bit: x64 and Arm64) read compact parameters too (a Q4_0-like layer: Half scales,
+    /// subnormal and negative ones among them, one zero point): outputs against the float64 oracle, the 256-bit kernels bit
+    /// for bit equal to one another, and the copy made is the compact one.
+    /// </summary>
+    [Test]
+    public void Rows8Kernels_CompactParameters_MatchTheOracle([Values(2, 4, 8)] int bits, [Values(1, 3, 6)] int batch)
+    {
+        const int Out = 21, In = 256, GroupSize = 32;
+        LayerShape shape = LayerShape.Grouped(bits, Out, In, GroupSize);
+        MatMulKernel[] rows8 = InterleavedKernels.Where(k => k.Layout == WeightLayout.Rows8 && k.IsSupported && k.Takes(shape)).ToArray();
+        if (rows8.Length == 0) Assert.Ignore($"no Rows8 kernel runs {shape} here");
+        var rng = new Random(91);
+        int groups = In / GroupSize;
+        byte[] packed = new byte[Out * shape.RowBytes];
+        rng.NextBytes(packed);
+        float[] scales = Enumerable.Range(0, Out * groups)
+            .Select(i => (float)(Half)((rng.NextDouble() - 0.5) * (i % 13 == 0 ? 1e-5 : 0.02))).ToArray();
+        byte zeroPoint = (byte)(1 << (bits - 1));
+        float[] expected = [];
+        foreach (MatMulKernel kernel in rows8)
+        {
+            var layer = LowBitLinear<float>.FromQuantized(packed, scales, Enumerable.Repeat(zeroPoint, Out * groups).ToArray(), Out, In, bits,
+                                                          GroupSize, TestData.Gaussian<float>(Out, seed: 92));
+            float[] x = TestData.Gaussian<float>(batch * In, seed: 93);
+            var y = new float[batch * Out];
+            long canonical = layer.WeightBytes;
+            layer.Run(kernel, x, y, maxThreads: 1);
+            long compact = RowInterleave.Bytes(shape, new GroupParameters(false, true, true, zeroPoint), 8) + 63;
+            Assert.That(layer.WeightBytes, Is.EqualTo(canonical - packed.Length + compact), $"{kernel}: the compact Rows8 copy only");
+            Int8ActivationTests.CheckLowBitLayer(layer, x, layer.Bias.ToArray(), y, batch, $"{kernel} {shape}, compact parameters");
+            if (kernel.Name.EndsWith("-128", StringComparison.Ordinal)) continue;
+            if (expected.Length == 0) expected = y;
+            else Assert.That(y, Is.EqualTo(expected), $"{kernel} against the other 256-bit Rows8 kernel");
+        }
+    }
+
     /// <summary>A group-wise layer makes its interleaved copy (codes, scales, zero terms) on the first int8 call routed there.</summary>
     [Test]
     public void GroupLayer_MakesTheCopyOnFirstUse([Values(2, 4, 8)] int bits)
@@ -421,14 +458,10 @@ public class RowInterleaveTests
         }
     }
 
-    /// <summary>Bytes a layer's copy in <paramref name="layout"/> holds with its 63 bytes of alignment (Rows16 with the compact
-    /// parameters its scales and zero points allow).</summary>
-    private static long LayoutBytes(LowBitLinear<float> layer, LayerShape shape, WeightLayout layout)
-    {
-        GroupParameters parameters = layout == WeightLayout.Rows16 ? GroupParameters.Compact(layer.Scales, layer.ZeroPoints, layer.HasOffsets)
-            : GroupParameters.Float(layer.HasOffsets);
-        return RowInterleave.Bytes(shape, parameters, RowInterleave.RowsOf(layout)) + 63;
-    }
+    /// <summary>Bytes a layer's copy in <paramref name="layout"/> holds with its 63 bytes of alignment (with the compact
+    /// parameters its scales and zero points allow: the tests' layers have few groups a row).</summary>
+    private static long LayoutBytes(LowBitLinear<float> layer, LayerShape shape, WeightLayout layout) =>
+        RowInterleave.Bytes(shape, GroupParameters.Compact(layer.Scales, layer.ZeroPoints, layer.HasOffsets), RowInterleave.RowsOf(layout)) + 63;
 
     /// <summary>Dequantize and every row's DequantizeRow give <paramref name="dequantized"/>.</summary>
     private static void CheckDequantized(ILinearLayer<float> layer, float[] dequantized)

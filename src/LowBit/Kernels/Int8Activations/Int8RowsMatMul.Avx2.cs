@@ -170,7 +170,7 @@ internal static unsafe partial class Int8RowsMatMul
         int k = 0;
         for (int g = 0; g < groups; g++)
         {
-            Vector256<float> s = Vector256.Load(scales + g * RowInterleave.Rows);
+            Vector256<float> s = GroupScales8(in args, scales, g);
             if (prefetch) PrefetchGroupParameters(scales, zeroTerms, g);
 
             for (int kb = 0; kb < blocksPerGroup; kb++, k++)

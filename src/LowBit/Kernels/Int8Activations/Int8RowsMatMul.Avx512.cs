@@ -37,10 +37,12 @@ internal static unsafe partial class Int8RowsMatMul
         var fetch = new GroupFetch(groupBytes, args.InFeatures);
         var scratch = new Scratch(in args);
         // Half scales read by more than one tile: made floats once per 16 rows (on a stack buffer, cache-line aligned), not
-        // once per tile (batch 8 and 64: 3-5% of the time).
-        bool halfScales = args.Parameters.HalfScales, convertOnce = halfScales && args.Batch > TileRows && groups <= MaxConvertedGroups;
+        // once per tile (batch 8 and 64: 3-5% of the time); the tiles then read floats (their own copy of the arguments says so).
+        bool convertOnce = args.Parameters.HalfScales && args.Batch > TileRows && groups * rows16 * sizeof(float) <= ConvertedScaleBytes;
         byte* convertBuffer = stackalloc byte[convertOnce ? groups * rows16 * sizeof(float) + 63 : 0];
         float* converted = (float*)(((nint)convertBuffer + 63) & ~(nint)63);
+        KernelArgs tileArgs = args;
+        if (convertOnce) tileArgs.Parameters = args.Parameters with { HalfScales = false };
         for (int o = first; o < end; o += rows16)
         {
             byte* weights = args.Weights + o / rows16 * groupBytes;
@@ -53,7 +55,7 @@ internal static unsafe partial class Int8RowsMatMul
                 scales = (byte*)converted;
             }
 
-            var group = new RowGroup16(weights, scales, halfScales && !convertOnce, zeroTerms);
+            var group = new RowGroup16(weights, scales, zeroTerms);
             for (int b = 0, rows; b < args.Batch; b += rows)
             {
                 rows = Int8WeightMatMul.TileInputRows(args.Batch - b, TileRows);
@@ -61,16 +63,16 @@ internal static unsafe partial class Int8RowsMatMul
                 switch (rows)
                 {
                     case 1:
-                        GroupTile512<TCodes, OneRow>(in args, in scratch, in fetch, in group, b, out y0, out y1, out y2, out y3);
+                        GroupTile512<TCodes, OneRow>(in tileArgs, in scratch, in fetch, in group, b, out y0, out y1, out y2, out y3);
                         break;
                     case 2:
-                        GroupTile512<TCodes, TwoRows>(in args, in scratch, in fetch, in group, b, out y0, out y1, out y2, out y3);
+                        GroupTile512<TCodes, TwoRows>(in tileArgs, in scratch, in fetch, in group, b, out y0, out y1, out y2, out y3);
                         break;
                     case 3:
-                        GroupTile512<TCodes, ThreeRows>(in args, in scratch, in fetch, in group, b, out y0, out y1, out y2, out y3);
+                        GroupTile512<TCodes, ThreeRows>(in tileArgs, in scratch, in fetch, in group, b, out y0, out y1, out y2, out y3);
                         break;
                     default:
-                        GroupTile512<TCodes, FourRows>(in args, in scratch, in fetch, in group, b, out y0, out y1, out y2, out y3);
+                        GroupTile512<TCodes, FourRows>(in tileArgs, in scratch, in fetch, in group, b, out y0, out y1, out y2, out y3);
                         break;
                 }
 
@@ -92,7 +94,7 @@ internal static unsafe partial class Int8RowsMatMul
         where TCodes : Int8ActivationMatMul.ICodes where TRows : IRows
     {
         byte* w = group.Codes, scales = group.Scales, zeroTerms = group.ZeroTerms;
-        bool halfScales = group.HalfScales;
+        bool halfScales = args.Parameters.HalfScales;
         const int rows16 = RowInterleave.Rows16;
         int groups = args.InFeatures / args.GroupSize, blocksPerGroup = args.GroupSize / ActivationQuantizer.BlockSize;
         nint codeStride = scratch.CodeStride, stride = scratch.Stride;
@@ -202,16 +204,11 @@ internal static unsafe partial class Int8RowsMatMul
     private static Vector512<float> Widen512(Vector512<short> pairs) =>
         Avx512F.ConvertToVector512Single(Avx512BW.MultiplyAddAdjacent(pairs, Vector512<short>.One));
 
-    /// <summary>Where a group of 16 rows keeps its codes, its scales (float, or Half when <c>HalfScales</c>) and its zero terms
-    /// or zero points, for its tiles.</summary>
-    private readonly struct RowGroup16(byte* codes, byte* scales, bool halfScales, byte* zeroTerms)
+    /// <summary>Where a group of 16 rows keeps its codes, its scales and its zero terms or zero points, for its tiles.</summary>
+    private readonly struct RowGroup16(byte* codes, byte* scales, byte* zeroTerms)
     {
         public readonly byte* Codes = codes, Scales = scales, ZeroTerms = zeroTerms;
-        public readonly bool HalfScales = halfScales;
     }
-
-    /// <summary>Most weight groups per row whose Half scales a chunk converts once per 16 rows (32 KiB of stack).</summary>
-    private const int MaxConvertedGroups = 512;
 
     /// <summary>
     /// <paramref name="bytes"/> rounded up to whole row groups of <paramref name="groupBytes"/> (16 rows here, a pair of Rows8

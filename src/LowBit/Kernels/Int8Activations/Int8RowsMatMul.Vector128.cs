@@ -144,7 +144,8 @@ internal static unsafe partial class Int8RowsMatMul
         int k = 0;
         for (int g = 0; g < groups; g++)
         {
-            Vector128<float> s = Vector128.Load(scales + g * RowInterleave.Rows + lane);
+            Vector128<float> s = args.Parameters.HalfScales ? Halves128(*(long*)((short*)scales + g * RowInterleave.Rows + lane))
+                : Vector128.Load(scales + g * RowInterleave.Rows + lane);
             if (prefetch) PrefetchGroupParameters(scales, zeroTerms, g);
 
             for (int kb = 0; kb < blocksPerGroup; kb++, k++)
@@ -198,6 +199,7 @@ internal static unsafe partial class Int8RowsMatMul
 
             // The zero terms: s z + offset (floats), or s times the zero-point bytes, times each input row's code sum of the group.
             Vector128<float> z = offsets ? Vector128.Load(zeroTerms + g * RowInterleave.Rows + lane)
+                : args.Parameters.OneZeroPoint ? s * Vector128.Create((float)args.Parameters.ZeroPoint)
                 : s * Dot128.LoadBytesAsSingle((byte*)zeroTerms + g * RowInterleave.Rows + lane).AsSingle();
             z = -z;
             f0 = Vector128.MultiplyAddEstimate(z, Vector128.Create(g0[g]), f0);

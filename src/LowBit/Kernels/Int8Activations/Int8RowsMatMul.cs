@@ -163,6 +163,9 @@ internal static unsafe partial class Int8RowsMatMul
         }
     }
 
+    /// <summary>Most bytes of float scales a chunk makes from Half ones once per row group, on its stack (the Rows16 kernel too).</summary>
+    private const int ConvertedScaleBytes = 32 * 1024;
+
     /// <summary>Input rows per register tile: 4 rows x 2 integer chains + 4 float sums + a weight and a code vector fit 16 registers.</summary>
     private const int TileRows = 4;
 
@@ -463,27 +466,52 @@ internal static unsafe partial class Int8RowsMatMul
         int first = chunk * args.RowsPerChunk, end = Math.Min(first + args.RowsPerChunk, args.OutFeatures);
         LayerShape shape = LayerShape.Grouped(TCodes.Bits, args.OutFeatures, args.InFeatures, args.GroupSize);
         int rowBytes = args.InFeatures * TCodes.Bits / 8, groups = shape.Groups;
-        Debug.Assert(args.Parameters == GroupParameters.Float(args.Offsets is not null), "Rows8 keeps float scales and zero terms or points");
-        nint groupBytes = (nint)RowInterleave.GroupBytes(shape, args.Parameters);
+        GroupParameters parameters = args.Parameters;
+        nint groupBytes = (nint)RowInterleave.GroupBytes(shape, parameters);
         var scratch = new Scratch(in args);
+        // Half scales read by more than one tile: made floats once per 8 rows (on a stack buffer, cache-line aligned), not once
+        // per tile; the tiles then read floats (their own copy of the arguments says so).
+        bool convertOnce = parameters.HalfScales && args.Batch > TileRows && groups * RowInterleave.Rows * sizeof(float) <= ConvertedScaleBytes;
+        byte* convertBuffer = stackalloc byte[convertOnce ? groups * RowInterleave.Rows * sizeof(float) + 63 : 0];
+        float* converted = (float*)(((nint)convertBuffer + 63) & ~(nint)63);
+        KernelArgs tileArgs = args;
+        if (convertOnce) tileArgs.Parameters = parameters with { HalfScales = false };
         for (int o = first; o < end; o += RowInterleave.Rows)
         {
             byte* weights = args.Weights + o / RowInterleave.Rows * groupBytes;
-            // After the codes: the scales, then the zero terms (float, with offsets) or the zero points (bytes).
-            float* scales = (float*)(weights + RowInterleave.Rows * rowBytes), zeroTerms = scales + RowInterleave.Rows * groups;
+            // After the codes: the scales (float, or Half: GroupScales8), then the zero terms (float, with offsets) or the zero
+            // points (bytes, or none: one for the layer).
+            float* scales = (float*)(weights + RowInterleave.Rows * rowBytes);
+            float* zeroTerms = (float*)((byte*)scales + RowInterleave.Rows * groups * parameters.ScaleBytes);
+            if (convertOnce)
+            {
+                for (int g = 0; g < groups; g++)
+                {
+                    short* halves = (short*)scales + g * RowInterleave.Rows;
+                    Halves128(*(long*)halves).Store(converted + g * RowInterleave.Rows);
+                    Halves128(*(long*)(halves + 4)).Store(converted + g * RowInterleave.Rows + 4);
+                }
+
+                scales = converted;
+            }
+
             for (int b = 0, rows; b < args.Batch; b += rows)
             {
                 rows = Int8WeightMatMul.TileInputRows(args.Batch - b, TileRows);
                 Vector256<float> y0, y1, y2, y3;
                 switch (rows)
                 {
-                    case 1: TTiles.Group<TCodes, OneRow>(in args, in scratch, b, weights, scales, zeroTerms, out y0, out y1, out y2, out y3); break;
-                    case 2: TTiles.Group<TCodes, TwoRows>(in args, in scratch, b, weights, scales, zeroTerms, out y0, out y1, out y2, out y3); break;
+                    case 1:
+                        TTiles.Group<TCodes, OneRow>(in tileArgs, in scratch, b, weights, scales, zeroTerms, out y0, out y1, out y2, out y3);
+                        break;
+                    case 2:
+                        TTiles.Group<TCodes, TwoRows>(in tileArgs, in scratch, b, weights, scales, zeroTerms, out y0, out y1, out y2, out y3);
+                        break;
                     case 3:
-                        TTiles.Group<TCodes, ThreeRows>(in args, in scratch, b, weights, scales, zeroTerms, out y0, out y1, out y2,
+                        TTiles.Group<TCodes, ThreeRows>(in tileArgs, in scratch, b, weights, scales, zeroTerms, out y0, out y1, out y2,
                                                             out y3); break;
                     default:
-                        TTiles.Group<TCodes, FourRows>(in args, in scratch, b, weights, scales, zeroTerms, out y0, out y1, out y2,
+                        TTiles.Group<TCodes, FourRows>(in tileArgs, in scratch, b, weights, scales, zeroTerms, out y0, out y1, out y2,
                                                             out y3); break;
                 }
 
@@ -491,6 +519,23 @@ internal static unsafe partial class Int8RowsMatMul
             }
         }
     }
+
+    /// <summary>Group g's scales of 8 rows (AVX2): float, or Half made floats exactly as <see cref="Halves128"/> does.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> GroupScales8(in KernelArgs args, float* scales, int g) => args.Parameters.HalfScales
+        ? ((Avx2.ConvertToVector256Int32(Vector128.Load((short*)scales + g * RowInterleave.Rows)) << 13)
+           & Vector256.Create(unchecked((int)0x8FFF_FFFF))).AsSingle() * Vector256.Create(0x7780_0000).AsSingle()   // 2^112
+        : Vector256.Load(scales + g * RowInterleave.Rows);
+
+    /// <summary>
+    /// Four Half numbers (the 8 bytes of <paramref name="halves"/>) as floats, exactly, on x64 and Arm64: each sign-extended
+    /// to 32 bits and shifted up 13 (exponent and mantissa in a float's places, the sign in bit 31, its copies in bits 28-30
+    /// cleared), the exponent re-based by a multiply by 2^112 (subnormals too).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector128<float> Halves128(long halves) =>
+        ((Vector128.WidenLower(Vector128.CreateScalar(halves).AsInt16()) << 13) & Vector128.Create(unchecked((int)0x8FFF_FFFF))).AsSingle()
+        * Vector128.Create(0x7780_0000).AsSingle();   // 2^112
 
     /// <summary>One block of 32 inputs against 8 group-wise weight rows, in straight-line code: each row's exact sum, a lane per row.</summary>
     private interface IBlockSum
@@ -515,7 +560,7 @@ internal static unsafe partial class Int8RowsMatMul
         Vector256<float> f = default, unused = default;
         for (int g = 0; g < groups; g++)
         {
-            Vector256<float> s = Vector256.Load(scales + g * RowInterleave.Rows);
+            Vector256<float> s = GroupScales8(in args, scales, g);
             if (prefetch) PrefetchGroupParameters(scales, zeroTerms, g);
             for (int kb = 0; kb < blocksPerGroup; kb++, w += 32 * TCodes.Bits, x += ActivationQuantizer.BlockSize, sx++)
             {
@@ -551,7 +596,7 @@ internal static unsafe partial class Int8RowsMatMul
         int k = 0;
         for (int g = 0; g < groups; g++)
         {
-            Vector256<float> s = Vector256.Load(scales + g * RowInterleave.Rows);
+            Vector256<float> s = GroupScales8(in args, scales, g);
             if (prefetch) PrefetchGroupParameters(scales, zeroTerms, g);
             for (int kb = 0; kb < blocksPerGroup; kb++, k++)
             {
@@ -626,6 +671,7 @@ internal static unsafe partial class Int8RowsMatMul
                                                  ref Vector256<float> f3) where TRows : IRows
     {
         Vector256<float> z = args.Offsets is not null ? Vector256.Load(zeroTerms + g * RowInterleave.Rows)
+            : args.Parameters.OneZeroPoint ? s * Vector256.Create((float)args.Parameters.ZeroPoint)
             : s * Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32((byte*)zeroTerms + g * RowInterleave.Rows));
         f0 = Fma.MultiplyAddNegated(z, Vector256.Create(g0[g]), f0);
         if (TRows.Count > 1) f1 = Fma.MultiplyAddNegated(z, Vector256.Create(g0[stride + g]), f1);

@@ -4,14 +4,13 @@ namespace LowBit.Kernels;
 
 /// <summary>
 /// Group-wise packed codes in the layouts their kernels read (<see cref="LayerCodes"/>); Rows8 and Rows16 carry the scales
-/// and the zero terms (with offsets) or zero points (without) beside the codes, taken from the arrays given here: Rows8 as
-/// float scales and float zero terms or zero-point bytes, Rows16 in the fewest bytes that hold them exactly
-/// (<see cref="GroupParameters.Compact"/>).
+/// and the zero terms (with offsets) or zero points (without) beside the codes, taken from the arrays given here, in the
+/// fewest bytes that hold them exactly (<see cref="GroupParameters.Compact"/>).
 /// </summary>
 internal sealed class GroupLayouts(LayerShape shape, byte[] packed, float[] scales, float[] zeroTerms, byte[] zeroPoints, bool offsets)
     : LayerCodes(packed, shape.OutFeatures, shape.RowBytes)
 {
-    // Rows16's parameters, worked out on first use (a pass over the scales), boxed so that publishing them is one reference
+    // The compact parameters, worked out on first use (a pass over the scales), boxed so that publishing them is one reference
     // write: two threads may both work them out, to the same value.
     private StrongBox<GroupParameters>? _compact;
 
@@ -20,8 +19,7 @@ internal sealed class GroupLayouts(LayerShape shape, byte[] packed, float[] scal
 
     /// <inheritdoc/>
     public override GroupParameters Parameters(WeightLayout layout) =>
-        layout != WeightLayout.Rows16 ? GroupParameters.Float(offsets)
-            : (Volatile.Read(ref _compact) ?? (_compact = new(GroupParameters.Compact(scales, zeroPoints, offsets)))).Value;
+        (Volatile.Read(ref _compact) ?? (_compact = new(GroupParameters.Compact(scales, zeroPoints, offsets)))).Value;
 
     /// <inheritdoc/>
     protected override long InterleavedBytes(WeightLayout layout) => RowInterleave.Bytes(shape, Parameters(layout), RowInterleave.RowsOf(layout));

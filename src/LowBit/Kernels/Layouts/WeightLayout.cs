@@ -13,7 +13,8 @@ internal enum WeightLayout
     /// Rows interleaved 8 at a time in 4-byte units, so that one 256-bit integer dot gives 8 output rows in its 8 lanes
     /// (<see cref="RowInterleave"/>); rows padded to a multiple of 8 with zero weights. Per-channel int8: the codes plus
     /// 128 (unsigned, as <c>vpdpbusd</c> wants them). Group-wise: per group of 8 rows, their packed codes (4-byte units
-    /// of 4, 8 or 16 weights), then per weight group the 8 rows' float scales, then their float zero terms (s z + offset).
+    /// of 4, 8 or 16 weights), then per weight group the 8 rows' scales, then their float zero terms (s z + offset) or zero
+    /// points, as <see cref="Rows16"/> keeps them.
     /// </summary>
     Rows8,
 
