@@ -206,7 +206,7 @@ public class KernelRegistryTests
 
     /// <summary>The vendor check behind the rows that depend on the CPU agrees with the kernel's own report (Linux x64).</summary>
     [Test]
-    public void IsIntel_AgreesWithProcCpuinfo()
+    public void IsIntelAndIsAmd_AgreeWithProcCpuinfo()
     {
         if (!System.Runtime.Intrinsics.X86.X86Base.IsSupported || !File.Exists("/proc/cpuinfo"))
         {
@@ -217,5 +217,6 @@ public class KernelRegistryTests
         string? vendor = line?.Split(':')[1].Trim();
         if (vendor is null) Assert.Ignore("/proc/cpuinfo names no vendor");
         Assert.That(KernelRegistry.IsIntel(), Is.EqualTo(vendor == "GenuineIntel"), vendor);
+        Assert.That(KernelRegistry.IsAmd(), Is.EqualTo(vendor == "AuthenticAMD"), vendor);
     }
 }

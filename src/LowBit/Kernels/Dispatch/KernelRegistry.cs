@@ -76,6 +76,12 @@ internal static class KernelRegistry
     /// since the 16-row kernel). Zen 4 and 5, and Intel without AVX-VNNI (Ice Lake), take the 16-row kernel.
     /// </summary>
     private static readonly bool IntelWithAvxVnni = AvxVnni.IsSupported && IsIntel();
+
+    /// <summary>
+    /// AMD x64 cores: with only 128-bit vectors (AVX2 off) int8 weights at batch 8 and more run the row-major int8act-128
+    /// 1.27-1.40x faster than the 8-row int8 tile on Zen 5, where the Xeon measured the tile 1.2-1.55x ahead.
+    /// </summary>
+    private static readonly bool Amd = IsAmd();
     private const WeightFormats Int8 = WeightFormats.Int8PerChannel;
     private const WeightFormats Grouped = WeightFormats.Grouped;
     private const WeightFormats All = WeightFormats.Int8PerChannel | WeightFormats.Grouped;
@@ -198,6 +204,8 @@ internal static class KernelRegistry
         new(All, IntVnni256,       1, Any, AnyLayer, "vpdpbusd (AVX-VNNI): 5-20% ahead of vpmaddubsw at 256 bits"),
         new(Int8, IntRows8Avx2,    2, Any, AnyLayer, "AVX2 without AVX-512: int8 from batch 2, 1.07-1.5x int8act-256 on rows of 4096"),
         new(All, IntDot256,        1, Any, AnyLayer, "vpmaddubsw + vpmaddwd (AVX2)"),
+        new(Int8, IntDot128,       8, Any, AnyLayer, "AMD, 128 bits: int8 from batch 8, 1.27-1.40x int8act-rows8-128 (Zen 5, AVX2 off)",
+            ForThisCpu: Amd),
         new(Int8, IntRows8Vector128, 2, Any, AnyLayer, "128 bits (SSSE3, Arm64): int8 from batch 2, 1.2-1.55x int8act-128; 0.72-0.95x at batch 1"),
         new(Group4, IntRows8Vector128, 1, Any, AnyLayer, "128 bits: 4-bit at every batch, 1.0-1.45x int8act-128 at batch 1, 1.24-1.71x from 8"),
         new(Group2, IntRows8Vector128, 1,   1, ShortRows, "128 bits: 2-bit at batch 1 on rows under 1024 columns, 1.02-1.35x (0.91x on longer rows)"),
@@ -230,10 +238,16 @@ internal static class KernelRegistry
     }
 
     /// <summary>True on an x64 CPU whose vendor string is "GenuineIntel".</summary>
-    internal static bool IsIntel()
+    internal static bool IsIntel() => Vendor() is (0x756E6547, 0x49656E69, 0x6C65746E);   // "Genu" "ineI" "ntel"
+
+    /// <summary>True on an x64 CPU whose vendor string is "AuthenticAMD".</summary>
+    internal static bool IsAmd() => Vendor() is (0x68747541, 0x69746E65, 0x444D4163);   // "Auth" "enti" "cAMD"
+
+    /// <summary>The CPU vendor string's three registers in order (ebx, edx, ecx), or zeros off x64.</summary>
+    private static (int, int, int) Vendor()
     {
-        if (!X86Base.IsSupported) return false;
+        if (!X86Base.IsSupported) return default;
         (_, int ebx, int ecx, int edx) = X86Base.CpuId(0, 0);
-        return ebx == 0x756E6547 && edx == 0x49656E69 && ecx == 0x6C65746E;   // "Genu" "ineI" "ntel"
+        return (ebx, edx, ecx);
     }
 }
