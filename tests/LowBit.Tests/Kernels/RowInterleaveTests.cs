@@ -135,34 +135,20 @@ public class RowInterleaveTests
     [Test]
     public void Rows16Kernel_CompactParameters_EqualTheRows8Kernels_BitForBit([Values(2, 4)] int bits, [Values(1, 6)] int batch)
     {
-        const int Out = 37, In = 256, GroupSize = 32;
-        LayerShape shape = LayerShape.Grouped(bits, Out, In, GroupSize);
-        MatMulKernel rows16 = KernelRegistry.IntRows16Avx512;
-        if (!rows16.IsSupported) Assert.Ignore("the Rows16 kernel needs AVX-512BW, which this machine (or the runtime's settings) does not run");
-        MatMulKernel[] rows8 = new[] { KernelRegistry.IntRows8Vnni256, KernelRegistry.IntRows8Avx2 }.Where(k => k.IsSupported).ToArray();
-        var rng = new Random(81);
-        int groups = In / GroupSize;
-        byte[] packed = new byte[Out * shape.RowBytes];
-        rng.NextBytes(packed);
-        float[] scales = Enumerable.Range(0, Out * groups)
-            .Select(i => (float)(Half)((rng.NextDouble() - 0.5) * (i % 17 == 0 ? 1e-5 : 0.02))).ToArray();   // every 17th subnormal as a Half
-        Assert.That(scales.Count(s => Math.Abs(s) is > 0 and < 6.1e-5f), Is.GreaterThan(0), "some subnormal Half scales");
-        byte zeroPoint = (byte)(1 << (bits - 1));
-        var layer = LowBitLinear<float>.FromQuantized(packed, scales, Enumerable.Repeat(zeroPoint, Out * groups).ToArray(), Out, In, bits,
-                                                      GroupSize, TestData.Gaussian<float>(Out, seed: 82));
-        float[] x = TestData.Gaussian<float>(batch * In, seed: 83);
-        var y = new float[batch * Out];
-        long canonical = layer.WeightBytes, packedBytes = packed.Length;
-        layer.Run(rows16, x, y, maxThreads: 1);
-        long compact = RowInterleave.Bytes(shape, new GroupParameters(false, true, true, zeroPoint), 16) + 63;
-        Assert.That(layer.WeightBytes, Is.EqualTo(canonical - packedBytes + compact), "the compact Rows16 copy only");
-        Int8ActivationTests.CheckLowBitLayer(layer, x, layer.Bias.ToArray(), y, batch, $"{rows16} {shape}, compact parameters");
-        foreach (MatMulKernel kernel in rows8)
+        const int Out = 37, In = 256;
+        LayerShape shape = LayerShape.Grouped(bits, Out, In, 32);
+        if (!KernelRegistry.IntRows16Avx512.IsSupported)
         {
-            var expected = new float[batch * Out];
-            layer.Run(kernel, x, expected, maxThreads: 1);
-            Assert.That(y, Is.EqualTo(expected), $"{rows16} against {kernel}, {shape}, batch {batch}");
+            Assert.Ignore("the Rows16 kernel needs AVX-512BW, which this machine (or the runtime's settings) does not run");
         }
+
+        var layer = Q4_0LikeLayer(shape, seed: 81, out byte zeroPoint);
+        float[] x = TestData.Gaussian<float>(batch * In, seed: 83);
+        long canonical = layer.WeightBytes, packedBytes = (long)Out * shape.RowBytes;
+        Rows16AgainstRows8(layer, shape, x, batch, "compact parameters");
+        long compact = RowInterleave.Bytes(shape, new GroupParameters(false, true, true, zeroPoint), 16) + 63;
+        Assert.That(layer.WeightBytes, Is.EqualTo(canonical - packedBytes + compact + LayoutBytes(layer, shape, WeightLayout.Rows8)),
+                    "the compact Rows16 copy and the Rows8 one made by the comparison");
     }
 
     /// <summary>
@@ -173,28 +159,20 @@ public class RowInterleaveTests
     [Test]
     public void Rows8Kernels_CompactParameters_MatchTheOracle([Values(2, 4, 8)] int bits, [Values(1, 3, 6)] int batch)
     {
-        const int Out = 21, In = 256, GroupSize = 32;
-        LayerShape shape = LayerShape.Grouped(bits, Out, In, GroupSize);
+        const int Out = 21, In = 256;
+        LayerShape shape = LayerShape.Grouped(bits, Out, In, 32);
         MatMulKernel[] rows8 = InterleavedKernels.Where(k => k.Layout == WeightLayout.Rows8 && k.IsSupported && k.Takes(shape)).ToArray();
         if (rows8.Length == 0) Assert.Ignore($"no Rows8 kernel runs {shape} here");
-        var rng = new Random(91);
-        int groups = In / GroupSize;
-        byte[] packed = new byte[Out * shape.RowBytes];
-        rng.NextBytes(packed);
-        float[] scales = Enumerable.Range(0, Out * groups)
-            .Select(i => (float)(Half)((rng.NextDouble() - 0.5) * (i % 13 == 0 ? 1e-5 : 0.02))).ToArray();
-        byte zeroPoint = (byte)(1 << (bits - 1));
         float[] expected = [];
         foreach (MatMulKernel kernel in rows8)
         {
-            var layer = LowBitLinear<float>.FromQuantized(packed, scales, Enumerable.Repeat(zeroPoint, Out * groups).ToArray(), Out, In, bits,
-                                                          GroupSize, TestData.Gaussian<float>(Out, seed: 92));
+            var layer = Q4_0LikeLayer(shape, seed: 91, out byte zeroPoint);
             float[] x = TestData.Gaussian<float>(batch * In, seed: 93);
             var y = new float[batch * Out];
             long canonical = layer.WeightBytes;
             layer.Run(kernel, x, y, maxThreads: 1);
             long compact = RowInterleave.Bytes(shape, new GroupParameters(false, true, true, zeroPoint), 8) + 63;
-            Assert.That(layer.WeightBytes, Is.EqualTo(canonical - packed.Length + compact), $"{kernel}: the compact Rows8 copy only");
+            Assert.That(layer.WeightBytes, Is.EqualTo(canonical - (long)Out * shape.RowBytes + compact), $"{kernel}: the compact Rows8 copy only");
             Int8ActivationTests.CheckLowBitLayer(layer, x, layer.Bias.ToArray(), y, batch, $"{kernel} {shape}, compact parameters");
             if (kernel.Name.EndsWith("-128", StringComparison.Ordinal)) continue;
             if (expected.Length == 0) expected = y;
@@ -262,23 +240,53 @@ public class RowInterleaveTests
     {
         const int Out = 37, In = 256;
         LayerShape shape = LayerShape.Grouped(bits, Out, In, groupSize);
-        MatMulKernel rows16 = KernelRegistry.IntRows16Avx512;
-        if (!rows16.IsSupported) Assert.Ignore("the Rows16 kernel needs AVX-512BW, which this machine (or the runtime's settings) does not run");
-        MatMulKernel[] rows8 = new[] { KernelRegistry.IntRows8Vnni256, KernelRegistry.IntRows8Avx2 }.Where(k => k.IsSupported).ToArray();
+        if (!KernelRegistry.IntRows16Avx512.IsSupported)
+        {
+            Assert.Ignore("the Rows16 kernel needs AVX-512BW, which this machine (or the runtime's settings) does not run");
+        }
+
         var quantized = LowBitLinear<float>.FromWeights(TestData.Gaussian<float>(Out * In, seed: 51, std: 0.05), Out, In, bits, groupSize);
         float[] offs = offsets ? TestData.Gaussian<float>(Out * In / groupSize, seed: 52, std: 0.01) : [];
         var layer = LowBitLinear<float>.FromQuantized(quantized.PackedWeights, quantized.Scales, quantized.ZeroPoints, Out, In, bits, groupSize,
                                                       TestData.Gaussian<float>(Out, seed: 53), offs);
-        float[] x = TestData.Gaussian<float>(batch * In, seed: 54);
-        var y = new float[batch * Out];
+        Rows16AgainstRows8(layer, shape, TestData.Gaussian<float>(batch * In, seed: 54), batch, "");
+    }
+
+    /// <summary>
+    /// Runs the Rows16 kernel on <paramref name="x"/> (<paramref name="batch"/> rows), checks it against the float64 oracle
+    /// and the 256-bit Rows8 kernels that run here bit for bit.
+    /// </summary>
+    private static void Rows16AgainstRows8(LowBitLinear<float> layer, LayerShape shape, float[] x, int batch, string what)
+    {
+        MatMulKernel rows16 = KernelRegistry.IntRows16Avx512;
+        var y = new float[batch * shape.OutFeatures];
         layer.Run(rows16, x, y, maxThreads: 1);
-        Int8ActivationTests.CheckLowBitLayer(layer, x, layer.Bias.ToArray(), y, batch, $"{rows16} {shape}");
-        foreach (MatMulKernel kernel in rows8)
+        Int8ActivationTests.CheckLowBitLayer(layer, x, layer.Bias.ToArray(), y, batch, $"{rows16} {shape} {what}");
+        foreach (MatMulKernel kernel in new[] { KernelRegistry.IntRows8Vnni256, KernelRegistry.IntRows8Avx2 }.Where(k => k.IsSupported))
         {
-            var expected = new float[batch * Out];
+            var expected = new float[batch * shape.OutFeatures];
             layer.Run(kernel, x, expected, maxThreads: 1);
-            Assert.That(y, Is.EqualTo(expected), $"{rows16} against {kernel}, {shape}, batch {batch}");
+            Assert.That(y, Is.EqualTo(expected), $"{rows16} against {kernel}, {shape}, batch {batch} {what}");
         }
+    }
+
+    /// <summary>
+    /// A layer as GGUF Q4_0 weights load (at <paramref name="shape"/>'s bits): random codes, every scale a Half number
+    /// (negative ones, and every 13th subnormal as a Half), one zero point for all groups (returned).
+    /// </summary>
+    private static LowBitLinear<float> Q4_0LikeLayer(LayerShape shape, int seed, out byte zeroPoint)
+    {
+        var rng = new Random(seed);
+        int count = shape.OutFeatures * shape.Groups;
+        byte[] packed = new byte[shape.OutFeatures * shape.RowBytes];
+        rng.NextBytes(packed);
+        float[] scales = Enumerable.Range(0, count)
+            .Select(i => (float)(Half)((rng.NextDouble() - 0.5) * (i % 13 == 0 ? 1e-5 : 0.02))).ToArray();
+        Assert.That(scales.Count(s => Math.Abs(s) is > 0 and < 6.1e-5f), Is.GreaterThan(0), "some subnormal Half scales");
+        zeroPoint = (byte)(1 << (shape.Bits - 1));
+        float[] bias = TestData.Gaussian<float>(shape.OutFeatures, seed + 1);
+        return LowBitLinear<float>.FromQuantized(packed, scales, Enumerable.Repeat(zeroPoint, count).ToArray(), shape.OutFeatures,
+                                                 shape.InFeatures, shape.Bits, shape.GroupSize, bias);
     }
 
     /// <summary>
