@@ -23,18 +23,61 @@ internal static class PlanCommand
         {
             Description = "Show the built-in table's choices (what layers run by default) instead of measuring.",
         };
-        var command = new Command("plan", "Show which kernel each layer shape of a model runs on this machine, and why.") { file, batches, table };
+        var load = new Option<string>("--load")
+        {
+            Description = "Take the plans of a file --save wrote (on this machine) before planning: those shapes are not timed again.",
+        };
+        var save = new Option<string>("--save")
+        {
+            Description = "Write the plans to a file, for --load or KernelPlanning.Load in a later process on this machine.",
+        };
+        var command = new Command("plan", "Show which kernel each layer shape of a model runs on this machine, and why.")
+        {
+            file, batches, table, load, save,
+        };
         command.SetAction(result => Cli.Guard(() =>
         {
             string path = result.GetValue(file)!;
             int[] sizes = ParseBatches(result.GetValue(batches)!);
+            string? loadPath = result.GetValue(load), savePath = result.GetValue(save);
+            bool tableMode = result.GetValue(table);
+            if (tableMode && (loadPath is not null || savePath is not null))
+            {
+                throw new ArgumentException("--load and --save are for measured plans; the table plan (--table) needs no file.");
+            }
+
             if (!Directory.Exists(path)) Cli.CheckInputFile(path);
-            KernelPlanning.Mode = result.GetValue(table) ? PlanMode.Table : PlanMode.Measure;
+            if (loadPath is not null && !File.Exists(loadPath))
+            {
+                throw new FileNotFoundException($"Plan file '{loadPath}' does not exist (lowbit plan MODEL --save FILE writes one).", loadPath);
+            }
+
+            KernelPlanning.Mode = tableMode ? PlanMode.Table : PlanMode.Measure;
+            if (loadPath is not null) ReportLoad(loadPath, KernelPlanning.Load(loadPath));
             using ICheckpoint checkpoint = Checkpoint.Open(path);
             Print(checkpoint, sizes);
+            if (savePath is not null)
+            {
+                int written = KernelPlanning.Save(savePath);
+                AnsiConsole.MarkupLine($"Wrote {written} plan{(written == 1 ? "" : "s")} to {Cli.Markup(savePath)}.");
+            }
+
             return 0;
         }));
         return command;
+    }
+
+    /// <summary>Says how many plans a file gave, and why none when it was written on another machine.</summary>
+    private static void ReportLoad(string path, int taken)
+    {
+        AnsiConsole.MarkupLine($"Took {taken} plan{(taken == 1 ? "" : "s")} from {Cli.Markup(path)}.");
+        string? written = File.ReadLines(path).FirstOrDefault(l => l.StartsWith("machine ", StringComparison.Ordinal));
+        if (taken == 0 && written is not null && written["machine ".Length..].Trim() != KernelPlanning.Machine)
+        {
+            AnsiConsole.MarkupLine($"[yellow]Its plans were measured on another machine or LowBit version; they do not apply here.[/]");
+            AnsiConsole.MarkupLine($"[grey]  file: {Cli.Markup(written["machine ".Length..].Trim())}[/]");
+            AnsiConsole.MarkupLine($"[grey]  here: {Cli.Markup(KernelPlanning.Machine)}[/]");
+        }
     }
 
     /// <summary>Parses "1,8,64": positive whole numbers.</summary>

@@ -1,5 +1,6 @@
 using LowBit.Cli.Commands;
 using LowBit.IO;
+using LowBit.Kernels;
 using LowBit.Tests.Infrastructure;
 using LowBit.Tests.IO;
 using Spectre.Console;
@@ -216,6 +217,46 @@ public class CommandLineTests
         Assert.That(LowBitCommand.Run(["plan", gguf, "--batch", "0,x"]), Is.EqualTo(1));
         Assert.That(ErrorLines, Has.Length.EqualTo(1));
         Assert.That(ErrorLines[0], Does.StartWith("lowbit: error: --batch must list batch sizes"));
+    }
+
+    /// <summary>lowbit plan --save writes the measured plans; --load in a later run takes them instead of timing again.</summary>
+    [Test]
+    public void Plan_SaveThenLoad_TakesThePlansInsteadOfTiming()
+    {
+        string gguf = Path.Combine(Repository.Root, "tests", "LowBit.Tests", "IO", "Fixtures", "ggml-written.gguf");
+        using var folder = new TempFolder();
+        string plans = folder.File("plans.txt");
+        PlanMode before = KernelPlanning.Mode;
+        try
+        {
+            KernelPlanner.Clear();
+            Assert.That(LowBitCommand.Run(["plan", gguf, "--batch", "1,8", "--save", plans]), Is.EqualTo(0), _stderr.ToString());
+            int saved = File.ReadLines(plans).Count(l => l.StartsWith("plan ", StringComparison.Ordinal));
+            Assert.That(saved, Is.GreaterThan(0));
+            Assert.That(_stdout.ToString(), Does.Contain($"Wrote {saved} plans to"));
+
+            KernelPlanner.Clear();
+            _stdout.GetStringBuilder().Clear();
+            Assert.That(LowBitCommand.Run(["plan", gguf, "--batch", "1,8", "--load", plans]), Is.EqualTo(0), _stderr.ToString());
+            Assert.That(_stdout.ToString(), Does.Contain($"Took {saved} plans from"));
+            Assert.That(KernelPlanning.Measurements, Has.Count.EqualTo(saved).And.All.Contain("from a plan file"));
+
+            File.WriteAllText(plans, File.ReadAllText(plans).Replace($"machine {KernelPlanning.Machine}", "machine elsewhere"));
+            KernelPlanner.Clear();
+            _stdout.GetStringBuilder().Clear();
+            Assert.That(LowBitCommand.Run(["plan", gguf, "--batch", "1", "--load", plans]), Is.EqualTo(0), _stderr.ToString());
+            Assert.That(_stdout.ToString(), Does.Contain("Took 0 plans from").And.Contain("measured on another machine"));
+        }
+        finally
+        {
+            KernelPlanning.Mode = before;
+            KernelPlanner.Clear();
+        }
+
+        Assert.That(LowBitCommand.Run(["plan", gguf, "--table", "--save", plans]), Is.EqualTo(1));
+        Assert.That(ErrorLines[^1], Does.StartWith("lowbit: error: --load and --save are for measured plans"));
+        Assert.That(LowBitCommand.Run(["plan", gguf, "--load", folder.File("missing.txt")]), Is.EqualTo(1));
+        Assert.That(ErrorLines[^1], Does.Contain("missing.txt").And.Contain("does not exist"));
     }
 
     [Test]

@@ -64,13 +64,19 @@ internal static unsafe class KernelPlanner
     /// <summary>One route's estimated time for a call on the whole layer, one thread.</summary>
     internal readonly record struct Timing(KernelRoute Route, double Microseconds);
 
-    /// <summary>The chosen route and what it was chosen over, fastest first (one entry when there was nothing to time).</summary>
-    internal sealed record Measurement(Key Key, KernelRoute Route, Timing[] Timings, double PlanningMilliseconds)
+    /// <summary>
+    /// The chosen route and what it was chosen over, fastest first (one entry when there was nothing to time);
+    /// <paramref name="Loaded"/> when it came from a plan file (<see cref="KernelPlanning.Load"/>), not measured in this process.
+    /// </summary>
+    internal sealed record Measurement(Key Key, KernelRoute Route, Timing[] Timings, double PlanningMilliseconds, bool Loaded = false)
     {
         /// <summary>"measured: field-512 41.2 us, panel-512 55.0 us (1.3 ms)", or "only route" when nothing was timed.</summary>
-        public string Why => Timings.Length <= 1 ? "the only route that takes the layer"
-            : "measured: " + string.Join(", ", Timings.Select(t => $"{t.Route} {t.Microseconds.ToString("0.0", CultureInfo.InvariantCulture)} us"))
-              + $" ({PlanningMilliseconds.ToString("0.0", CultureInfo.InvariantCulture)} ms)";
+        public string Why => Loaded ? "from a plan file" + (Timings.Length <= 1 ? "" : ", measured there: " + TimingList)
+            : Timings.Length <= 1 ? "the only route that takes the layer"
+            : $"measured: {TimingList} ({PlanningMilliseconds.ToString("0.0", CultureInfo.InvariantCulture)} ms)";
+
+        private string TimingList =>
+            string.Join(", ", Timings.Select(t => $"{t.Route} {t.Microseconds.ToString("0.0", CultureInfo.InvariantCulture)} us"));
 
         public override string ToString() => $"{Key}: {Route} ({Why})";
     }
@@ -88,6 +94,14 @@ internal static unsafe class KernelPlanner
         s_wisdom.GetOrAdd(new Key(shape, batchClass, activations),
                           static key => new Lazy<Measurement>(() => Measure(key, Candidates(key)), LazyThreadSafetyMode.ExecutionAndPublication))
             .Value;
+
+    /// <summary>Every measurement made (or loaded) so far, in the order of their descriptions.</summary>
+    public static Measurement[] Measurements() =>
+        s_wisdom.Values.Where(l => l.IsValueCreated).Select(l => l.Value).OrderBy(m => m.ToString(), StringComparer.Ordinal).ToArray();
+
+    /// <summary>Takes <paramref name="plans"/> for the keys this process has no measurement of yet; returns how many it took.</summary>
+    public static int Take(IEnumerable<Measurement> plans) =>
+        plans.Count(plan => s_wisdom.TryAdd(plan.Key, new Lazy<Measurement>(plan)));
 
     /// <summary>Every measurement made so far, one line each, sorted.</summary>
     public static IReadOnlyList<string> Describe() =>

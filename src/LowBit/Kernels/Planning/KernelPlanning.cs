@@ -38,8 +38,68 @@ public static class KernelPlanning
         }
     }
 
-    /// <summary>The measurements this process has made, one line each: shape, batch class, precision, chosen route, timings.</summary>
+    /// <summary>The measurements this process has made (or loaded), one line each: shape, batch class, precision, chosen route, timings.</summary>
     public static IReadOnlyList<string> Measurements => KernelPlanner.Describe();
+
+    /// <summary>
+    /// This machine as a plan file records it: LowBit's version, the CPU, and the instruction sets .NET enables here.
+    /// <see cref="Load"/> takes only files written where this is the same.
+    /// </summary>
+    public static string Machine => PlanFile.Machine;
+
+    /// <summary>
+    /// Writes every plan this process has measured (or loaded) to <paramref name="path"/>, a text file of one plan per
+    /// line, for <see cref="Load"/> to take in a later process on this machine (FFTW's wisdom): planning then costs nothing
+    /// at start-up, and every run makes the same choices. The file is replaced whole, or left as it was on an error.
+    /// </summary>
+    /// <returns>How many plans were written.</returns>
+    /// <exception cref="ArgumentException"><paramref name="path"/> is null, empty or white space.</exception>
+    /// <example>
+    /// <code>
+    /// KernelPlanning.Mode = PlanMode.Measure;
+    /// model.Forward(...);                       // first calls of each layer shape and batch class measure
+    /// KernelPlanning.Save("lowbit-plans.txt");  // next time: KernelPlanning.Load("lowbit-plans.txt")
+    /// </code>
+    /// </example>
+    public static int Save(string path)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(path);
+        KernelPlanner.Measurement[] plans = KernelPlanner.Measurements();
+        string full = Path.GetFullPath(path), temporary = full + ".tmp-" + Environment.ProcessId;
+        try
+        {
+            using (var writer = new StreamWriter(temporary, append: false, new System.Text.UTF8Encoding(false)))
+            {
+                PlanFile.Write(writer, plans);
+            }
+
+            File.Move(temporary, full, overwrite: true);
+        }
+        finally
+        {
+            if (File.Exists(temporary)) File.Delete(temporary);
+        }
+
+        return plans.Length;
+    }
+
+    /// <summary>
+    /// Takes the plans of a file <see cref="Save"/> wrote, for the layer shapes this process has not measured yet (its own
+    /// measurements stay). Layers use them in <see cref="PlanMode.Measure"/>, instead of timing: set <see cref="Mode"/>
+    /// too. A file written on another machine, with other instruction sets enabled or by another LowBit version
+    /// (<see cref="Machine"/> differs) gives nothing: its plans do not apply here, and those layers are measured as usual.
+    /// </summary>
+    /// <returns>How many plans were taken: 0 for a file of another machine.</returns>
+    /// <exception cref="ArgumentException"><paramref name="path"/> is null, empty or white space.</exception>
+    /// <exception cref="FileNotFoundException">There is no file at <paramref name="path"/>.</exception>
+    /// <exception cref="InvalidDataException">The file is not a plan file, or names a route that cannot run its layer here;
+    /// nothing is taken then.</exception>
+    public static int Load(string path)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(path);
+        using var reader = new StreamReader(path);
+        return KernelPlanner.Take(PlanFile.Read(reader, Path.GetFileName(path)));
+    }
 
     private static PlanMode ModeFromEnvironment() =>
         Environment.GetEnvironmentVariable("LOWBIT_PLAN")?.Trim().ToLowerInvariant() switch
