@@ -129,7 +129,9 @@ internal static class BenchCommand
             4 or 2 => LayerShape.Grouped(o.Bits, o.OutFeatures, o.InFeatures, o.GroupSize),
             _ => null,
         };
-        foreach (string line in KernelPlanning.Measurements.Where(l => planned is { } s && l.StartsWith($"{s}, batch ", StringComparison.Ordinal)))
+        // (A layer with compact group parameters shows them after the shape: "Group4 4096x4096 group 32 (Half scales), batch 1".)
+        foreach (string line in KernelPlanning.Measurements.Where(l => planned is { } s && (l.StartsWith($"{s}, batch ", StringComparison.Ordinal)
+                                                                                             || l.StartsWith($"{s} (", StringComparison.Ordinal))))
         {
             AnsiConsole.MarkupLine($"[grey]plan: {Cli.Markup(line)}[/]");
         }

@@ -61,8 +61,9 @@ public sealed class LowBitLinear<T> : ILinearLayer<T>, IReferenceLayer<T>
         for (int i = 0; i < offsets.Length; i++) _zeroTerms[i] += _offsetFloats[i];
         _biasFloats = new float[bias.Length];
         Elements<T>.ToSingle(bias, _biasFloats);
-        _plan = KernelPlan.Create(LayerShape.Grouped(bits, outFeatures, inFeatures, groupSize));
-        _codes = new GroupLayouts(_plan.Shape, packed, _scaleFloats, _zeroTerms, _zeroPoints, offsets.Length != 0);
+        var shape = LayerShape.Grouped(bits, outFeatures, inFeatures, groupSize);
+        _codes = new GroupLayouts(shape, packed, _scaleFloats, _zeroTerms, _zeroPoints, offsets.Length != 0);
+        _plan = KernelPlan.Create(shape, parameters: _codes);
     }
 
     /// <summary>

@@ -40,7 +40,7 @@ public class PlanFileTests
         string.Join('\n', ["# test", "lowbit-plans 1", $"machine {KernelPlanning.Machine}", .. plans]) + "\n";
 
     private static string PlanLine(KernelRoute route, ActivationPrecision activations) =>
-        $"plan Group4 {Shape.OutFeatures} {Shape.InFeatures} {Shape.GroupSize} {Batch} {activations} "
+        $"plan Group4 {Shape.OutFeatures} {Shape.InFeatures} {Shape.GroupSize} {Batch} {activations} float "
         + (route.DequantizesActivations ? "int8-blocks:" : "") + route.Kernel.Name;
 
     /// <summary>Candidates of the test layer other than the one the table picks, so that a taken plan is told from the table's.</summary>
@@ -129,24 +129,31 @@ public class PlanFileTests
     private static IEnumerable<TestCaseData> BrokenFiles()
     {
         string kernel = KernelPlan.TableRoute(LayerShape.Int8(64, 256), 1, ActivationPrecision.Float).Kernel.Name;
-        string good = $"plan Int8PerChannel 64 256 256 1 Float {kernel}";
+        string good = $"plan Int8PerChannel 64 256 256 1 Float float {kernel}";
         yield return Case("NotAPlanFile", "plans\nof something else\n", "is not a LowBit plan file");
         yield return Case("Empty", "", "has no 'lowbit-plans 1' line");
         yield return Case("NoMachineLine", "lowbit-plans 1\n" + good + "\n", "line 2: a plan before the 'machine' line");
-        yield return Case("UnknownKernel", PlanText(good, good[..^kernel.Length] + "no-such-kernel"), "line 5: no kernel is named 'no-such-kernel'");
-        yield return Case("BatchNotAClassStart", PlanText(good, "plan Group4 64 256 32 3 Float x"), "line 5: batch 3 does not start a batch class");
-        yield return Case("UnknownFormat", PlanText(good, "plan Group5 64 256 32 1 Float x"), "line 5: 'Group5' is not a weight format");
-        yield return Case("GroupNotDividing", PlanText(good, "plan Group4 64 250 32 1 Float x"), "line 5: group size 32 does not fit 250 columns");
-        yield return Case("NegativeRows", PlanText(good, "plan Group4 -64 256 32 1 Float x"), "line 5: the rows must be a positive whole number");
-        yield return Case("BadTiming", PlanText(good, good + " x=fast"), "line 5: 'x=fast' is not a timing");
-        yield return Case("RouteOfTheOtherPrecision", PlanText(good, "plan Group4 64 256 32 1 Float int8act-scalar"),
-                          "line 5: route 'int8act-scalar' cannot run");
-        yield return Case("DequantizedRouteOnAnInt8Kernel", PlanText(good, "plan Group4 64 256 32 1 Int8 int8-blocks:int8act-scalar"),
-                          "line 5: route 'int8-blocks:int8act-scalar'");
-        yield return Case("UnknownLine", PlanText(good, "flan Group4 64 256 32 1 Int8 x"), "line 5: expected 'machine ...' or 'plan ...'");
-        yield return Case("TwoMachines", PlanText(good, $"machine {KernelPlanning.Machine}"), "line 5: a plan file has one 'machine' line");
+        // Line 4 is good, line 5 not.
+        yield return Line5("UnknownKernel", good[..^kernel.Length] + "no-such-kernel", "no kernel is named 'no-such-kernel'");
+        yield return Line5("BatchNotAClassStart", "plan Group4 64 256 32 3 Float float x", "batch 3 does not start a batch class");
+        yield return Line5("UnknownFormat", "plan Group5 64 256 32 1 Float float x", "'Group5' is not a weight format");
+        yield return Line5("GroupNotDividing", "plan Group4 64 250 32 1 Float float x", "group size 32 does not fit 250 columns");
+        yield return Line5("NegativeRows", "plan Group4 -64 256 32 1 Float float x", "the rows must be a positive whole number");
+        yield return Line5("BadTiming", good + " x=fast", "'x=fast' is not a timing");
+        yield return Line5("RouteOfTheOtherPrecision", "plan Group4 64 256 32 1 Float float int8act-scalar", "route 'int8act-scalar' cannot run");
+        yield return Line5("DequantizedRouteOnAnInt8Kernel", "plan Group4 64 256 32 1 Int8 float int8-blocks:int8act-scalar",
+                           "route 'int8-blocks:int8act-scalar'");
+        yield return Line5("UnknownLine", "flan Group4 64 256 32 1 Int8 float x", "expected 'machine ...' or 'plan ...'");
+        yield return Line5("TooFewFields", "plan Group4 64 256 32 1 Float int8act-scalar", "a plan has at least 9 fields");
+        yield return Line5("UnknownParameters", "plan Group4 64 256 32 1 Float bf16 x", "'bf16' is not the group parameters");
+        yield return Line5("ZeroPointAndOffsets", "plan Group4 64 256 32 1 Float half+z8+offsets x", "'half+z8+offsets' is not");
+        yield return Line5("ZeroPointTooBig", "plan Group2 64 256 32 1 Float half+z4 x", "'half+z4' is not");
+        yield return Line5("Int8WithHalfScales", good.Replace(" float ", " half "), "'half' is not the group parameters");
+        yield return Line5("TwoMachines", $"machine {KernelPlanning.Machine}", "a plan file has one 'machine' line");
 
         static TestCaseData Case(string name, string text, string message) => new TestCaseData(text, message).SetName(name);
+
+        TestCaseData Line5(string name, string line, string message) => Case(name, PlanText(good, line), "line 5: " + message);
     }
 
     [TestCaseSource(nameof(BrokenFiles))]
@@ -186,6 +193,67 @@ public class PlanFileTests
         Assert.That(() => KernelPlanning.Save(folder.File("taken")), Throws.InstanceOf<IOException>());
         Assert.That(File.ReadAllText(path), Is.EqualTo(saved));
         Assert.That(Directory.GetFiles(folder.Path), Is.EqualTo(new[] { path }), "no temporary file is left");
+    }
+
+    /// <summary>
+    /// A layer whose groups keep Half scales and one zero point (GGUF Q4_0) is measured on synthetic weights of that form,
+    /// under its own key: a plan of the float form is not taken for it, and its plan round-trips through a file.
+    /// </summary>
+    [Test]
+    public void CompactParameters_AreMeasuredAndSavedUnderTheirOwnKey()
+    {
+        int groups = Shape.OutFeatures * Shape.Groups;
+        var codes = new byte[Shape.OutFeatures * Shape.InFeatures];
+        new Random(5).NextBytes(codes);
+        for (int i = 0; i < codes.Length; i++) codes[i] &= 15;
+        var packed = new byte[Shape.OutFeatures * Shape.RowBytes];
+        for (int r = 0; r < Shape.OutFeatures; r++)
+        {
+            BitPacking.Pack(codes.AsSpan(r * Shape.InFeatures, Shape.InFeatures), 4, packed.AsSpan(r * Shape.RowBytes, Shape.RowBytes));
+        }
+
+        float[] scales = Enumerable.Range(0, groups).Select(g => (float)(Half)(0.01f + g * 1e-4f)).ToArray();
+        byte[] zeroPoints = Enumerable.Repeat((byte)8, groups).ToArray();
+        var layer = LowBitLinear<float>.FromQuantized(packed, scales, zeroPoints, Shape.OutFeatures, Shape.InFeatures, 4, Shape.GroupSize);
+
+        // A plan of the float form for the same shape: not this layer's.
+        KernelRoute other = NotTheTablesRoute(ActivationPrecision.Int8);
+        using var folder = new TempFolder();
+        string path = folder.File("plans.txt");
+        File.WriteAllText(path, PlanText(PlanLine(other, ActivationPrecision.Int8)));
+        Assert.That(KernelPlanning.Load(path), Is.EqualTo(1));
+
+        KernelPlanning.Mode = PlanMode.Measure;
+        layer.Describe(Batch, ActivationPrecision.Int8);
+        string[] lines = KernelPlanning.Measurements.ToArray();
+        Assert.That(lines, Has.Length.EqualTo(2), string.Join("\n", lines));
+        string own = lines.Single(l => !l.Contains("from a plan file"));
+        Assert.That(own, Does.Contain("(Half scales, zero point 8), batch 8"));
+
+        KernelPlanning.Save(path);
+        Assert.That(File.ReadAllText(path), Does.Contain($"\nplan Group4 96 512 32 8 Int8 half+z8 "));
+        KernelPlanner.Clear();
+        Assert.That(KernelPlanning.Load(path), Is.EqualTo(2));
+        Assert.That(layer.Describe(Batch, ActivationPrecision.Int8), Is.EqualTo(own.Split(": ")[1].Split(" (")[0]));
+        Assert.That(KernelPlanning.Measurements, Has.Count.EqualTo(2).And.All.Contain("from a plan file"));
+    }
+
+    /// <summary>The planner's synthetic weights have the group parameters asked for: the layouts find that form in them.</summary>
+    [TestCase(4, 32, false, false, false, (byte)0)]
+    [TestCase(4, 32, false, true, false, (byte)0)]
+    [TestCase(4, 32, false, true, true, (byte)8)]
+    [TestCase(4, 64, false, false, true, (byte)3)]
+    [TestCase(2, 32, false, true, true, (byte)2)]
+    [TestCase(4, 32, true, false, false, (byte)0)]
+    [TestCase(4, 32, true, true, false, (byte)0)]
+    public void SyntheticWeights_HaveTheGroupParametersAskedFor(int bits, int groupSize, bool offsets, bool half, bool one, byte zeroPoint)
+    {
+        var parameters = new GroupParameters(offsets, half, one, zeroPoint);
+        foreach (int rows in new[] { 2, 8, 40 })
+        {
+            var weights = new KernelPlanner.SyntheticWeights(LayerShape.Grouped(bits, rows, 256, groupSize), rows, parameters);
+            Assert.That(weights.Layouts.Parameters(WeightLayout.Rows8), Is.EqualTo(parameters), $"{rows} rows");
+        }
     }
 
     [Test]

@@ -37,6 +37,10 @@ internal readonly record struct GroupParameters(bool Offsets, bool HalfScales, b
         return new GroupParameters(offsets, half, one, one ? zeroPoints[0] : (byte)0);
     }
 
+    /// <summary>"float scales", "Half scales, zero point 8", "float scales, offsets": how the groups' parameters are kept.</summary>
+    public override string ToString() =>
+        (HalfScales ? "Half scales" : "float scales") + (Offsets ? ", offsets" : OneZeroPoint ? $", zero point {ZeroPoint}" : "");
+
     /// <summary>Bytes of one row's scale of one group.</summary>
     public int ScaleBytes => HalfScales ? 2 : sizeof(float);
 

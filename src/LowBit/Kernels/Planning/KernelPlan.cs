@@ -19,11 +19,13 @@ internal sealed class KernelPlan
     private readonly KernelPlanner.Measurement?[] _measuredInt8 = new KernelPlanner.Measurement?[KernelPlanner.ClassStarts.Length];
 
     private readonly bool _layouts;
+    private readonly IWeightLayouts? _parameters;
 
-    private KernelPlan(LayerShape shape, bool layouts, Ranges floatRanges, Ranges int8Ranges)
+    private KernelPlan(LayerShape shape, bool layouts, IWeightLayouts? parameters, Ranges floatRanges, Ranges int8Ranges)
     {
         Shape = shape;
         _layouts = layouts;
+        _parameters = parameters;
         _float = floatRanges;
         _int8 = int8Ranges;
     }
@@ -34,8 +36,10 @@ internal sealed class KernelPlan
     /// <summary>
     /// Asks the registry once per batch range and precision. <paramref name="layouts"/> says whether the caller's weights
     /// come with <see cref="IWeightLayouts"/> (a layer's do); without, only kernels of the canonical layout are chosen.
+    /// <paramref name="parameters"/>, the layer's layouts, tell a measured plan how they keep the group parameters (asked
+    /// on the first measured call), so that the timings run on weights of the same form.
     /// </summary>
-    public static KernelPlan Create(in LayerShape shape, bool layouts = true)
+    public static KernelPlan Create(in LayerShape shape, bool layouts = true, IWeightLayouts? parameters = null)
     {
         var floatRanges = new List<(int From, KernelRoute Route)>();
         var int8Ranges = new List<(int From, KernelRoute Route)>();
@@ -45,7 +49,7 @@ internal sealed class KernelPlan
             Add(int8Ranges, batch, TableRoute(shape, batch, ActivationPrecision.Int8, layouts));
         }
 
-        return new KernelPlan(shape, layouts, new Ranges(floatRanges), new Ranges(int8Ranges));
+        return new KernelPlan(shape, layouts, parameters, new Ranges(floatRanges), new Ranges(int8Ranges));
 
         static void Add(List<(int From, KernelRoute Route)> ranges, int batch, KernelRoute route)
         {
@@ -89,7 +93,7 @@ internal sealed class KernelPlan
         int batchClass = KernelPlanner.ClassOf(batch);
         KernelPlanner.Measurement? measurement = Volatile.Read(ref measured[batchClass]);
         if (measurement is not null) return measurement;
-        measurement = KernelPlanner.Get(Shape, batchClass, activations);
+        measurement = KernelPlanner.Get(Shape, batchClass, activations, _parameters?.Parameters(WeightLayout.Rows8) ?? default);
         Volatile.Write(ref measured[batchClass], measurement);
         return measurement;
     }

@@ -51,14 +51,19 @@ internal static unsafe class KernelPlanner
 
     private static readonly ConcurrentDictionary<Key, Lazy<Measurement>> s_wisdom = new();
 
-    /// <summary>What a measurement is for.</summary>
-    internal readonly record struct Key(LayerShape Shape, int BatchClass, ActivationPrecision Activations)
+    /// <summary>
+    /// What a measurement is for: a layer shape, a batch size class and a precision, and how the layer's interleaved
+    /// layouts keep its group parameters (<see cref="GroupParameters"/>: Half scales or none stored per group change
+    /// the kernels' work and bytes, so a GGUF Q4_0 layer is timed on weights like its own).
+    /// </summary>
+    internal readonly record struct Key(LayerShape Shape, int BatchClass, ActivationPrecision Activations, GroupParameters Parameters = default)
     {
         /// <summary>The batch size the class is measured at.</summary>
         public int Batch => ClassStarts[BatchClass];
 
-        public override string ToString() => $"{Shape}, batch {Batch}" + (BatchClass + 1 < ClassStarts.Length
-            ? (ClassStarts[BatchClass + 1] - 1 == Batch ? "" : $"-{ClassStarts[BatchClass + 1] - 1}") : "+") + $", {Activations}";
+        public override string ToString() => $"{Shape}" + (Parameters == default ? "" : $" ({Parameters})") + $", batch {Batch}"
+            + (BatchClass + 1 < ClassStarts.Length ? (ClassStarts[BatchClass + 1] - 1 == Batch ? "" : $"-{ClassStarts[BatchClass + 1] - 1}") : "+")
+            + $", {Activations}";
     }
 
     /// <summary>One route's estimated time for a call on the whole layer, one thread.</summary>
@@ -90,8 +95,8 @@ internal static unsafe class KernelPlanner
     }
 
     /// <summary>The measurement for a key, made now if this process has none yet (once, however many threads ask).</summary>
-    public static Measurement Get(in LayerShape shape, int batchClass, ActivationPrecision activations) =>
-        s_wisdom.GetOrAdd(new Key(shape, batchClass, activations),
+    public static Measurement Get(in LayerShape shape, int batchClass, ActivationPrecision activations, GroupParameters parameters = default) =>
+        s_wisdom.GetOrAdd(new Key(shape, batchClass, activations, parameters),
                           static key => new Lazy<Measurement>(() => Measure(key, Candidates(key)), LazyThreadSafetyMode.ExecutionAndPublication))
             .Value;
 
@@ -149,7 +154,7 @@ internal static unsafe class KernelPlanner
         small = (small + tile - 1) / tile * tile;
         if (m <= 2 * small) small = m;
         int large = Math.Min(m, small >= 32 ? 2 * small : 4 * small);
-        var slice = new SyntheticWeights(shape, large);
+        var slice = new SyntheticWeights(shape, large, key.Parameters);
         float[] input = new float[batch * n], output = new float[batch * large];
         var random = new Random(batch * 7919 + n);
         for (int i = 0; i < input.Length; i++) input[i] = (float)(random.NextDouble() * 2 - 1);
@@ -258,14 +263,17 @@ internal static unsafe class KernelPlanner
     /// <summary>Forgets every measurement (tests).</summary>
     internal static void Clear() => s_wisdom.Clear();
 
-    /// <summary>Random codes, scales and zero points in a layer's format, for <c>rows</c> rows of its length.</summary>
-    private sealed class SyntheticWeights
+    /// <summary>
+    /// Random codes, scales and zero points in a layer's format, for <c>rows</c> rows of its length, with group parameters
+    /// of the given form (<see cref="GroupParameters.Compact"/> finds that form in them again).
+    /// </summary>
+    internal sealed class SyntheticWeights
     {
         private readonly byte[] _codes, _zeroPoints;
-        private readonly float[] _scales, _zeroTerms;
+        private readonly float[] _scales, _zeroTerms, _offsets;
         private readonly IWeightLayouts _layouts;
 
-        public SyntheticWeights(in LayerShape shape, int rows)
+        public SyntheticWeights(in LayerShape shape, int rows, GroupParameters parameters)
         {
             Shape = shape with { OutFeatures = rows };
             var random = new Random(shape.InFeatures * 31 + shape.GroupSize);
@@ -279,22 +287,30 @@ internal static unsafe class KernelPlanner
             }
 
             _scales = new float[scales];
-            _scales.AsSpan().Fill(0.01f);
+            _scales.AsSpan().Fill(parameters.HalfScales ? (float)(Half)0.01f : 0.01f);   // 0.01f itself is no Half
             _zeroPoints = perChannel ? [] : new byte[scales];
             _zeroTerms = perChannel ? [] : new float[scales];
+            _offsets = perChannel || !parameters.Offsets ? [] : new float[scales];
             for (int i = 0; i < _zeroPoints.Length; i++)
             {
-                _zeroPoints[i] = (byte)random.Next(1 << shape.Bits);
-                _zeroTerms[i] = _scales[i] * _zeroPoints[i];
+                // One zero point for all, or random ones that differ somewhere (the first two), as a layer's would.
+                byte z = parameters.OneZeroPoint ? parameters.ZeroPoint : (byte)random.Next(1 << shape.Bits);
+                if (!parameters.OneZeroPoint && i == 1 && z == _zeroPoints[0]) z ^= 1;
+                _zeroPoints[i] = z;
+                if (_offsets.Length != 0) _offsets[i] = (float)(random.NextDouble() * 0.02 - 0.01);
+                _zeroTerms[i] = _scales[i] * _zeroPoints[i] + (_offsets.Length != 0 ? _offsets[i] : 0);
             }
 
             // The other layouts of all the rows made: a layout keeps rows in order, so the first rows' are a prefix of it.
             _layouts = perChannel ? new Int8Layouts(_codes, rows, shape.InFeatures)
-                : new GroupLayouts(Shape, _codes, _scales, _zeroTerms, _zeroPoints, offsets: false);
+                : new GroupLayouts(Shape, _codes, _scales, _zeroTerms, _zeroPoints, parameters.Offsets);
         }
 
         /// <summary>The shape of all the rows made.</summary>
         public LayerShape Shape { get; }
+
+        /// <summary>The layouts of all the rows made.</summary>
+        public IWeightLayouts Layouts => _layouts;
 
         /// <summary>The first <paramref name="rows"/> rows in the form the kernels read.</summary>
         public MatMulRunner.Weights Rows(int rows)
@@ -302,7 +318,8 @@ internal static unsafe class KernelPlanner
             int perRow = Shape.Format == WeightFormat.Int8PerChannel ? 1 : Shape.Groups;
             return new MatMulRunner.Weights(_codes.AsSpan(0, rows * Shape.RowBytes), _scales.AsSpan(0, rows * perRow),
                                             _zeroTerms.AsSpan(0, _zeroTerms.Length == 0 ? 0 : rows * perRow),
-                                            _zeroPoints.AsSpan(0, _zeroPoints.Length == 0 ? 0 : rows * perRow), default, default, _layouts);
+                                            _zeroPoints.AsSpan(0, _zeroPoints.Length == 0 ? 0 : rows * perRow), default,
+                                            _offsets.AsSpan(0, _offsets.Length == 0 ? 0 : rows * perRow), _layouts);
         }
     }
 }

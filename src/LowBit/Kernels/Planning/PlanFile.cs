@@ -15,13 +15,15 @@ namespace LowBit.Kernels;
 /// # LowBit kernel plans ...
 /// lowbit-plans 1
 /// machine lowbit 0.1.0; X64 AuthenticAMD "AMD EPYC" family 26 model 2; sse4.1 ssse3 fma avx2 avx512f avx512bw avx512dq avxvnni v128 v256 v512
-/// plan Group4 768 1024 32 8 Int8 int8act-rows16-512 int8act-rows16-512=41.2 int8act-vnni-256=55.0
-/// plan Int8PerChannel 384 1536 1536 1 Int8 int8-blocks:gemv-512 int8-blocks:gemv-512=3.1 int8act-512=3.9
+/// plan Group4 768 1024 32 8 Int8 half+z8 int8act-rows16-512 int8act-rows16-512=41.2 int8act-vnni-256=55.0
+/// plan Int8PerChannel 384 1536 1536 1 Int8 float int8-blocks:gemv-512 int8-blocks:gemv-512=3.1 int8act-512=3.9
 /// </code>
 /// A plan line is the layer's weight format, rows, columns and group size, the first batch size of its class, the
-/// activation precision, the chosen route, and the timings it was chosen on (microseconds per call on the whole layer,
-/// one thread). A route is a kernel's name, or <c>int8-blocks:</c> and a float kernel's name for a float kernel on
-/// dequantized int8 activations. Everything after a <c>#</c> is a comment.
+/// activation precision, how the layer keeps its group parameters (<see cref="GroupParameters"/>: <c>float</c> or
+/// <c>half</c> scales, then <c>+z8</c> for one zero point 8 for all groups or <c>+offsets</c>), the chosen route, and
+/// the timings it was chosen on (microseconds per call on the whole layer, one thread). A route is a kernel's name, or
+/// <c>int8-blocks:</c> and a float kernel's name for a float kernel on dequantized int8 activations. Everything after a
+/// <c>#</c> is a comment.
 /// </summary>
 internal static class PlanFile
 {
@@ -43,14 +45,15 @@ internal static class PlanFile
     {
         writer.WriteLine("# LowBit kernel plans, measured on the machine below (KernelPlanning.Save). KernelPlanning.Load takes them on the same");
         writer.WriteLine("# machine and LowBit version. A plan: weight format, rows, columns, group size, first batch of its class, activations,");
-        writer.WriteLine("# the chosen route, then the timings it was chosen on (microseconds per call on the whole layer, one thread).");
+        writer.WriteLine("# group parameters (float or half scales, +z<zero point> or +offsets), the chosen route, then the timings it was chosen");
+        writer.WriteLine("# on (microseconds per call on the whole layer, one thread).");
         writer.WriteLine(Magic);
         writer.WriteLine($"machine {Machine}");
         foreach (KernelPlanner.Measurement m in measurements)
         {
             LayerShape s = m.Key.Shape;
-            var line = new StringBuilder(
-                $"plan {s.Format} {s.OutFeatures} {s.InFeatures} {s.GroupSize} {m.Key.Batch} {m.Key.Activations} {Token(m.Route)}");
+            var line = new StringBuilder($"plan {s.Format} {s.OutFeatures} {s.InFeatures} {s.GroupSize} {m.Key.Batch} {m.Key.Activations} ");
+            line.Append($"{Token(m.Key.Parameters)} {Token(m.Route)}");
             foreach (KernelPlanner.Timing t in m.Timings.Where(t => t.Microseconds > 0))
             {
                 // Three decimals at most, never 0 (which reads as "not timed"): a tiny layer's call takes well under a microsecond.
@@ -111,7 +114,7 @@ internal static class PlanFile
     {
         string[] f = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
         string where = $"{source}, line {number}";
-        if (f.Length < 8) throw new InvalidDataException($"{where}: a plan has at least 8 fields, this one {f.Length}.");
+        if (f.Length < 9) throw new InvalidDataException($"{where}: a plan has at least 9 fields, this one {f.Length}.");
         if (!Enum.TryParse(f[1], ignoreCase: false, out WeightFormat format) || !Enum.IsDefined(format))
         {
             throw new InvalidDataException($"{where}: '{f[1]}' is not a weight format ({string.Join(", ", Enum.GetNames<WeightFormat>())}).");
@@ -135,9 +138,10 @@ internal static class PlanFile
         }
 
         var shape = new LayerShape(format, rows, columns, group);
-        KernelRoute route = Route(f[7]);
+        GroupParameters parameters = Parameters(f[7]);
+        KernelRoute route = Route(f[8]);
         var timings = new List<KernelPlanner.Timing>();
-        foreach (string timing in f.AsSpan(8))
+        foreach (string timing in f.AsSpan(9))
         {
             int eq = timing.LastIndexOf('=');
             if (eq <= 0 || !double.TryParse(timing.AsSpan(eq + 1), NumberStyles.Float, CultureInfo.InvariantCulture, out double us) || !(us > 0))
@@ -149,11 +153,30 @@ internal static class PlanFile
         }
 
         if (timings.Count == 0) timings.Add(new KernelPlanner.Timing(route, 0));
-        return new KernelPlanner.Measurement(new KernelPlanner.Key(shape, batchClass, activations), route, timings.ToArray(), 0, Loaded: true);
+        var key = new KernelPlanner.Key(shape, batchClass, activations, parameters);
+        return new KernelPlanner.Measurement(key, route, timings.ToArray(), 0, Loaded: true);
 
         int Positive(string text, string what) =>
             int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out int value) && value > 0 ? value
                 : throw new InvalidDataException($"{where}: the {what} must be a positive whole number, not '{text}'.");
+
+        // "float", "half", then "+z<zero point>" or "+offsets" (never both: one zero point is kept only without offsets).
+        GroupParameters Parameters(string token)
+        {
+            string[] parts = token.Split('+');
+            bool half = parts[0] == "half", offsets = parts.Length == 2 && parts[1] == "offsets";
+            byte zero = 0;
+            bool one = parts.Length == 2 && parts[1].StartsWith('z')
+                       && byte.TryParse(parts[1].AsSpan(1), NumberStyles.None, CultureInfo.InvariantCulture, out zero);
+            bool valid = (half || parts[0] == "float") && parts.Length <= 2 && (parts.Length == 1 || offsets || one);
+            if (!valid || (format == WeightFormat.Int8PerChannel && token != "float") || (one && zero >= 1 << shape.Bits))
+            {
+                throw new InvalidDataException(
+                    $"{where}: '{token}' is not the group parameters of {shape} (float or half, then +z<zero point> or +offsets).");
+            }
+
+            return new GroupParameters(offsets, half, one, zero);
+        }
 
         // A route the layer can run here: a supported kernel of the right precision that takes the shape.
         KernelRoute Route(string token)
@@ -173,6 +196,9 @@ internal static class PlanFile
     }
 
     private static string Token(KernelRoute route) => route.DequantizesActivations ? Dequantized + route.Kernel.Name : route.Kernel.Name;
+
+    private static string Token(GroupParameters p) =>
+        (p.HalfScales ? "half" : "float") + (p.Offsets ? "+offsets" : p.OneZeroPoint ? $"+z{p.ZeroPoint}" : "");
 
     private static string Shorten(string line) => line.Length <= 60 ? line : line[..60] + "...";
 
