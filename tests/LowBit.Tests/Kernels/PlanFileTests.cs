@@ -256,6 +256,19 @@ public class PlanFileTests
         }
     }
 
+    /// <summary>Saves from several threads at once to one path: the file is one whole save, and no temporary file is left.</summary>
+    [Test]
+    public void ConcurrentSaves_LeaveOneWholeFile()
+    {
+        KernelPlanner.Get(Shape, Key(ActivationPrecision.Float).BatchClass, ActivationPrecision.Float);
+        using var folder = new TempFolder();
+        string path = folder.File("plans.txt");
+        Parallel.For(0, 8, _ => KernelPlanning.Save(path));
+        Assert.That(Directory.GetFiles(folder.Path), Is.EqualTo(new[] { path }));
+        KernelPlanner.Clear();
+        Assert.That(KernelPlanning.Load(path), Is.EqualTo(1));
+    }
+
     [Test]
     public void Machine_NamesTheVersionArchitectureAndInstructionSets()
     {

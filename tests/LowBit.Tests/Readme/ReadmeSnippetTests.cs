@@ -182,11 +182,14 @@ public class ReadmeSnippetTests
         }
     }
 
-    /// <summary>The README's plan-mode lines: measure mode, then the measurements made so far (a measured layer call first).</summary>
+    /// <summary>The README's plan-mode lines: measure mode, then the measurements made so far (a measured layer call first),
+    /// then the plan file they are saved to.</summary>
     [Test]
     public void PlanModeSnippet_ListsTheMeasurements()
     {
         var layer = LowBitLinear<float>.FromWeights(TestData.Gaussian<float>(64 * 256, seed: 3, std: 0.1), 64, 256, 4, 32);
+        using var folder = new TempFolder();
+        string planFile = folder.File("lowbit-plans.txt");
         PlanMode before = KernelPlanning.Mode;
         try
         {
@@ -196,9 +199,11 @@ public class ReadmeSnippetTests
             {
                 KernelPlanning.Mode = PlanMode.Measure;   // or LOWBIT_PLAN=measure; PlanMode.Table (the default) is the registry's ranges
                 foreach (string line in KernelPlanning.Measurements) Console.WriteLine(line);   // what was measured, and the timings
+                KernelPlanning.Save(planFile);   // the plans as text, for a later process on this machine: KernelPlanning.Load(planFile)
             });
             Assert.That(printed, Does.Contain("Group4 64x256 group 32, batch 2-3, Float: "));
             Assert.That(KernelPlanning.Mode, Is.EqualTo(PlanMode.Measure));
+            Assert.That(File.ReadAllText(planFile), Does.Contain("\nplan Group4 64 256 32 2 Float float "));
         }
         finally
         {

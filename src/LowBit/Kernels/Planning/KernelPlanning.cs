@@ -54,6 +54,7 @@ public static class KernelPlanning
     /// </summary>
     /// <returns>How many plans were written.</returns>
     /// <exception cref="ArgumentException"><paramref name="path"/> is null, empty or white space.</exception>
+    /// <exception cref="IOException">The file cannot be written (its folder is missing, or the path is a folder).</exception>
     /// <example>
     /// <code>
     /// KernelPlanning.Mode = PlanMode.Measure;
@@ -65,7 +66,8 @@ public static class KernelPlanning
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(path);
         KernelPlanner.Measurement[] plans = KernelPlanner.Measurements();
-        string full = Path.GetFullPath(path), temporary = full + ".tmp-" + Environment.ProcessId;
+        // A temporary file of its own beside the target (saves from two threads or processes never share one), then one rename.
+        string full = Path.GetFullPath(path), temporary = $"{full}.{Guid.NewGuid():N}.tmp";
         try
         {
             using (var writer = new StreamWriter(temporary, append: false, new System.Text.UTF8Encoding(false)))
@@ -92,6 +94,7 @@ public static class KernelPlanning
     /// <returns>How many plans were taken: 0 for a file of another machine.</returns>
     /// <exception cref="ArgumentException"><paramref name="path"/> is null, empty or white space.</exception>
     /// <exception cref="FileNotFoundException">There is no file at <paramref name="path"/>.</exception>
+    /// <exception cref="IOException">The file cannot be read.</exception>
     /// <exception cref="InvalidDataException">The file is not a plan file, or names a route that cannot run its layer here;
     /// nothing is taken then.</exception>
     public static int Load(string path)
