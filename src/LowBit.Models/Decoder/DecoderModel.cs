@@ -70,13 +70,11 @@ public sealed class DecoderModel : IDisposable
                 layers[l] = new DecoderLayer
                 {
                     AttentionNorm = Vector(checkpoint, p + "attn_norm.weight", d),
-                    Query = Layer(checkpoint, p + "attn_q", q, d),
-                    Key = Layer(checkpoint, p + "attn_k", kv, d),
-                    Value = Layer(checkpoint, p + "attn_v", kv, d),
+                    QueryKeyValue = new SharedInputLayers(Layer(checkpoint, p + "attn_q", q, d), Layer(checkpoint, p + "attn_k", kv, d),
+                                                          Layer(checkpoint, p + "attn_v", kv, d)),
                     Output = Layer(checkpoint, p + "attn_output", d, q),
                     FeedForwardNorm = Vector(checkpoint, p + "ffn_norm.weight", d),
-                    Gate = Layer(checkpoint, p + "ffn_gate", ffn, d),
-                    Up = Layer(checkpoint, p + "ffn_up", ffn, d),
+                    GateUp = new SharedInputLayers(Layer(checkpoint, p + "ffn_gate", ffn, d), Layer(checkpoint, p + "ffn_up", ffn, d)),
                     Down = Layer(checkpoint, p + "ffn_down", d, ffn),
                 };
             }

@@ -1,11 +1,12 @@
 namespace LowBit.Models;
 
-/// <summary>One post-LN BERT layer's weights: attention (q, k, v, output) with its LayerNorm, the feed-forward pair with its LayerNorm.</summary>
+/// <summary>
+/// One post-LN BERT layer's weights: attention (q, k, v stacked into one layer where their formats agree:
+/// <see cref="SharedInputLayers"/>; output) with its LayerNorm, the feed-forward pair with its LayerNorm.
+/// </summary>
 internal sealed class EncoderLayer
 {
-    public required ILinearLayer<float> Query { get; init; }
-    public required ILinearLayer<float> Key { get; init; }
-    public required ILinearLayer<float> Value { get; init; }
+    public required SharedInputLayers QueryKeyValue { get; init; }
     public required ILinearLayer<float> AttentionOutput { get; init; }
     public required float[] AttentionNormWeight { get; init; }
     public required float[] AttentionNormBias { get; init; }
@@ -14,7 +15,6 @@ internal sealed class EncoderLayer
     public required float[] OutputNormWeight { get; init; }
     public required float[] OutputNormBias { get; init; }
 
-    /// <summary>Bytes of the six linear layers' weights.</summary>
-    public long WeightBytes => Query.WeightBytes + Key.WeightBytes + Value.WeightBytes + AttentionOutput.WeightBytes + Intermediate.WeightBytes
-        + Output.WeightBytes;
+    /// <summary>Bytes of the linear layers' weights.</summary>
+    public long WeightBytes => QueryKeyValue.WeightBytes + AttentionOutput.WeightBytes + Intermediate.WeightBytes + Output.WeightBytes;
 }

@@ -110,9 +110,8 @@ public sealed class EncoderModel : IDisposable
             string p = $"encoder.layer.{l}.";
             layers[l] = new EncoderLayer
             {
-                Query = Layer(p + "attention.self.query", h, h),
-                Key = Layer(p + "attention.self.key", h, h),
-                Value = Layer(p + "attention.self.value", h, h),
+                QueryKeyValue = new SharedInputLayers(Layer(p + "attention.self.query", h, h), Layer(p + "attention.self.key", h, h),
+                                                      Layer(p + "attention.self.value", h, h)),
                 AttentionOutput = Layer(p + "attention.output.dense", h, h),
                 AttentionNormWeight = Vector(p + "attention.output.LayerNorm.weight", h),
                 AttentionNormBias = Vector(p + "attention.output.LayerNorm.bias", h),
@@ -242,9 +241,7 @@ public sealed class EncoderModel : IDisposable
         Normalization.LayerNorm(x, EmbeddingNormWeight, EmbeddingNormBias, epsilon, x);
         foreach (EncoderLayer layer in Layers)
         {
-            layer.Query.Forward(x, q, _threads, _activations);
-            layer.Key.Forward(x, k, _threads, _activations);
-            layer.Value.Forward(x, v, _threads, _activations);
+            layer.QueryKeyValue.Forward(x, rows, scratch.Stacked, _threads, _activations, q, k, v);
             BidirectionalAttention.Run(q, k, v, context, starts, Config.Heads, h / Config.Heads, _threads);
             layer.AttentionOutput.Forward(context, q, _threads, _activations);
             TensorPrimitives.Add(x, q, x);

@@ -12,6 +12,7 @@ internal sealed class EncoderScratch
     public float[] V { get; private set; } = [];
     public float[] Context { get; private set; } = [];
     public float[] Hidden { get; private set; } = [];
+    public float[] Stacked { get; private set; } = [];   // the stacked q | k | v output (SharedInputLayers)
     public int[] Starts { get; private set; } = [];
 
     public int[][] Tokens(int count)
@@ -38,6 +39,7 @@ internal sealed class EncoderScratch
             V = new float[grown * hidden];
             Context = new float[grown * hidden];
             Hidden = new float[grown * intermediate];
+            Stacked = new float[grown * 3 * hidden];
         }
 
         if (Starts.Length < texts + 1) Starts = new int[Math.Max(texts + 1, 2 * Starts.Length)];
