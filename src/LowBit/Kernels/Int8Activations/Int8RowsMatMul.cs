@@ -163,6 +163,35 @@ internal static unsafe partial class Int8RowsMatMul
         }
     }
 
+    /// <summary>
+    /// How far ahead (bytes) the int8 GEMV (<see cref="Int8Gemv"/>, one input row) fetches its weights into L1, and only there:
+    /// its loop reads a block of 256 bytes in 8 dots, few instructions per line, and <see cref="PrefetchAhead"/>'s second run
+    /// of requests into L2 cost more than it brought. Zen 5, one thread, int8 weights streamed over many layers (24 of
+    /// 4096x4096 or 80 of 2048x2048, as a decoder reads them): 16 KiB into L1 with 32 KiB into L2 29.2-30.9 G weights/s,
+    /// 12 KiB L1 only 32.0-34.0, 8 KiB 34.2-35.0, none about 33; one 32768x4096 layer after a read flush 28.3-31.5 against
+    /// 31.9-36.2; in cache 1.0-1.2x (4096x4096, 2048x2048, 768x3072), but 0.90-0.96x on 11008x4096 (45 MB: part L3, part DRAM).
+    /// On AMD CPUs only (<see cref="s_gemvNearOnly"/>): Intel's were measured with <see cref="PrefetchAhead"/> and keep it.
+    /// </summary>
+    private const int GemvPrefetchBytes = 8 * 1024;
+
+    /// <summary>True where <see cref="Int8Gemv"/> fetches into L1 only (AMD: measured on Zen 5), else as the tiles do.</summary>
+    private static readonly bool s_gemvNearOnly = KernelRegistry.IsAmd();
+
+    /// <summary>Fetches the 256 bytes of a block ahead of <paramref name="block"/>: into L1 only, <see cref="GemvPrefetchBytes"/>
+    /// ahead, on AMD; as <see cref="PrefetchAhead"/> elsewhere (x64 only).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void PrefetchGemv(byte* block)
+    {
+        if (!Sse.IsSupported) return;
+        if (!s_gemvNearOnly)
+        {
+            PrefetchAhead(block, 256);
+            return;
+        }
+
+        for (int line = 0; line < 256; line += 64) Sse.Prefetch0(block + GemvPrefetchBytes + line);
+    }
+
     /// <summary>Most bytes of float scales a chunk makes from Half ones once per row group, on its stack (the Rows16 kernel too).</summary>
     private const int ConvertedScaleBytes = 32 * 1024;
 
@@ -383,7 +412,7 @@ internal static unsafe partial class Int8RowsMatMul
         {
             byte* wb = w + k * 256;
             sbyte* xb = x + k * 32;
-            PrefetchAhead(wb, 256);
+            PrefetchGemv(wb);
 
             Vector256<int> a0 = Vector256.Create(start[k]), a1 = default, a2 = default, a3 = default;
             a0 = Dot(a0, Vector256.Load(wb), xb);
