@@ -1,5 +1,6 @@
 using System.CommandLine;
 using LowBit.IO;
+using LowBit.Kernels;
 using Spectre.Console;
 
 namespace LowBit.Cli.Commands;
@@ -71,11 +72,11 @@ internal static class PlanCommand
     private static void ReportLoad(string path, int taken)
     {
         AnsiConsole.MarkupLine($"Took {taken} plan{(taken == 1 ? "" : "s")} from {Cli.Markup(path)}.");
-        string? written = File.ReadLines(path).FirstOrDefault(l => l.StartsWith("machine ", StringComparison.Ordinal));
-        if (taken == 0 && written is not null && written["machine ".Length..].Trim() != KernelPlanning.Machine)
+        string? written = PlanFile.WrittenOn(path);
+        if (taken == 0 && written is not null && written != KernelPlanning.Machine)
         {
             AnsiConsole.MarkupLine($"[yellow]Its plans were measured on another machine or LowBit version; they do not apply here.[/]");
-            AnsiConsole.MarkupLine($"[grey]  file: {Cli.Markup(written["machine ".Length..].Trim())}[/]");
+            AnsiConsole.MarkupLine($"[grey]  file: {Cli.Markup(written)}[/]");
             AnsiConsole.MarkupLine($"[grey]  here: {Cli.Markup(KernelPlanning.Machine)}[/]");
         }
     }

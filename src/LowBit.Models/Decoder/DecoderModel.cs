@@ -70,13 +70,13 @@ public sealed class DecoderModel : IDisposable
                 layers[l] = new DecoderLayer
                 {
                     AttentionNorm = Vector(checkpoint, p + "attn_norm.weight", d),
-                    // Not stacked (SharedInputLayers.Separate): stacking copies 80% of the weights at load, +0.17-0.2 s for TinyLlama
-                    // Q4_0 (1.15 -> 1.35 s), which 2-4% faster decoding repays only after some 300-1000 tokens.
-                    QueryKeyValue = SharedInputLayers.Separate(Layer(checkpoint, p + "attn_q", q, d), Layer(checkpoint, p + "attn_k", kv, d),
-                                                               Layer(checkpoint, p + "attn_v", kv, d)),
+                    Query = Layer(checkpoint, p + "attn_q", q, d),
+                    Key = Layer(checkpoint, p + "attn_k", kv, d),
+                    Value = Layer(checkpoint, p + "attn_v", kv, d),
                     Output = Layer(checkpoint, p + "attn_output", d, q),
                     FeedForwardNorm = Vector(checkpoint, p + "ffn_norm.weight", d),
-                    GateUp = SharedInputLayers.Separate(Layer(checkpoint, p + "ffn_gate", ffn, d), Layer(checkpoint, p + "ffn_up", ffn, d)),
+                    Gate = Layer(checkpoint, p + "ffn_gate", ffn, d),
+                    Up = Layer(checkpoint, p + "ffn_up", ffn, d),
                     Down = Layer(checkpoint, p + "ffn_down", d, ffn),
                 };
             }

@@ -27,7 +27,6 @@ public sealed class DecoderSession : IDisposable
     private readonly Attention _attention;
     private readonly int _threads;
     private float[] _x = [], _h = [], _q = [], _k = [], _v = [], _attended = [], _gate = [], _up = [], _out = [], _cos = [], _sin = [];
-    private float[] _stacked = [];   // a stacked projection's output, its parts side by side (SharedInputLayers)
     private int _scratchRows;
     private bool _disposed;
 
@@ -153,7 +152,9 @@ public sealed class DecoderSession : IDisposable
         {
             DecoderLayer layer = _model.Layers[l];
             Normalization.RmsNorm(x, layer.AttentionNorm, epsilon, h);
-            layer.QueryKeyValue.Forward(h, t, _stacked, _threads, precision, q, k, v);
+            layer.Query.Forward(h, q, _threads, precision);
+            layer.Key.Forward(h, k, _threads, precision);
+            layer.Value.Forward(h, v, _threads, precision);
             _model.Rope.Apply(q, _config.Heads, cos, sin);
             _model.Rope.Apply(k, _config.KvHeads, cos, sin);
             _cache.Store(l, first, t, k, v);
@@ -162,7 +163,8 @@ public sealed class DecoderSession : IDisposable
             TensorPrimitives.Add(x, o, x);
 
             Normalization.RmsNorm(x, layer.FeedForwardNorm, epsilon, h);
-            layer.GateUp.Forward(h, t, _stacked, _threads, precision, gate, up);
+            layer.Gate.Forward(h, gate, _threads, precision);
+            layer.Up.Forward(h, up, _threads, precision);
             Activations.SwiGlu(gate, up);
             layer.Down.Forward(gate, o, _threads, precision);
             TensorPrimitives.Add(x, o, x);
@@ -190,7 +192,6 @@ public sealed class DecoderSession : IDisposable
         _v = new float[rows * kvWidth];
         _gate = new float[rows * _config.FeedForwardSize];
         _up = new float[rows * _config.FeedForwardSize];
-        _stacked = new float[_model.Layers.Max(l => Math.Max(l.QueryKeyValue.ScratchLength(rows), l.GateUp.ScratchLength(rows)))];
         _cos = new float[rows * _config.RopeDimensions / 2];
         _sin = new float[rows * _config.RopeDimensions / 2];
         _scratchRows = rows;
@@ -292,7 +293,7 @@ public sealed class DecoderSession : IDisposable
     public void Dispose()
     {
         _disposed = true;
-        _x = _h = _q = _k = _v = _attended = _gate = _up = _out = _cos = _sin = _stacked = [];
+        _x = _h = _q = _k = _v = _attended = _gate = _up = _out = _cos = _sin = [];
         _scratchRows = 0;
     }
 }

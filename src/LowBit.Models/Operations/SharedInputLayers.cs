@@ -7,32 +7,25 @@ namespace LowBit.Models;
 /// 256-row key and value layers read their weights from memory at 28 G weights/s where the 2048-row query layer reads at
 /// 61 and the 5632-row ones at 70: each call's start costs most on the shortest. Row r of the stacked layer is row r of
 /// the first part, the second's rows follow, so each output row holds the parts side by side, copied out to each part's
-/// own output. Parts that cannot be stacked run one by one, as before. The encoder stacks (MiniLM one sentence per call:
-/// +1-6% on one thread, +5-12% on two); the decoder does not (<see cref="Separate"/>).
+/// own output. Parts that cannot be stacked run one by one, as before. The encoder stacks its q, k and v (MiniLM one
+/// sentence per call: +1-6% on one thread, +5-12% on two). The decoder does not: stacking TinyLlama Q4_0's Q/K/V and
+/// gate/up decoded 2-4% faster but the stacked copy of 80% of the weights made load 1.15 -> 1.35 s, which only
+/// generations of several hundred tokens repay.
 /// </summary>
 internal sealed class SharedInputLayers
 {
     private readonly ILinearLayer<float>[] _parts;
     private readonly ILinearLayer<float>? _stacked;
+    private readonly int _width;   // the parts' output features together
 
     /// <summary>Stacks <paramref name="parts"/> (two or three) when it can; they are not used after this.</summary>
     public SharedInputLayers(params ILinearLayer<float>[] parts)
-        : this(parts, stack: true)
-    {
-    }
-
-    private SharedInputLayers(ILinearLayer<float>[] parts, bool stack)
     {
         Widths = parts.Select(p => p.OutFeatures).ToArray();
-        _stacked = stack ? TryStack(parts) : null;
+        _width = Widths.Sum();
+        _stacked = TryStack(parts);
         _parts = _stacked is null ? parts : [];
     }
-
-    /// <summary>
-    /// The parts run one by one, never stacked: for large models, where the stacked copy made at load costs more time than
-    /// stacking saves over a short generation (TinyLlama Q4_0: load +0.17-0.2 s, decode 2-4% faster).
-    /// </summary>
-    public static SharedInputLayers Separate(params ILinearLayer<float>[] parts) => new(parts, stack: false);
 
     /// <summary>Each part's output features.</summary>
     public int[] Widths { get; }
@@ -44,7 +37,7 @@ internal sealed class SharedInputLayers
     public long WeightBytes => _stacked?.WeightBytes ?? _parts.Sum(p => p.WeightBytes);
 
     /// <summary>Floats of scratch <see cref="Forward"/> needs for <paramref name="rows"/> input rows.</summary>
-    public int ScratchLength(int rows) => IsStacked ? rows * Widths.Sum() : 0;
+    public int ScratchLength(int rows) => IsStacked ? rows * _width : 0;
 
     /// <summary>
     /// Each part's output for <paramref name="rows"/> input rows: <paramref name="first"/>, <paramref name="second"/> and
@@ -88,14 +81,14 @@ internal sealed class SharedInputLayers
         foreach (LowBitLinear<float> part in parts)
         {
             if (part.Bits != first.Bits || part.GroupSize != first.GroupSize || part.InFeatures != first.InFeatures
-                || part.Offsets.IsEmpty == offsets || !part.InputPermutation.SequenceEqual(first.InputPermutation))
+                || !part.Offsets.IsEmpty != offsets || !part.InputPermutation.SequenceEqual(first.InputPermutation))
             {
                 return null;
             }
         }
 
         int rows = parts.Sum(p => p.OutFeatures);
-        var packed = new byte[parts.Sum(p => (long)p.PackedWeights.Length)];
+        var packed = new byte[(long)rows * BitPacking.GetPackedLength(first.InFeatures, first.Bits)];
         var scales = new float[parts.Sum(p => p.Scales.Length)];
         var zeroPoints = new byte[scales.Length];
         float[] offsetValues = offsets ? new float[scales.Length] : [];
@@ -103,12 +96,13 @@ internal sealed class SharedInputLayers
         int packedAt = 0, groupAt = 0, rowAt = 0;
         foreach (LowBitLinear<float> part in parts)
         {
-            part.PackedWeights.CopyTo(packed.AsSpan(packedAt));
+            ReadOnlySpan<byte> codes = part.PackedWeights;   // a view made on demand from the layer's layouts: once
+            codes.CopyTo(packed.AsSpan(packedAt));
             part.Scales.CopyTo(scales.AsSpan(groupAt));
             part.ZeroPoints.CopyTo(zeroPoints.AsSpan(groupAt));
             if (offsets) part.Offsets.CopyTo(offsetValues.AsSpan(groupAt));
             if (part.HasBias) part.Bias.CopyTo(bias.AsSpan(rowAt));
-            packedAt += part.PackedWeights.Length;
+            packedAt += codes.Length;
             groupAt += part.Scales.Length;
             rowAt += part.OutFeatures;
         }

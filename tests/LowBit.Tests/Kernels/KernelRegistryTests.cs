@@ -216,6 +216,7 @@ public class KernelRegistryTests
         string? line = File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("vendor_id", StringComparison.Ordinal));
         string? vendor = line?.Split(':')[1].Trim();
         if (vendor is null) Assert.Ignore("/proc/cpuinfo names no vendor");
+        Assert.That(KernelRegistry.Vendor(), Is.EqualTo(vendor));
         Assert.That(KernelRegistry.IsIntel(), Is.EqualTo(vendor == "GenuineIntel"), vendor);
         Assert.That(KernelRegistry.IsAmd(), Is.EqualTo(vendor == "AuthenticAMD"), vendor);
     }

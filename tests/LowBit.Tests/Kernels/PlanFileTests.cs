@@ -111,6 +111,7 @@ public class PlanFileTests
         File.WriteAllText(path, text.Replace($"machine {KernelPlanning.Machine}", "machine lowbit 0.0.1; Arm64; neon dotprod v128"));
         Assert.That(KernelPlanning.Load(path), Is.Zero);
         Assert.That(KernelPlanning.Measurements, Is.Empty);
+        Assert.That(PlanFile.WrittenOn(path), Is.EqualTo("lowbit 0.0.1; Arm64; neon dotprod v128"));
     }
 
     [Test]

@@ -42,7 +42,6 @@ public class SharedInputLayersTests
     public void StackedParts_GiveEachPartsOwnOutput(Func<ILinearLayer<float>[]> make)
     {
         ILinearLayer<float>[] parts = make(), reference = make();
-        Assert.That(SharedInputLayers.Separate(make()).IsStacked, Is.False, "Separate never stacks");
         var shared = new SharedInputLayers(parts);
         Assert.That(shared.IsStacked, Is.True);
         Assert.That(shared.Widths, Is.EqualTo(reference.Select(p => p.OutFeatures)));

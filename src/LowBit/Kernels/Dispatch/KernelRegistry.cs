@@ -1,5 +1,7 @@
+using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
+using System.Text;
 
 namespace LowBit.Kernels;
 
@@ -79,9 +81,10 @@ internal static class KernelRegistry
 
     /// <summary>
     /// AMD x64 cores: with only 128-bit vectors (AVX2 off) int8 weights at batch 8 and more run the row-major int8act-128
-    /// 1.27-1.40x faster than the 8-row int8 tile on Zen 5, where the Xeon measured the tile 1.2-1.55x ahead.
+    /// 1.27-1.40x faster than the 8-row int8 tile on Zen 5, where the Xeon measured the tile 1.2-1.55x ahead (and the int8
+    /// GEMV of the 8-row kernels fetches ahead as Zen 5 measured it best: Int8RowsMatMul.PrefetchGemv).
     /// </summary>
-    private static readonly bool Amd = IsAmd();
+    internal static readonly bool Amd = IsAmd();
     private const WeightFormats Int8 = WeightFormats.Int8PerChannel;
     private const WeightFormats Grouped = WeightFormats.Grouped;
     private const WeightFormats All = WeightFormats.Int8PerChannel | WeightFormats.Grouped;
@@ -238,16 +241,16 @@ internal static class KernelRegistry
     }
 
     /// <summary>True on an x64 CPU whose vendor string is "GenuineIntel".</summary>
-    internal static bool IsIntel() => Vendor() is (0x756E6547, 0x49656E69, 0x6C65746E);   // "Genu" "ineI" "ntel"
+    internal static bool IsIntel() => Vendor() == "GenuineIntel";
 
     /// <summary>True on an x64 CPU whose vendor string is "AuthenticAMD".</summary>
-    internal static bool IsAmd() => Vendor() is (0x68747541, 0x69746E65, 0x444D4163);   // "Auth" "enti" "cAMD"
+    internal static bool IsAmd() => Vendor() == "AuthenticAMD";
 
-    /// <summary>The CPU vendor string's three registers in order (ebx, edx, ecx), or zeros off x64.</summary>
-    private static (int, int, int) Vendor()
+    /// <summary>The CPU vendor string (CPUID leaf 0: ebx, edx, ecx), or empty off x64.</summary>
+    internal static string Vendor()
     {
-        if (!X86Base.IsSupported) return default;
+        if (!X86Base.IsSupported) return "";
         (_, int ebx, int ecx, int edx) = X86Base.CpuId(0, 0);
-        return (ebx, edx, ecx);
+        return Encoding.ASCII.GetString(MemoryMarshal.AsBytes<int>([ebx, edx, ecx]));
     }
 }

@@ -170,12 +170,9 @@ internal static unsafe partial class Int8RowsMatMul
     /// 4096x4096 or 80 of 2048x2048, as a decoder reads them): 16 KiB into L1 with 32 KiB into L2 29.2-30.9 G weights/s,
     /// 12 KiB L1 only 32.0-34.0, 8 KiB 34.2-35.0, none about 33; one 32768x4096 layer after a read flush 28.3-31.5 against
     /// 31.9-36.2; in cache 1.0-1.2x (4096x4096, 2048x2048, 768x3072), but 0.90-0.96x on 11008x4096 (45 MB: part L3, part DRAM).
-    /// On AMD CPUs only (<see cref="s_gemvNearOnly"/>): Intel's were measured with <see cref="PrefetchAhead"/> and keep it.
+    /// On AMD CPUs only (<see cref="KernelRegistry.Amd"/>): Intel's were measured with <see cref="PrefetchAhead"/> and keep it.
     /// </summary>
     private const int GemvPrefetchBytes = 8 * 1024;
-
-    /// <summary>True where <see cref="Int8Gemv"/> fetches into L1 only (AMD: measured on Zen 5), else as the tiles do.</summary>
-    private static readonly bool s_gemvNearOnly = KernelRegistry.IsAmd();
 
     /// <summary>Fetches the 256 bytes of a block ahead of <paramref name="block"/>: into L1 only, <see cref="GemvPrefetchBytes"/>
     /// ahead, on AMD; as <see cref="PrefetchAhead"/> elsewhere (x64 only).</summary>
@@ -183,7 +180,7 @@ internal static unsafe partial class Int8RowsMatMul
     private static void PrefetchGemv(byte* block)
     {
         if (!Sse.IsSupported) return;
-        if (!s_gemvNearOnly)
+        if (!KernelRegistry.Amd)
         {
             PrefetchAhead(block, 256);
             return;

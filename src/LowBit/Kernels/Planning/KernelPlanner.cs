@@ -109,8 +109,7 @@ internal static unsafe class KernelPlanner
         plans.Count(plan => s_wisdom.TryAdd(plan.Key, new Lazy<Measurement>(plan)));
 
     /// <summary>Every measurement made so far, one line each, sorted.</summary>
-    public static IReadOnlyList<string> Describe() =>
-        s_wisdom.Values.Where(l => l.IsValueCreated).Select(l => l.Value.ToString()).Order(StringComparer.Ordinal).ToArray();
+    public static IReadOnlyList<string> Describe() => Measurements().Select(m => m.ToString()).ToArray();
 
     /// <summary>
     /// The routes that take the key's layer on this machine: the vector kernels of its precision, and with int8

@@ -30,6 +30,9 @@ internal static class PlanFile
     /// <summary>The first line that is not a comment.</summary>
     private const string Magic = "lowbit-plans 1";
 
+    /// <summary>How the line naming the machine starts.</summary>
+    private const string MachinePrefix = "machine ";
+
     /// <summary>The prefix of a route that runs a float kernel on the int8-rounded activations.</summary>
     private const string Dequantized = "int8-blocks:";
 
@@ -48,7 +51,7 @@ internal static class PlanFile
         writer.WriteLine("# group parameters (float or half scales, +z<zero point> or +offsets), the chosen route, then the timings it was chosen");
         writer.WriteLine("# on (microseconds per call on the whole layer, one thread).");
         writer.WriteLine(Magic);
-        writer.WriteLine($"machine {Machine}");
+        writer.WriteLine(MachinePrefix + Machine);
         foreach (KernelPlanner.Measurement m in measurements)
         {
             LayerShape s = m.Key.Shape;
@@ -77,8 +80,7 @@ internal static class PlanFile
         for (string? raw = reader.ReadLine(); raw is not null; raw = reader.ReadLine())
         {
             number++;
-            int hash = raw.IndexOf('#');
-            string line = (hash >= 0 ? raw[..hash] : raw).Trim();
+            string line = Content(raw);
             if (line.Length == 0) continue;
             if (!started)
             {
@@ -87,11 +89,11 @@ internal static class PlanFile
                 continue;
             }
 
-            if (line.StartsWith("machine ", StringComparison.Ordinal))
+            if (MachineOf(line) is { } writtenOn)
             {
                 if (machine) throw new InvalidDataException($"{source}, line {number}: a plan file has one 'machine' line.");
                 machine = true;
-                sameMachine = line["machine ".Length..].Trim() == Machine;
+                sameMachine = writtenOn == Machine;
                 continue;
             }
 
@@ -109,6 +111,20 @@ internal static class PlanFile
         if (!started) throw new InvalidDataException($"{source} is not a LowBit plan file: it has no '{Magic}' line.");
         return sameMachine ? plans : [];
     }
+
+    /// <summary>The machine a plan file's plans were measured on (its 'machine' line), or null when it has none.</summary>
+    public static string? WrittenOn(string path) => File.ReadLines(path).Select(l => MachineOf(Content(l))).FirstOrDefault(m => m is not null);
+
+    /// <summary>A line without its comment and the white space around it.</summary>
+    private static string Content(string raw)
+    {
+        int hash = raw.IndexOf('#');
+        return (hash >= 0 ? raw[..hash] : raw).Trim();
+    }
+
+    /// <summary>What a 'machine' line names, or null for any other line.</summary>
+    private static string? MachineOf(string line) =>
+        line.StartsWith(MachinePrefix, StringComparison.Ordinal) ? line[MachinePrefix.Length..].Trim() : null;
 
     private static KernelPlanner.Measurement ParsePlan(string line, string source, int number)
     {
@@ -231,8 +247,7 @@ internal static class PlanFile
     private static string Cpu()
     {
         if (!X86Base.IsSupported) return "";
-        (int maxLeaf, int ebx, int ecx, int edx) = X86Base.CpuId(0, 0);
-        string vendor = Ascii(ebx, edx, ecx);
+        string vendor = KernelRegistry.Vendor();
         var brand = new StringBuilder();
         if ((uint)X86Base.CpuId(unchecked((int)0x80000000), 0).Eax >= 0x80000004)
         {
@@ -243,18 +258,14 @@ internal static class PlanFile
             }
         }
 
-        string signature = "";
-        if (maxLeaf >= 1)
-        {
-            int eax = X86Base.CpuId(1, 0).Eax;
-            int family = (eax >> 8) & 0xF, model = (eax >> 4) & 0xF;
-            if (family == 0xF) family += (eax >> 20) & 0xFF;
-            if (family is 0x6 or >= 0xF) model += ((eax >> 16) & 0xF) << 4;
-            signature = $" family {family} model {model}";
-        }
+        // Leaf 1 (every x64 CPU has it): the family and model, extended as the vendors define them.
+        int eax = X86Base.CpuId(1, 0).Eax;
+        int family = (eax >> 8) & 0xF, model = (eax >> 4) & 0xF;
+        if (family == 0xF) family += (eax >> 20) & 0xFF;
+        if (family is 0x6 or >= 0xF) model += ((eax >> 16) & 0xF) << 4;
 
         string name = brand.ToString().Trim('\0', ' ').Replace('"', ' ');   // a quote would end the name early
-        return $" {vendor} \"{name}\"{signature}";
+        return $" {vendor} \"{name}\" family {family} model {model}";
 
         static string Ascii(params int[] registers) =>
             Encoding.ASCII.GetString(MemoryMarshal.AsBytes(registers.AsSpan())).TrimEnd('\0');
